@@ -1,0 +1,119 @@
+//! The error type of the `std` parts: files, data and training.
+
+use std::fmt;
+use std::string::String;
+
+use crate::tensor::ShapeError;
+
+/// What went wrong while reading data or training. Every variant names the file, row, column,
+/// epoch or batch involved.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A value in a data file is not a number (or not a finite one).
+    Value {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        row: usize,
+        /// 1-based column number.
+        column: usize,
+        /// The text found.
+        value: String,
+    },
+    /// A row of a data file has the wrong number of columns.
+    Width {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        row: usize,
+        /// Columns expected: the features plus the label.
+        expected: usize,
+        /// Columns found.
+        found: usize,
+    },
+    /// A label is not a class index.
+    Label {
+        /// The file.
+        path: String,
+        /// 1-based line number.
+        row: usize,
+        /// The text found.
+        value: String,
+    },
+    /// A data set or split has no samples.
+    Empty(String),
+    /// A sample's target does not suit the loss.
+    Target {
+        /// 0-based sample index in the data set given to the trainer.
+        index: usize,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The loss became NaN or infinite.
+    NonFinite {
+        /// 1-based epoch.
+        epoch: usize,
+        /// 1-based mini-batch within the epoch (0 for the validation pass).
+        batch: usize,
+        /// The value.
+        loss: f32,
+    },
+    /// The loss and the network's final activation do not go together, or a setting is invalid.
+    Config(String),
+    /// A slice of the wrong length for a tensor.
+    Shape(ShapeError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{path}: {source}"),
+            Error::Value { path, row, column, value } => {
+                write!(f, "{path}: row {row}, column {column}: `{value}` is not a finite number")
+            }
+            Error::Width { path, row, expected, found } => write!(
+                f,
+                "{path}: row {row} has {found} columns, expected {expected} ({} features and the label)",
+                expected - 1
+            ),
+            Error::Label { path, row, value } => {
+                write!(f, "{path}: row {row}: label `{value}` is not a class index (a whole number >= 0)")
+            }
+            Error::Empty(what) => write!(f, "{what} has no samples"),
+            Error::Target { index, reason } => write!(f, "sample {index}: {reason}"),
+            Error::NonFinite { epoch, batch: 0, loss } => {
+                write!(f, "validation loss became {loss} after epoch {epoch}; training stopped")
+            }
+            Error::NonFinite { epoch, batch, loss } => write!(
+                f,
+                "loss became {loss} in epoch {epoch}, batch {batch}; training stopped (lower the learning rate or check the data for NaN)"
+            ),
+            Error::Config(msg) => f.write_str(msg),
+            Error::Shape(e) => fmt::Display::fmt(e, f),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Shape(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ShapeError> for Error {
+    fn from(e: ShapeError) -> Self {
+        Error::Shape(e)
+    }
+}

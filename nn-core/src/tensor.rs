@@ -1,0 +1,309 @@
+//! Fixed-size tensors whose shapes are typenum dimensions.
+//!
+//! A [`Tensor<S>`] is a flat, row-major array of `f32` whose length is fixed by its [`Shape`] `S`.
+//! One-dimensional vectors use [`Shape1<N>`]; channel-first signals and images (`C x L`, `C x H x W`)
+//! use [`Shape2`] and [`Shape3`] in the same scheme: the shape type says the dimensions, the storage
+//! is a [`GenericArray`] of the product length, so a layer's type states the sizes it accepts and
+//! rustc rejects a tensor of any other shape.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::ops::{Index, IndexMut, Mul};
+
+use generic_array::{ArrayLength, GenericArray, IntoArrayLength};
+use typenum::{Const, Prod, Unsigned};
+
+/// A tensor shape: its dimensions and the length of its flat storage.
+///
+/// Implemented by [`Shape1`], [`Shape2`] and [`Shape3`]; the `network!` macro names these with
+/// concrete typenum dimensions.
+pub trait Shape: 'static + Copy + Default + fmt::Debug + Send + Sync {
+    /// Number of elements, as a typenum unsigned (the storage length).
+    type Len: ArrayLength;
+    /// Number of elements.
+    const LEN: usize;
+    /// Number of dimensions (1, 2 or 3).
+    const RANK: usize;
+    /// The dimensions, outermost first, padded with 1 at the end to three entries.
+    const DIMS: [usize; 3];
+}
+
+/// Shape of a vector of `N` values (`[N]` in the DSL).
+pub struct Shape1<N>(PhantomData<N>);
+/// Shape of `C` channels of length `L` (`[C, L]` in the DSL), stored channel-major.
+pub struct Shape2<C, L>(PhantomData<(C, L)>);
+/// Shape of `C` channels of `H x W` images (`[C, H, W]` in the DSL), stored C, H, W row-major.
+pub struct Shape3<C, H, W>(PhantomData<(C, H, W)>);
+
+macro_rules! marker_impls {
+    ($name:ident < $($p:ident),* >) => {
+        impl<$($p),*> Clone for $name<$($p),*> { fn clone(&self) -> Self { *self } }
+        impl<$($p),*> Copy for $name<$($p),*> {}
+        impl<$($p),*> Default for $name<$($p),*> { fn default() -> Self { $name(PhantomData) } }
+        // SAFETY-free: the shape types hold no data; PhantomData of typenum markers is Send + Sync.
+    };
+}
+marker_impls!(Shape1<N>);
+marker_impls!(Shape2<C, L>);
+marker_impls!(Shape3<C, H, W>);
+
+impl<N: Unsigned> fmt::Debug for Shape1<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}]", N::USIZE)
+    }
+}
+impl<C: Unsigned, L: Unsigned> fmt::Debug for Shape2<C, L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}, {}]", C::USIZE, L::USIZE)
+    }
+}
+impl<C: Unsigned, H: Unsigned, W: Unsigned> fmt::Debug for Shape3<C, H, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}, {}, {}]", C::USIZE, H::USIZE, W::USIZE)
+    }
+}
+
+impl<N> Shape for Shape1<N>
+where
+    N: ArrayLength + Send + Sync + 'static,
+{
+    type Len = N;
+    const LEN: usize = N::USIZE;
+    const RANK: usize = 1;
+    const DIMS: [usize; 3] = [N::USIZE, 1, 1];
+}
+
+impl<C, L> Shape for Shape2<C, L>
+where
+    C: Unsigned + Mul<L> + Send + Sync + 'static,
+    L: Unsigned + Send + Sync + 'static,
+    Prod<C, L>: ArrayLength,
+{
+    type Len = Prod<C, L>;
+    const LEN: usize = C::USIZE * L::USIZE;
+    const RANK: usize = 2;
+    const DIMS: [usize; 3] = [C::USIZE, L::USIZE, 1];
+}
+
+impl<C, H, W> Shape for Shape3<C, H, W>
+where
+    C: Unsigned + Mul<H> + Send + Sync + 'static,
+    H: Unsigned + Send + Sync + 'static,
+    W: Unsigned + Send + Sync + 'static,
+    Prod<C, H>: Mul<W>,
+    Prod<Prod<C, H>, W>: ArrayLength,
+{
+    type Len = Prod<Prod<C, H>, W>;
+    const LEN: usize = C::USIZE * H::USIZE * W::USIZE;
+    const RANK: usize = 3;
+    const DIMS: [usize; 3] = [C::USIZE, H::USIZE, W::USIZE];
+}
+
+/// A fixed-size `f32` tensor of shape `S`, stored flat in row-major order.
+///
+/// ```
+/// use nn_core::{Tensor, Shape1};
+/// use typenum::U3;
+/// let t: Tensor<Shape1<U3>> = [0.5, 2.0, -1.0].into();
+/// assert_eq!(t.as_slice(), &[0.5, 2.0, -1.0]);
+/// assert_eq!(t.argmax(), 1);
+/// let err = Tensor::<Shape1<U3>>::try_from(&[1.0f32, 2.0][..]).unwrap_err();
+/// assert_eq!(err.to_string(), "expected 3 values for a tensor of shape [3], found 2");
+/// ```
+#[repr(transparent)]
+pub struct Tensor<S: Shape> {
+    data: GenericArray<f32, S::Len>,
+}
+
+/// A vector of `N` values: `Tensor<Shape1<N>>`.
+pub type Vector<N> = Tensor<Shape1<N>>;
+
+impl<S: Shape> Clone for Tensor<S> {
+    fn clone(&self) -> Self {
+        Tensor { data: self.data.clone() }
+    }
+}
+
+impl<S: Shape> Default for Tensor<S> {
+    fn default() -> Self {
+        Self::zeros()
+    }
+}
+
+impl<S: Shape> PartialEq for Tensor<S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl<S: Shape> fmt::Debug for Tensor<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor{:?}", S::default())?;
+        f.debug_list().entries(self.as_slice().iter()).finish()
+    }
+}
+
+impl<S: Shape> Tensor<S> {
+    /// Number of elements.
+    pub const LEN: usize = S::LEN;
+
+    /// A tensor of zeros.
+    #[inline]
+    pub fn zeros() -> Self {
+        Tensor { data: GenericArray::default() }
+    }
+
+    /// A tensor with every element equal to `value`.
+    pub fn filled(value: f32) -> Self {
+        let mut t = Self::zeros();
+        t.as_mut_slice().fill(value);
+        t
+    }
+
+    /// A tensor whose elements are `f(index)` in flat row-major order.
+    pub fn from_fn(mut f: impl FnMut(usize) -> f32) -> Self {
+        let mut t = Self::zeros();
+        for (i, v) in t.as_mut_slice().iter_mut().enumerate() {
+            *v = f(i);
+        }
+        t
+    }
+
+    /// The elements in flat row-major order.
+    #[inline]
+    pub fn as_slice(&self) -> &[f32] {
+        self.data.as_slice()
+    }
+
+    /// The elements in flat row-major order, mutably.
+    #[inline]
+    pub fn as_mut_slice(&mut self) -> &mut [f32] {
+        self.data.as_mut_slice()
+    }
+
+    /// The underlying generic array.
+    #[inline]
+    pub fn as_array(&self) -> &GenericArray<f32, S::Len> {
+        &self.data
+    }
+
+    /// The underlying generic array, mutably.
+    #[inline]
+    pub fn as_mut_array(&mut self) -> &mut GenericArray<f32, S::Len> {
+        &mut self.data
+    }
+
+    /// Wraps a generic array of the right length.
+    #[inline]
+    pub fn from_array(data: GenericArray<f32, S::Len>) -> Self {
+        Tensor { data }
+    }
+
+    /// Views a slice of exactly `S::LEN` values as a tensor, or `Err` naming both lengths.
+    pub fn from_slice_ref(slice: &[f32]) -> Result<&Self, ShapeError> {
+        let data = GenericArray::<f32, S::Len>::try_from_slice(slice).map_err(|_| ShapeError {
+            expected: S::LEN,
+            found: slice.len(),
+            dims: S::DIMS,
+            rank: S::RANK,
+        })?;
+        // SAFETY: `Tensor<S>` is `#[repr(transparent)]` over `GenericArray<f32, S::Len>`.
+        Ok(unsafe { &*(data as *const GenericArray<f32, S::Len> as *const Self) })
+    }
+
+    /// Index of the largest element (the first one on ties); NaN is never chosen over a number.
+    pub fn argmax(&self) -> usize {
+        argmax(self.as_slice())
+    }
+}
+
+/// Index of the largest value of a slice (the first on ties, NaN never wins); 0 for an empty slice.
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    let mut best_v = f32::NEG_INFINITY;
+    let mut seen = false;
+    for (i, &v) in values.iter().enumerate() {
+        if !seen || v > best_v {
+            if v.is_nan() {
+                continue;
+            }
+            best = i;
+            best_v = v;
+            seen = true;
+        }
+    }
+    best
+}
+
+impl<S: Shape> Index<usize> for Tensor<S> {
+    type Output = f32;
+    #[inline]
+    fn index(&self, i: usize) -> &f32 {
+        &self.data[i]
+    }
+}
+
+impl<S: Shape> IndexMut<usize> for Tensor<S> {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut f32 {
+        &mut self.data[i]
+    }
+}
+
+/// Marks a shape that holds exactly `N` values, so `[f32; N]` converts into its tensor.
+///
+/// This is the bound behind `From<[f32; N]> for Tensor<S>`; when it fails, the array has the
+/// wrong number of values for the tensor it should become.
+#[diagnostic::on_unimplemented(
+    message = "an array of {N} values does not have the length of this tensor",
+    label = "this array has {N} values, which is not the tensor's length",
+    note = "a tensor's length is the product of its dimensions (a network's input length is `Net::INPUT_LEN`)",
+    note = "to check the length at run time instead, use `Tensor::try_from(&values[..])`, which returns `Err` on a mismatch"
+)]
+pub trait HoldsExactly<const N: usize> {}
+
+impl<S: Shape, const N: usize> HoldsExactly<N> for S where Const<N>: IntoArrayLength<ArrayLength = S::Len> {}
+
+impl<S: Shape, const N: usize> From<[f32; N]> for Tensor<S>
+where
+    S: HoldsExactly<N>,
+{
+    fn from(values: [f32; N]) -> Self {
+        let mut t = Self::zeros();
+        t.as_mut_slice().copy_from_slice(&values);
+        t
+    }
+}
+
+impl<S: Shape> TryFrom<&[f32]> for Tensor<S> {
+    type Error = ShapeError;
+    fn try_from(slice: &[f32]) -> Result<Self, ShapeError> {
+        Self::from_slice_ref(slice).cloned()
+    }
+}
+
+/// A slice of the wrong length was given for a tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeError {
+    /// The tensor's length.
+    pub expected: usize,
+    /// The slice's length.
+    pub found: usize,
+    dims: [usize; 3],
+    rank: usize,
+}
+
+impl fmt::Display for ShapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected {} values for a tensor of shape [", self.expected)?;
+        for (i, d) in self.dims[..self.rank].iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "], found {}", self.found)
+    }
+}
+
+impl core::error::Error for ShapeError {}

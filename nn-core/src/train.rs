@@ -1,0 +1,325 @@
+//! Mini-batch training with validation, early stopping and a progress bar.
+
+use std::format;
+use std::string::String;
+use std::vec::Vec;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data::Dataset;
+use crate::error::Error;
+use crate::init::Rng;
+use crate::loss::{Head, Loss};
+use crate::network::{batch_from, zeroed_batch, Input, Network, Trainable};
+use crate::optim::Optimizer;
+use crate::tensor::Tensor;
+
+/// Loss and accuracy of a network on a data set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    /// Mean loss per sample.
+    pub loss: f32,
+    /// Fraction classified correctly (`None` for regression losses).
+    pub accuracy: Option<f32>,
+}
+
+/// One epoch of training.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss over the epoch's mini-batches (computed in training mode).
+    pub train_loss: f32,
+    /// Training accuracy over the epoch's mini-batches.
+    pub train_accuracy: Option<f32>,
+    /// Validation metrics after the epoch, if a validation set was given.
+    pub validation: Option<Metrics>,
+}
+
+/// What [`Trainer::fit`] returns: every epoch's figures and how training ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    /// One record per epoch run.
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch (1-based) whose weights the network holds at the end, when early stopping
+    /// restored the best validation loss.
+    pub best_epoch: Option<usize>,
+    /// Whether patience ran out before the last epoch.
+    pub stopped_early: bool,
+}
+
+impl History {
+    /// The last epoch's record.
+    pub fn last(&self) -> Option<&EpochRecord> {
+        self.epochs.last()
+    }
+}
+
+/// Trains a network with mini-batches of `B` samples.
+///
+/// ```no_run
+/// # use nn_core::*;
+/// # fn demo<N: Trainable>(net: &mut N, train: &Dataset<Input<N>, usize>, val: &Dataset<Input<N>, usize>)
+/// # -> Result<(), Error> where CrossEntropy: Loss<N::OutputShape, Target = usize> {
+/// let history = Trainer::new(Sgd::new(0.1), CrossEntropy)
+///     .batch_size::<32>()
+///     .epochs(50)
+///     .patience(5)
+///     .seed(7)
+///     .fit(net, train, Some(val))?;
+/// println!("final validation: {:?}", history.last().unwrap().validation);
+/// # Ok(()) }
+/// ```
+///
+/// Each epoch shuffles the training set with the seeded generator and runs ceil(n / B) steps;
+/// the last, partial batch is completed with samples from the start of the epoch's order, so
+/// every step sees exactly `B` samples. The same seed gives a bit-identical run.
+#[derive(Debug, Clone)]
+pub struct Trainer<O, L, const B: usize = 32> {
+    optimizer: O,
+    loss: L,
+    epochs: usize,
+    patience: Option<usize>,
+    min_delta: f32,
+    seed: u64,
+    progress: bool,
+}
+
+impl<O: Optimizer, L> Trainer<O, L, 32> {
+    /// A trainer with this optimizer and loss: batch 32, 10 epochs, seed 0, no early stopping,
+    /// progress bar on.
+    pub fn new(optimizer: O, loss: L) -> Self {
+        Trainer { optimizer, loss, epochs: 10, patience: None, min_delta: 0.0, seed: 0, progress: true }
+    }
+}
+
+impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
+    /// Sets the mini-batch size (a const: the generated training code is specialized for it).
+    pub fn batch_size<const NB: usize>(self) -> Trainer<O, L, NB> {
+        let Trainer { optimizer, loss, epochs, patience, min_delta, seed, progress } = self;
+        Trainer { optimizer, loss, epochs, patience, min_delta, seed, progress }
+    }
+    /// Sets the number of epochs.
+    pub fn epochs(mut self, epochs: usize) -> Self {
+        self.epochs = epochs;
+        self
+    }
+    /// Stops when the validation loss has not improved for `patience` epochs, and restores the
+    /// weights of the best epoch. Needs a validation set.
+    pub fn patience(mut self, patience: usize) -> Self {
+        self.patience = Some(patience);
+        self
+    }
+    /// The smallest decrease of validation loss that counts as an improvement (default 0).
+    pub fn min_delta(mut self, min_delta: f32) -> Self {
+        self.min_delta = min_delta;
+        self
+    }
+    /// Seeds the shuffling.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+    /// Shows (default) or hides the progress bar. It is also hidden when stderr is not a terminal.
+    pub fn progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
+    }
+    /// The optimizer (for example to change the learning rate between calls to `fit`).
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
+    /// Trains `net` on `train`, evaluating on `validation` after each epoch.
+    ///
+    /// `Err` if a data set is empty, a target does not suit the loss, the loss does not go with
+    /// the network's final activation, or the loss becomes NaN or infinite (naming the epoch
+    /// and batch).
+    pub fn fit<N>(
+        &mut self,
+        net: &mut N,
+        train: &Dataset<Input<N>, L::Target>,
+        validation: Option<&Dataset<Input<N>, L::Target>>,
+    ) -> Result<History, Error>
+    where
+        N: Trainable,
+        L: Loss<N::OutputShape>,
+    {
+        check_pairing::<N, L>()?;
+        if B == 0 {
+            return Err(Error::Config(String::from("the batch size must be at least 1")));
+        }
+        check_data(&self.loss, train, "the training set")?;
+        if let Some(v) = validation {
+            check_data(&self.loss, v, "the validation set")?;
+        }
+        if self.patience.is_some() && validation.is_none() {
+            return Err(Error::Config(String::from("early stopping (patience) needs a validation set")));
+        }
+        let on_logits = L::ABSORBS != Head::None;
+        let n = train.len();
+        let steps = n.div_ceil(B);
+        let mut rng = Rng::new(self.seed);
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut history = History::default();
+        let mut best: Option<(f32, usize, N)> = None;
+        let mut since_best = 0;
+        let bar = if self.progress { ProgressBar::new(self.epochs as u64) } else { ProgressBar::hidden() };
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} epochs {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(N::NAME);
+        let mut grad = zeroed_batch::<N::OutputShape, B>();
+        let mut targets: Vec<L::Target> = Vec::with_capacity(B);
+
+        for epoch in 1..=self.epochs {
+            rng.shuffle(&mut order);
+            let (mut loss_sum, mut correct, mut counted) = (0.0f64, 0usize, 0usize);
+            for step in 0..steps {
+                let idx = (0..B).map(|k| order[(step * B + k) % n]);
+                let x = batch_from::<N::InputShape, B>(idx.clone().map(|i| train.x[i].clone()));
+                targets.clear();
+                targets.extend(idx.map(|i| train.y[i].clone()));
+                let cache = net.forward_train(&x);
+                let pred = if on_logits { N::cache_logits(&cache) } else { N::cache_output(&cache) };
+                let loss = self.loss.loss_grad(&pred[..], &targets, &mut grad[..]);
+                if !loss.is_finite() {
+                    bar.abandon();
+                    return Err(Error::NonFinite { epoch, batch: step + 1, loss });
+                }
+                let real = B.min(n - step * B);
+                for (p, t) in pred.iter().zip(&targets).take(real) {
+                    if let Some(ok) = self.loss.correct(p, t) {
+                        correct += ok as usize;
+                    }
+                }
+                counted += real;
+                loss_sum += loss as f64 * real as f64;
+                let (grads, _) = if on_logits { net.backward_logits(&cache, &grad) } else { net.backward(&cache, &grad) };
+                self.optimizer.step(net, &grads);
+            }
+            let train_loss = (loss_sum / counted as f64) as f32;
+            let train_accuracy = is_classifier::<N, L>(&self.loss, train).then(|| correct as f32 / counted as f32);
+            let val = match validation {
+                Some(v) => {
+                    let m = evaluate(net, &self.loss, v);
+                    if !m.loss.is_finite() {
+                        bar.abandon();
+                        return Err(Error::NonFinite { epoch, batch: 0, loss: m.loss });
+                    }
+                    Some(m)
+                }
+                None => None,
+            };
+            history.epochs.push(EpochRecord { epoch, train_loss, train_accuracy, validation: val });
+            bar.set_message(epoch_message(train_loss, train_accuracy, val));
+            bar.inc(1);
+
+            if let (Some(patience), Some(m)) = (self.patience, val) {
+                let improved = best.as_ref().is_none_or(|(b, _, _)| m.loss < *b - self.min_delta);
+                if improved {
+                    best = Some((m.loss, epoch, net.clone()));
+                    since_best = 0;
+                } else {
+                    since_best += 1;
+                    if since_best >= patience {
+                        history.stopped_early = epoch < self.epochs;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((_, epoch, weights)) = best {
+            *net = weights;
+            history.best_epoch = Some(epoch);
+        }
+        bar.finish();
+        Ok(history)
+    }
+}
+
+fn epoch_message(loss: f32, acc: Option<f32>, val: Option<Metrics>) -> String {
+    let mut s = format!("loss {loss:.4}");
+    if let Some(a) = acc {
+        s += &format!(" acc {a:.4}");
+    }
+    if let Some(v) = val {
+        s += &format!(" | val loss {:.4}", v.loss);
+        if let Some(a) = v.accuracy {
+            s += &format!(" acc {a:.4}");
+        }
+    }
+    s
+}
+
+fn is_classifier<N: Network, L: Loss<N::OutputShape>>(loss: &L, data: &Dataset<Input<N>, L::Target>) -> bool {
+    match (data.x.first(), data.y.first()) {
+        (Some(x), Some(y)) => loss.correct(&Tensor::zeros(), y).is_some() && x.as_slice().len() == N::INPUT_LEN,
+        _ => false,
+    }
+}
+
+fn check_pairing<N: Network, L: Loss<N::OutputShape>>() -> Result<(), Error> {
+    match (L::ABSORBS, N::HEAD) {
+        (_, Head::None) => Ok(()),
+        (a, h) if a == h => Ok(()),
+        (Head::None, _) => Ok(()),
+        (a, h) => Err(Error::Config(format!(
+            "the {} loss works on the logits before a final {:?}, but network `{}` ends in {:?}; \
+             end the network with {:?} or with no activation",
+            L::NAME,
+            a,
+            N::NAME,
+            h,
+            a
+        ))),
+    }
+}
+
+fn check_data<X, L: Loss<S>, S: crate::tensor::Shape>(loss: &L, data: &Dataset<X, L::Target>, what: &str) -> Result<(), Error> {
+    if data.x.is_empty() {
+        return Err(Error::Empty(String::from(what)));
+    }
+    if data.x.len() != data.y.len() {
+        return Err(Error::Config(format!("{what} has {} inputs but {} targets", data.x.len(), data.y.len())));
+    }
+    for (index, t) in data.y.iter().enumerate() {
+        loss.check_target(t).map_err(|reason| Error::Target { index, reason })?;
+    }
+    Ok(())
+}
+
+/// Mean loss and accuracy of `net` on `data`, in inference mode ([`Network::forward`] or, for
+/// losses on logits, [`Network::forward_logits`]).
+pub fn evaluate<N, L>(net: &N, loss: &L, data: &Dataset<Input<N>, L::Target>) -> Metrics
+where
+    N: Network,
+    L: Loss<N::OutputShape>,
+{
+    let on_logits = L::ABSORBS != Head::None;
+    let (mut total, mut correct, mut classified) = (0.0f64, 0usize, false);
+    for (x, y) in data.iter() {
+        let p = if on_logits { net.forward_logits(x) } else { net.forward(x) };
+        total += loss.sample_loss(&p, y) as f64;
+        if let Some(ok) = loss.correct(&p, y) {
+            classified = true;
+            correct += ok as usize;
+        }
+    }
+    let n = data.len().max(1) as f64;
+    Metrics { loss: (total / n) as f32, accuracy: classified.then(|| (correct as f64 / n) as f32) }
+}
+
+/// Fraction of samples whose predicted class (argmax of the output; for one output, output > 0.5
+/// after a sigmoid or > 0 otherwise) equals the label.
+pub fn accuracy<N: Network>(net: &N, data: &Dataset<Input<N>, usize>) -> f32 {
+    let mut correct = 0;
+    for (x, &y) in data.iter() {
+        let out = net.forward_logits(x);
+        let class = if N::OUTPUT_LEN == 1 { (out[0] > 0.0) as usize } else { out.argmax() };
+        correct += (class == y) as usize;
+    }
+    correct as f32 / data.len().max(1) as f32
+}

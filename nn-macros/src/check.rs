@@ -1,0 +1,353 @@
+//! Cross-cutting checks and shape inference: one function per rule, every error spanned, all
+//! errors collected so the user sees them at once.
+
+use std::collections::HashMap;
+
+use proc_macro2::Span;
+use syn::Ident;
+
+use crate::args::{self, match_args, Matched, Param};
+use crate::ast::{Dims, Entry, NetworkDef};
+use crate::ctxt::Ctxt;
+use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Shape};
+
+/// Every layer the DSL knows, for lookups and "did you mean".
+pub const LAYERS: &[&str] = &[
+    "Dense", "Flatten", "Identity", "Step", "Sigmoid", "Tanh", "ReLU", "GELU", "Softplus", "ELU", "SELU", "LeakyReLU",
+    "PReLU", "SiLU", "Gaussian", "Softmax",
+];
+
+/// Checks a parsed declaration. Returns the network (best effort when there were errors, so the
+/// expansion can still emit the struct) and the combined errors.
+pub fn check(def: NetworkDef) -> (Network, Result<(), syn::Error>) {
+    let mut cx = Ctxt::default();
+    let input = check_input(&mut cx, &def);
+    check_not_empty(&mut cx, &def);
+    let names = layer_names(&mut cx, &def.entries);
+
+    let mut layers = Vec::new();
+    let mut shape = input;
+    for (i, entry) in def.entries.iter().enumerate() {
+        let who = describe(entry, i);
+        let next = def.entries.get(i + 1).map(|e| e.kind.to_string());
+        let Some(kind) = resolve_kind(&mut cx, &who, entry, next.as_deref()) else {
+            // Unknown layer: later shapes cannot be known; stop inferring but keep checking names.
+            shape = None;
+            continue;
+        };
+        let Some(in_shape) = shape else { continue };
+        let out = infer_shape(&mut cx, &who, entry, &kind, in_shape);
+        if let (Some(out), Some(ann)) = (out, &entry.annotation) {
+            check_annotation(&mut cx, &who, entry, ann, out, in_shape);
+        }
+        if let Some(out) = out {
+            layers.push(Layer {
+                name: names[i].clone(),
+                kind_name: entry.kind.to_string(),
+                kind,
+                input: in_shape,
+                output: out,
+                params: params_of(&kind, in_shape, out),
+                macs: macs_of(&kind, in_shape, out),
+                span: entry.kind.span(),
+            });
+        }
+        shape = out;
+    }
+    let head = match layers.last().map(|l| l.kind) {
+        Some(LayerKind::Softmax) => Head::Softmax,
+        Some(LayerKind::Act(Act::Sigmoid)) => Head::Sigmoid,
+        _ => Head::None,
+    };
+    let net = Network {
+        attrs: def.attrs,
+        vis: def.vis,
+        name: def.name,
+        input: input.unwrap_or(Shape::D1(1)),
+        layers,
+        head,
+    };
+    (net, cx.check())
+}
+
+/// Rule: a network declares its input shape, `input: [n]`, `[c, l]` or `[c, h, w]`, with
+/// non-zero dimensions. Without it no shape can be inferred.
+fn check_input(cx: &mut Ctxt, def: &NetworkDef) -> Option<Shape> {
+    let Some(dims) = &def.input else {
+        cx.error(
+            def.name.span(),
+            format!(
+                "network `{}` has no input shape; add `input: [N],` as its first line, e.g. `input: [16],` for 16 features or `input: [1, 28, 28],` for an image",
+                def.name
+            ),
+        );
+        return None;
+    };
+    let values = dims_values(cx, dims, "the input")?;
+    match values.as_slice() {
+        [n] => Some(Shape::D1(*n)),
+        [c, l] => Some(Shape::D2(*c, *l)),
+        [c, h, w] => Some(Shape::D3(*c, *h, *w)),
+        _ => {
+            cx.error(dims.span, format!("the input has {} dimensions; use `[features]`, `[channels, length]` or `[channels, height, width]`", values.len()));
+            None
+        }
+    }
+}
+
+/// Rule: a network has at least one layer.
+fn check_not_empty(cx: &mut Ctxt, def: &NetworkDef) {
+    if def.entries.is_empty() {
+        cx.error(def.name.span(), format!("network `{}` has no layers; add at least one, e.g. `Dense(10)`", def.name));
+    }
+}
+
+/// Reads a bracketed shape; every dimension must be at least 1 (rule: no zero-sized tensor).
+fn dims_values(cx: &mut Ctxt, dims: &Dims, what: &str) -> Option<Vec<u64>> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for d in &dims.dims {
+        match d.base10_parse::<u64>() {
+            Ok(0) => {
+                cx.error(d.span(), format!("{what} has a dimension of 0; every dimension must be at least 1"));
+                ok = false;
+            }
+            Ok(v) => out.push(v),
+            Err(_) => {
+                cx.error(d.span(), format!("{what}: `{d}` is not a whole number that fits in 64 bits"));
+                ok = false;
+            }
+        }
+    }
+    if dims.dims.is_empty() {
+        cx.error(dims.span, format!("{what} has no dimensions; write e.g. `[16]`"));
+        ok = false;
+    }
+    ok.then_some(out)
+}
+
+/// Rule: layer names are unique. Unnamed layers are named `<kind in lower case>_<position>`
+/// (1-based, in declaration order), e.g. `relu_2`; a given name may not collide with one of those either,
+/// since both become struct fields and state-dict keys.
+fn layer_names(cx: &mut Ctxt, entries: &[Entry]) -> Vec<Ident> {
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut names = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let ident = match &e.name {
+            Some(n) => n.clone(),
+            None => Ident::new(&format!("{}_{}", snake(&e.kind.to_string()), i + 1), e.kind.span()),
+        };
+        let key = ident.to_string();
+        if let Some(first) = seen.get(&key) {
+            let span = e.name.as_ref().map_or(e.kind.span(), |n| n.span());
+            cx.error(span, format!("duplicate layer name `{key}`; each layer needs its own name (rename this one)"));
+            cx.error(*first, format!("`{key}` is first used here"));
+        } else {
+            seen.insert(key, ident.span());
+        }
+        names.push(ident);
+    }
+    names
+}
+
+/// The automatic name's stem: the kind in lower case (`LeakyReLU` -> `leakyrelu`).
+fn snake(s: &str) -> String {
+    s.trim_start_matches("r#").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>().to_lowercase()
+}
+
+fn describe(e: &Entry, i: usize) -> String {
+    match &e.name {
+        Some(n) => format!("layer `{n}`"),
+        None => format!("layer {} (`{}`)", i + 1, e.kind),
+    }
+}
+
+const UNITS: Param = Param { name: "units", positional: true, expects: "a whole number such as `64`" };
+const INIT: Param = Param { name: "init", positional: false, expects: "`he`, `xavier`, `lecun` or `zeros`" };
+
+/// Rule: the layer exists and its arguments are the ones it accepts, each once, of the right kind.
+fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Option<LayerKind> {
+    let kind = e.kind.to_string();
+    let m = |cx: &mut Ctxt, params: &[Param]| match_args(cx, who, &kind, &e.args, params, e.args_span);
+    let simple = |a: Act| Some(LayerKind::Act(a));
+    match kind.as_str() {
+        "Dense" => {
+            let got = m(cx, &[UNITS, INIT]);
+            let units = required_int(cx, who, &kind, &got, 0, "the number of units, e.g. `Dense(64)`", e.args_span)?;
+            check_nonzero(cx, who, &kind, "units", units, &got, 0);
+            let init = match got.get(1) {
+                Some(v) => match args::choice(cx, who, "init", v, &["he", "xavier", "glorot", "lecun", "zeros"])?.as_str() {
+                    "he" => InitKind::He,
+                    "lecun" => InitKind::LeCun,
+                    "zeros" => InitKind::Zeros,
+                    _ => InitKind::Xavier,
+                },
+                None => default_init(next),
+            };
+            Some(LayerKind::Dense { units, init })
+        }
+        "ELU" => {
+            let got = m(cx, &[Param { name: "alpha", positional: true, expects: "a number, default 1.0" }]);
+            let alpha = match got.get(0) {
+                Some(v) => args::float(cx, who, "alpha", v)?,
+                None => 1.0,
+            };
+            simple(Act::ELU { alpha })
+        }
+        "LeakyReLU" => {
+            let got = m(cx, &[Param { name: "slope", positional: true, expects: "a number, default 0.01" }]);
+            let slope = match got.get(0) {
+                Some(v) => args::float(cx, who, "slope", v)?,
+                None => 0.01,
+            };
+            simple(Act::LeakyReLU { slope })
+        }
+        "GELU" => {
+            let got = m(cx, &[Param { name: "approximate", positional: false, expects: "`none` (default) or `tanh`" }]);
+            let tanh = match got.get(0) {
+                Some(v) => args::choice(cx, who, "approximate", v, &["none", "tanh"])? == "tanh",
+                None => false,
+            };
+            simple(Act::GELU { tanh })
+        }
+        "PReLU" => {
+            let got = m(cx, &[Param { name: "init", positional: false, expects: "the initial slope, default 0.25" }]);
+            let init = match got.get(0) {
+                Some(v) => args::float(cx, who, "init", v)?,
+                None => 0.25,
+            };
+            Some(LayerKind::PReLU { init })
+        }
+        "Identity" | "Step" | "Sigmoid" | "Tanh" | "ReLU" | "Softplus" | "SELU" | "SiLU" | "Gaussian" | "Softmax"
+        | "Flatten" => {
+            m(cx, &[]);
+            Some(match kind.as_str() {
+                "Identity" => LayerKind::Act(Act::Identity),
+                "Step" => LayerKind::Act(Act::Step),
+                "Sigmoid" => LayerKind::Act(Act::Sigmoid),
+                "Tanh" => LayerKind::Act(Act::Tanh),
+                "ReLU" => LayerKind::Act(Act::ReLU),
+                "Softplus" => LayerKind::Act(Act::Softplus),
+                "SELU" => LayerKind::Act(Act::SELU),
+                "SiLU" => LayerKind::Act(Act::SiLU),
+                "Gaussian" => LayerKind::Act(Act::Gaussian),
+                "Softmax" => LayerKind::Softmax,
+                _ => LayerKind::Flatten,
+            })
+        }
+        _ => {
+            unknown_layer(cx, e);
+            None
+        }
+    }
+}
+
+/// Rule: an unknown layer name is an error that suggests the closest known one.
+fn unknown_layer(cx: &mut Ctxt, e: &Entry) {
+    let kind = e.kind.to_string();
+    let hint = crate::suggest::closest(&kind, LAYERS.iter().copied())
+        .map(|s| format!("did you mean `{s}`? "))
+        .unwrap_or_default();
+    cx.error(e.kind.span(), format!("unknown layer `{kind}`; {hint}the layers are {}", LAYERS.join(", ")));
+}
+
+/// He before ReLU-like activations, LeCun before SELU, Xavier otherwise.
+fn default_init(next: Option<&str>) -> InitKind {
+    match next {
+        Some("ReLU" | "LeakyReLU" | "PReLU" | "ELU" | "GELU" | "SiLU") => InitKind::He,
+        Some("SELU") => InitKind::LeCun,
+        _ => InitKind::Xavier,
+    }
+}
+
+fn required_int(cx: &mut Ctxt, who: &str, kind: &str, got: &Matched, i: usize, what: &str, span: Span) -> Option<u64> {
+    match got.get(i) {
+        Some(v) => args::int(cx, who, UNITS.name, v),
+        None => {
+            cx.error(span, format!("{who}: `{kind}` needs {what}"));
+            None
+        }
+    }
+}
+
+/// Rule: no layer produces a zero-sized tensor.
+fn check_nonzero(cx: &mut Ctxt, who: &str, kind: &str, name: &str, v: u64, got: &Matched, i: usize) {
+    if v == 0 {
+        let span = got.get(i).map_or_else(Span::call_site, |v| v.span());
+        cx.error(span, format!("{who}: `{kind}` with {name} = 0 has no outputs; a layer needs at least 1 {}", name.trim_end_matches('s')));
+    }
+}
+
+/// Shape rules, one per layer kind. Returns `None` after recording an error.
+fn infer_shape(cx: &mut Ctxt, who: &str, e: &Entry, kind: &LayerKind, input: Shape) -> Option<Shape> {
+    match *kind {
+        LayerKind::Dense { units, .. } => {
+            if units == 0 {
+                return None;
+            }
+            rule_needs_vector(cx, who, e, "Dense", input)?;
+            Some(Shape::D1(units))
+        }
+        LayerKind::Softmax => {
+            rule_needs_vector(cx, who, e, "Softmax", input)?;
+            Some(input)
+        }
+        LayerKind::Flatten => Some(Shape::D1(input.len())),
+        LayerKind::Act(_) | LayerKind::PReLU { .. } => Some(input),
+    }
+}
+
+/// Rule: Dense and Softmax work on vectors; a `[c, l]` or `[c, h, w]` tensor must be flattened
+/// first (the flatten order, C then H then W, is then explicit).
+fn rule_needs_vector(cx: &mut Ctxt, who: &str, e: &Entry, kind: &str, input: Shape) -> Option<()> {
+    if let Shape::D1(_) = input {
+        return Some(());
+    }
+    cx.error(
+        e.kind.span(),
+        format!("{who}: `{kind}` needs a vector, but its input has shape {input}; add `Flatten,` before it (giving [{}])", input.len()),
+    );
+    None
+}
+
+/// Rule: a shape annotation `-> [..]` must equal the computed output shape.
+fn check_annotation(cx: &mut Ctxt, who: &str, e: &Entry, ann: &Dims, out: Shape, input: Shape) {
+    let Some(values) = dims_values(cx, ann, &format!("{who}: the annotation")) else { return };
+    if values != out.dims() {
+        let written: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        cx.error(
+            ann.span,
+            format!(
+                "{who}: the annotation says the output is [{}], but `{}` on input {input} gives {out}; write `-> {out}` or change the layer",
+                written.join(", "),
+                e.kind
+            ),
+        );
+    }
+}
+
+fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
+    match kind {
+        LayerKind::Dense { .. } => input.len() * out.len() + out.len(),
+        LayerKind::PReLU { .. } => 1,
+        _ => 0,
+    }
+}
+
+fn macs_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
+    match kind {
+        LayerKind::Dense { .. } => input.len() * out.len(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake;
+    #[test]
+    fn automatic_names_are_lower_case_kinds() {
+        assert_eq!(snake("Dense"), "dense");
+        assert_eq!(snake("LeakyReLU"), "leakyrelu");
+        assert_eq!(snake("MaxPool2d"), "maxpool2d");
+    }
+}

@@ -1,0 +1,408 @@
+//! Code generation: the struct, its gradients and cache, inference, training and the traits.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+
+use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Shape};
+
+/// A typenum type for `n`: `U<n>` up to 1024 (typenum names those), else the binary `UInt` form.
+fn typenum(n: u64) -> TokenStream {
+    if n <= 1024 {
+        let id = format_ident!("U{}", n);
+        return quote!(::nn::__private::typenum::consts::#id);
+    }
+    let bit = if n % 2 == 1 { quote!(::nn::__private::typenum::B1) } else { quote!(::nn::__private::typenum::B0) };
+    let rest = if n / 2 == 0 { quote!(::nn::__private::typenum::UTerm) } else { typenum(n / 2) };
+    quote!(::nn::__private::typenum::UInt<#rest, #bit>)
+}
+
+fn shape_ty(s: Shape) -> TokenStream {
+    match s {
+        Shape::D1(n) => {
+            let n = typenum(n);
+            quote!(::nn::Shape1<#n>)
+        }
+        Shape::D2(c, l) => {
+            let (c, l) = (typenum(c), typenum(l));
+            quote!(::nn::Shape2<#c, #l>)
+        }
+        Shape::D3(c, h, w) => {
+            let (c, h, w) = (typenum(c), typenum(h), typenum(w));
+            quote!(::nn::Shape3<#c, #h, #w>)
+        }
+    }
+}
+
+fn f32_lit(v: f64) -> Literal {
+    Literal::f32_suffixed(v as f32)
+}
+
+/// The Rust type of a layer.
+fn layer_ty(l: &Layer) -> TokenStream {
+    match l.kind {
+        LayerKind::Dense { .. } => {
+            let (i, o) = (typenum(l.input.len()), typenum(l.output.len()));
+            quote!(::nn::Dense<#i, #o>)
+        }
+        LayerKind::PReLU { .. } => quote!(::nn::PReLU),
+        LayerKind::Softmax => quote!(::nn::Softmax),
+        LayerKind::Flatten => quote!(::nn::Flatten),
+        LayerKind::Act(a) => match a {
+            Act::Identity => quote!(::nn::Identity),
+            Act::Step => quote!(::nn::Step),
+            Act::Sigmoid => quote!(::nn::Sigmoid),
+            Act::Tanh => quote!(::nn::Tanh),
+            Act::ReLU => quote!(::nn::ReLU),
+            Act::GELU { .. } => quote!(::nn::GELU),
+            Act::Softplus => quote!(::nn::Softplus),
+            Act::ELU { .. } => quote!(::nn::ELU),
+            Act::SELU => quote!(::nn::SELU),
+            Act::LeakyReLU { .. } => quote!(::nn::LeakyReLU),
+            Act::SiLU => quote!(::nn::SiLU),
+            Act::Gaussian => quote!(::nn::Gaussian),
+        },
+    }
+}
+
+/// An expression for the layer's value: the field for parameterized layers, a constant otherwise.
+fn layer_value(l: &Layer) -> TokenStream {
+    let name = &l.name;
+    match l.kind {
+        LayerKind::Dense { .. } | LayerKind::PReLU { .. } => quote!(self.#name),
+        LayerKind::Act(Act::GELU { tanh }) => quote!(::nn::GELU { tanh_approximation: #tanh }),
+        LayerKind::Act(Act::ELU { alpha }) => {
+            let a = f32_lit(alpha);
+            quote!(::nn::ELU { alpha: #a })
+        }
+        LayerKind::Act(Act::LeakyReLU { slope }) => {
+            let s = f32_lit(slope);
+            quote!(::nn::LeakyReLU { slope: #s })
+        }
+        _ => layer_ty(l),
+    }
+}
+
+fn init_expr(l: &Layer, stream: u64) -> TokenStream {
+    match l.kind {
+        LayerKind::Dense { init, .. } => {
+            let init = match init {
+                InitKind::He => quote!(He),
+                InitKind::Xavier => quote!(Xavier),
+                InitKind::LeCun => quote!(LeCun),
+                InitKind::Zeros => quote!(Zeros),
+            };
+            quote!(::nn::Dense::new(::nn::Init::#init, &mut ::nn::Rng::with_stream(seed, #stream)))
+        }
+        LayerKind::PReLU { init } => {
+            let a = f32_lit(init);
+            quote!(::nn::PReLU { alpha: #a })
+        }
+        _ => quote!(::core::default::Default::default()),
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The Keras-style summary table.
+pub fn summary(net: &Network) -> String {
+    let mut rows = vec![("input (Input)".to_string(), net.input.to_string(), "0".to_string(), "0".to_string())];
+    for l in &net.layers {
+        rows.push((format!("{} ({})", l.name, l.kind_name), l.output.to_string(), thousands(l.params), thousands(l.macs)));
+    }
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(12);
+    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(12);
+    let mut s = format!("Model: {}\n", net.name);
+    let header = format!("{:<w0$}  {:<w1$}  {:>10}  {:>12}", "Layer (type)", "Output shape", "Params", "MACs");
+    let rule = "-".repeat(header.len());
+    s += &format!("{rule}\n{header}\n{rule}\n");
+    for r in &rows {
+        s += &format!("{:<w0$}  {:<w1$}  {:>10}  {:>12}\n", r.0, r.1, r.2, r.3);
+    }
+    s += &format!("{rule}\nTotal params: {}\nTotal MACs: {}\n", thousands(net.params()), thousands(net.macs()));
+    s
+}
+
+/// Emits the network. With `ok == false` (errors were reported) the struct and impls are still
+/// emitted with `unreachable!()` bodies, so code using the network sees no follow-on errors.
+pub fn expand(net: &Network, ok: bool) -> TokenStream {
+    let Network { attrs, vis, name, .. } = net;
+    let grads_name = format_ident!("{}Gradients", name);
+    let cache_name = format_ident!("{}Cache", name);
+    let in_ty = shape_ty(net.input);
+    let out_ty = shape_ty(net.output());
+    let name_str = name.to_string();
+    let params = net.params() as usize;
+    let macs = net.macs() as usize;
+    let input_len = net.input.len() as usize;
+    let output_len = net.output().len() as usize;
+    let summary = summary(net);
+    let head = match net.head {
+        Head::None => quote!(None),
+        Head::Softmax => quote!(Softmax),
+        Head::Sigmoid => quote!(Sigmoid),
+    };
+
+    let param_layers: Vec<&Layer> = net.layers.iter().filter(|l| l.kind.has_params()).collect();
+    let field_names: Vec<_> = param_layers.iter().map(|l| &l.name).collect();
+    let field_strs: Vec<String> = field_names.iter().map(|n| n.to_string()).collect();
+    let field_tys: Vec<_> = param_layers.iter().map(|l| layer_ty(l)).collect();
+    let field_docs: Vec<String> = param_layers
+        .iter()
+        .map(|l| format!("Layer `{}`: `{}` {} -> {}, {} parameters.", l.name, l.kind_name, l.input, l.output, l.params))
+        .collect();
+    let grad_docs: Vec<String> = param_layers.iter().map(|l| format!("Gradient of layer `{}`.", l.name)).collect();
+    let field_inits: Vec<_> = net
+        .layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.kind.has_params())
+        .map(|(i, l)| init_expr(l, i as u64 + 1))
+        .collect();
+
+    let n = net.layers.len();
+    let shapes: Vec<TokenStream> = std::iter::once(net.input).chain(net.layers.iter().map(|l| l.output)).map(shape_ty).collect();
+    let acts: Vec<_> = (0..=n).map(|i| format_ident!("a{}", i)).collect();
+    let grads: Vec<_> = (0..=n).map(|i| format_ident!("d{}", i)).collect();
+    let logits_index = if net.head == Head::None { n } else { n - 1 };
+
+    // Inference: straight-line calls, every tensor on the stack.
+    let fwd_steps: Vec<TokenStream> = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (s_in, s_out) = (&shapes[i], &shapes[i + 1]);
+            let (a_in, a_out) = (&acts[i], &acts[i + 1]);
+            let value = layer_value(l);
+            let span = l.span;
+            quote_spanned! {span=>
+                let mut #a_out = ::nn::Tensor::<#s_out>::zeros();
+                ::nn::Layer::<#s_in, #s_out>::forward(&#value, &#a_in, &mut #a_out);
+            }
+        })
+        .collect();
+    let fwd_logits_steps = &fwd_steps[..logits_index];
+    let fwd_steps_all = &fwd_steps[..];
+    let last = &acts[n];
+    let logits = &acts[logits_index];
+    let a0 = &acts[0];
+
+    // Training: one heap batch per layer output, kept in the cache.
+    let train_steps: Vec<TokenStream> = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let (s_in, s_out) = (&shapes[i], &shapes[i + 1]);
+            let (a_in, a_out) = (&acts[i], &acts[i + 1]);
+            let value = layer_value(l);
+            quote! {
+                let mut #a_out = ::nn::zeroed_batch::<#s_out, B>();
+                ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &#a_in[..], &mut #a_out[..]);
+            }
+        })
+        .collect();
+    let backward_from = |start: usize| -> Vec<TokenStream> {
+        (1..=start)
+            .rev()
+            .map(|i| {
+                let l = &net.layers[i - 1];
+                let (s_in, s_out) = (&shapes[i - 1], &shapes[i]);
+                let (a_in, a_out) = (&acts[i - 1], &acts[i]);
+                let (d_in, d_out) = (&grads[i - 1], &grads[i]);
+                let value = layer_value(l);
+                let g = if l.kind.has_params() {
+                    let f = &l.name;
+                    quote!(&mut g.#f)
+                } else {
+                    quote!(&mut ())
+                };
+                quote! {
+                    let mut #d_in = ::nn::zeroed_batch::<#s_in, B>();
+                    ::nn::Layer::<#s_in, #s_out>::backward_batch(&#value, &cache.#a_in[..], &cache.#a_out[..], &#d_out[..], &mut #d_in[..], #g);
+                }
+            })
+            .collect()
+    };
+    let bwd_all = backward_from(n);
+    let bwd_logits = backward_from(logits_index);
+    let d_last = &grads[n];
+    let d_logits = &grads[logits_index];
+    let d0 = &grads[0];
+    let cache_docs: Vec<String> = (0..=n)
+        .map(|i| if i == 0 { "The inputs.".to_string() } else { format!("Outputs of layer `{}`.", net.layers[i - 1].name) })
+        .collect();
+
+    let body = |t: TokenStream| if ok { t } else { quote!(::core::unreachable!("network has errors")) };
+    let forward_body = body(quote! { let #a0 = x; #(#fwd_steps_all)* #last });
+    let logits_body = body(quote! { let #a0 = x; #(#fwd_logits_steps)* #logits });
+    let new_body = body(quote! { Self { #(#field_names: #field_inits,)* } });
+    let train_body = body(quote! {
+        let #a0: ::nn::Batch<#in_ty, B> = ::nn::batch_from(x.iter().cloned());
+        #(#train_steps)*
+        #cache_name { #(#acts,)* }
+    });
+    let backward_body = body(quote! {
+        let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
+        let #d_last: ::nn::Batch<#out_ty, B> = ::nn::batch_from(d_output.iter().cloned());
+        #(#bwd_all)*
+        (g, #d0)
+    });
+    let backward_logits_body = body(quote! {
+        let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
+        let #d_logits: ::nn::Batch<#out_ty, B> = ::nn::batch_from(d_logits.iter().cloned());
+        #(#bwd_logits)*
+        (g, #d0)
+    });
+    let output_acts = &acts[n];
+
+    let parameters_impl = |ty: &syn::Ident| {
+        quote! {
+            impl ::nn::Parameters for #ty {
+                const COUNT: usize = 0 #(+ <#field_tys as ::nn::Parameters>::COUNT)*;
+                fn visit(&self, _layer: &'static str, f: &mut dyn FnMut(::nn::ParamId, &[f32])) {
+                    #(::nn::Parameters::visit(&self.#field_names, #field_strs, f);)*
+                }
+                fn visit_mut(&mut self, _layer: &'static str, f: &mut dyn FnMut(::nn::ParamId, &mut [f32])) {
+                    #(::nn::Parameters::visit_mut(&mut self.#field_names, #field_strs, f);)*
+                }
+                fn zip_mut(&mut self, other: &Self, _layer: &'static str, f: &mut dyn FnMut(::nn::ParamId, &mut [f32], &[f32])) {
+                    #(::nn::Parameters::zip_mut(&mut self.#field_names, &other.#field_names, #field_strs, f);)*
+                }
+            }
+        }
+    };
+    let params_net = parameters_impl(name);
+    let params_grads = parameters_impl(&grads_name);
+    let grads_doc = format!("Gradients of [`{name}`]'s parameters: one field per parameterized layer, mirroring the network.");
+    let cache_doc = format!("Intermediates of [`{name}`]'s batched forward pass: one heap batch of `B` tensors per layer output.");
+
+    quote! {
+        #(#attrs)*
+        #[derive(Clone, Debug, Default)]
+        #vis struct #name {
+            #( #[doc = #field_docs] pub #field_names: #field_tys, )*
+        }
+
+        #[doc = #grads_doc]
+        #[derive(Clone, Debug, Default)]
+        #vis struct #grads_name {
+            #( #[doc = #grad_docs] pub #field_names: #field_tys, )*
+        }
+
+        ::nn::__private::if_alloc! {
+            #[doc = #cache_doc]
+            #vis struct #cache_name<const B: usize> {
+                #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#shapes, B>, )*
+            }
+        }
+
+        #[allow(unused_variables, unused_mut, unreachable_code, clippy::all)]
+        const _: () = {
+            impl #name {
+                /// Number of learnable parameters.
+                pub const PARAMS: usize = #params;
+                /// Multiply-accumulate operations of one forward pass.
+                pub const MACS: usize = #macs;
+                /// Number of input values.
+                pub const INPUT_LEN: usize = #input_len;
+                /// Number of output values.
+                pub const OUTPUT_LEN: usize = #output_len;
+                /// A Keras-style table of the layers: output shapes, parameters and MACs.
+                pub const SUMMARY: &'static str = #summary;
+
+                /// A network with freshly initialized weights; the same seed gives bit-identical weights.
+                pub fn new(seed: u64) -> Self {
+                    #new_body
+                }
+
+                /// Inference on one sample; allocates nothing.
+                #[inline]
+                pub fn forward(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                    #forward_body
+                }
+
+                /// Inference stopping before the final `Softmax`/`Sigmoid` (the logits).
+                #[inline]
+                pub fn forward_logits(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                    #logits_body
+                }
+
+                /// The summary table (see [`Self::SUMMARY`]).
+                pub fn summary() -> &'static str {
+                    Self::SUMMARY
+                }
+            }
+
+            #params_net
+            #params_grads
+
+            impl ::nn::Network for #name {
+                type InputShape = #in_ty;
+                type OutputShape = #out_ty;
+                const NAME: &'static str = #name_str;
+                const PARAMS: usize = #params;
+                const MACS: usize = #macs;
+                const INPUT_LEN: usize = #input_len;
+                const OUTPUT_LEN: usize = #output_len;
+                const HEAD: ::nn::Head = ::nn::Head::#head;
+                const SUMMARY: &'static str = #summary;
+                fn new(seed: u64) -> Self {
+                    #name::new(seed)
+                }
+                #[inline]
+                fn forward(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                    #name::forward(self, x)
+                }
+                #[inline]
+                fn forward_logits(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                    #name::forward_logits(self, x)
+                }
+            }
+
+            ::nn::__private::if_alloc! {
+                impl ::nn::Trainable for #name {
+                    type Gradients = #grads_name;
+                    type Cache<const B: usize> = #cache_name<B>;
+
+                    fn forward_train<const B: usize>(&self, x: &[::nn::Tensor<#in_ty>; B]) -> #cache_name<B> {
+                        #train_body
+                    }
+                    fn cache_output<const B: usize>(cache: &#cache_name<B>) -> &[::nn::Tensor<#out_ty>; B] {
+                        &cache.#output_acts
+                    }
+                    fn cache_logits<const B: usize>(cache: &#cache_name<B>) -> &[::nn::Tensor<#out_ty>; B] {
+                        &cache.#logits
+                    }
+                    fn backward<const B: usize>(
+                        &self,
+                        cache: &#cache_name<B>,
+                        d_output: &[::nn::Tensor<#out_ty>; B],
+                    ) -> (::nn::__private::Box<#grads_name>, ::nn::Batch<#in_ty, B>) {
+                        #backward_body
+                    }
+                    fn backward_logits<const B: usize>(
+                        &self,
+                        cache: &#cache_name<B>,
+                        d_logits: &[::nn::Tensor<#out_ty>; B],
+                    ) -> (::nn::__private::Box<#grads_name>, ::nn::Batch<#in_ty, B>) {
+                        #backward_logits_body
+                    }
+                    fn zip_gradients(&mut self, grads: &#grads_name, f: &mut dyn FnMut(::nn::ParamId, &mut [f32], &[f32])) {
+                        #(::nn::Parameters::zip_mut(&mut self.#field_names, &grads.#field_names, #field_strs, f);)*
+                    }
+                }
+            }
+        };
+    }
+}

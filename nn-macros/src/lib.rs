@@ -1,0 +1,42 @@
+//! The `network!` procedural macro of the `nn` crate.
+//!
+//! Pipeline: [`parse`] the DSL into our own AST ([`ast`]), [`check`] every rule and infer every
+//! shape (all errors collected, each spanned), then [`expand`] into straight-line code over
+//! concrete layer types. Use it through `nn::network!`.
+
+use proc_macro::TokenStream;
+
+mod args;
+mod ast;
+mod check;
+mod ctxt;
+mod expand;
+mod model;
+mod parse;
+mod suggest;
+
+/// Declares a network whose tensor shapes are checked at compile time. See the `nn` crate.
+#[proc_macro]
+pub fn network(input: TokenStream) -> TokenStream {
+    run(input.into()).into()
+}
+
+/// Parse, check and expand; on errors, the errors plus a fallback struct.
+fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let def: ast::NetworkDef = match syn::parse2(input) {
+        Ok(def) => def,
+        Err(e) => return e.to_compile_error(),
+    };
+    let (net, result) = check::check(def);
+    match result {
+        Ok(()) => expand::expand(&net, true),
+        Err(e) => {
+            let mut out = e.to_compile_error();
+            out.extend(expand::expand(&net, false));
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

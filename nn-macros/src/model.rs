@@ -1,0 +1,129 @@
+//! The checked network: every layer resolved, every shape known.
+
+use std::fmt;
+
+use proc_macro2::Span;
+use syn::{Attribute, Ident, Visibility};
+
+/// A tensor shape without the batch dimension.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Shape {
+    /// `[n]`
+    D1(u64),
+    /// `[c, l]`
+    D2(u64, u64),
+    /// `[c, h, w]`
+    D3(u64, u64, u64),
+}
+
+impl Shape {
+    pub fn len(self) -> u64 {
+        match self {
+            Shape::D1(n) => n,
+            Shape::D2(c, l) => c.saturating_mul(l),
+            Shape::D3(c, h, w) => c.saturating_mul(h).saturating_mul(w),
+        }
+    }
+    pub fn dims(self) -> Vec<u64> {
+        match self {
+            Shape::D1(n) => vec![n],
+            Shape::D2(c, l) => vec![c, l],
+            Shape::D3(c, h, w) => vec![c, h, w],
+        }
+    }
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d: Vec<String> = self.dims().iter().map(|d| d.to_string()).collect();
+        write!(f, "[{}]", d.join(", "))
+    }
+}
+
+/// How a Dense layer's weights are drawn.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum InitKind {
+    He,
+    Xavier,
+    LeCun,
+    Zeros,
+}
+
+/// An elementwise activation with its constant arguments.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Act {
+    Identity,
+    Step,
+    Sigmoid,
+    Tanh,
+    ReLU,
+    GELU { tanh: bool },
+    Softplus,
+    ELU { alpha: f64 },
+    SELU,
+    LeakyReLU { slope: f64 },
+    SiLU,
+    Gaussian,
+}
+
+/// What a layer is, with its resolved arguments.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum LayerKind {
+    Dense { units: u64, init: InitKind },
+    Act(Act),
+    PReLU { init: f64 },
+    Softmax,
+    Flatten,
+}
+
+impl LayerKind {
+    /// Whether the layer has learnable parameters (and so a struct field).
+    pub fn has_params(&self) -> bool {
+        matches!(self, LayerKind::Dense { .. } | LayerKind::PReLU { .. })
+    }
+}
+
+/// A layer with its shapes and costs.
+pub struct Layer {
+    /// The field name (given or automatic).
+    pub name: Ident,
+    /// The DSL name of the kind (`Dense`, `ReLU`, ...).
+    pub kind_name: String,
+    pub kind: LayerKind,
+    pub input: Shape,
+    pub output: Shape,
+    pub params: u64,
+    pub macs: u64,
+    /// Span of the entry's kind, for generated-code errors.
+    pub span: Span,
+}
+
+/// The final activation, which losses on logits skip.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Head {
+    None,
+    Softmax,
+    Sigmoid,
+}
+
+/// A network that passed every check (or, with `ok == false`, the best-effort fallback).
+pub struct Network {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub input: Shape,
+    pub layers: Vec<Layer>,
+    pub head: Head,
+}
+
+impl Network {
+    pub fn output(&self) -> Shape {
+        self.layers.last().map_or(self.input, |l| l.output)
+    }
+    pub fn params(&self) -> u64 {
+        self.layers.iter().map(|l| l.params).sum()
+    }
+    pub fn macs(&self) -> u64 {
+        self.layers.iter().map(|l| l.macs).sum()
+    }
+}
