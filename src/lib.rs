@@ -40,12 +40,12 @@ pub use nn_macros::network;
 /// trainer.
 pub mod prelude {
     pub use crate::network;
-    pub use nn_core::{
-        BinaryCrossEntropy, CrossEntropy, Input, Layer, Loss, Mse, Network, Output, Parameters, Shape, Shape1, Shape2,
-        Shape3, Tensor,
-    };
-    #[cfg(feature = "alloc")]
-    pub use nn_core::{Adam, Optimizer, Sgd, Trainable};
     #[cfg(feature = "std")]
     pub use nn_core::{accuracy, evaluate, Dataset, Error, History, Standardizer, Trainer};
+    #[cfg(feature = "alloc")]
+    pub use nn_core::{Adam, Optimizer, Sgd, Trainable};
+    pub use nn_core::{
+        BinaryCrossEntropy, CrossEntropy, Input, Layer, Loss, Mse, Network, Output, Parameters,
+        Shape, Shape1, Shape2, Shape3, Tensor,
+    };
 }

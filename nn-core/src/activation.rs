@@ -71,7 +71,11 @@ impl Activation for Step {
     const NAME: &'static str = "Step";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        if x >= R::ZERO { R::ONE } else { R::ZERO }
+        if x >= R::ZERO {
+            R::ONE
+        } else {
+            R::ZERO
+        }
     }
     #[inline(always)]
     fn df<R: Real>(&self, _: R, _: R) -> R {
@@ -116,11 +120,19 @@ impl Activation for ReLU {
     const NAME: &'static str = "ReLU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        if x > R::ZERO { x } else { R::ZERO }
+        if x > R::ZERO {
+            x
+        } else {
+            R::ZERO
+        }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
-        if x > R::ZERO { R::ONE } else { R::ZERO }
+        if x > R::ZERO {
+            R::ONE
+        } else {
+            R::ZERO
+        }
     }
 }
 
@@ -154,7 +166,8 @@ impl Activation for GELU {
             let k = R::from_f32(SQRT_2_OVER_PI);
             let c = R::from_f32(0.044715);
             let t = (k * (x + c * x * x * x)).tanh();
-            half * (R::ONE + t) + half * x * (R::ONE - t * t) * k * (R::ONE + R::from_f32(3.0) * c * x * x)
+            half * (R::ONE + t)
+                + half * x * (R::ONE - t * t) * k * (R::ONE + R::from_f32(3.0) * c * x * x)
         } else {
             let cdf = half * (R::ONE + (x * R::from_f32(INV_SQRT_2)).erf());
             let pdf = R::from_f32(INV_SQRT_2PI) * (-half * x * x).exp();
@@ -195,11 +208,19 @@ impl Activation for ELU {
     const NAME: &'static str = "ELU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        if x > R::ZERO { x } else { R::from_f32(self.alpha) * x.exp_m1() }
+        if x > R::ZERO {
+            x
+        } else {
+            R::from_f32(self.alpha) * x.exp_m1()
+        }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
-        if x > R::ZERO { R::ONE } else { R::from_f32(self.alpha) * x.exp() }
+        if x > R::ZERO {
+            R::ONE
+        } else {
+            R::from_f32(self.alpha) * x.exp()
+        }
     }
 }
 
@@ -217,12 +238,20 @@ impl Activation for SELU {
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
         let l = R::from_f32(SELU_LAMBDA);
-        if x > R::ZERO { l * x } else { l * R::from_f32(SELU_ALPHA) * x.exp_m1() }
+        if x > R::ZERO {
+            l * x
+        } else {
+            l * R::from_f32(SELU_ALPHA) * x.exp_m1()
+        }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
         let l = R::from_f32(SELU_LAMBDA);
-        if x > R::ZERO { l } else { l * R::from_f32(SELU_ALPHA) * x.exp() }
+        if x > R::ZERO {
+            l
+        } else {
+            l * R::from_f32(SELU_ALPHA) * x.exp()
+        }
     }
 }
 
@@ -242,11 +271,19 @@ impl Activation for LeakyReLU {
     const NAME: &'static str = "LeakyReLU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        if x >= R::ZERO { x } else { R::from_f32(self.slope) * x }
+        if x >= R::ZERO {
+            x
+        } else {
+            R::from_f32(self.slope) * x
+        }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
-        if x > R::ZERO { R::ONE } else { R::from_f32(self.slope) }
+        if x > R::ZERO {
+            R::ONE
+        } else {
+            R::from_f32(self.slope)
+        }
     }
 }
 
@@ -281,7 +318,9 @@ impl Activation for Gaussian {
     }
 }
 
-elementwise_layer!(Identity, Step, Sigmoid, Tanh, ReLU, GELU, Softplus, ELU, SELU, LeakyReLU, SiLU, Gaussian);
+elementwise_layer!(
+    Identity, Step, Sigmoid, Tanh, ReLU, GELU, Softplus, ELU, SELU, LeakyReLU, SiLU, Gaussian
+);
 
 /// Parametric ReLU with one learnable slope `a` shared by all elements:
 /// g(x) = x if x >= 0 else a x; dg/dx = 1 if x > 0 else a; dg/da = 0 if x > 0 else x.
@@ -305,24 +344,59 @@ impl Activation for PReLU {
     const NAME: &'static str = "PReLU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        if x >= R::ZERO { x } else { R::from_f32(self.alpha) * x }
+        if x >= R::ZERO {
+            x
+        } else {
+            R::from_f32(self.alpha) * x
+        }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
-        if x > R::ZERO { R::ONE } else { R::from_f32(self.alpha) }
+        if x > R::ZERO {
+            R::ONE
+        } else {
+            R::from_f32(self.alpha)
+        }
     }
 }
 impl Parameters for PReLU {
     const COUNT: usize = 1;
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, core::slice::from_ref(&self.alpha));
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Other,
+            },
+            core::slice::from_ref(&self.alpha),
+        );
     }
     fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, core::slice::from_mut(&mut self.alpha));
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Other,
+            },
+            core::slice::from_mut(&mut self.alpha),
+        );
     }
-    fn zip_mut(&mut self, o: &Self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32])) {
-        let id = ParamId { layer, name: "weight", kind: ParamKind::Other };
-        f(id, core::slice::from_mut(&mut self.alpha), core::slice::from_ref(&o.alpha));
+    fn zip_mut(
+        &mut self,
+        o: &Self,
+        layer: &'static str,
+        f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]),
+    ) {
+        let id = ParamId {
+            layer,
+            name: "weight",
+            kind: ParamKind::Other,
+        };
+        f(
+            id,
+            core::slice::from_mut(&mut self.alpha),
+            core::slice::from_ref(&o.alpha),
+        );
     }
 }
 impl<S: Shape> Layer<S, S> for PReLU {
@@ -333,10 +407,22 @@ impl<S: Shape> Layer<S, S> for PReLU {
             *y = self.f(x);
         }
     }
-    fn backward_batch(&self, x: &[Tensor<S>], y: &[Tensor<S>], dy: &[Tensor<S>], dx: &mut [Tensor<S>], grad: &mut PReLU) {
+    fn backward_batch(
+        &self,
+        x: &[Tensor<S>],
+        y: &[Tensor<S>],
+        dy: &[Tensor<S>],
+        dx: &mut [Tensor<S>],
+        grad: &mut PReLU,
+    ) {
         let mut da = 0.0f32;
         for b in 0..x.len() {
-            let (x, y, dy, dx) = (x[b].as_slice(), y[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
+            let (x, y, dy, dx) = (
+                x[b].as_slice(),
+                y[b].as_slice(),
+                dy[b].as_slice(),
+                dx[b].as_mut_slice(),
+            );
             for i in 0..x.len() {
                 dx[i] = dy[i] * self.df(x[i], y[i]);
                 if x[i] <= 0.0 {
@@ -382,7 +468,14 @@ impl<S: Shape> Layer<S, S> for Softmax {
     fn forward(&self, x: &Tensor<S>, y: &mut Tensor<S>) {
         Softmax::apply(x.as_slice(), y.as_mut_slice());
     }
-    fn backward_batch(&self, _x: &[Tensor<S>], y: &[Tensor<S>], dy: &[Tensor<S>], dx: &mut [Tensor<S>], _: &mut ()) {
+    fn backward_batch(
+        &self,
+        _x: &[Tensor<S>],
+        y: &[Tensor<S>],
+        dy: &[Tensor<S>],
+        dx: &mut [Tensor<S>],
+        _: &mut (),
+    ) {
         for b in 0..y.len() {
             let (y, dy, dx) = (y[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
             let dot: f32 = y.iter().zip(dy).map(|(a, b)| a * b).sum();

@@ -1,7 +1,7 @@
 //! Data sets: CSV loading with row/column errors, stratified splits and standardization.
 
-use std::path::Path;
 use std::format;
+use std::path::Path;
 use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
@@ -21,7 +21,10 @@ pub struct Dataset<X, Y> {
 
 impl<X, Y> Default for Dataset<X, Y> {
     fn default() -> Self {
-        Dataset { x: Vec::new(), y: Vec::new() }
+        Dataset {
+            x: Vec::new(),
+            y: Vec::new(),
+        }
     }
 }
 
@@ -29,7 +32,11 @@ impl<X: Clone, Y: Clone> Dataset<X, Y> {
     /// A data set from inputs and targets of equal length, or `Err`.
     pub fn new(x: Vec<X>, y: Vec<Y>) -> Result<Self, Error> {
         if x.len() != y.len() {
-            return Err(Error::Config(format!("{} inputs but {} targets", x.len(), y.len())));
+            return Err(Error::Config(format!(
+                "{} inputs but {} targets",
+                x.len(),
+                y.len()
+            )));
         }
         Ok(Dataset { x, y })
     }
@@ -107,13 +114,19 @@ impl<S: Shape> Dataset<Tensor<S>, usize> {
     pub fn from_csv(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            path: name.clone(),
+            source,
+        })?;
         Self::from_csv_reader(file, &name)
     }
 
     /// Like [`Dataset::from_csv`], from any reader; `name` is used in errors.
     pub fn from_csv_reader(reader: impl std::io::Read, name: &str) -> Result<Self, Error> {
-        let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(reader);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(reader);
         let mut out = Dataset::default();
         let expected = S::LEN + 1;
         for (i, record) in rdr.records().enumerate() {
@@ -123,11 +136,19 @@ impl<S: Shape> Dataset<Tensor<S>, usize> {
             })?;
             let row = record.position().map_or(i + 1, |p| p.line() as usize);
             if record.len() != expected {
-                return Err(Error::Width { path: name.to_string(), row, expected, found: record.len() });
+                return Err(Error::Width {
+                    path: name.to_string(),
+                    row,
+                    expected,
+                    found: record.len(),
+                });
             }
             let mut t = Tensor::<S>::zeros();
             for (c, field) in record.iter().take(S::LEN).enumerate() {
-                let v: f32 = field.trim().parse().map_err(|_| value_err(name, row, c, field))?;
+                let v: f32 = field
+                    .trim()
+                    .parse()
+                    .map_err(|_| value_err(name, row, c, field))?;
                 if !v.is_finite() {
                     return Err(value_err(name, row, c, field));
                 }
@@ -150,7 +171,12 @@ impl<S: Shape> Dataset<Tensor<S>, usize> {
 }
 
 fn value_err(path: &str, row: usize, col: usize, value: &str) -> Error {
-    Error::Value { path: path.to_string(), row, column: col + 1, value: String::from(value) }
+    Error::Value {
+        path: path.to_string(),
+        row,
+        column: col + 1,
+        value: String::from(value),
+    }
 }
 
 fn parse_label(text: &str) -> Option<usize> {
@@ -191,9 +217,16 @@ impl Standardizer {
         }
         let std = var.iter().map(|s| {
             let sd = (s / n).sqrt();
-            if sd > 1e-12 { sd as f32 } else { 1.0 }
+            if sd > 1e-12 {
+                sd as f32
+            } else {
+                1.0
+            }
         });
-        Standardizer { std: std.collect(), mean: mean.into_iter().map(|m| m as f32).collect() }
+        Standardizer {
+            std: std.collect(),
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+        }
     }
 
     /// Standardizes one tensor in place.

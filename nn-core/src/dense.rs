@@ -22,14 +22,20 @@ pub struct Dense<I: ArrayLength, O: ArrayLength> {
 
 impl<I: ArrayLength, O: ArrayLength> Clone for Dense<I, O> {
     fn clone(&self) -> Self {
-        Dense { w: self.w.clone(), b: self.b.clone() }
+        Dense {
+            w: self.w.clone(),
+            b: self.b.clone(),
+        }
     }
 }
 
 impl<I: ArrayLength, O: ArrayLength> Default for Dense<I, O> {
     /// All zeros.
     fn default() -> Self {
-        Dense { w: GenericArray::default(), b: GenericArray::default() }
+        Dense {
+            w: GenericArray::default(),
+            b: GenericArray::default(),
+        }
     }
 }
 
@@ -64,7 +70,9 @@ impl<I: ArrayLength, O: ArrayLength> Dense<I, O> {
     pub fn weights_mut(&mut self) -> &mut [f32] {
         let rows = self.w.as_mut_slice();
         // SAFETY: as in `weights`; the exclusive borrow of `self.w` covers the whole slice.
-        unsafe { core::slice::from_raw_parts_mut(rows.as_mut_ptr() as *mut f32, I::USIZE * O::USIZE) }
+        unsafe {
+            core::slice::from_raw_parts_mut(rows.as_mut_ptr() as *mut f32, I::USIZE * O::USIZE)
+        }
     }
 
     /// The weight from input `i` to output `o` (PyTorch's `weight[o][i]`).
@@ -76,16 +84,65 @@ impl<I: ArrayLength, O: ArrayLength> Dense<I, O> {
 impl<I: ArrayLength, O: ArrayLength> Parameters for Dense<I, O> {
     const COUNT: usize = I::USIZE * O::USIZE + O::USIZE;
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Weight }, self.weights());
-        f(ParamId { layer, name: "bias", kind: ParamKind::Bias }, self.b.as_slice());
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Weight,
+            },
+            self.weights(),
+        );
+        f(
+            ParamId {
+                layer,
+                name: "bias",
+                kind: ParamKind::Bias,
+            },
+            self.b.as_slice(),
+        );
     }
     fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Weight }, self.weights_mut());
-        f(ParamId { layer, name: "bias", kind: ParamKind::Bias }, self.b.as_mut_slice());
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Weight,
+            },
+            self.weights_mut(),
+        );
+        f(
+            ParamId {
+                layer,
+                name: "bias",
+                kind: ParamKind::Bias,
+            },
+            self.b.as_mut_slice(),
+        );
     }
-    fn zip_mut(&mut self, o: &Self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Weight }, self.weights_mut(), o.weights());
-        f(ParamId { layer, name: "bias", kind: ParamKind::Bias }, self.b.as_mut_slice(), o.b.as_slice());
+    fn zip_mut(
+        &mut self,
+        o: &Self,
+        layer: &'static str,
+        f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]),
+    ) {
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Weight,
+            },
+            self.weights_mut(),
+            o.weights(),
+        );
+        f(
+            ParamId {
+                layer,
+                name: "bias",
+                kind: ParamKind::Bias,
+            },
+            self.b.as_mut_slice(),
+            o.b.as_slice(),
+        );
     }
 }
 

@@ -21,7 +21,14 @@ where
     fn forward(&self, x: &Tensor<S>, y: &mut Tensor<Shape1<N>>) {
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
-    fn backward_batch(&self, _x: &[Tensor<S>], _y: &[Tensor<Shape1<N>>], dy: &[Tensor<Shape1<N>>], dx: &mut [Tensor<S>], _: &mut ()) {
+    fn backward_batch(
+        &self,
+        _x: &[Tensor<S>],
+        _y: &[Tensor<Shape1<N>>],
+        dy: &[Tensor<Shape1<N>>],
+        dx: &mut [Tensor<S>],
+        _: &mut (),
+    ) {
         for (dx, dy) in dx.iter_mut().zip(dy) {
             dx.as_mut_slice().copy_from_slice(dy.as_slice());
         }

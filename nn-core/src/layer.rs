@@ -40,14 +40,25 @@ pub trait Parameters: Clone + Default {
     /// Calls `f(id, values)` for each parameter tensor, mutably, in the same order.
     fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32]));
     /// Visits `self` and `other` (a gradient of the same layout) in lockstep.
-    fn zip_mut(&mut self, other: &Self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]));
+    fn zip_mut(
+        &mut self,
+        other: &Self,
+        layer: &'static str,
+        f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]),
+    );
 }
 
 impl Parameters for () {
     const COUNT: usize = 0;
     fn visit(&self, _: &'static str, _: &mut dyn FnMut(ParamId, &[f32])) {}
     fn visit_mut(&mut self, _: &'static str, _: &mut dyn FnMut(ParamId, &mut [f32])) {}
-    fn zip_mut(&mut self, _: &Self, _: &'static str, _: &mut dyn FnMut(ParamId, &mut [f32], &[f32])) {}
+    fn zip_mut(
+        &mut self,
+        _: &Self,
+        _: &'static str,
+        _: &mut dyn FnMut(ParamId, &mut [f32], &[f32]),
+    ) {
+    }
 }
 
 /// A layer mapping tensors of shape `I` to tensors of shape `O`.

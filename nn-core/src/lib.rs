@@ -33,17 +33,17 @@ pub mod error;
 pub mod train;
 
 pub use activation::{
-    Activation, Gaussian, Identity, LeakyReLU, PReLU, ReLU, SiLU, Sigmoid, Softmax, Softplus, Step, Tanh, ELU, GELU,
-    SELU,
+    Activation, Gaussian, Identity, LeakyReLU, PReLU, ReLU, SiLU, Sigmoid, Softmax, Softplus, Step,
+    Tanh, ELU, GELU, SELU,
 };
 pub use dense::Dense;
 pub use flatten::Flatten;
 pub use init::{Init, Rng};
 pub use layer::{Layer, ParamId, ParamKind, Parameters};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Head, Loss, Mse};
-pub use network::{Input, Network, Output};
 #[cfg(feature = "alloc")]
 pub use network::{batch_from, zeroed_batch, Batch, Trainable};
+pub use network::{Input, InputOf, Network, Output};
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};
 pub use tensor::{argmax, HoldsExactly, Shape, Shape1, Shape2, Shape3, ShapeError, Tensor, Vector};

@@ -31,7 +31,8 @@ pub trait Loss<O: Shape> {
     const NAME: &'static str;
 
     /// Mean loss over the batch; writes d(mean loss)/d(prediction) into `grad`.
-    fn loss_grad(&self, pred: &[Tensor<O>], target: &[Self::Target], grad: &mut [Tensor<O>]) -> f32;
+    fn loss_grad(&self, pred: &[Tensor<O>], target: &[Self::Target], grad: &mut [Tensor<O>])
+        -> f32;
 
     /// Loss of one sample (the batch mean is the mean of these).
     fn sample_loss(&self, pred: &Tensor<O>, target: &Self::Target) -> f32;
@@ -79,7 +80,12 @@ impl Loss<Shape1<U1>> for BinaryCrossEntropy {
     type Target = usize;
     const ABSORBS: Head = Head::Sigmoid;
     const NAME: &'static str = "binary cross-entropy";
-    fn loss_grad(&self, pred: &[Tensor<Shape1<U1>>], target: &[usize], grad: &mut [Tensor<Shape1<U1>>]) -> f32 {
+    fn loss_grad(
+        &self,
+        pred: &[Tensor<Shape1<U1>>],
+        target: &[usize],
+        grad: &mut [Tensor<Shape1<U1>>],
+    ) -> f32 {
         let inv = 1.0 / pred.len() as f32;
         let mut total = 0.0;
         for ((p, &t), g) in pred.iter().zip(target).zip(grad.iter_mut()) {
@@ -96,7 +102,11 @@ impl Loss<Shape1<U1>> for BinaryCrossEntropy {
         Some((pred[0] > 0.0) == (*target == 1))
     }
     fn check_target(&self, target: &usize) -> Result<(), &'static str> {
-        if *target <= 1 { Ok(()) } else { Err("binary cross-entropy needs labels 0 or 1") }
+        if *target <= 1 {
+            Ok(())
+        } else {
+            Err("binary cross-entropy needs labels 0 or 1")
+        }
     }
 }
 
@@ -128,7 +138,11 @@ impl<S: Shape> Loss<S> for CrossEntropy {
         Some(argmax(pred.as_slice()) == *target)
     }
     fn check_target(&self, target: &usize) -> Result<(), &'static str> {
-        if *target < S::LEN { Ok(()) } else { Err("class label is not below the number of network outputs") }
+        if *target < S::LEN {
+            Ok(())
+        } else {
+            Err("class label is not below the number of network outputs")
+        }
     }
 }
 

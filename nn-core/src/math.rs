@@ -41,7 +41,11 @@ pub trait Real:
     fn sqrt(self) -> Self;
     /// The larger of two values.
     fn max(self, other: Self) -> Self {
-        if self > other { self } else { other }
+        if self > other {
+            self
+        } else {
+            other
+        }
     }
 }
 

@@ -38,6 +38,19 @@ pub trait Network: Parameters {
     fn forward_logits(&self, x: &Tensor<Self::InputShape>) -> Tensor<Self::OutputShape>;
 }
 
+/// A value that `N::forward` accepts as one input sample: the network's input tensor, or an
+/// array of exactly `LEN` values (`LEN` is `N::INPUT_LEN`). `network!` implements it for both.
+#[diagnostic::on_unimplemented(
+    message = "this value is not an input of network `{N}`, which takes {LEN} values",
+    label = "not an input of `{N}`: it needs {LEN} values",
+    note = "pass a `[f32; {LEN}]` array or an `nn::Input<{N}>` tensor",
+    note = "to check the length of a slice at run time, use `nn::Input::<{N}>::try_from(&values[..])?`"
+)]
+pub trait InputOf<N: Network, const LEN: usize> {
+    /// The value as the network's input tensor (a free reinterpretation, no copy).
+    fn as_input(&self) -> &Tensor<N::InputShape>;
+}
+
 /// The input tensor type of network `N`.
 pub type Input<N> = Tensor<<N as Network>::InputShape>;
 /// The output tensor type of network `N`.
@@ -65,7 +78,9 @@ mod train_path {
     }
 
     /// Copies `B` tensors into a heap mini-batch.
-    pub fn batch_from<S: Shape, const B: usize>(items: impl IntoIterator<Item = Tensor<S>>) -> Batch<S, B> {
+    pub fn batch_from<S: Shape, const B: usize>(
+        items: impl IntoIterator<Item = Tensor<S>>,
+    ) -> Batch<S, B> {
         let mut b = zeroed_batch::<S, B>();
         for (slot, item) in b.iter_mut().zip(items) {
             *slot = item;
@@ -85,7 +100,10 @@ mod train_path {
         type Cache<const B: usize>;
 
         /// Forward pass over a mini-batch, keeping what backward needs.
-        fn forward_train<const B: usize>(&self, x: &[Tensor<Self::InputShape>; B]) -> Self::Cache<B>;
+        fn forward_train<const B: usize>(
+            &self,
+            x: &[Tensor<Self::InputShape>; B],
+        ) -> Self::Cache<B>;
 
         /// The network outputs stored in a cache.
         fn cache_output<const B: usize>(cache: &Self::Cache<B>) -> &[Tensor<Self::OutputShape>; B];
@@ -111,6 +129,10 @@ mod train_path {
         ) -> (Box<Self::Gradients>, Batch<Self::InputShape, B>);
 
         /// Visits every parameter with its gradient, in lockstep (what optimizers use).
-        fn zip_gradients(&mut self, grads: &Self::Gradients, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]));
+        fn zip_gradients(
+            &mut self,
+            grads: &Self::Gradients,
+            f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]),
+        );
     }
 }

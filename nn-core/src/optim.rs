@@ -46,7 +46,12 @@ pub struct Sgd {
 impl Sgd {
     /// Plain SGD with learning rate `lr`.
     pub fn new(lr: f32) -> Self {
-        Sgd { lr, momentum: 0.0, weight_decay: 0.0, velocity: Vec::new() }
+        Sgd {
+            lr,
+            momentum: 0.0,
+            weight_decay: 0.0,
+            velocity: Vec::new(),
+        }
     }
     /// Sets the momentum.
     pub fn momentum(mut self, momentum: f32) -> Self {
@@ -68,7 +73,11 @@ impl Optimizer for Sgd {
         let (lr, mu, wd) = (self.lr, self.momentum, self.weight_decay);
         let vel = &mut self.velocity;
         for_each(net, grads, |off, id, p, g| {
-            let decay = if id.kind == ParamKind::Weight { wd } else { 0.0 };
+            let decay = if id.kind == ParamKind::Weight {
+                wd
+            } else {
+                0.0
+            };
             let v = &mut vel[off..off + p.len()];
             for i in 0..p.len() {
                 let gi = g[i] + decay * p[i];
@@ -109,7 +118,16 @@ pub struct Adam {
 impl Adam {
     /// Adam with learning rate `lr` and the usual defaults.
     pub fn new(lr: f32) -> Self {
-        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t: 0, m: Vec::new(), v: Vec::new() }
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            t: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
     }
     /// Sets the L2 weight decay.
     pub fn weight_decay(mut self, weight_decay: f32) -> Self {
@@ -137,7 +155,11 @@ impl Optimizer for Adam {
         let c2 = 1.0 - libm::powf(b2, self.t as f32);
         let (ms, vs) = (&mut self.m, &mut self.v);
         for_each(net, grads, |off, id, p, g| {
-            let decay = if id.kind == ParamKind::Weight { wd } else { 0.0 };
+            let decay = if id.kind == ParamKind::Weight {
+                wd
+            } else {
+                0.0
+            };
             let m = &mut ms[off..off + p.len()];
             let v = &mut vs[off..off + p.len()];
             for i in 0..p.len() {

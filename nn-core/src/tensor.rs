@@ -120,7 +120,9 @@ pub type Vector<N> = Tensor<Shape1<N>>;
 
 impl<S: Shape> Clone for Tensor<S> {
     fn clone(&self) -> Self {
-        Tensor { data: self.data.clone() }
+        Tensor {
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -150,7 +152,9 @@ impl<S: Shape> Tensor<S> {
     /// A tensor of zeros.
     #[inline]
     pub fn zeros() -> Self {
-        Tensor { data: GenericArray::default() }
+        Tensor {
+            data: GenericArray::default(),
+        }
     }
 
     /// A tensor with every element equal to `value`.
@@ -211,6 +215,22 @@ impl<S: Shape> Tensor<S> {
         Ok(unsafe { &*(data as *const GenericArray<f32, S::Len> as *const Self) })
     }
 
+    /// Views an array of exactly `S::LEN` values as a tensor, without copying. A length that
+    /// differs is rejected when the function is instantiated (a post-monomorphization error);
+    /// `network!` only calls it with the right length.
+    #[inline]
+    pub fn from_array_ref<const N: usize>(values: &[f32; N]) -> &Self {
+        const {
+            assert!(
+                N == S::LEN,
+                "the array's length differs from the tensor's length"
+            )
+        };
+        // SAFETY: `Tensor<S>` is `repr(transparent)` over `GenericArray<f32, S::Len>`, which has the
+        // layout of `[f32; S::LEN]`; the assertion above makes the lengths equal.
+        unsafe { &*(values as *const [f32; N] as *const Self) }
+    }
+
     /// Index of the largest element (the first one on ties); NaN is never chosen over a number.
     pub fn argmax(&self) -> usize {
         argmax(self.as_slice())
@@ -262,7 +282,10 @@ impl<S: Shape> IndexMut<usize> for Tensor<S> {
 )]
 pub trait HoldsExactly<const N: usize> {}
 
-impl<S: Shape, const N: usize> HoldsExactly<N> for S where Const<N>: IntoArrayLength<ArrayLength = S::Len> {}
+impl<S: Shape, const N: usize> HoldsExactly<N> for S where
+    Const<N>: IntoArrayLength<ArrayLength = S::Len>
+{
+}
 
 impl<S: Shape, const N: usize> From<[f32; N]> for Tensor<S>
 where
@@ -295,7 +318,11 @@ pub struct ShapeError {
 
 impl fmt::Display for ShapeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "expected {} values for a tensor of shape [", self.expected)?;
+        write!(
+            f,
+            "expected {} values for a tensor of shape [",
+            self.expected
+        )?;
         for (i, d) in self.dims[..self.rank].iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;

@@ -89,15 +89,39 @@ impl<O: Optimizer, L> Trainer<O, L, 32> {
     /// A trainer with this optimizer and loss: batch 32, 10 epochs, seed 0, no early stopping,
     /// progress bar on.
     pub fn new(optimizer: O, loss: L) -> Self {
-        Trainer { optimizer, loss, epochs: 10, patience: None, min_delta: 0.0, seed: 0, progress: true }
+        Trainer {
+            optimizer,
+            loss,
+            epochs: 10,
+            patience: None,
+            min_delta: 0.0,
+            seed: 0,
+            progress: true,
+        }
     }
 }
 
 impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
     /// Sets the mini-batch size (a const: the generated training code is specialized for it).
     pub fn batch_size<const NB: usize>(self) -> Trainer<O, L, NB> {
-        let Trainer { optimizer, loss, epochs, patience, min_delta, seed, progress } = self;
-        Trainer { optimizer, loss, epochs, patience, min_delta, seed, progress }
+        let Trainer {
+            optimizer,
+            loss,
+            epochs,
+            patience,
+            min_delta,
+            seed,
+            progress,
+        } = self;
+        Trainer {
+            optimizer,
+            loss,
+            epochs,
+            patience,
+            min_delta,
+            seed,
+            progress,
+        }
     }
     /// Sets the number of epochs.
     pub fn epochs(mut self, epochs: usize) -> Self {
@@ -147,14 +171,18 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
     {
         check_pairing::<N, L>()?;
         if B == 0 {
-            return Err(Error::Config(String::from("the batch size must be at least 1")));
+            return Err(Error::Config(String::from(
+                "the batch size must be at least 1",
+            )));
         }
         check_data(&self.loss, train, "the training set")?;
         if let Some(v) = validation {
             check_data(&self.loss, v, "the validation set")?;
         }
         if self.patience.is_some() && validation.is_none() {
-            return Err(Error::Config(String::from("early stopping (patience) needs a validation set")));
+            return Err(Error::Config(String::from(
+                "early stopping (patience) needs a validation set",
+            )));
         }
         let on_logits = L::ABSORBS != Head::None;
         let n = train.len();
@@ -164,11 +192,17 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
         let mut history = History::default();
         let mut best: Option<(f32, usize, N)> = None;
         let mut since_best = 0;
-        let bar = if self.progress { ProgressBar::new(self.epochs as u64) } else { ProgressBar::hidden() };
+        let bar = if self.progress {
+            ProgressBar::new(self.epochs as u64)
+        } else {
+            ProgressBar::hidden()
+        };
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} epochs {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} epochs {msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
         );
         bar.set_prefix(N::NAME);
         let mut grad = zeroed_batch::<N::OutputShape, B>();
@@ -183,11 +217,19 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
                 targets.clear();
                 targets.extend(idx.map(|i| train.y[i].clone()));
                 let cache = net.forward_train(&x);
-                let pred = if on_logits { N::cache_logits(&cache) } else { N::cache_output(&cache) };
+                let pred = if on_logits {
+                    N::cache_logits(&cache)
+                } else {
+                    N::cache_output(&cache)
+                };
                 let loss = self.loss.loss_grad(&pred[..], &targets, &mut grad[..]);
                 if !loss.is_finite() {
                     bar.abandon();
-                    return Err(Error::NonFinite { epoch, batch: step + 1, loss });
+                    return Err(Error::NonFinite {
+                        epoch,
+                        batch: step + 1,
+                        loss,
+                    });
                 }
                 let real = B.min(n - step * B);
                 for (p, t) in pred.iter().zip(&targets).take(real) {
@@ -197,28 +239,44 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
                 }
                 counted += real;
                 loss_sum += loss as f64 * real as f64;
-                let (grads, _) = if on_logits { net.backward_logits(&cache, &grad) } else { net.backward(&cache, &grad) };
+                let (grads, _) = if on_logits {
+                    net.backward_logits(&cache, &grad)
+                } else {
+                    net.backward(&cache, &grad)
+                };
                 self.optimizer.step(net, &grads);
             }
             let train_loss = (loss_sum / counted as f64) as f32;
-            let train_accuracy = is_classifier::<N, L>(&self.loss, train).then(|| correct as f32 / counted as f32);
+            let train_accuracy =
+                is_classifier::<N, L>(&self.loss, train).then(|| correct as f32 / counted as f32);
             let val = match validation {
                 Some(v) => {
                     let m = evaluate(net, &self.loss, v);
                     if !m.loss.is_finite() {
                         bar.abandon();
-                        return Err(Error::NonFinite { epoch, batch: 0, loss: m.loss });
+                        return Err(Error::NonFinite {
+                            epoch,
+                            batch: 0,
+                            loss: m.loss,
+                        });
                     }
                     Some(m)
                 }
                 None => None,
             };
-            history.epochs.push(EpochRecord { epoch, train_loss, train_accuracy, validation: val });
+            history.epochs.push(EpochRecord {
+                epoch,
+                train_loss,
+                train_accuracy,
+                validation: val,
+            });
             bar.set_message(epoch_message(train_loss, train_accuracy, val));
             bar.inc(1);
 
             if let (Some(patience), Some(m)) = (self.patience, val) {
-                let improved = best.as_ref().is_none_or(|(b, _, _)| m.loss < *b - self.min_delta);
+                let improved = best
+                    .as_ref()
+                    .is_none_or(|(b, _, _)| m.loss < *b - self.min_delta);
                 if improved {
                     best = Some((m.loss, epoch, net.clone()));
                     since_best = 0;
@@ -254,9 +312,14 @@ fn epoch_message(loss: f32, acc: Option<f32>, val: Option<Metrics>) -> String {
     s
 }
 
-fn is_classifier<N: Network, L: Loss<N::OutputShape>>(loss: &L, data: &Dataset<Input<N>, L::Target>) -> bool {
+fn is_classifier<N: Network, L: Loss<N::OutputShape>>(
+    loss: &L,
+    data: &Dataset<Input<N>, L::Target>,
+) -> bool {
     match (data.x.first(), data.y.first()) {
-        (Some(x), Some(y)) => loss.correct(&Tensor::zeros(), y).is_some() && x.as_slice().len() == N::INPUT_LEN,
+        (Some(x), Some(y)) => {
+            loss.correct(&Tensor::zeros(), y).is_some() && x.as_slice().len() == N::INPUT_LEN
+        }
         _ => false,
     }
 }
@@ -278,15 +341,24 @@ fn check_pairing<N: Network, L: Loss<N::OutputShape>>() -> Result<(), Error> {
     }
 }
 
-fn check_data<X, L: Loss<S>, S: crate::tensor::Shape>(loss: &L, data: &Dataset<X, L::Target>, what: &str) -> Result<(), Error> {
+fn check_data<X, L: Loss<S>, S: crate::tensor::Shape>(
+    loss: &L,
+    data: &Dataset<X, L::Target>,
+    what: &str,
+) -> Result<(), Error> {
     if data.x.is_empty() {
         return Err(Error::Empty(String::from(what)));
     }
     if data.x.len() != data.y.len() {
-        return Err(Error::Config(format!("{what} has {} inputs but {} targets", data.x.len(), data.y.len())));
+        return Err(Error::Config(format!(
+            "{what} has {} inputs but {} targets",
+            data.x.len(),
+            data.y.len()
+        )));
     }
     for (index, t) in data.y.iter().enumerate() {
-        loss.check_target(t).map_err(|reason| Error::Target { index, reason })?;
+        loss.check_target(t)
+            .map_err(|reason| Error::Target { index, reason })?;
     }
     Ok(())
 }
@@ -301,7 +373,11 @@ where
     let on_logits = L::ABSORBS != Head::None;
     let (mut total, mut correct, mut classified) = (0.0f64, 0usize, false);
     for (x, y) in data.iter() {
-        let p = if on_logits { net.forward_logits(x) } else { net.forward(x) };
+        let p = if on_logits {
+            net.forward_logits(x)
+        } else {
+            net.forward(x)
+        };
         total += loss.sample_loss(&p, y) as f64;
         if let Some(ok) = loss.correct(&p, y) {
             classified = true;
@@ -309,7 +385,10 @@ where
         }
     }
     let n = data.len().max(1) as f64;
-    Metrics { loss: (total / n) as f32, accuracy: classified.then(|| (correct as f64 / n) as f32) }
+    Metrics {
+        loss: (total / n) as f32,
+        accuracy: classified.then(|| (correct as f64 / n) as f32),
+    }
 }
 
 /// Fraction of samples whose predicted class (argmax of the output; for one output, output > 0.5
@@ -318,7 +397,11 @@ pub fn accuracy<N: Network>(net: &N, data: &Dataset<Input<N>, usize>) -> f32 {
     let mut correct = 0;
     for (x, &y) in data.iter() {
         let out = net.forward_logits(x);
-        let class = if N::OUTPUT_LEN == 1 { (out[0] > 0.0) as usize } else { out.argmax() };
+        let class = if N::OUTPUT_LEN == 1 {
+            (out[0] > 0.0) as usize
+        } else {
+            out.argmax()
+        };
         correct += (class == y) as usize;
     }
     correct as f32 / data.len().max(1) as f32

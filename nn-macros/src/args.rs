@@ -26,7 +26,14 @@ impl Matched {
 }
 
 /// Matches `args` to `params`, recording unknown, duplicate and surplus arguments.
-pub fn match_args(cx: &mut Ctxt, who: &str, kind: &str, args: &[Arg], params: &[Param], args_span: Span) -> Matched {
+pub fn match_args(
+    cx: &mut Ctxt,
+    who: &str,
+    kind: &str,
+    args: &[Arg],
+    params: &[Param],
+    args_span: Span,
+) -> Matched {
     let mut values: Vec<Option<Value>> = vec![None; params.len()];
     let mut next_pos = 0;
     let mut seen_named = false;
@@ -45,7 +52,10 @@ pub fn match_args(cx: &mut Ctxt, who: &str, kind: &str, args: &[Arg], params: &[
                     let msg = if params.is_empty() {
                         format!("{who}: `{kind}` takes no arguments; write `{kind}` without parentheses")
                     } else if n == 0 {
-                        format!("{who}: `{kind}` takes only named arguments: {}", list(params))
+                        format!(
+                            "{who}: `{kind}` takes only named arguments: {}",
+                            list(params)
+                        )
                     } else {
                         format!("{who}: `{kind}` takes at most {n} positional argument{}; its arguments are {}", if n == 1 { "" } else { "s" }, list(params))
                     };
@@ -66,13 +76,19 @@ pub fn match_args(cx: &mut Ctxt, who: &str, kind: &str, args: &[Arg], params: &[
                         let msg = if params.is_empty() {
                             format!("{who}: `{kind}` takes no arguments, so `{k}` is not accepted")
                         } else {
-                            format!("{who}: `{kind}` has no argument `{k}`; {hint}its arguments are {}", list(params))
+                            format!(
+                                "{who}: `{kind}` has no argument `{k}`; {hint}its arguments are {}",
+                                list(params)
+                            )
                         };
                         cx.error(key.span(), msg);
                     }
                     Some(i) => {
                         if values[i].is_some() {
-                            cx.error(arg.span(), format!("{who}: argument `{k}` is given twice; keep one"));
+                            cx.error(
+                                arg.span(),
+                                format!("{who}: argument `{k}` is given twice; keep one"),
+                            );
                         } else {
                             values[i] = Some(arg.value.clone());
                         }
@@ -86,7 +102,10 @@ pub fn match_args(cx: &mut Ctxt, who: &str, kind: &str, args: &[Arg], params: &[
 }
 
 fn list(params: &[Param]) -> String {
-    let names: Vec<String> = params.iter().map(|p| format!("`{}` ({})", p.name, p.expects)).collect();
+    let names: Vec<String> = params
+        .iter()
+        .map(|p| format!("`{}` ({})", p.name, p.expects))
+        .collect();
     names.join(", ")
 }
 
@@ -95,7 +114,10 @@ pub fn int(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<u64> {
     match v {
         Value::Int { value, .. } => Some(*value),
         other => {
-            cx.error(other.span(), format!("{who}: `{name}` must be a whole number such as `64`"));
+            cx.error(
+                other.span(),
+                format!("{who}: `{name}` must be a whole number such as `64`"),
+            );
             None
         }
     }
@@ -107,7 +129,10 @@ pub fn float(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<f64> {
         Value::Int { value, .. } => Some(*value as f64),
         Value::Float { value, .. } if value.is_finite() => Some(*value),
         other => {
-            cx.error(other.span(), format!("{who}: `{name}` must be a number such as `0.5`"));
+            cx.error(
+                other.span(),
+                format!("{who}: `{name}` must be a number such as `0.5`"),
+            );
             None
         }
     }
@@ -115,18 +140,28 @@ pub fn float(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<f64> {
 
 /// A name argument, one of `choices`.
 pub fn choice(cx: &mut Ctxt, who: &str, name: &str, v: &Value, choices: &[&str]) -> Option<String> {
-    let alternatives = choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let alternatives = choices
+        .iter()
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
     match v {
         Value::Ident(i) if choices.contains(&i.to_string().as_str()) => Some(i.to_string()),
         Value::Ident(i) => {
             let hint = crate::suggest::closest(&i.to_string(), choices.iter().copied())
                 .map(|s| format!(" (did you mean `{s}`?)"))
                 .unwrap_or_default();
-            cx.error(i.span(), format!("{who}: `{name} = {i}` is not one of {alternatives}{hint}"));
+            cx.error(
+                i.span(),
+                format!("{who}: `{name} = {i}` is not one of {alternatives}{hint}"),
+            );
             None
         }
         other => {
-            cx.error(other.span(), format!("{who}: `{name}` must be one of {alternatives}"));
+            cx.error(
+                other.span(),
+                format!("{who}: `{name}` must be one of {alternatives}"),
+            );
             None
         }
     }

@@ -37,19 +37,34 @@ pub struct Arg {
 /// An argument value.
 #[derive(Clone)]
 pub enum Value {
-    Int { value: u64, span: Span },
-    Float { value: f64, span: Span },
+    Int {
+        value: u64,
+        span: Span,
+    },
+    Float {
+        value: f64,
+        span: Span,
+    },
     #[allow(dead_code)]
-    Bool { value: bool, span: Span },
+    Bool {
+        value: bool,
+        span: Span,
+    },
     Ident(Ident),
     #[allow(dead_code)]
-    Tuple { items: Vec<Value>, span: Span },
+    Tuple {
+        items: Vec<Value>,
+        span: Span,
+    },
 }
 
 impl Value {
     pub fn span(&self) -> Span {
         match self {
-            Value::Int { span, .. } | Value::Float { span, .. } | Value::Bool { span, .. } | Value::Tuple { span, .. } => *span,
+            Value::Int { span, .. }
+            | Value::Float { span, .. }
+            | Value::Bool { span, .. }
+            | Value::Tuple { span, .. } => *span,
             Value::Ident(i) => i.span(),
         }
     }

@@ -13,8 +13,22 @@ use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Shape};
 
 /// Every layer the DSL knows, for lookups and "did you mean".
 pub const LAYERS: &[&str] = &[
-    "Dense", "Flatten", "Identity", "Step", "Sigmoid", "Tanh", "ReLU", "GELU", "Softplus", "ELU", "SELU", "LeakyReLU",
-    "PReLU", "SiLU", "Gaussian", "Softmax",
+    "Dense",
+    "Flatten",
+    "Identity",
+    "Step",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "GELU",
+    "Softplus",
+    "ELU",
+    "SELU",
+    "LeakyReLU",
+    "PReLU",
+    "SiLU",
+    "Gaussian",
+    "Softmax",
 ];
 
 /// Checks a parsed declaration. Returns the network (best effort when there were errors, so the
@@ -98,7 +112,13 @@ fn check_input(cx: &mut Ctxt, def: &NetworkDef) -> Option<Shape> {
 /// Rule: a network has at least one layer.
 fn check_not_empty(cx: &mut Ctxt, def: &NetworkDef) {
     if def.entries.is_empty() {
-        cx.error(def.name.span(), format!("network `{}` has no layers; add at least one, e.g. `Dense(10)`", def.name));
+        cx.error(
+            def.name.span(),
+            format!(
+                "network `{}` has no layers; add at least one, e.g. `Dense(10)`",
+                def.name
+            ),
+        );
     }
 }
 
@@ -109,18 +129,27 @@ fn dims_values(cx: &mut Ctxt, dims: &Dims, what: &str) -> Option<Vec<u64>> {
     for d in &dims.dims {
         match d.base10_parse::<u64>() {
             Ok(0) => {
-                cx.error(d.span(), format!("{what} has a dimension of 0; every dimension must be at least 1"));
+                cx.error(
+                    d.span(),
+                    format!("{what} has a dimension of 0; every dimension must be at least 1"),
+                );
                 ok = false;
             }
             Ok(v) => out.push(v),
             Err(_) => {
-                cx.error(d.span(), format!("{what}: `{d}` is not a whole number that fits in 64 bits"));
+                cx.error(
+                    d.span(),
+                    format!("{what}: `{d}` is not a whole number that fits in 64 bits"),
+                );
                 ok = false;
             }
         }
     }
     if dims.dims.is_empty() {
-        cx.error(dims.span, format!("{what} has no dimensions; write e.g. `[16]`"));
+        cx.error(
+            dims.span,
+            format!("{what} has no dimensions; write e.g. `[16]`"),
+        );
         ok = false;
     }
     ok.then_some(out)
@@ -135,12 +164,20 @@ fn layer_names(cx: &mut Ctxt, entries: &[Entry]) -> Vec<Ident> {
     for (i, e) in entries.iter().enumerate() {
         let ident = match &e.name {
             Some(n) => n.clone(),
-            None => Ident::new(&format!("{}_{}", snake(&e.kind.to_string()), i + 1), e.kind.span()),
+            None => Ident::new(
+                &format!("{}_{}", snake(&e.kind.to_string()), i + 1),
+                e.kind.span(),
+            ),
         };
         let key = ident.to_string();
         if let Some(first) = seen.get(&key) {
             let span = e.name.as_ref().map_or(e.kind.span(), |n| n.span());
-            cx.error(span, format!("duplicate layer name `{key}`; each layer needs its own name (rename this one)"));
+            cx.error(
+                span,
+                format!(
+                    "duplicate layer name `{key}`; each layer needs its own name (rename this one)"
+                ),
+            );
             cx.error(*first, format!("`{key}` is first used here"));
         } else {
             seen.insert(key, ident.span());
@@ -152,7 +189,11 @@ fn layer_names(cx: &mut Ctxt, entries: &[Entry]) -> Vec<Ident> {
 
 /// The automatic name's stem: the kind in lower case (`LeakyReLU` -> `leakyrelu`).
 fn snake(s: &str) -> String {
-    s.trim_start_matches("r#").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>().to_lowercase()
+    s.trim_start_matches("r#")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect::<String>()
+        .to_lowercase()
 }
 
 fn describe(e: &Entry, i: usize) -> String {
@@ -162,21 +203,46 @@ fn describe(e: &Entry, i: usize) -> String {
     }
 }
 
-const UNITS: Param = Param { name: "units", positional: true, expects: "a whole number such as `64`" };
-const INIT: Param = Param { name: "init", positional: false, expects: "`he`, `xavier`, `lecun` or `zeros`" };
+const UNITS: Param = Param {
+    name: "units",
+    positional: true,
+    expects: "a whole number such as `64`",
+};
+const INIT: Param = Param {
+    name: "init",
+    positional: false,
+    expects: "`he`, `xavier`, `lecun` or `zeros`",
+};
 
 /// Rule: the layer exists and its arguments are the ones it accepts, each once, of the right kind.
 fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Option<LayerKind> {
     let kind = e.kind.to_string();
-    let m = |cx: &mut Ctxt, params: &[Param]| match_args(cx, who, &kind, &e.args, params, e.args_span);
+    let m =
+        |cx: &mut Ctxt, params: &[Param]| match_args(cx, who, &kind, &e.args, params, e.args_span);
     let simple = |a: Act| Some(LayerKind::Act(a));
     match kind.as_str() {
         "Dense" => {
             let got = m(cx, &[UNITS, INIT]);
-            let units = required_int(cx, who, &kind, &got, 0, "the number of units, e.g. `Dense(64)`", e.args_span)?;
+            let units = required_int(
+                cx,
+                who,
+                &kind,
+                &got,
+                0,
+                "the number of units, e.g. `Dense(64)`",
+                e.args_span,
+            )?;
             check_nonzero(cx, who, &kind, "units", units, &got, 0);
             let init = match got.get(1) {
-                Some(v) => match args::choice(cx, who, "init", v, &["he", "xavier", "glorot", "lecun", "zeros"])?.as_str() {
+                Some(v) => match args::choice(
+                    cx,
+                    who,
+                    "init",
+                    v,
+                    &["he", "xavier", "glorot", "lecun", "zeros"],
+                )?
+                .as_str()
+                {
                     "he" => InitKind::He,
                     "lecun" => InitKind::LeCun,
                     "zeros" => InitKind::Zeros,
@@ -187,7 +253,14 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             Some(LayerKind::Dense { units, init })
         }
         "ELU" => {
-            let got = m(cx, &[Param { name: "alpha", positional: true, expects: "a number, default 1.0" }]);
+            let got = m(
+                cx,
+                &[Param {
+                    name: "alpha",
+                    positional: true,
+                    expects: "a number, default 1.0",
+                }],
+            );
             let alpha = match got.get(0) {
                 Some(v) => args::float(cx, who, "alpha", v)?,
                 None => 1.0,
@@ -195,7 +268,14 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             simple(Act::ELU { alpha })
         }
         "LeakyReLU" => {
-            let got = m(cx, &[Param { name: "slope", positional: true, expects: "a number, default 0.01" }]);
+            let got = m(
+                cx,
+                &[Param {
+                    name: "slope",
+                    positional: true,
+                    expects: "a number, default 0.01",
+                }],
+            );
             let slope = match got.get(0) {
                 Some(v) => args::float(cx, who, "slope", v)?,
                 None => 0.01,
@@ -203,7 +283,14 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             simple(Act::LeakyReLU { slope })
         }
         "GELU" => {
-            let got = m(cx, &[Param { name: "approximate", positional: false, expects: "`none` (default) or `tanh`" }]);
+            let got = m(
+                cx,
+                &[Param {
+                    name: "approximate",
+                    positional: false,
+                    expects: "`none` (default) or `tanh`",
+                }],
+            );
             let tanh = match got.get(0) {
                 Some(v) => args::choice(cx, who, "approximate", v, &["none", "tanh"])? == "tanh",
                 None => false,
@@ -211,15 +298,22 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             simple(Act::GELU { tanh })
         }
         "PReLU" => {
-            let got = m(cx, &[Param { name: "init", positional: false, expects: "the initial slope, default 0.25" }]);
+            let got = m(
+                cx,
+                &[Param {
+                    name: "init",
+                    positional: false,
+                    expects: "the initial slope, default 0.25",
+                }],
+            );
             let init = match got.get(0) {
                 Some(v) => args::float(cx, who, "init", v)?,
                 None => 0.25,
             };
             Some(LayerKind::PReLU { init })
         }
-        "Identity" | "Step" | "Sigmoid" | "Tanh" | "ReLU" | "Softplus" | "SELU" | "SiLU" | "Gaussian" | "Softmax"
-        | "Flatten" => {
+        "Identity" | "Step" | "Sigmoid" | "Tanh" | "ReLU" | "Softplus" | "SELU" | "SiLU"
+        | "Gaussian" | "Softmax" | "Flatten" => {
             m(cx, &[]);
             Some(match kind.as_str() {
                 "Identity" => LayerKind::Act(Act::Identity),
@@ -248,7 +342,13 @@ fn unknown_layer(cx: &mut Ctxt, e: &Entry) {
     let hint = crate::suggest::closest(&kind, LAYERS.iter().copied())
         .map(|s| format!("did you mean `{s}`? "))
         .unwrap_or_default();
-    cx.error(e.kind.span(), format!("unknown layer `{kind}`; {hint}the layers are {}", LAYERS.join(", ")));
+    cx.error(
+        e.kind.span(),
+        format!(
+            "unknown layer `{kind}`; {hint}the layers are {}",
+            LAYERS.join(", ")
+        ),
+    );
 }
 
 /// He before ReLU-like activations, LeCun before SELU, Xavier otherwise.
@@ -260,7 +360,15 @@ fn default_init(next: Option<&str>) -> InitKind {
     }
 }
 
-fn required_int(cx: &mut Ctxt, who: &str, kind: &str, got: &Matched, i: usize, what: &str, span: Span) -> Option<u64> {
+fn required_int(
+    cx: &mut Ctxt,
+    who: &str,
+    kind: &str,
+    got: &Matched,
+    i: usize,
+    what: &str,
+    span: Span,
+) -> Option<u64> {
     match got.get(i) {
         Some(v) => args::int(cx, who, UNITS.name, v),
         None => {
@@ -271,15 +379,35 @@ fn required_int(cx: &mut Ctxt, who: &str, kind: &str, got: &Matched, i: usize, w
 }
 
 /// Rule: no layer produces a zero-sized tensor.
-fn check_nonzero(cx: &mut Ctxt, who: &str, kind: &str, name: &str, v: u64, got: &Matched, i: usize) {
+fn check_nonzero(
+    cx: &mut Ctxt,
+    who: &str,
+    kind: &str,
+    name: &str,
+    v: u64,
+    got: &Matched,
+    i: usize,
+) {
     if v == 0 {
         let span = got.get(i).map_or_else(Span::call_site, |v| v.span());
-        cx.error(span, format!("{who}: `{kind}` with {name} = 0 has no outputs; a layer needs at least 1 {}", name.trim_end_matches('s')));
+        cx.error(
+            span,
+            format!(
+                "{who}: `{kind}` with {name} = 0 has no outputs; a layer needs at least 1 {}",
+                name.trim_end_matches('s')
+            ),
+        );
     }
 }
 
 /// Shape rules, one per layer kind. Returns `None` after recording an error.
-fn infer_shape(cx: &mut Ctxt, who: &str, e: &Entry, kind: &LayerKind, input: Shape) -> Option<Shape> {
+fn infer_shape(
+    cx: &mut Ctxt,
+    who: &str,
+    e: &Entry,
+    kind: &LayerKind,
+    input: Shape,
+) -> Option<Shape> {
     match *kind {
         LayerKind::Dense { units, .. } => {
             if units == 0 {
@@ -312,7 +440,9 @@ fn rule_needs_vector(cx: &mut Ctxt, who: &str, e: &Entry, kind: &str, input: Sha
 
 /// Rule: a shape annotation `-> [..]` must equal the computed output shape.
 fn check_annotation(cx: &mut Ctxt, who: &str, e: &Entry, ann: &Dims, out: Shape, input: Shape) {
-    let Some(values) = dims_values(cx, ann, &format!("{who}: the annotation")) else { return };
+    let Some(values) = dims_values(cx, ann, &format!("{who}: the annotation")) else {
+        return;
+    };
     if values != out.dims() {
         let written: Vec<String> = values.iter().map(|v| v.to_string()).collect();
         cx.error(

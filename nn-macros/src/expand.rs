@@ -11,8 +11,16 @@ fn typenum(n: u64) -> TokenStream {
         let id = format_ident!("U{}", n);
         return quote!(::nn::__private::typenum::consts::#id);
     }
-    let bit = if n % 2 == 1 { quote!(::nn::__private::typenum::B1) } else { quote!(::nn::__private::typenum::B0) };
-    let rest = if n / 2 == 0 { quote!(::nn::__private::typenum::UTerm) } else { typenum(n / 2) };
+    let bit = if n % 2 == 1 {
+        quote!(::nn::__private::typenum::B1)
+    } else {
+        quote!(::nn::__private::typenum::B0)
+    };
+    let rest = if n / 2 == 0 {
+        quote!(::nn::__private::typenum::UTerm)
+    } else {
+        typenum(n / 2)
+    };
     quote!(::nn::__private::typenum::UInt<#rest, #bit>)
 }
 
@@ -115,27 +123,46 @@ fn thousands(n: u64) -> String {
 
 /// The Keras-style summary table.
 pub fn summary(net: &Network) -> String {
-    let mut rows = vec![("input (Input)".to_string(), net.input.to_string(), "0".to_string(), "0".to_string())];
+    let mut rows = vec![(
+        "input (Input)".to_string(),
+        net.input.to_string(),
+        "0".to_string(),
+        "0".to_string(),
+    )];
     for l in &net.layers {
-        rows.push((format!("{} ({})", l.name, l.kind_name), l.output.to_string(), thousands(l.params), thousands(l.macs)));
+        rows.push((
+            format!("{} ({})", l.name, l.kind_name),
+            l.output.to_string(),
+            thousands(l.params),
+            thousands(l.macs),
+        ));
     }
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(12);
     let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(12);
     let mut s = format!("Model: {}\n", net.name);
-    let header = format!("{:<w0$}  {:<w1$}  {:>10}  {:>12}", "Layer (type)", "Output shape", "Params", "MACs");
+    let header = format!(
+        "{:<w0$}  {:<w1$}  {:>10}  {:>12}",
+        "Layer (type)", "Output shape", "Params", "MACs"
+    );
     let rule = "-".repeat(header.len());
     s += &format!("{rule}\n{header}\n{rule}\n");
     for r in &rows {
         s += &format!("{:<w0$}  {:<w1$}  {:>10}  {:>12}\n", r.0, r.1, r.2, r.3);
     }
-    s += &format!("{rule}\nTotal params: {}\nTotal MACs: {}\n", thousands(net.params()), thousands(net.macs()));
+    s += &format!(
+        "{rule}\nTotal params: {}\nTotal MACs: {}\n",
+        thousands(net.params()),
+        thousands(net.macs())
+    );
     s
 }
 
 /// Emits the network. With `ok == false` (errors were reported) the struct and impls are still
 /// emitted with `unreachable!()` bodies, so code using the network sees no follow-on errors.
 pub fn expand(net: &Network, ok: bool) -> TokenStream {
-    let Network { attrs, vis, name, .. } = net;
+    let Network {
+        attrs, vis, name, ..
+    } = net;
     let grads_name = format_ident!("{}Gradients", name);
     let cache_name = format_ident!("{}Cache", name);
     let in_ty = shape_ty(net.input);
@@ -158,9 +185,17 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let field_tys: Vec<_> = param_layers.iter().map(|l| layer_ty(l)).collect();
     let field_docs: Vec<String> = param_layers
         .iter()
-        .map(|l| format!("Layer `{}`: `{}` {} -> {}, {} parameters.", l.name, l.kind_name, l.input, l.output, l.params))
+        .map(|l| {
+            format!(
+                "Layer `{}`: `{}` {} -> {}, {} parameters.",
+                l.name, l.kind_name, l.input, l.output, l.params
+            )
+        })
         .collect();
-    let grad_docs: Vec<String> = param_layers.iter().map(|l| format!("Gradient of layer `{}`.", l.name)).collect();
+    let grad_docs: Vec<String> = param_layers
+        .iter()
+        .map(|l| format!("Gradient of layer `{}`.", l.name))
+        .collect();
     let field_inits: Vec<_> = net
         .layers
         .iter()
@@ -170,7 +205,10 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         .collect();
 
     let n = net.layers.len();
-    let shapes: Vec<TokenStream> = std::iter::once(net.input).chain(net.layers.iter().map(|l| l.output)).map(shape_ty).collect();
+    let shapes: Vec<TokenStream> = std::iter::once(net.input)
+        .chain(net.layers.iter().map(|l| l.output))
+        .map(shape_ty)
+        .collect();
     let acts: Vec<_> = (0..=n).map(|i| format_ident!("a{}", i)).collect();
     let grads: Vec<_> = (0..=n).map(|i| format_ident!("d{}", i)).collect();
     let logits_index = if net.head == Head::None { n } else { n - 1 };
@@ -240,10 +278,22 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let d_logits = &grads[logits_index];
     let d0 = &grads[0];
     let cache_docs: Vec<String> = (0..=n)
-        .map(|i| if i == 0 { "The inputs.".to_string() } else { format!("Outputs of layer `{}`.", net.layers[i - 1].name) })
+        .map(|i| {
+            if i == 0 {
+                "The inputs.".to_string()
+            } else {
+                format!("Outputs of layer `{}`.", net.layers[i - 1].name)
+            }
+        })
         .collect();
 
-    let body = |t: TokenStream| if ok { t } else { quote!(::core::unreachable!("network has errors")) };
+    let body = |t: TokenStream| {
+        if ok {
+            t
+        } else {
+            quote!(::core::unreachable!("network has errors"))
+        }
+    };
     let forward_body = body(quote! { let #a0 = x; #(#fwd_steps_all)* #last });
     let logits_body = body(quote! { let #a0 = x; #(#fwd_logits_steps)* #logits });
     let new_body = body(quote! { Self { #(#field_names: #field_inits,)* } });
@@ -326,15 +376,18 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
                     #new_body
                 }
 
-                /// Inference on one sample; allocates nothing.
+                /// Inference on one sample, given as an `nn::Input<Self>` tensor or a
+                /// `[f32; INPUT_LEN]` array; allocates nothing.
                 #[inline]
-                pub fn forward(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                pub fn forward(&self, x: &impl ::nn::InputOf<Self, #input_len>) -> ::nn::Tensor<#out_ty> {
+                    let x: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x);
                     #forward_body
                 }
 
                 /// Inference stopping before the final `Softmax`/`Sigmoid` (the logits).
                 #[inline]
-                pub fn forward_logits(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                pub fn forward_logits(&self, x: &impl ::nn::InputOf<Self, #input_len>) -> ::nn::Tensor<#out_ty> {
+                    let x: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x);
                     #logits_body
                 }
 
@@ -346,6 +399,20 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
 
             #params_net
             #params_grads
+
+            #[diagnostic::do_not_recommend]
+            impl ::nn::InputOf<#name, #input_len> for ::nn::Tensor<#in_ty> {
+                #[inline(always)]
+                fn as_input(&self) -> &::nn::Tensor<#in_ty> {
+                    self
+                }
+            }
+            impl ::nn::InputOf<#name, #input_len> for [f32; #input_len] {
+                #[inline(always)]
+                fn as_input(&self) -> &::nn::Tensor<#in_ty> {
+                    ::nn::Tensor::from_array_ref(self)
+                }
+            }
 
             impl ::nn::Network for #name {
                 type InputShape = #in_ty;

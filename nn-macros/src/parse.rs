@@ -2,7 +2,9 @@
 
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
-use syn::{bracketed, parenthesized, token, Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility};
+use syn::{
+    bracketed, parenthesized, token, Attribute, Ident, LitBool, LitFloat, LitInt, Token, Visibility,
+};
 
 use crate::ast::{Arg, Dims, Entry, NetworkDef, Value};
 
@@ -33,10 +35,16 @@ impl Parse for NetworkDef {
                     ));
                 }
                 if input_decl.is_some() {
-                    return Err(syn::Error::new(key.span(), "`input` is declared twice; keep one `input: [..]`"));
+                    return Err(syn::Error::new(
+                        key.span(),
+                        "`input` is declared twice; keep one `input: [..]`",
+                    ));
                 }
                 if !entries.is_empty() {
-                    return Err(syn::Error::new(key.span(), "`input: [..]` must come before the first layer"));
+                    return Err(syn::Error::new(
+                        key.span(),
+                        "`input: [..]` must come before the first layer",
+                    ));
                 }
                 input_decl = Some(dims);
             } else {
@@ -53,7 +61,13 @@ impl Parse for NetworkDef {
         if !input.is_empty() {
             return Err(input.error("unexpected tokens after the network's closing brace"));
         }
-        Ok(NetworkDef { attrs, vis, name, input: input_decl, entries })
+        Ok(NetworkDef {
+            attrs,
+            vis,
+            name,
+            input: input_decl,
+            entries,
+        })
     }
 }
 
@@ -71,7 +85,10 @@ fn parse_dims(input: ParseStream) -> syn::Result<Dims> {
         }
         content.parse::<Token![,]>()?;
     }
-    Ok(Dims { dims, span: bracket.span.join() })
+    Ok(Dims {
+        dims,
+        span: bracket.span.join(),
+    })
 }
 
 fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
@@ -82,7 +99,9 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
     let (name, kind) = if input.peek(Token![:]) && !input.peek(Token![::]) {
         input.parse::<Token![:]>()?;
         if !input.peek(Ident) {
-            return Err(input.error(format!("expected a layer after `{first}:`, such as `Dense(64)`")));
+            return Err(input.error(format!(
+                "expected a layer after `{first}:`, such as `Dense(64)`"
+            )));
         }
         (Some(first), input.parse::<Ident>()?)
     } else {
@@ -111,7 +130,13 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
     } else {
         None
     };
-    Ok(Entry { name, kind, args, args_span, annotation })
+    Ok(Entry {
+        name,
+        kind,
+        args,
+        args_span,
+        annotation,
+    })
 }
 
 fn parse_arg(input: ParseStream) -> syn::Result<Arg> {
@@ -119,9 +144,15 @@ fn parse_arg(input: ParseStream) -> syn::Result<Arg> {
         let key: Ident = input.parse()?;
         input.parse::<Token![=]>()?;
         let value = parse_value(input)?;
-        Ok(Arg { key: Some(key), value })
+        Ok(Arg {
+            key: Some(key),
+            value,
+        })
     } else {
-        Ok(Arg { key: None, value: parse_value(input)? })
+        Ok(Arg {
+            key: None,
+            value: parse_value(input)?,
+        })
     }
 }
 
@@ -137,7 +168,10 @@ fn parse_value(input: ParseStream) -> syn::Result<Value> {
             }
             content.parse::<Token![,]>()?;
         }
-        return Ok(Value::Tuple { items, span: paren.span.join() });
+        return Ok(Value::Tuple {
+            items,
+            span: paren.span.join(),
+        });
     }
     let negative = if input.peek(Token![-]) {
         input.parse::<Token![-]>()?;
@@ -149,28 +183,47 @@ fn parse_value(input: ParseStream) -> syn::Result<Value> {
         let lit: LitInt = input.parse()?;
         let span = lit.span();
         if negative {
-            let v: i64 = lit.base10_parse().map_err(|_| syn::Error::new(span, "this number is too large"))?;
-            return Ok(Value::Float { value: -(v as f64), span });
+            let v: i64 = lit
+                .base10_parse()
+                .map_err(|_| syn::Error::new(span, "this number is too large"))?;
+            return Ok(Value::Float {
+                value: -(v as f64),
+                span,
+            });
         }
-        let value: u64 = lit.base10_parse().map_err(|_| syn::Error::new(span, "this number is too large"))?;
+        let value: u64 = lit
+            .base10_parse()
+            .map_err(|_| syn::Error::new(span, "this number is too large"))?;
         return Ok(Value::Int { value, span });
     }
     if input.peek(LitFloat) {
         let lit: LitFloat = input.parse()?;
         let value: f64 = lit.base10_parse()?;
-        return Ok(Value::Float { value: if negative { -value } else { value }, span: lit.span() });
+        return Ok(Value::Float {
+            value: if negative { -value } else { value },
+            span: lit.span(),
+        });
     }
     if negative {
         return Err(input.error("expected a number after `-`"));
     }
     if input.peek(LitBool) {
         let lit: LitBool = input.parse()?;
-        return Ok(Value::Bool { value: lit.value, span: lit.span() });
+        return Ok(Value::Bool {
+            value: lit.value,
+            span: lit.span(),
+        });
     }
     if input.peek(Ident) {
         return Ok(Value::Ident(input.parse()?));
     }
-    let span = if input.is_empty() { Span::call_site() } else { input.cursor().token_tree().map_or(Span::call_site(), |(t, _)| t.span()) };
+    let span = if input.is_empty() {
+        Span::call_site()
+    } else {
+        input
+            .cursor()
+            .token_tree()
+            .map_or(Span::call_site(), |(t, _)| t.span())
+    };
     Err(syn::Error::new(span, "expected an argument: a number, `true`/`false`, a name such as `same`, or a tuple such as `(3, 3)`"))
 }
-

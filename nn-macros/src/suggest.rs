@@ -2,7 +2,10 @@
 
 /// The candidate closest to `word` (case-insensitive match first, then Levenshtein distance at
 /// most a third of the word's length, at least 1), if any.
-pub fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str> + Clone) -> Option<&'a str> {
+pub fn closest<'a>(
+    word: &str,
+    candidates: impl Iterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
     let lower = word.to_lowercase();
     if let Some(c) = candidates.clone().find(|c| c.to_lowercase() == lower) {
         return Some(c);
