@@ -1,1 +1,131 @@
-fn main() {}
+//! Benchmarks of the reference models (see the README's benchmark section).
+//!
+//! M1, the hls4ml jet tagger: 16 -> Dense 64 ReLU -> Dense 32 ReLU -> Dense 32 ReLU -> Dense 5
+//! -> Softmax (4,256 MACs, 4,389 parameters).
+//!
+//! - `M1/a_latency_batch1`: one forward pass on one sample, the input built from a slice each
+//!   iteration, softmax included (criterion's time per iteration is ns per sample).
+//! - `M1/b_throughput_batch256`: `forward` looped over 256 inputs (criterion reports
+//!   samples/s through `Throughput::Elements(256)`).
+//! - `M1/c_train_step_batch32`: `forward_train::<32>`, softmax cross-entropy on the logits,
+//!   `backward_logits` and one SGD update (time per iteration is time per step).
+//!
+//! Run: `cargo bench --bench models`, and with `RUSTFLAGS="-C target-cpu=native"` (in a separate
+//! target directory) for the native figures. Under `cargo test --benches` criterion runs each
+//! benchmark once.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use nn::prelude::*;
+
+nn::network! {
+    /// M1: the hls4ml jet tagger.
+    pub struct M1 {
+        input: [16],
+        fc1: Dense(64), ReLU,
+        fc2: Dense(32), ReLU,
+        fc3: Dense(32), ReLU,
+        out: Dense(5),
+        Softmax,
+    }
+}
+
+const SEED: u64 = 42;
+const THROUGHPUT_BATCH: usize = 256;
+const TRAIN_BATCH: usize = 32;
+
+/// Deterministic inputs in [-2, 2) (a small LCG; the values only need to be ordinary floats).
+fn inputs(n: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            (0..M1::INPUT_LEN)
+                .map(|_| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn m1(c: &mut Criterion) {
+    let net = M1::new(SEED);
+
+    // (a) Batch-1 latency: slice -> checked input tensor -> forward (softmax included).
+    {
+        let slice: Vec<f32> = inputs(1, SEED).remove(0);
+        let mut g = c.benchmark_group("M1");
+        g.bench_function("a_latency_batch1", |b| {
+            b.iter(|| {
+                let x = nn::Input::<M1>::try_from(black_box(&slice[..])).unwrap();
+                black_box(net.forward(&x))
+            })
+        });
+        g.finish();
+    }
+
+    // (b) Batch-256 throughput: `forward` looped over 256 prepared inputs.
+    {
+        let xs: Vec<nn::Input<M1>> = inputs(THROUGHPUT_BATCH, SEED + 1)
+            .iter()
+            .map(|v| nn::Input::<M1>::try_from(&v[..]).unwrap())
+            .collect();
+        let mut g = c.benchmark_group("M1");
+        g.throughput(Throughput::Elements(THROUGHPUT_BATCH as u64));
+        g.bench_function("b_throughput_batch256", |b| {
+            b.iter(|| {
+                for x in black_box(&xs).iter() {
+                    black_box(net.forward(x));
+                }
+            })
+        });
+        g.finish();
+    }
+
+    // (c) One training step at batch 32: forward, cross-entropy on the logits, backward, SGD.
+    {
+        let mut net = net.clone();
+        let x: nn::Batch<<M1 as Network>::InputShape, TRAIN_BATCH> = nn::batch_from(
+            inputs(TRAIN_BATCH, SEED + 2)
+                .iter()
+                .map(|v| nn::Input::<M1>::try_from(&v[..]).unwrap()),
+        );
+        let targets: Vec<usize> = (0..TRAIN_BATCH).map(|i| i % M1::OUTPUT_LEN).collect();
+        let mut grad = nn::zeroed_batch::<<M1 as Network>::OutputShape, TRAIN_BATCH>();
+        let mut sgd = Sgd::new(0.01);
+        let loss_fn = nn::CrossEntropy;
+        let mut g = c.benchmark_group("M1");
+        g.bench_function("c_train_step_batch32", |b| {
+            b.iter(|| {
+                let cache = net.forward_train::<TRAIN_BATCH>(black_box(&x));
+                let logits = M1::cache_logits(&cache);
+                let loss = loss_fn.loss_grad(&logits[..], &targets, &mut grad[..]);
+                let (grads, _dx) = net.backward_logits(&cache, &grad);
+                sgd.step(&mut net, &grads);
+                black_box(loss)
+            })
+        });
+        g.finish();
+        assert!(net
+            .forward_logits(&x[0])
+            .as_slice()
+            .iter()
+            .all(|v| v.is_finite()));
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = m1
+}
+criterion_main!(benches);

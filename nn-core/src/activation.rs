@@ -73,8 +73,10 @@ impl Activation for Step {
     fn f<R: Real>(&self, x: R) -> R {
         if x >= R::ZERO {
             R::ONE
-        } else {
+        } else if x < R::ZERO {
             R::ZERO
+        } else {
+            x // NaN propagates
         }
     }
     #[inline(always)]
@@ -113,17 +115,19 @@ impl Activation for Tanh {
     }
 }
 
-/// Rectified linear unit: g(x) = max(0, x); g'(x) = 1 if x > 0 else 0 (0 at 0). PyTorch `nn.ReLU`.
+/// Rectified linear unit: g(x) = max(0, x); g'(x) = 1 if x > 0 else 0 (0 at 0); NaN stays NaN.
+/// PyTorch `nn.ReLU`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ReLU;
 impl Activation for ReLU {
     const NAME: &'static str = "ReLU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        if x > R::ZERO {
-            x
-        } else {
+        // Written so that NaN propagates (as in PyTorch) instead of becoming 0.
+        if x < R::ZERO {
             R::ZERO
+        } else {
+            x
         }
     }
     #[inline(always)]

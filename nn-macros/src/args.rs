@@ -35,34 +35,62 @@ pub fn match_args(
     args_span: Span,
 ) -> Matched {
     let mut values: Vec<Option<Value>> = vec![None; params.len()];
+    // Whether each value was given by position (for the "given twice" message).
+    let mut by_position = vec![false; params.len()];
     let mut next_pos = 0;
     let mut seen_named = false;
     for arg in args {
         match &arg.key {
             None => {
-                if seen_named {
-                    cx.error(arg.span(), format!("{who}: positional arguments must come before named ones (`name = value`)"));
-                    continue;
-                }
                 while next_pos < params.len() && !params[next_pos].positional {
                     next_pos += 1;
+                }
+                if seen_named {
+                    cx.error(
+                        arg.span(),
+                        format!(
+                            "{who}: positional arguments must come before named ones (`name = value`); move `{}` to the front",
+                            show(&arg.value)
+                        ),
+                    );
+                    // Still fill the slot it was meant for when that is free, so the parameter
+                    // is not also reported as missing; report nothing more about this argument.
+                    if next_pos < params.len() && values[next_pos].is_none() {
+                        values[next_pos] = Some(arg.value.clone());
+                        by_position[next_pos] = true;
+                    }
+                    next_pos += 1;
+                    continue;
                 }
                 if next_pos >= params.len() {
                     let n = params.iter().filter(|p| p.positional).count();
                     let msg = if params.is_empty() {
                         format!("{who}: `{kind}` takes no arguments; write `{kind}` without parentheses")
+                    } else if n == 0 && params.len() == 1 {
+                        format!(
+                            "{who}: `{kind}` takes only a named argument, {}; write `{kind}({} = {})`",
+                            list(params),
+                            params[0].name,
+                            show(&arg.value)
+                        )
                     } else if n == 0 {
                         format!(
                             "{who}: `{kind}` takes only named arguments: {}",
                             list(params)
                         )
                     } else {
-                        format!("{who}: `{kind}` takes at most {n} positional argument{}; its arguments are {}", if n == 1 { "" } else { "s" }, list(params))
+                        format!(
+                            "{who}: `{kind}` takes at most {n} positional argument{}; its arguments are {}",
+                            if n == 1 { "" } else { "s" },
+                            list(params)
+                        )
                     };
                     cx.error(arg.span(), msg);
                     continue;
                 }
+                // Positional arguments all come first, so this slot is still free.
                 values[next_pos] = Some(arg.value.clone());
+                by_position[next_pos] = true;
                 next_pos += 1;
             }
             Some(key) => {
@@ -84,11 +112,17 @@ pub fn match_args(
                         cx.error(key.span(), msg);
                     }
                     Some(i) => {
-                        if values[i].is_some() {
-                            cx.error(
-                                arg.span(),
-                                format!("{who}: argument `{k}` is given twice; keep one"),
-                            );
+                        if let Some(first) = &values[i] {
+                            let msg = if by_position[i] {
+                                format!(
+                                    "{who}: argument `{k}` is given twice: `{}` by position, then `{k} = {}` by name; keep one",
+                                    show(first),
+                                    show(&arg.value)
+                                )
+                            } else {
+                                format!("{who}: argument `{k}` is given twice; keep one")
+                            };
+                            cx.error(arg.span(), msg);
                         } else {
                             values[i] = Some(arg.value.clone());
                         }
@@ -99,6 +133,26 @@ pub fn match_args(
     }
     let _ = args_span;
     Matched { values }
+}
+
+/// A value as the user wrote it (near enough), for messages.
+fn show(v: &Value) -> String {
+    match v {
+        Value::Int { value, .. } => value.to_string(),
+        Value::Float { value, .. } => {
+            if value.fract() == 0.0 && value.abs() < 1e15 {
+                format!("{value:.1}")
+            } else {
+                value.to_string()
+            }
+        }
+        Value::Bool { value, .. } => value.to_string(),
+        Value::Ident(i) => i.to_string(),
+        Value::Tuple { items, .. } => {
+            let items: Vec<String> = items.iter().map(show).collect();
+            format!("({})", items.join(", "))
+        }
+    }
 }
 
 fn list(params: &[Param]) -> String {
@@ -113,6 +167,16 @@ fn list(params: &[Param]) -> String {
 pub fn int(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<u64> {
     match v {
         Value::Int { value, .. } => Some(*value),
+        Value::Float { value, span } if *value < 0.0 => {
+            cx.error(
+                *span,
+                format!(
+                    "{who}: `{name}` cannot be negative (`{}`); write a whole number such as `64`",
+                    show(v).trim_end_matches(".0")
+                ),
+            );
+            None
+        }
         other => {
             cx.error(
                 other.span(),

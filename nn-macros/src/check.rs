@@ -37,11 +37,15 @@ pub fn check(def: NetworkDef) -> (Network, Result<(), syn::Error>) {
     let mut cx = Ctxt::default();
     let input = check_input(&mut cx, &def);
     check_not_empty(&mut cx, &def);
-    let names = layer_names(&mut cx, &def.entries);
+    let (names, mut name_errors) = layer_names(&def.entries);
 
     let mut layers = Vec::new();
     let mut shape = input;
     for (i, entry) in def.entries.iter().enumerate() {
+        // Name errors are reported with the layer they belong to, so all errors follow the source.
+        for (span, msg) in name_errors[i].drain(..) {
+            cx.error(span, msg);
+        }
         let who = describe(entry, i);
         let next = def.entries.get(i + 1).map(|e| e.kind.to_string());
         let Some(kind) = resolve_kind(&mut cx, &who, entry, next.as_deref()) else {
@@ -158,9 +162,16 @@ fn dims_values(cx: &mut Ctxt, dims: &Dims, what: &str) -> Option<Vec<u64>> {
 /// Rule: layer names are unique. Unnamed layers are named `<kind in lower case>_<position>`
 /// (1-based, in declaration order), e.g. `relu_2`; a given name may not collide with one of those either,
 /// since both become struct fields and state-dict keys.
-fn layer_names(cx: &mut Ctxt, entries: &[Entry]) -> Vec<Ident> {
-    let mut seen: HashMap<String, Span> = HashMap::new();
+///
+/// Returns every layer's name and, per layer, the errors to report with it. A duplicate gets a
+/// private unique name, so the fallback struct emitted after the errors has no duplicate field
+/// (which would add compiler errors about our generated code).
+#[allow(clippy::type_complexity)]
+fn layer_names(entries: &[Entry]) -> (Vec<Ident>, Vec<Vec<(Span, String)>>) {
+    // For each name: the index of the layer that has it first.
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut names = Vec::new();
+    let mut errors: Vec<Vec<(Span, String)>> = entries.iter().map(|_| Vec::new()).collect();
     for (i, e) in entries.iter().enumerate() {
         let ident = match &e.name {
             Some(n) => n.clone(),
@@ -170,21 +181,51 @@ fn layer_names(cx: &mut Ctxt, entries: &[Entry]) -> Vec<Ident> {
             ),
         };
         let key = ident.to_string();
-        if let Some(first) = seen.get(&key) {
-            let span = e.name.as_ref().map_or(e.kind.span(), |n| n.span());
-            cx.error(
-                span,
-                format!(
-                    "duplicate layer name `{key}`; each layer needs its own name (rename this one)"
-                ),
-            );
-            cx.error(*first, format!("`{key}` is first used here"));
-        } else {
-            seen.insert(key, ident.span());
+        let Some(&j) = seen.get(&key) else {
+            seen.insert(key, i);
+            names.push(ident);
+            continue;
+        };
+        let first = &entries[j];
+        let automatic =
+            format!("automatically named `{key}` (an unnamed layer is named `<kind>_<position>`)");
+        match (&e.name, &first.name) {
+            (Some(n), Some(f)) => {
+                errors[i].push((
+                    n.span(),
+                    format!("duplicate layer name `{key}`; each layer needs its own name (rename this one)"),
+                ));
+                errors[i].push((f.span(), format!("`{key}` is first used here")));
+            }
+            (Some(n), None) => {
+                errors[i].push((
+                    n.span(),
+                    format!(
+                        "duplicate layer name `{key}`: layer {} (`{}`) is already {automatic}; choose another name",
+                        j + 1,
+                        first.kind
+                    ),
+                ));
+                errors[i].push((first.kind.span(), format!("this layer is {automatic}")));
+            }
+            (None, _) => {
+                errors[i].push((
+                    e.kind.span(),
+                    format!(
+                        "duplicate layer name `{key}`: this layer is {automatic}, but an earlier layer already has that name; rename one of them"
+                    ),
+                ));
+                if let Some(f) = &first.name {
+                    errors[i].push((f.span(), format!("`{key}` is first used here")));
+                }
+            }
         }
-        names.push(ident);
+        names.push(Ident::new(
+            &format!("__nn_duplicate_name_{}", i + 1),
+            ident.span(),
+        ));
     }
-    names
+    (names, errors)
 }
 
 /// The automatic name's stem: the kind in lower case (`LeakyReLU` -> `leakyrelu`).

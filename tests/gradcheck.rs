@@ -1,0 +1,994 @@
+//! Finite-difference gradient checks.
+//!
+//! Three precisions are involved, and each check says which one it uses:
+//!
+//! * **Activations and the logit losses in f64.** `Activation::f`/`df`, `loss::bce_with_logits`
+//!   and `loss::softmax_cross_entropy` are generic over `nn::math::Real`, so the very formulas the
+//!   f32 network runs are evaluated in f64 here, and the analytic derivative is compared with a
+//!   central difference `(f(x+h) - f(x-h)) / 2h`, `h = 1e-5`, of the same function in f64.
+//!   Tolerance `|df - fd| <= 1e-7 |fd| + 1e-9`: the central difference has truncation error
+//!   `h^2/6 |f'''| <= ~2e-10` and rounding error `~eps64 |f| / h <= ~2e-10` on the points used
+//!   (`|x| <= 8`, so `|f| <= ~10`); `1e-9` bounds both, and `1e-7` relative is 500x above the
+//!   f64 noise yet 100 000x below a 1 % error.
+//! * **Layer kernels (Dense, Softmax, PReLU) in f32.** `Layer::forward_batch`/`backward_batch` are
+//!   f32-only. These checks are an f32 kernel against a finite difference whose objective
+//!   `J = sum(y * g)` is accumulated in f64 from the f32 outputs `y`; the inputs are perturbed in
+//!   f32 (`h = 1e-2`), and the step actually taken (`(x+h) - (x-h)` after f32 rounding) is the
+//!   denominator. The f32 rounding of `y` (relative `~6e-8`) divided by `2h` gives an FD noise of
+//!   `~1e-5` for `|y g| ~ 1`, and the truncation error (`h^2/6 |J'''|`) is `~2e-5` for softmax
+//!   (zero for Dense and PReLU, which are affine in each input and parameter). Tolerance:
+//!   `|analytic - fd| <= 1e-3 |fd| + 1e-4`, 5x above that noise and still sensitive to a 1 %
+//!   error in gradients of size `>= ~0.01` (every check below has such entries).
+//! * **Whole generated networks in f32.** `Trainable::backward`/`backward_logits` against central
+//!   differences (`h = 1e-2`) of the f32 batch loss returned by `Loss::loss_grad` (converted to
+//!   f64 before differencing). The f32 loss (`~1`) carries `~2e-7` of rounding, i.e. `~1e-5` of FD
+//!   noise, plus `~1e-5` of truncation through the tanh/GELU/SiLU curvature: the same tolerance
+//!   `1e-3 |fd| + 1e-4` applies.
+//!
+//! Every comparison reports its largest normalized error `|a - fd| / (atol + rtol |fd|)`, which
+//! must be `<= 1`, and also re-runs the comparison with the analytic gradient scaled by 1.01,
+//! which must be rejected: no tolerance here is loose enough to pass a 1 % gradient error.
+
+use nn::activation::{SELU_ALPHA, SELU_LAMBDA};
+use nn::loss::{bce_with_logits, softmax_cross_entropy};
+use nn::typenum::{U1, U4, U5, U6, U7};
+use nn::{
+    Activation, Batch, BinaryCrossEntropy, CrossEntropy, Dense, Input, Layer, Loss, Mse,
+    Parameters, Rng, Shape, Shape1, Tensor, Trainable,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Comparison helpers
+// ---------------------------------------------------------------------------------------------
+
+/// f64 checks of the generic formulas.
+const RTOL_F64: f64 = 1e-7;
+const ATOL_F64: f64 = 1e-9;
+/// f32 kernels (layers, networks) against an f64-accumulated finite difference.
+const RTOL_F32: f64 = 1e-3;
+const ATOL_F32: f64 = 1e-4;
+
+/// Largest normalized error `|a - b| / (atol + rtol |b|)` over the pairs, with its index.
+fn max_normalized(analytic: &[f64], fd: &[f64], rtol: f64, atol: f64) -> (f64, usize) {
+    assert_eq!(analytic.len(), fd.len(), "length mismatch");
+    let mut worst = (0.0f64, 0usize);
+    for (i, (&a, &b)) in analytic.iter().zip(fd).enumerate() {
+        assert!(a.is_finite() && b.is_finite(), "non-finite value at {i}: {a} vs {b}");
+        let e = (a - b).abs() / (atol + rtol * b.abs());
+        if e > worst.0 {
+            worst = (e, i);
+        }
+    }
+    worst
+}
+
+/// Largest absolute and relative (over entries with `|fd| > atol`) errors, for the messages.
+fn abs_rel(analytic: &[f64], fd: &[f64], atol: f64) -> (f64, f64) {
+    let mut abs = 0.0f64;
+    let mut rel = 0.0f64;
+    for (&a, &b) in analytic.iter().zip(fd) {
+        abs = abs.max((a - b).abs());
+        if b.abs() > atol {
+            rel = rel.max((a - b).abs() / b.abs());
+        }
+    }
+    (abs, rel)
+}
+
+/// Asserts that `analytic` matches `fd` within tolerance, and that the same comparison rejects
+/// `1.01 * analytic` (so the check is able to fail). Returns the largest normalized error.
+fn assert_gradients(label: &str, analytic: &[f64], fd: &[f64], rtol: f64, atol: f64) -> f64 {
+    let (e, i) = max_normalized(analytic, fd, rtol, atol);
+    let (abs, rel) = abs_rel(analytic, fd, atol);
+    println!(
+        "{label}: {} values, max abs err {abs:.3e}, max rel err {rel:.3e}, max normalized {e:.3e}",
+        analytic.len()
+    );
+    assert!(
+        e <= 1.0,
+        "{label}: gradient mismatch at index {i}: analytic {} vs finite difference {} \
+         (normalized error {e:.3}, rtol {rtol}, atol {atol})",
+        analytic[i],
+        fd[i]
+    );
+    let scaled: Vec<f64> = analytic.iter().map(|a| a * 1.01).collect();
+    let (es, _) = max_normalized(&scaled, fd, rtol, atol);
+    assert!(
+        es > 1.0,
+        "{label}: the check cannot tell a 1% gradient error (normalized {es:.3}); too loose"
+    );
+    e
+}
+
+fn random_tensor<S: Shape>(rng: &mut Rng, scale: f32) -> Tensor<S> {
+    Tensor::from_fn(|_| rng.normal() * scale)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations: df against central differences of f, in f64
+// ---------------------------------------------------------------------------------------------
+
+const H_F64: f64 = 1e-5;
+
+/// Points in [-8, 8], plus a few near 0, none within 10 h of the kink at 0.
+fn activation_points() -> Vec<f64> {
+    let mut xs: Vec<f64> = (0..=160).map(|k| -8.0 + 0.1 * k as f64 + 0.0137).collect();
+    xs.extend([-0.3, -0.05, -0.01, -1e-3, 1e-3, 0.01, 0.05, 0.3]);
+    xs.retain(|x| x.abs() > 10.0 * H_F64);
+    xs
+}
+
+/// Analytic df and central differences of f over `xs`, both in f64.
+fn activation_derivatives<A: Activation>(a: &A, xs: &[f64]) -> (Vec<f64>, Vec<f64>) {
+    let analytic = xs.iter().map(|&x| a.df(x, a.f(x))).collect();
+    let fd = xs
+        .iter()
+        .map(|&x| (a.f(x + H_F64) - a.f(x - H_F64)) / (2.0 * H_F64))
+        .collect();
+    (analytic, fd)
+}
+
+fn check_activation<A: Activation>(label: &str, a: A) -> f64 {
+    let xs = activation_points();
+    let (analytic, fd) = activation_derivatives(&a, &xs);
+    assert_gradients(
+        &format!("{label} ({}) f64", A::NAME),
+        &analytic,
+        &fd,
+        RTOL_F64,
+        ATOL_F64,
+    )
+}
+
+#[test]
+fn activation_identity() {
+    check_activation("identity", nn::Identity);
+}
+
+#[test]
+fn activation_step() {
+    // Step is flat away from 0: df must be exactly 0, and so is every finite difference.
+    let a = nn::Step;
+    let xs = activation_points();
+    let (analytic, fd) = activation_derivatives(&a, &xs);
+    for ((x, d), f) in xs.iter().zip(&analytic).zip(&fd) {
+        assert_eq!(*d, 0.0, "Step'({x})");
+        assert_eq!(*f, 0.0, "Step finite difference at {x}");
+    }
+    assert_eq!(a.f(0.0f64), 1.0, "Step(0) = 1 (heaviside(x, 1))");
+    assert_eq!(a.f(-1e-30f64), 0.0);
+    assert_eq!(a.df(0.0f64, 1.0), 0.0, "Step'(0) = 0");
+    assert_eq!(a.df(0.0f32, 1.0), 0.0, "Step'(0) = 0 in f32");
+}
+
+#[test]
+fn activation_sigmoid() {
+    check_activation("sigmoid", nn::Sigmoid);
+}
+
+#[test]
+fn activation_tanh() {
+    check_activation("tanh", nn::Tanh);
+}
+
+#[test]
+fn activation_relu() {
+    check_activation("relu", nn::ReLU);
+}
+
+#[test]
+fn activation_gelu_exact() {
+    check_activation(
+        "gelu exact",
+        nn::GELU {
+            tanh_approximation: false,
+        },
+    );
+}
+
+#[test]
+fn activation_gelu_tanh() {
+    check_activation(
+        "gelu tanh",
+        nn::GELU {
+            tanh_approximation: true,
+        },
+    );
+}
+
+#[test]
+fn activation_softplus() {
+    check_activation("softplus", nn::Softplus);
+}
+
+#[test]
+fn activation_elu_alpha_1() {
+    check_activation("elu alpha=1", nn::ELU { alpha: 1.0 });
+}
+
+#[test]
+fn activation_elu_alpha_half() {
+    check_activation("elu alpha=0.5", nn::ELU { alpha: 0.5 });
+}
+
+#[test]
+fn activation_selu() {
+    check_activation("selu", nn::SELU);
+}
+
+#[test]
+fn activation_leaky_relu() {
+    check_activation("leaky relu 0.01", nn::LeakyReLU { slope: 0.01 });
+    check_activation("leaky relu 0.2", nn::LeakyReLU { slope: 0.2 });
+}
+
+#[test]
+fn activation_prelu_dx() {
+    check_activation("prelu 0.25", nn::PReLU::INIT);
+    check_activation("prelu -0.3", nn::PReLU { alpha: -0.3 });
+}
+
+#[test]
+fn activation_silu() {
+    check_activation("silu", nn::SiLU);
+}
+
+#[test]
+fn activation_gaussian() {
+    check_activation("gaussian", nn::Gaussian);
+}
+
+/// The derivatives at kinks follow PyTorch (documented in `activation.rs`).
+#[test]
+fn activation_kink_values() {
+    fn at0<A: Activation>(a: A) -> (f64, f32) {
+        (a.df(0.0f64, a.f(0.0f64)), a.df(0.0f32, a.f(0.0f32)))
+    }
+    assert_eq!(at0(nn::ReLU), (0.0, 0.0), "ReLU'(0) = 0");
+    assert_eq!(at0(nn::Step), (0.0, 0.0), "Step'(0) = 0");
+    for slope in [0.01f32, 0.2] {
+        assert_eq!(
+            at0(nn::LeakyReLU { slope }),
+            (slope as f64, slope),
+            "LeakyReLU'(0) = slope"
+        );
+    }
+    for alpha in [1.0f32, 0.5] {
+        assert_eq!(at0(nn::ELU { alpha }), (alpha as f64, alpha), "ELU'(0) = alpha");
+    }
+    assert_eq!(at0(nn::PReLU::INIT), (0.25, 0.25), "PReLU'(0) = a");
+    let (selu64, selu32) = at0(nn::SELU);
+    assert_eq!(selu64, SELU_LAMBDA as f64 * SELU_ALPHA as f64);
+    // PyTorch's constants are 1.0507009873554805 and 1.6732632423543772; the library stores them
+    // as f32 (relative rounding <= 6e-8 each), so compare the product to 2e-7 relative.
+    let exact = 1.0507009873554805f64 * 1.6732632423543772;
+    assert!(
+        (selu64 - exact).abs() <= 2e-7 * exact,
+        "SELU'(0) = lambda alpha: {selu64} vs {exact}"
+    );
+    assert!(((selu32 as f64) - exact).abs() <= 2e-7 * exact, "f32 SELU'(0) = {selu32}");
+    // Values at 0 are 0 for every rectifier (and continuous there).
+    assert_eq!(nn::ReLU.f(0.0f64), 0.0);
+    assert_eq!(nn::LeakyReLU { slope: 0.2 }.f(0.0f64), 0.0);
+    assert_eq!(nn::ELU { alpha: 0.5 }.f(0.0f64), 0.0);
+    assert_eq!(nn::SELU.f(0.0f64), 0.0);
+    assert_eq!(nn::PReLU::INIT.f(0.0f64), 0.0);
+    // Each kink derivative equals the left one-sided limit (PyTorch's choice for these).
+    assert_eq!(nn::ELU { alpha: 0.5 }.df(-1e-300f64, 0.0), 0.5);
+    assert_eq!(nn::LeakyReLU { slope: 0.2 }.df(-1e-30f64, 0.0), 0.2f32 as f64);
+}
+
+/// The f32 derivatives agree with the f64 ones (the network runs the f32 instantiation).
+#[test]
+fn activation_f32_matches_f64() {
+    fn compare<A: Activation>(label: &str, a: A) -> f64 {
+        let mut worst = 0.0f64;
+        for x in activation_points() {
+            let x32 = x as f32;
+            let x = x32 as f64;
+            let d64 = a.df(x, a.f(x));
+            let d32 = a.df(x32, a.f(x32)) as f64;
+            let f64v = a.f(x);
+            let f32v = a.f(x32) as f64;
+            // f32: a few ulps of the largest intermediate; 1e-5 relative + 1e-6 absolute.
+            let e = ((d32 - d64).abs() / (1e-6 + 1e-5 * d64.abs()))
+                .max((f32v - f64v).abs() / (1e-6 + 1e-5 * f64v.abs()));
+            assert!(
+                e <= 1.0,
+                "{label}: f32 vs f64 at x = {x}: f {f32v} vs {f64v}, df {d32} vs {d64}"
+            );
+            worst = worst.max(e);
+        }
+        println!("{label}: f32 vs f64 max normalized error {worst:.3e}");
+        worst
+    }
+    compare("identity", nn::Identity);
+    compare("step", nn::Step);
+    compare("sigmoid", nn::Sigmoid);
+    compare("tanh", nn::Tanh);
+    compare("relu", nn::ReLU);
+    compare(
+        "gelu",
+        nn::GELU {
+            tanh_approximation: false,
+        },
+    );
+    compare(
+        "gelu tanh",
+        nn::GELU {
+            tanh_approximation: true,
+        },
+    );
+    compare("softplus", nn::Softplus);
+    compare("elu 1", nn::ELU { alpha: 1.0 });
+    compare("elu 0.5", nn::ELU { alpha: 0.5 });
+    compare("selu", nn::SELU);
+    compare("leaky", nn::LeakyReLU { slope: 0.01 });
+    compare("prelu", nn::PReLU::INIT);
+    compare("silu", nn::SiLU);
+    compare("gaussian", nn::Gaussian);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn loss_bce_with_logits_f64() {
+    let mut zs: Vec<f64> = (0..=120).map(|k| -30.0 + 0.5 * k as f64 + 0.013).collect();
+    zs.extend([0.0, -1e-3, 1e-3, 0.25, -0.25]);
+    let mut analytic = Vec::new();
+    let mut fd = Vec::new();
+    for &t in &[0.0f64, 1.0] {
+        for &z in &zs {
+            let (_, g) = bce_with_logits(z, t);
+            let lp = bce_with_logits(z + H_F64, t).0;
+            let lm = bce_with_logits(z - H_F64, t).0;
+            analytic.push(g);
+            fd.push((lp - lm) / (2.0 * H_F64));
+        }
+        // At z = 0 the gradient is sigmoid(0) - t exactly (where a subgradient of max/abs
+        // would give -t).
+        assert_eq!(bce_with_logits(0.0f64, t).1, 0.5 - t);
+        assert_eq!(bce_with_logits(0.0f64, t).0, core::f64::consts::LN_2);
+    }
+    assert_gradients("bce_with_logits f64", &analytic, &fd, RTOL_F64, ATOL_F64);
+}
+
+#[test]
+fn loss_softmax_cross_entropy_f64() {
+    let mut rng = Rng::new(11);
+    let mut analytic = Vec::new();
+    let mut fd = Vec::new();
+    for n in 1..=10usize {
+        for _ in 0..4 {
+            let z: Vec<f64> = (0..n).map(|_| rng.normal() as f64 * 3.0).collect();
+            let label = rng.below(n);
+            let mut g = vec![0.0f64; n];
+            let loss = softmax_cross_entropy(&z, label, &mut g);
+            assert!(loss >= 0.0);
+            let mut scratch = vec![0.0f64; n];
+            for j in 0..n {
+                let mut zp = z.clone();
+                let mut zm = z.clone();
+                zp[j] += H_F64;
+                zm[j] -= H_F64;
+                let lp = softmax_cross_entropy(&zp, label, &mut scratch);
+                let lm = softmax_cross_entropy(&zm, label, &mut scratch);
+                analytic.push(g[j]);
+                fd.push((lp - lm) / (2.0 * H_F64));
+            }
+            // softmax - onehot sums to 0.
+            assert!(g.iter().sum::<f64>().abs() < 1e-12);
+        }
+    }
+    assert_gradients(
+        "softmax_cross_entropy f64",
+        &analytic,
+        &fd,
+        RTOL_F64,
+        ATOL_F64,
+    );
+}
+
+/// MSE is f32-only (through the `Loss` trait). It is quadratic, so a central difference has no
+/// truncation error at all; with inputs on a 1/64 grid (exact in f32), `p +- h` with `h = 1/16`
+/// is exact and each squared difference and their sum are exact, leaving only the final
+/// division by `n` (one rounding, relative 6e-8 of a loss of ~1): the FD error is
+/// `<= 2 * 6e-8 * L / (2h) ~ 1e-6`. Tolerance `1e-4 |fd| + 1e-6`.
+#[test]
+fn loss_mse_f32() {
+    type S = Shape1<U6>;
+    const B: usize = 4;
+    let mut rng = Rng::new(5);
+    let grid = |rng: &mut Rng| (rng.normal() * 64.0).round() / 64.0;
+    let pred: Vec<Tensor<S>> = (0..B).map(|_| Tensor::from_fn(|_| grid(&mut rng))).collect();
+    let target: Vec<Tensor<S>> = (0..B).map(|_| Tensor::from_fn(|_| grid(&mut rng))).collect();
+    let mut grad = vec![Tensor::<S>::zeros(); B];
+    let loss = Mse.loss_grad(&pred, &target, &mut grad);
+    // The mean of the per-sample losses is the batch loss.
+    let mean: f32 = pred
+        .iter()
+        .zip(&target)
+        .map(|(p, t)| Mse.sample_loss(p, t))
+        .sum::<f32>()
+        / B as f32;
+    assert!((mean - loss).abs() <= 1e-6 * loss.abs());
+    let h = 1.0f32 / 16.0;
+    let mut analytic = Vec::new();
+    let mut fd = Vec::new();
+    let mut scratch = vec![Tensor::<S>::zeros(); B];
+    for b in 0..B {
+        for j in 0..S::LEN {
+            let mut pp = pred.clone();
+            let mut pm = pred.clone();
+            pp[b][j] += h;
+            pm[b][j] -= h;
+            let lp = Mse.loss_grad(&pp, &target, &mut scratch) as f64;
+            let lm = Mse.loss_grad(&pm, &target, &mut scratch) as f64;
+            analytic.push(grad[b][j] as f64);
+            fd.push((lp - lm) / (pp[b][j] as f64 - pm[b][j] as f64));
+        }
+    }
+    assert_gradients("mse f32 (Loss trait)", &analytic, &fd, 1e-4, 1e-6);
+}
+
+/// The batch losses through `Loss::loss_grad` (f32): gradient of the batch mean.
+#[test]
+fn loss_batch_cross_entropies_f32() {
+    const B: usize = 5;
+    let mut rng = Rng::new(6);
+    let h = 1e-2f32;
+    // Cross-entropy over 4 classes.
+    {
+        type S = Shape1<U4>;
+        let z: Vec<Tensor<S>> = (0..B).map(|_| random_tensor(&mut rng, 2.0)).collect();
+        let labels: Vec<usize> = (0..B).map(|_| rng.below(4)).collect();
+        let mut grad = vec![Tensor::<S>::zeros(); B];
+        CrossEntropy.loss_grad(&z, &labels, &mut grad);
+        let mut scratch = grad.clone();
+        let (mut analytic, mut fd) = (Vec::new(), Vec::new());
+        for b in 0..B {
+            for j in 0..S::LEN {
+                let (mut zp, mut zm) = (z.clone(), z.clone());
+                zp[b][j] += h;
+                zm[b][j] -= h;
+                let lp = CrossEntropy.loss_grad(&zp, &labels, &mut scratch) as f64;
+                let lm = CrossEntropy.loss_grad(&zm, &labels, &mut scratch) as f64;
+                analytic.push(grad[b][j] as f64);
+                fd.push((lp - lm) / (zp[b][j] as f64 - zm[b][j] as f64));
+            }
+        }
+        assert_gradients("CrossEntropy::loss_grad f32", &analytic, &fd, RTOL_F32, ATOL_F32);
+    }
+    // Binary cross-entropy on one logit.
+    {
+        type S = Shape1<U1>;
+        let z: Vec<Tensor<S>> = (0..B).map(|_| random_tensor(&mut rng, 2.0)).collect();
+        let labels: Vec<usize> = (0..B).map(|_| rng.below(2)).collect();
+        let mut grad = vec![Tensor::<S>::zeros(); B];
+        BinaryCrossEntropy.loss_grad(&z, &labels, &mut grad);
+        let mut scratch = grad.clone();
+        let (mut analytic, mut fd) = (Vec::new(), Vec::new());
+        for b in 0..B {
+            let (mut zp, mut zm) = (z.clone(), z.clone());
+            zp[b][0] += h;
+            zm[b][0] -= h;
+            let lp = BinaryCrossEntropy.loss_grad(&zp, &labels, &mut scratch) as f64;
+            let lm = BinaryCrossEntropy.loss_grad(&zm, &labels, &mut scratch) as f64;
+            analytic.push(grad[b][0] as f64);
+            fd.push((lp - lm) / (zp[b][0] as f64 - zm[b][0] as f64));
+        }
+        assert_gradients(
+            "BinaryCrossEntropy::loss_grad f32",
+            &analytic,
+            &fd,
+            RTOL_F32,
+            ATOL_F32,
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer kernels (f32) against f64-accumulated finite differences
+// ---------------------------------------------------------------------------------------------
+
+const H_F32: f32 = 1e-2;
+
+/// `J = sum_b sum_i y[b][i] g[b][i]`, accumulated in f64 from the f32 forward pass.
+fn objective<I: Shape, O: Shape, L: Layer<I, O>>(layer: &L, x: &[Tensor<I>], g: &[Tensor<O>]) -> f64 {
+    let mut y = vec![Tensor::<O>::zeros(); x.len()];
+    layer.forward_batch(x, &mut y);
+    y.iter()
+        .zip(g)
+        .flat_map(|(y, g)| y.as_slice().iter().zip(g.as_slice()))
+        .map(|(&y, &g)| y as f64 * g as f64)
+        .sum()
+}
+
+/// Analytic dx (and parameter gradient) from `backward_batch` with upstream `g`.
+fn layer_backward<I: Shape, O: Shape, L: Layer<I, O>>(
+    layer: &L,
+    x: &[Tensor<I>],
+    g: &[Tensor<O>],
+) -> (Vec<Tensor<I>>, L::Grad) {
+    let mut y = vec![Tensor::<O>::zeros(); x.len()];
+    layer.forward_batch(x, &mut y);
+    let mut dx = vec![Tensor::<I>::zeros(); x.len()];
+    let mut grad = L::Grad::default();
+    layer.backward_batch(x, &y, g, &mut dx, &mut grad);
+    (dx, grad)
+}
+
+/// Central differences of `J` with respect to every input element.
+fn fd_inputs<I: Shape, O: Shape, L: Layer<I, O>>(layer: &L, x: &[Tensor<I>], g: &[Tensor<O>]) -> Vec<f64> {
+    let mut out = Vec::new();
+    for b in 0..x.len() {
+        for j in 0..I::LEN {
+            let (mut xp, mut xm) = (x.to_vec(), x.to_vec());
+            xp[b][j] += H_F32;
+            xm[b][j] -= H_F32;
+            let step = xp[b][j] as f64 - xm[b][j] as f64;
+            out.push((objective(layer, &xp, g) - objective(layer, &xm, g)) / step);
+        }
+    }
+    out
+}
+
+/// A copy of `p` with its `k`-th scalar (in `visit_mut` order) moved by `delta`; also returns
+/// the new value.
+fn perturbed<P: Parameters>(p: &P, k: usize, delta: f32) -> (P, f32) {
+    let mut q = p.clone();
+    let mut idx = 0usize;
+    let mut value = f32::NAN;
+    q.visit_mut("", &mut |_, vals| {
+        for v in vals.iter_mut() {
+            if idx == k {
+                *v += delta;
+                value = *v;
+            }
+            idx += 1;
+        }
+    });
+    assert!(idx > k, "parameter index {k} out of range ({idx})");
+    (q, value)
+}
+
+fn flat<P: Parameters>(p: &P) -> Vec<f64> {
+    let mut out = Vec::new();
+    p.visit("", &mut |_, vals| out.extend(vals.iter().map(|&v| v as f64)));
+    out
+}
+
+/// Central differences of `J` with respect to every parameter of the layer.
+fn fd_params<I: Shape, O: Shape, L: Layer<I, O> + Parameters>(layer: &L, x: &[Tensor<I>], g: &[Tensor<O>]) -> Vec<f64> {
+    (0..L::COUNT)
+        .map(|k| {
+            let (lp, vp) = perturbed(layer, k, H_F32);
+            let (lm, vm) = perturbed(layer, k, -H_F32);
+            (objective(&lp, x, g) - objective(&lm, x, g)) / (vp as f64 - vm as f64)
+        })
+        .collect()
+}
+
+fn flat_tensors<S: Shape>(t: &[Tensor<S>]) -> Vec<f64> {
+    t.iter().flat_map(|t| t.as_slice().iter().map(|&v| v as f64)).collect()
+}
+
+#[test]
+fn layer_softmax_backward_f32() {
+    type S = Shape1<U7>;
+    let mut rng = Rng::new(21);
+    let x: Vec<Tensor<S>> = (0..3).map(|_| random_tensor(&mut rng, 2.0)).collect();
+    let g: Vec<Tensor<S>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    let (dx, _) = layer_backward(&nn::Softmax, &x, &g);
+    let fd = fd_inputs(&nn::Softmax, &x, &g);
+    assert_gradients("Softmax backward_batch dx (f32 vs f64 FD)", &flat_tensors(&dx), &fd, RTOL_F32, ATOL_F32);
+}
+
+#[test]
+fn layer_dense_backward_f32() {
+    let mut rng = Rng::new(22);
+    let mut d = Dense::<U5, U4>::default();
+    for v in d.weights_mut() {
+        *v = rng.normal();
+    }
+    for v in d.b.iter_mut() {
+        *v = rng.normal();
+    }
+    type SI = Shape1<U5>;
+    type SO = Shape1<U4>;
+    let x: Vec<Tensor<SI>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    let g: Vec<Tensor<SO>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    let (dx, grad) = layer_backward(&d, &x, &g);
+    let fd_x = fd_inputs(&d, &x, &g);
+    assert_gradients("Dense backward_batch dx (f32 vs f64 FD)", &flat_tensors(&dx), &fd_x, RTOL_F32, ATOL_F32);
+    let fd_p = fd_params(&d, &x, &g);
+    let analytic = flat(&grad);
+    // visit order: weight ([in][out], 20 values), then bias (4 values).
+    assert_eq!(analytic.len(), 5 * 4 + 4);
+    assert_gradients("Dense backward_batch dW (f32 vs f64 FD)", &analytic[..20], &fd_p[..20], RTOL_F32, ATOL_F32);
+    assert_gradients("Dense backward_batch db (f32 vs f64 FD)", &analytic[20..], &fd_p[20..], RTOL_F32, ATOL_F32);
+    // backward_batch adds into grad: a second call doubles it.
+    let mut y = vec![Tensor::<SO>::zeros(); 3];
+    d.forward_batch(&x, &mut y);
+    let mut grad2 = grad.clone();
+    let mut dx2 = vec![Tensor::<SI>::zeros(); 3];
+    d.backward_batch(&x, &y, &g, &mut dx2, &mut grad2);
+    for (a, b) in flat(&grad2).iter().zip(&analytic) {
+        assert!((a - 2.0 * b).abs() <= 1e-6 * b.abs().max(1.0));
+    }
+}
+
+#[test]
+fn layer_prelu_backward_f32() {
+    type S = Shape1<U6>;
+    let mut rng = Rng::new(23);
+    // Keep inputs at least 0.05 away from the kink, so x +- h never crosses 0.
+    let x: Vec<Tensor<S>> = (0..3)
+        .map(|_| {
+            Tensor::from_fn(|_| {
+                let v = rng.normal() * 2.0;
+                if v.abs() < 0.05 {
+                    0.5f32.copysign(v)
+                } else {
+                    v
+                }
+            })
+        })
+        .collect();
+    let g: Vec<Tensor<S>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    for alpha in [0.25f32, -0.4, 1.3] {
+        let p = nn::PReLU { alpha };
+        let (dx, grad) = layer_backward(&p, &x, &g);
+        let fd_x = fd_inputs(&p, &x, &g);
+        assert_gradients(&format!("PReLU({alpha}) backward_batch dx"), &flat_tensors(&dx), &fd_x, RTOL_F32, ATOL_F32);
+        let fd_a = fd_params(&p, &x, &g);
+        // One scalar: check it directly and with the usual sensitivity test.
+        assert_gradients(&format!("PReLU({alpha}) backward_batch d/d alpha"), &flat(&grad), &fd_a, RTOL_F32, ATOL_F32);
+        // d/d alpha = sum over x <= 0 of g x, in f64.
+        let want: f64 = x
+            .iter()
+            .zip(&g)
+            .flat_map(|(x, g)| x.as_slice().iter().zip(g.as_slice()))
+            .filter(|(x, _)| **x <= 0.0)
+            .map(|(&x, &g)| x as f64 * g as f64)
+            .sum();
+        assert!((grad.alpha as f64 - want).abs() <= 1e-5 * want.abs().max(1.0));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole generated networks
+// ---------------------------------------------------------------------------------------------
+
+nn::network! {
+    /// Three Dense layers, smooth activations, softmax head.
+    struct Net3 {
+        input: [5],
+        fc1: Dense(8), Tanh,
+        fc2: Dense(6), GELU,
+        fc3: Dense(3), Softmax,
+    }
+}
+
+nn::network! {
+    /// The piecewise activations with learnable and fixed slopes; no head.
+    struct NetKinks {
+        input: [4],
+        fc1: Dense(6), prelu: PReLU,
+        fc2: Dense(5), ELU(0.5),
+        fc3: Dense(5), LeakyReLU(0.2),
+        out: Dense(3),
+    }
+}
+
+nn::network! {
+    /// A binary classifier with a sigmoid head.
+    struct NetBin {
+        input: [6],
+        fc1: Dense(5), SiLU,
+        fc2: Dense(4), GELU(approximate = tanh),
+        fc3: Dense(4), Softplus,
+        fc4: Dense(3), Gaussian,
+        out: Dense(1), Sigmoid,
+    }
+}
+
+const B: usize = 4;
+
+type Grads<N> = (Box<<N as Trainable>::Gradients>, Batch<<N as nn::Network>::InputShape, B>);
+
+/// Compares every parameter gradient and the input gradient of `analytic` with central
+/// differences of `objective` (the f32 batch loss, as f64). `guard` returns the signs of the
+/// pre-activations of kinked activations; finite differences must not move any across 0.
+fn check_network<N: Trainable>(
+    label: &str,
+    net: &N,
+    x: &[Input<N>; B],
+    objective: &dyn Fn(&N, &[Input<N>; B]) -> f64,
+    analytic: &dyn Fn(&N, &[Input<N>; B]) -> Grads<N>,
+    guard: &dyn Fn(&N, &[Input<N>; B]) -> Vec<bool>,
+) {
+    let (grads, dx) = analytic(net, x);
+    let signs = guard(net, x);
+
+    // Analytic gradients, collected through zip_gradients (the optimizer's view) and checked
+    // against the gradients struct's own visit order.
+    let mut ids = Vec::new();
+    let mut analytic_flat = Vec::new();
+    let mut walk = net.clone();
+    walk.zip_gradients(&grads, &mut |id, p, g| {
+        assert_eq!(p.len(), g.len(), "{id:?}: parameter and gradient lengths differ");
+        ids.extend(std::iter::repeat_n(id, g.len()));
+        analytic_flat.extend(g.iter().map(|&v| v as f64));
+    });
+    assert_eq!(analytic_flat.len(), N::PARAMS);
+    assert_eq!(analytic_flat.len(), <N as Parameters>::COUNT);
+    assert_eq!(flat(&*grads), analytic_flat, "gradients' visit differs from zip_gradients");
+    let mut net_ids = Vec::new();
+    net.visit("", &mut |id, v| net_ids.extend(std::iter::repeat_n(id, v.len())));
+    assert_eq!(net_ids, ids, "network and gradients visit different parameters");
+
+    // Parameters.
+    let mut fd = Vec::with_capacity(N::PARAMS);
+    for k in 0..N::PARAMS {
+        let (np, vp) = perturbed(net, k, hh());
+        let (nm, vm) = perturbed(net, k, -hh());
+        assert_eq!(guard(&np, x), signs, "{label}: +h on parameter {k} crosses a kink");
+        assert_eq!(guard(&nm, x), signs, "{label}: -h on parameter {k} crosses a kink");
+        fd.push((objective(&np, x) - objective(&nm, x)) / (vp as f64 - vm as f64));
+    }
+    // Per tensor, so a failure names the layer and tensor.
+    let mut start = 0;
+    while start < ids.len() {
+        let id = ids[start];
+        let end = start + ids[start..].iter().take_while(|i| **i == id).count();
+        let (e, i) = max_normalized(&analytic_flat[start..end], &fd[start..end], RTOL_F32, ATOL_F32);
+        assert!(
+            e <= 1.0,
+            "{label}: {}.{} [{}]: analytic {} vs finite difference {} (normalized {e:.3})",
+            id.layer,
+            id.name,
+            i,
+            analytic_flat[start + i],
+            fd[start + i]
+        );
+        start = end;
+    }
+    assert_gradients(&format!("{label}: all {} parameters", N::PARAMS), &analytic_flat, &fd, RTOL_F32, ATOL_F32);
+
+    // Inputs.
+    let mut fd_x = Vec::new();
+    for b in 0..B {
+        for j in 0..<N::InputShape as Shape>::LEN {
+            let (mut xp, mut xm) = (x.clone(), x.clone());
+            xp[b][j] += hh();
+            xm[b][j] -= hh();
+            assert_eq!(guard(net, &xp), signs, "{label}: +h on input [{b}][{j}] crosses a kink");
+            assert_eq!(guard(net, &xm), signs, "{label}: -h on input [{b}][{j}] crosses a kink");
+            fd_x.push((objective(net, &xp) - objective(net, &xm)) / (xp[b][j] as f64 - xm[b][j] as f64));
+        }
+    }
+    assert_gradients(&format!("{label}: input gradient"), &flat_tensors(&dx[..]), &fd_x, RTOL_F32, ATOL_F32);
+}
+
+fn random_batch<S: Shape>(rng: &mut Rng, scale: f32) -> [Tensor<S>; B] {
+    std::array::from_fn(|_| random_tensor(rng, scale))
+}
+
+fn no_kinks<N>(_: &N, _: &[Input<N>; B]) -> Vec<bool>
+where
+    N: nn::Network,
+{
+    Vec::new()
+}
+
+/// Cross-entropy on the logits (through `Loss::loss_grad`) and `backward_logits`.
+fn ce_objective<N: Trainable>(labels: [usize; B]) -> impl Fn(&N, &[Input<N>; B]) -> f64 {
+    move |net, x| {
+        let cache = net.forward_train::<B>(x);
+        let mut g = nn::zeroed_batch::<N::OutputShape, B>();
+        let l32 = CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], &labels, &mut g[..]) as f64;
+        if std::env::var("GC_F64").is_err() { return l32; }
+        let mut s = 0.0;
+        for (z, &t) in N::cache_logits(&cache).iter().zip(&labels) {
+            let z: Vec<f64> = z.as_slice().iter().map(|&v| v as f64).collect();
+            let mut gg = vec![0.0; z.len()];
+            s += softmax_cross_entropy(&z, t, &mut gg);
+        }
+        s / B as f64
+    }
+}
+
+fn ce_analytic<N: Trainable>(labels: [usize; B]) -> impl Fn(&N, &[Input<N>; B]) -> Grads<N> {
+    move |net, x| {
+        let cache = net.forward_train::<B>(x);
+        let mut g = nn::zeroed_batch::<N::OutputShape, B>();
+        CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], &labels, &mut g[..]);
+        net.backward_logits(&cache, &g)
+    }
+}
+
+/// MSE on the outputs (after any final activation) and `backward`.
+fn mse_objective<N: Trainable>(targets: Vec<Tensor<N::OutputShape>>) -> impl Fn(&N, &[Input<N>; B]) -> f64 {
+    move |net, x| {
+        let cache = net.forward_train::<B>(x);
+        let mut g = nn::zeroed_batch::<N::OutputShape, B>();
+        let l32 = Mse.loss_grad(&N::cache_output(&cache)[..], &targets, &mut g[..]) as f64;
+        if std::env::var("GC_F64").is_err() { return l32; }
+        let mut s = 0.0; let mut n = 0.0;
+        for (p, t) in N::cache_output(&cache).iter().zip(&targets) {
+            for (&p, &t) in p.as_slice().iter().zip(t.as_slice()) { let d = p as f64 - t as f64; s += d*d; n += 1.0; }
+        }
+        s / n
+    }
+}
+
+fn mse_analytic<N: Trainable>(targets: Vec<Tensor<N::OutputShape>>) -> impl Fn(&N, &[Input<N>; B]) -> Grads<N> {
+    move |net, x| {
+        let cache = net.forward_train::<B>(x);
+        let mut g = nn::zeroed_batch::<N::OutputShape, B>();
+        Mse.loss_grad(&N::cache_output(&cache)[..], &targets, &mut g[..]);
+        net.backward(&cache, &g)
+    }
+}
+
+#[test]
+fn network3_cross_entropy_backward_logits() {
+    let net = Net3::new(7);
+    let mut rng = Rng::new(70);
+    let x: [Input<Net3>; B] = random_batch(&mut rng, 1.0);
+    let labels = [0, 2, 1, 2];
+    // The logits are the input of the softmax head.
+    let cache = net.forward_train::<B>(&x);
+    for b in 0..B {
+        assert_eq!(Net3::cache_logits(&cache)[b], net.forward_logits(&x[b]));
+    }
+    check_network(
+        "Net3 CrossEntropy",
+        &net,
+        &x,
+        &ce_objective::<Net3>(labels),
+        &ce_analytic::<Net3>(labels),
+        &no_kinks::<Net3>,
+    );
+}
+
+#[test]
+fn network3_mse_backward_through_softmax() {
+    let net = Net3::new(8);
+    let mut rng = Rng::new(80);
+    let x: [Input<Net3>; B] = random_batch(&mut rng, 1.0);
+    // Targets far from the outputs make the MSE gradients large enough to test relatively.
+    let targets: Vec<Tensor<Shape1<nn::typenum::U3>>> = (0..B)
+        .map(|b| Tensor::from_fn(|i| if i == b % 3 { 1.5 } else { -0.5 }))
+        .collect();
+    check_network(
+        "Net3 Mse (backward through Softmax)",
+        &net,
+        &x,
+        &mse_objective::<Net3>(targets.clone()),
+        &mse_analytic::<Net3>(targets),
+        &no_kinks::<Net3>,
+    );
+}
+
+/// NetKinks' pre-activations at its three kinked activations (cache a1, a3, a5), flattened.
+fn kink_preactivations(net: &NetKinks, x: &[Input<NetKinks>; B]) -> Vec<f32> {
+    let c = net.forward_train::<B>(x);
+    let mut v = flat_tensors(&c.a1[..]);
+    v.extend(flat_tensors(&c.a3[..]));
+    v.extend(flat_tensors(&c.a5[..]));
+    v.into_iter().map(|v| v as f32).collect()
+}
+
+/// Signs of NetKinks' pre-activations at its three kinked activations (cache a1, a3, a5).
+fn kink_signs(net: &NetKinks, x: &[Input<NetKinks>; B]) -> Vec<bool> {
+    kink_preactivations(net, x).iter().map(|&v| v > 0.0).collect()
+}
+
+fn kink_margin(net: &NetKinks, x: &[Input<NetKinks>; B]) -> f32 {
+    kink_preactivations(net, x).iter().map(|v| v.abs()).fold(f32::INFINITY, f32::min)
+}
+
+/// The first seed whose network and inputs keep every kinked pre-activation at least 0.05 from
+/// 0, so perturbations of 1e-2 do not cross a kink (also asserted at every evaluation).
+fn kinks_setup() -> (NetKinks, [Input<NetKinks>; B]) {
+    for seed in 0..10_000u64 {
+        let mut net = NetKinks::new(seed);
+        // A slope other than the default, and negative, so d/d alpha is not trivially symmetric.
+        net.prelu.alpha = 0.3;
+        let mut rng = Rng::new(seed + 1_000_000);
+        let x: [Input<NetKinks>; B] = random_batch(&mut rng, 1.0);
+        let signs = kink_signs(&net, &x);
+        // Both branches of every kinked activation must be exercised.
+        let pos = signs.iter().filter(|s| **s).count();
+        if kink_margin(&net, &x) >= 0.05 && pos > 10 && signs.len() - pos > 10 {
+            return (net, x);
+        }
+    }
+    panic!("no seed keeps the pre-activations away from the kinks");
+}
+
+#[test]
+fn network_kinks_mse_backward() {
+    let (net, x) = kinks_setup();
+    let mut rng = Rng::new(90);
+    let targets: Vec<Tensor<Shape1<nn::typenum::U3>>> = (0..B).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    check_network(
+        "NetKinks (PReLU, ELU 0.5, LeakyReLU 0.2) Mse",
+        &net,
+        &x,
+        &mse_objective::<NetKinks>(targets.clone()),
+        &mse_analytic::<NetKinks>(targets),
+        &kink_signs,
+    );
+}
+
+#[test]
+fn network_kinks_cross_entropy_without_head() {
+    // No final activation: the logits are the outputs, and backward_logits equals backward.
+    let (net, x) = kinks_setup();
+    let labels = [1, 0, 2, 1];
+    let ce = ce_analytic::<NetKinks>(labels);
+    let (g1, dx1) = ce(&net, &x);
+    let cache = net.forward_train::<B>(&x);
+    let mut d = nn::zeroed_batch::<Shape1<nn::typenum::U3>, B>();
+    CrossEntropy.loss_grad(&NetKinks::cache_logits(&cache)[..], &labels, &mut d[..]);
+    let (g2, dx2) = net.backward(&cache, &d);
+    assert_eq!(flat(&*g1), flat(&*g2));
+    assert_eq!(flat_tensors(&dx1[..]), flat_tensors(&dx2[..]));
+    check_network(
+        "NetKinks CrossEntropy",
+        &net,
+        &x,
+        &ce_objective::<NetKinks>(labels),
+        &ce,
+        &kink_signs,
+    );
+}
+
+#[test]
+fn network_sigmoid_head_binary_cross_entropy() {
+    let net = NetBin::new(3);
+    let mut rng = Rng::new(30);
+    let x: [Input<NetBin>; B] = random_batch(&mut rng, 1.5);
+    let labels = [1usize, 0, 0, 1];
+    let objective = move |net: &NetBin, x: &[Input<NetBin>; B]| {
+        let cache = net.forward_train::<B>(x);
+        let mut g = nn::zeroed_batch::<Shape1<U1>, B>();
+        BinaryCrossEntropy.loss_grad(&NetBin::cache_logits(&cache)[..], &labels, &mut g[..]) as f64
+    };
+    let analytic = move |net: &NetBin, x: &[Input<NetBin>; B]| {
+        let cache = net.forward_train::<B>(x);
+        let mut g = nn::zeroed_batch::<Shape1<U1>, B>();
+        BinaryCrossEntropy.loss_grad(&NetBin::cache_logits(&cache)[..], &labels, &mut g[..]);
+        net.backward_logits(&cache, &g)
+    };
+    check_network(
+        "NetBin BinaryCrossEntropy",
+        &net,
+        &x,
+        &objective,
+        &analytic,
+        &no_kinks::<NetBin>,
+    );
+}
+
+#[test]
+fn network_sigmoid_head_mse_backward_through_sigmoid() {
+    let net = NetBin::new(4);
+    let mut rng = Rng::new(40);
+    let x: [Input<NetBin>; B] = random_batch(&mut rng, 1.5);
+    let targets: Vec<Tensor<Shape1<U1>>> = [1.0f32, -0.5, 1.5, 0.0].iter().map(|&t| Tensor::filled(t)).collect();
+    check_network(
+        "NetBin Mse (backward through Sigmoid)",
+        &net,
+        &x,
+        &mse_objective::<NetBin>(targets.clone()),
+        &mse_analytic::<NetBin>(targets),
+        &no_kinks::<NetBin>,
+    );
+}
+fn hh() -> f32 { std::env::var("GC_H").map(|s| s.parse().unwrap()).unwrap_or(H_F32) }

@@ -1,0 +1,62 @@
+//! Compile-fail tests for `nn::network!`: every rule the macro checks has one small program
+//! under `tests/ui/<category>/<rule>.rs` and the exact compiler output a user sees in the
+//! matching `.stderr` file.
+//!
+//! Regenerate the expected output with `TRYBUILD=overwrite cargo test --test ui`, then read
+//! every changed `.stderr` as a user would: the messages are the product.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[test]
+fn ui() {
+    let t = trybuild::TestCases::new();
+    t.compile_fail("tests/ui/*/*.rs");
+}
+
+/// All files under `dir` (recursively) whose name ends in `.ext`.
+fn files_with_extension(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display())) {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            files_with_extension(&path, ext, out);
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+}
+
+/// The expected messages never show typenum's internal types, and every case has one.
+#[test]
+fn ui_messages_hide_internal_types() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
+    let mut cases = Vec::new();
+    files_with_extension(&root, "rs", &mut cases);
+    let mut stderrs = Vec::new();
+    files_with_extension(&root, "stderr", &mut stderrs);
+    assert!(
+        cases.len() >= 8,
+        "expected at least 8 compile-fail cases, found {}",
+        cases.len()
+    );
+    // While `TRYBUILD=overwrite` regenerates them, the `ui` test may not have written them yet.
+    let regenerating = std::env::var_os("TRYBUILD").is_some();
+    for case in cases.iter().filter(|_| !regenerating) {
+        let stderr = case.with_extension("stderr");
+        assert!(
+            stderr.is_file(),
+            "{} has no expected output; run `TRYBUILD=overwrite cargo test --test ui`",
+            case.display()
+        );
+    }
+    for path in &stderrs {
+        let text = fs::read_to_string(path).expect("readable .stderr");
+        for internal in ["UInt<", "UTerm", "B0>", "B1>"] {
+            assert!(
+                !text.contains(internal),
+                "{} shows the internal type `{internal}`:\n{text}",
+                path.display()
+            );
+        }
+    }
+}

@@ -1,0 +1,7 @@
+nn::network! {
+    pub struct Empty {
+        input: [16],
+    }
+}
+
+fn main() {}

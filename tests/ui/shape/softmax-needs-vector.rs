@@ -1,0 +1,8 @@
+nn::network! {
+    pub struct Digits {
+        input: [1, 8, 8],
+        Softmax,
+    }
+}
+
+fn main() {}

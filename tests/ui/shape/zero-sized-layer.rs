@@ -1,0 +1,9 @@
+nn::network! {
+    pub struct Classifier {
+        input: [16],
+        hidden: Dense(0), ReLU,
+        out: Dense(5),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+nn::network! {
+    pub struct Classifier {
+        input: [16],
+        fc1: Dense(64) ReLU,
+        out: Dense(5),
+    }
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+nn::network! {
+    pub struct JetTagger {
+        input: [16],
+        fc1: Dense(64), ReLU,
+        out: Dense(5),
+        Softmax,
+    }
+}
+
+fn main() {
+    let net = JetTagger::new(1);
+    let _scores = net.forward(&[0.0f32; 15]);
+}
