@@ -7,7 +7,7 @@
 
 use crate::layer::{Layer, ParamId, ParamKind, Parameters};
 use crate::math::{self, Real};
-use crate::tensor::{Shape, Tensor};
+use crate::tensor::{Shape, Shape1, Shape2, Shape3, Tensor};
 
 /// An elementwise activation g with its derivative.
 pub trait Activation: Copy {
@@ -489,3 +489,109 @@ impl<S: Shape> Layer<S, S> for Softmax {
         }
     }
 }
+
+/// Parametric ReLU with one learnable slope per channel (per feature for vectors):
+/// g(x) = x if x >= 0 else a[c] x, initialized to 0.25. `PReLU(per_channel = true)` in the DSL.
+/// PyTorch `nn.PReLU(num_parameters=C)`; Keras `layers.PReLU(shared_axes=[2, 3])` (channels first).
+pub struct PReLUChannels<C: generic_array::ArrayLength> {
+    /// The slope of each channel.
+    pub alpha: generic_array::GenericArray<f32, C>,
+}
+
+impl<C: generic_array::ArrayLength> Clone for PReLUChannels<C> {
+    fn clone(&self) -> Self {
+        PReLUChannels { alpha: self.alpha.clone() }
+    }
+}
+
+impl<C: generic_array::ArrayLength> Default for PReLUChannels<C> {
+    /// Zero slopes (the value of a zeroed gradient).
+    fn default() -> Self {
+        PReLUChannels { alpha: Default::default() }
+    }
+}
+
+impl<C: generic_array::ArrayLength> core::fmt::Debug for PReLUChannels<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PReLUChannels").field("alpha", &self.alpha.as_slice()).finish()
+    }
+}
+
+impl<C: generic_array::ArrayLength> PReLUChannels<C> {
+    /// Every slope set to `alpha` (0.25 in PyTorch).
+    pub fn filled(alpha: f32) -> Self {
+        let mut p = Self::default();
+        p.alpha.iter_mut().for_each(|a| *a = alpha);
+        p
+    }
+
+    #[inline(always)]
+    fn apply(&self, x: &[f32], y: &mut [f32]) {
+        let plane = x.len() / C::USIZE;
+        for (c, &a) in self.alpha.iter().enumerate() {
+            let p = PReLU { alpha: a };
+            for i in c * plane..(c + 1) * plane {
+                y[i] = p.f(x[i]);
+            }
+        }
+    }
+
+    fn backward(&self, x: &[Tensor<impl Shape>], dy: &[Tensor<impl Shape>], dx: &mut [Tensor<impl Shape>], grad: &mut Self) {
+        for b in 0..x.len() {
+            let (x, dy, dx) = (x[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
+            let plane = x.len() / C::USIZE;
+            for (c, &a) in self.alpha.iter().enumerate() {
+                let p = PReLU { alpha: a };
+                let mut da = 0.0f32;
+                for i in c * plane..(c + 1) * plane {
+                    dx[i] = dy[i] * p.df(x[i], 0.0);
+                    if x[i] <= 0.0 {
+                        da += dy[i] * x[i];
+                    }
+                }
+                grad.alpha[c] += da;
+            }
+        }
+    }
+}
+
+impl<C: generic_array::ArrayLength> Parameters for PReLUChannels<C> {
+    const COUNT: usize = C::USIZE;
+    fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
+        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, self.alpha.as_slice());
+    }
+    fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
+        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, self.alpha.as_mut_slice());
+    }
+    fn zip_mut(&mut self, o: &Self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32])) {
+        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, self.alpha.as_mut_slice(), o.alpha.as_slice());
+    }
+}
+
+macro_rules! prelu_channels_layer {
+    ($shape:ident < C $(, $d:ident)* >) => {
+        impl<C: generic_array::ArrayLength $(, $d)*> Layer<$shape<C $(, $d)*>, $shape<C $(, $d)*>> for PReLUChannels<C>
+        where
+            $shape<C $(, $d)*>: Shape,
+        {
+            type Grad = Self;
+            #[inline]
+            fn forward(&self, x: &Tensor<$shape<C $(, $d)*>>, y: &mut Tensor<$shape<C $(, $d)*>>) {
+                self.apply(x.as_slice(), y.as_mut_slice());
+            }
+            fn backward_batch(
+                &self,
+                x: &[Tensor<$shape<C $(, $d)*>>],
+                _y: &[Tensor<$shape<C $(, $d)*>>],
+                dy: &[Tensor<$shape<C $(, $d)*>>],
+                dx: &mut [Tensor<$shape<C $(, $d)*>>],
+                grad: &mut Self,
+            ) {
+                self.backward(x, dy, dx, grad);
+            }
+        }
+    };
+}
+prelu_channels_layer!(Shape1<C>);
+prelu_channels_layer!(Shape2<C, L>);
+prelu_channels_layer!(Shape3<C, H, W>);

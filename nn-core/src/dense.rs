@@ -54,8 +54,14 @@ impl<I: ArrayLength, O: ArrayLength> Dense<I, O> {
     /// A layer drawn with `init` (biases zero).
     pub fn new(init: Init, rng: &mut Rng) -> Self {
         let mut d = Self::default();
-        init.fill(d.weights_mut(), I::USIZE, O::USIZE, rng);
+        d.init(init, rng);
         d
+    }
+
+    /// Redraws the weights in place with `init` and zeroes the biases.
+    pub fn init(&mut self, init: Init, rng: &mut Rng) {
+        init.fill(self.weights_mut(), I::USIZE, O::USIZE, rng);
+        self.b = GenericArray::default();
     }
 
     /// The weights as one slice in `[in][out]` order.

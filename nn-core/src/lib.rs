@@ -14,13 +14,16 @@ extern crate alloc;
 extern crate std;
 
 pub mod activation;
+pub mod conv;
 pub mod dense;
 pub mod flatten;
+pub mod geometry;
 pub mod init;
 pub mod layer;
 pub mod loss;
 pub mod math;
 pub mod network;
+pub mod pool;
 #[cfg(feature = "alloc")]
 pub mod optim;
 pub mod tensor;
@@ -33,9 +36,10 @@ pub mod error;
 pub mod train;
 
 pub use activation::{
-    Activation, Gaussian, Identity, LeakyReLU, PReLU, ReLU, SiLU, Sigmoid, Softmax, Softplus, Step,
+    Activation, Gaussian, Identity, LeakyReLU, PReLU, PReLUChannels, ReLU, SiLU, Sigmoid, Softmax, Softplus, Step,
     Tanh, ELU, GELU, SELU,
 };
+pub use conv::{Conv1d, Conv2d};
 pub use dense::Dense;
 pub use flatten::Flatten;
 pub use init::{Init, Rng};
@@ -44,6 +48,7 @@ pub use loss::{BinaryCrossEntropy, CrossEntropy, Head, Loss, Mse};
 #[cfg(feature = "alloc")]
 pub use network::{batch_from, zeroed_batch, Batch, Trainable};
 pub use network::{Input, InputOf, Network, Output};
+pub use pool::{AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};
 pub use tensor::{argmax, HoldsExactly, Shape, Shape1, Shape2, Shape3, ShapeError, Tensor, Vector};
@@ -64,6 +69,7 @@ pub mod __private {
     #[cfg(feature = "alloc")]
     pub use alloc::boxed::Box;
     pub use core;
+    pub use generic_array;
     pub use typenum;
 
     /// Expands its input only when `nn-core` has the `alloc` feature (the training path).
@@ -81,4 +87,66 @@ pub mod __private {
         ($($t:tt)*) => {};
     }
     pub use crate::__if_alloc as if_alloc;
+
+    /// Layer types whose all-zero bit pattern is a valid value (all their fields are `f32`
+    /// arrays), so they can be built in place on the heap without a stack temporary.
+    ///
+    /// # Safety
+    /// Implement only for types made of `f32`s and zero-sized markers.
+    pub unsafe trait Zeroable: Default {}
+
+    // SAFETY: these layers hold only `f32` arrays and `PhantomData`.
+    unsafe impl<I: generic_array::ArrayLength, O: generic_array::ArrayLength> Zeroable for crate::Dense<I, O> {}
+    // SAFETY: as above.
+    unsafe impl<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, const B: bool> Zeroable
+        for crate::Conv2d<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, B>
+    where
+        CI: generic_array::ArrayLength,
+        CO: generic_array::ArrayLength,
+        KH: generic_array::ArrayLength,
+        KW: generic_array::ArrayLength,
+    {
+    }
+    // SAFETY: as above.
+    unsafe impl<CI, CO, K, S, P0, P1, const B: bool> Zeroable for crate::Conv1d<CI, CO, K, S, P0, P1, B>
+    where
+        CI: generic_array::ArrayLength,
+        CO: generic_array::ArrayLength,
+        K: generic_array::ArrayLength,
+    {
+    }
+    // SAFETY: a single `f32`.
+    unsafe impl Zeroable for crate::PReLU {}
+    // SAFETY: an `f32` array.
+    unsafe impl<C: generic_array::ArrayLength> Zeroable for crate::PReLUChannels<C> {}
+
+    /// Storage of a large parameter tensor: on the heap when `alloc` is available.
+    #[cfg(feature = "alloc")]
+    pub type Large<T> = Box<T>;
+    /// Storage of a large parameter tensor: inline without `alloc` (for `static` weights).
+    #[cfg(not(feature = "alloc"))]
+    pub type Large<T> = T;
+
+    /// Builds a large layer in place on the heap (no stack temporary of its size), then lets
+    /// `f` initialize it.
+    #[cfg(feature = "alloc")]
+    pub fn new_large<T: Zeroable>(f: impl FnOnce(&mut T)) -> Large<T> {
+        // SAFETY: `T: Zeroable`, so the zeroed allocation is a valid `T`.
+        let mut b: Box<T> = unsafe { Box::<T>::new_zeroed().assume_init() };
+        f(&mut b);
+        b
+    }
+    /// Builds a large layer (inline without `alloc`), then lets `f` initialize it.
+    #[cfg(not(feature = "alloc"))]
+    pub fn new_large<T: Zeroable>(f: impl FnOnce(&mut T)) -> Large<T> {
+        new_inline(f)
+    }
+
+    /// Builds a small layer by value, then lets `f` initialize it.
+    #[inline]
+    pub fn new_inline<T: Default>(f: impl FnOnce(&mut T)) -> T {
+        let mut t = T::default();
+        f(&mut t);
+        t
+    }
 }

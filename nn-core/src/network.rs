@@ -41,8 +41,8 @@ pub trait Network: Parameters {
 /// A value that `N::forward` accepts as one input sample: the network's input tensor, or an
 /// array of exactly `LEN` values (`LEN` is `N::INPUT_LEN`). `network!` implements it for both.
 #[diagnostic::on_unimplemented(
-    message = "this value is not an input of network `{N}`, which takes {LEN} values",
-    label = "not an input of `{N}`: it needs {LEN} values",
+    message = "this value is not an input of network `{N}` (input length {LEN})",
+    label = "not an input of `{N}`, whose input length is {LEN}",
     note = "pass a `[f32; {LEN}]` array or an `nn::Input<{N}>` tensor",
     note = "to check the length of a slice at run time, use `nn::Input::<{N}>::try_from(&values[..])?`"
 )]

@@ -10,6 +10,7 @@ use crate::args::{self, match_args, Matched, Param};
 use crate::ast::{Dims, Entry, NetworkDef};
 use crate::ctxt::Ctxt;
 use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Shape};
+use crate::spatial;
 
 /// Every layer the DSL knows, for lookups and "did you mean".
 pub const LAYERS: &[&str] = &[
@@ -29,6 +30,12 @@ pub const LAYERS: &[&str] = &[
     "SiLU",
     "Gaussian",
     "Softmax",
+    "Conv1d",
+    "Conv2d",
+    "MaxPool1d",
+    "MaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
 ];
 
 /// Checks a parsed declaration. Returns the network (best effort when there were errors, so the
@@ -48,13 +55,30 @@ pub fn check(def: NetworkDef) -> (Network, Result<(), syn::Error>) {
         }
         let who = describe(entry, i);
         let next = def.entries.get(i + 1).map(|e| e.kind.to_string());
-        let Some(kind) = resolve_kind(&mut cx, &who, entry, next.as_deref()) else {
-            // Unknown layer: later shapes cannot be known; stop inferring but keep checking names.
-            shape = None;
-            continue;
+        let (kind, out) = if spatial::is_spatial(&entry.kind.to_string()) {
+            let init = default_init(next.as_deref());
+            let Some(sp) = spatial::resolve(&mut cx, &who, entry, init) else {
+                shape = None;
+                continue;
+            };
+            let Some(in_shape) = shape else { continue };
+            match spatial::infer(&mut cx, &who, entry, &sp, in_shape) {
+                Some((k, o)) => (k, Some(o)),
+                None => {
+                    shape = None;
+                    continue;
+                }
+            }
+        } else {
+            let Some(kind) = resolve_kind(&mut cx, &who, entry, next.as_deref()) else {
+                // Unknown layer: later shapes cannot be known; stop inferring but keep checking names.
+                shape = None;
+                continue;
+            };
+            let Some(in_shape) = shape else { continue };
+            (kind, infer_shape(&mut cx, &who, entry, &kind, in_shape))
         };
         let Some(in_shape) = shape else { continue };
-        let out = infer_shape(&mut cx, &who, entry, &kind, in_shape);
         if let (Some(out), Some(ann)) = (out, &entry.annotation) {
             check_annotation(&mut cx, &who, entry, ann, out, in_shape);
         }
@@ -341,17 +365,28 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
         "PReLU" => {
             let got = m(
                 cx,
-                &[Param {
-                    name: "init",
-                    positional: false,
-                    expects: "the initial slope, default 0.25",
-                }],
+                &[
+                    Param { name: "init", positional: false, expects: "the initial slope, default 0.25" },
+                    Param {
+                        name: "per_channel",
+                        positional: false,
+                        expects: "`false` (default: one slope) or `true` (one slope per channel or feature)",
+                    },
+                ],
             );
             let init = match got.get(0) {
                 Some(v) => args::float(cx, who, "init", v)?,
                 None => 0.25,
             };
-            Some(LayerKind::PReLU { init })
+            let per_channel = match got.get(1) {
+                Some(crate::ast::Value::Bool { value, .. }) => *value,
+                Some(v) => {
+                    cx.error(v.span(), format!("{who}: `per_channel` must be `true` or `false`"));
+                    return None;
+                }
+                None => false,
+            };
+            Some(LayerKind::PReLU { init, per_channel })
         }
         "Identity" | "Step" | "Sigmoid" | "Tanh" | "ReLU" | "Softplus" | "SELU" | "SiLU"
         | "Gaussian" | "Softmax" | "Flatten" => {
@@ -463,6 +498,8 @@ fn infer_shape(
         }
         LayerKind::Flatten => Some(Shape::D1(input.len())),
         LayerKind::Act(_) | LayerKind::PReLU { .. } => Some(input),
+        // Resolved by `spatial::infer`, never here.
+        LayerKind::Conv { .. } | LayerKind::MaxPool { .. } | LayerKind::AvgPool { .. } => None,
     }
 }
 
@@ -497,17 +534,28 @@ fn check_annotation(cx: &mut Ctxt, who: &str, e: &Entry, ann: &Dims, out: Shape,
     }
 }
 
+/// Input channels: the first dimension of a `[c, l]` or `[c, h, w]` tensor (features for vectors).
+pub fn channels(s: Shape) -> u64 {
+    match s {
+        Shape::D1(n) | Shape::D2(n, _) | Shape::D3(n, _, _) => n,
+    }
+}
+
 fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
-    match kind {
+    match *kind {
         LayerKind::Dense { .. } => input.len() * out.len() + out.len(),
-        LayerKind::PReLU { .. } => 1,
+        LayerKind::PReLU { per_channel: false, .. } => 1,
+        LayerKind::PReLU { per_channel: true, .. } => channels(input),
+        LayerKind::Conv { filters, win, bias, .. } => filters * channels(input) * win.kh * win.kw + if bias { filters } else { 0 },
         _ => 0,
     }
 }
 
+/// Multiply-accumulates of one forward pass (convolutions count padded taps too).
 fn macs_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
-    match kind {
+    match *kind {
         LayerKind::Dense { .. } => input.len() * out.len(),
+        LayerKind::Conv { win, .. } => out.len() * channels(input) * win.kh * win.kw,
         _ => 0,
     }
 }

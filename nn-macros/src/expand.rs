@@ -52,7 +52,41 @@ fn layer_ty(l: &Layer) -> TokenStream {
             let (i, o) = (typenum(l.input.len()), typenum(l.output.len()));
             quote!(::nn::Dense<#i, #o>)
         }
-        LayerKind::PReLU { .. } => quote!(::nn::PReLU),
+        LayerKind::PReLU { per_channel: false, .. } => quote!(::nn::PReLU),
+        LayerKind::PReLU { per_channel: true, .. } => {
+            let c = typenum(crate::check::channels(l.input));
+            quote!(::nn::PReLUChannels<#c>)
+        }
+        LayerKind::Conv { filters, win, bias, .. } => {
+            let ci = typenum(crate::check::channels(l.input));
+            let co = typenum(filters);
+            let [pt, pb, pl, pr] = win.pad.map(typenum);
+            let (kh, kw, sh, sw) = (typenum(win.kh), typenum(win.kw), typenum(win.sh), typenum(win.sw));
+            if win.rank == 2 {
+                quote!(::nn::Conv2d<#ci, #co, #kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #bias>)
+            } else {
+                quote!(::nn::Conv1d<#ci, #co, #kw, #sw, #pl, #pr, #bias>)
+            }
+        }
+        LayerKind::MaxPool { win } | LayerKind::AvgPool { win, .. } => {
+            let [pt, pb, pl, pr] = win.pad.map(typenum);
+            let (kh, kw, sh, sw) = (typenum(win.kh), typenum(win.kw), typenum(win.sh), typenum(win.sw));
+            let count_pad = match l.kind {
+                LayerKind::AvgPool { count_pad, .. } => quote!(, #count_pad),
+                _ => quote!(),
+            };
+            let name = match (l.kind, win.rank) {
+                (LayerKind::MaxPool { .. }, 2) => quote!(MaxPool2d),
+                (LayerKind::MaxPool { .. }, _) => quote!(MaxPool1d),
+                (_, 2) => quote!(AvgPool2d),
+                _ => quote!(AvgPool1d),
+            };
+            if win.rank == 2 {
+                quote!(::nn::#name<#kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr #count_pad>)
+            } else {
+                quote!(::nn::#name<#kw, #sw, #pl, #pr #count_pad>)
+            }
+        }
         LayerKind::Softmax => quote!(::nn::Softmax),
         LayerKind::Flatten => quote!(::nn::Flatten),
         LayerKind::Act(a) => match a {
@@ -76,7 +110,14 @@ fn layer_ty(l: &Layer) -> TokenStream {
 fn layer_value(l: &Layer) -> TokenStream {
     let name = &l.name;
     match l.kind {
-        LayerKind::Dense { .. } | LayerKind::PReLU { .. } => quote!(self.#name),
+        LayerKind::Dense { .. } | LayerKind::PReLU { .. } | LayerKind::Conv { .. } => {
+            let ty = layer_ty(l);
+            quote!(*::core::borrow::Borrow::<#ty>::borrow(&self.#name))
+        }
+        LayerKind::MaxPool { .. } | LayerKind::AvgPool { .. } => {
+            let ty = layer_ty(l);
+            quote!(<#ty as ::core::default::Default>::default())
+        }
         LayerKind::Act(Act::GELU { tanh }) => quote!(::nn::GELU { tanh_approximation: #tanh }),
         LayerKind::Act(Act::ELU { alpha }) => {
             let a = f32_lit(alpha);
@@ -90,22 +131,54 @@ fn layer_value(l: &Layer) -> TokenStream {
     }
 }
 
+fn init_ident(init: InitKind) -> TokenStream {
+    match init {
+        InitKind::He => quote!(He),
+        InitKind::Xavier => quote!(Xavier),
+        InitKind::LeCun => quote!(LeCun),
+        InitKind::Zeros => quote!(Zeros),
+    }
+}
+
 fn init_expr(l: &Layer, stream: u64) -> TokenStream {
-    match l.kind {
+    let ty = layer_ty(l);
+    let f = match l.kind {
         LayerKind::Dense { init, .. } => {
-            let init = match init {
-                InitKind::He => quote!(He),
-                InitKind::Xavier => quote!(Xavier),
-                InitKind::LeCun => quote!(LeCun),
-                InitKind::Zeros => quote!(Zeros),
-            };
-            quote!(::nn::Dense::new(::nn::Init::#init, &mut ::nn::Rng::with_stream(seed, #stream)))
+            let init = init_ident(init);
+            quote!(|l: &mut #ty| l.init(::nn::Init::#init, &mut ::nn::Rng::with_stream(seed, #stream)))
         }
-        LayerKind::PReLU { init } => {
+        LayerKind::PReLU { init, per_channel: false } => {
             let a = f32_lit(init);
-            quote!(::nn::PReLU { alpha: #a })
+            quote!(|l: &mut #ty| l.alpha = #a)
         }
-        _ => quote!(::core::default::Default::default()),
+        LayerKind::PReLU { init, per_channel: true } => {
+            let a = f32_lit(init);
+            quote!(|l: &mut #ty| *l = ::nn::PReLUChannels::filled(#a))
+        }
+        LayerKind::Conv { init, .. } => {
+            let init = init_ident(init);
+            quote!(|l: &mut #ty| l.init(::nn::Init::#init, &mut ::nn::Rng::with_stream(seed, #stream)))
+        }
+        _ => quote!(|_: &mut #ty| {}),
+    };
+    let make = if is_large(l) { quote!(new_large) } else { quote!(new_inline) };
+    quote!(::nn::__private::#make(#f))
+}
+
+/// Parameter tensors above this many bytes live on the heap (with `alloc`), built in place.
+const LARGE_BYTES: u64 = 16 * 1024;
+
+fn is_large(l: &Layer) -> bool {
+    l.params * 4 > LARGE_BYTES
+}
+
+/// The struct field type of a parameterized layer: inline, or `Large<T>` (boxed) when big.
+fn field_ty(l: &Layer) -> TokenStream {
+    let ty = layer_ty(l);
+    if is_large(l) {
+        quote!(::nn::__private::Large<#ty>)
+    } else {
+        ty
     }
 }
 
@@ -182,7 +255,17 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let param_layers: Vec<&Layer> = net.layers.iter().filter(|l| l.kind.has_params()).collect();
     let field_names: Vec<_> = param_layers.iter().map(|l| &l.name).collect();
     let field_strs: Vec<String> = field_names.iter().map(|n| n.to_string()).collect();
-    let field_tys: Vec<_> = param_layers.iter().map(|l| layer_ty(l)).collect();
+    let field_tys: Vec<_> = param_layers.iter().map(|l| field_ty(l)).collect();
+    let inner_tys: Vec<_> = param_layers.iter().map(|l| layer_ty(l)).collect();
+    let storage = |l: &Layer| if is_large(l) { quote!(new_large) } else { quote!(new_inline) };
+    let zero_fields: Vec<_> = param_layers
+        .iter()
+        .zip(&inner_tys)
+        .map(|(l, ty)| {
+            let make = storage(l);
+            quote!(::nn::__private::#make(|_: &mut #ty| {}))
+        })
+        .collect();
     let field_docs: Vec<String> = param_layers
         .iter()
         .map(|l| {
@@ -261,7 +344,8 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
                 let value = layer_value(l);
                 let g = if l.kind.has_params() {
                     let f = &l.name;
-                    quote!(&mut g.#f)
+                    let ty = layer_ty(l);
+                    quote!(::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut g.#f))
                 } else {
                     quote!(&mut ())
                 };
@@ -294,8 +378,11 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             quote!(::core::unreachable!("network has errors"))
         }
     };
-    let forward_body = body(quote! { let #a0 = x; #(#fwd_steps_all)* #last });
-    let logits_body = body(quote! { let #a0 = x; #(#fwd_logits_steps)* #logits });
+    let as_input = quote!(let #a0: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x););
+    let forward_body = body(quote! { #as_input #(#fwd_steps_all)* #last });
+    let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits });
+    // With errors the input shape may be unknown: accept anything, so calls raise no follow-on error.
+    let input_bound = if ok { quote!(impl ::nn::InputOf<Self, #input_len>) } else { quote!(impl ?Sized) };
     let new_body = body(quote! { Self { #(#field_names: #field_inits,)* } });
     let train_body = body(quote! {
         let #a0: ::nn::Batch<#in_ty, B> = ::nn::batch_from(x.iter().cloned());
@@ -318,16 +405,28 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
 
     let parameters_impl = |ty: &syn::Ident| {
         quote! {
+            impl ::core::default::Default for #ty {
+                /// All parameters zero; large tensors are built in place on the heap.
+                fn default() -> Self {
+                    Self { #(#field_names: #zero_fields,)* }
+                }
+            }
+
             impl ::nn::Parameters for #ty {
-                const COUNT: usize = 0 #(+ <#field_tys as ::nn::Parameters>::COUNT)*;
+                const COUNT: usize = 0 #(+ <#inner_tys as ::nn::Parameters>::COUNT)*;
                 fn visit(&self, _layer: &'static str, f: &mut dyn FnMut(::nn::ParamId, &[f32])) {
-                    #(::nn::Parameters::visit(&self.#field_names, #field_strs, f);)*
+                    #(::nn::Parameters::visit(::core::borrow::Borrow::<#inner_tys>::borrow(&self.#field_names), #field_strs, f);)*
                 }
                 fn visit_mut(&mut self, _layer: &'static str, f: &mut dyn FnMut(::nn::ParamId, &mut [f32])) {
-                    #(::nn::Parameters::visit_mut(&mut self.#field_names, #field_strs, f);)*
+                    #(::nn::Parameters::visit_mut(::core::borrow::BorrowMut::<#inner_tys>::borrow_mut(&mut self.#field_names), #field_strs, f);)*
                 }
                 fn zip_mut(&mut self, other: &Self, _layer: &'static str, f: &mut dyn FnMut(::nn::ParamId, &mut [f32], &[f32])) {
-                    #(::nn::Parameters::zip_mut(&mut self.#field_names, &other.#field_names, #field_strs, f);)*
+                    #(::nn::Parameters::zip_mut(
+                        ::core::borrow::BorrowMut::<#inner_tys>::borrow_mut(&mut self.#field_names),
+                        ::core::borrow::Borrow::<#inner_tys>::borrow(&other.#field_names),
+                        #field_strs,
+                        f,
+                    );)*
                 }
             }
         }
@@ -339,13 +438,13 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
 
     quote! {
         #(#attrs)*
-        #[derive(Clone, Debug, Default)]
+        #[derive(Clone, Debug)]
         #vis struct #name {
             #( #[doc = #field_docs] pub #field_names: #field_tys, )*
         }
 
         #[doc = #grads_doc]
-        #[derive(Clone, Debug, Default)]
+        #[derive(Clone, Debug)]
         #vis struct #grads_name {
             #( #[doc = #grad_docs] pub #field_names: #field_tys, )*
         }
@@ -379,15 +478,13 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
                 /// Inference on one sample, given as an `nn::Input<Self>` tensor or a
                 /// `[f32; INPUT_LEN]` array; allocates nothing.
                 #[inline]
-                pub fn forward(&self, x: &impl ::nn::InputOf<Self, #input_len>) -> ::nn::Tensor<#out_ty> {
-                    let x: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x);
+                pub fn forward(&self, x: &#input_bound) -> ::nn::Tensor<#out_ty> {
                     #forward_body
                 }
 
                 /// Inference stopping before the final `Softmax`/`Sigmoid` (the logits).
                 #[inline]
-                pub fn forward_logits(&self, x: &impl ::nn::InputOf<Self, #input_len>) -> ::nn::Tensor<#out_ty> {
-                    let x: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x);
+                pub fn forward_logits(&self, x: &#input_bound) -> ::nn::Tensor<#out_ty> {
                     #logits_body
                 }
 
@@ -466,7 +563,12 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
                         #backward_logits_body
                     }
                     fn zip_gradients(&mut self, grads: &#grads_name, f: &mut dyn FnMut(::nn::ParamId, &mut [f32], &[f32])) {
-                        #(::nn::Parameters::zip_mut(&mut self.#field_names, &grads.#field_names, #field_strs, f);)*
+                        #(::nn::Parameters::zip_mut(
+                            ::core::borrow::BorrowMut::<#inner_tys>::borrow_mut(&mut self.#field_names),
+                            ::core::borrow::Borrow::<#inner_tys>::borrow(&grads.#field_names),
+                            #field_strs,
+                            f,
+                        );)*
                     }
                 }
             }

@@ -13,6 +13,7 @@ mod ctxt;
 mod expand;
 mod model;
 mod parse;
+mod spatial;
 mod suggest;
 
 /// Declares a network whose tensor shapes are checked at compile time. See the `nn` crate.

@@ -66,20 +66,37 @@ pub enum Act {
     Gaussian,
 }
 
+/// Window geometry of a convolution or pooling layer. 1-D layers use `kw`, `sw`, `pad[2..]`
+/// (left, right) and have `kh = sh = 1`, `pad[0] = pad[1] = 0`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Window {
+    /// 1 or 2 spatial dimensions.
+    pub rank: u8,
+    pub kh: u64,
+    pub kw: u64,
+    pub sh: u64,
+    pub sw: u64,
+    /// Zero padding: top, bottom, left, right.
+    pub pad: [u64; 4],
+}
+
 /// What a layer is, with its resolved arguments.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum LayerKind {
     Dense { units: u64, init: InitKind },
     Act(Act),
-    PReLU { init: f64 },
+    PReLU { init: f64, per_channel: bool },
     Softmax,
     Flatten,
+    Conv { filters: u64, win: Window, bias: bool, init: InitKind },
+    MaxPool { win: Window },
+    AvgPool { win: Window, count_pad: bool },
 }
 
 impl LayerKind {
     /// Whether the layer has learnable parameters (and so a struct field).
     pub fn has_params(&self) -> bool {
-        matches!(self, LayerKind::Dense { .. } | LayerKind::PReLU { .. })
+        matches!(self, LayerKind::Dense { .. } | LayerKind::PReLU { .. } | LayerKind::Conv { .. })
     }
 }
 

@@ -1,0 +1,390 @@
+//! Convolutions over signals (`[C, L]`) and images (`[C, H, W]`), with any number of input
+//! channels and filters, stride and zero padding.
+
+use core::marker::PhantomData;
+
+use generic_array::{ArrayLength, GenericArray};
+use typenum::{Unsigned, U0, U1};
+
+use crate::geometry::{SameSize, WindowOut};
+use crate::init::{Init, Rng};
+use crate::layer::{Layer, ParamId, ParamKind, Parameters};
+use crate::tensor::{Shape, Shape2, Shape3, Tensor};
+
+/// Kernel weights stored `[ky][kx][ci][co]`: output channels innermost, so the inner loop is a
+/// vector multiply-add over filters.
+type Kernel<CI, CO, KH, KW> = GenericArray<GenericArray<GenericArray<GenericArray<f32, CO>, CI>, KW>, KH>;
+
+/// Geometry of one convolution call, all sizes in cells. Built from type-level constants, so
+/// after inlining every loop bound is a constant.
+#[derive(Clone, Copy)]
+pub(crate) struct Geom {
+    pub cin: usize,
+    pub cout: usize,
+    pub h: usize,
+    pub w: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub pt: usize,
+    pub pl: usize,
+    pub oh: usize,
+    pub ow: usize,
+}
+
+/// `y = conv(x, w) + b` for one sample; `acc` has `cout` cells.
+#[inline(always)]
+pub(crate) fn conv_forward(g: Geom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], acc: &mut [f32]) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            match b {
+                Some(b) => acc.copy_from_slice(&b[..g.cout]),
+                None => acc.fill(0.0),
+            }
+            for ky in 0..g.kh {
+                let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                if iy >= g.h {
+                    continue;
+                }
+                for kx in 0..g.kw {
+                    let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+                    if ix >= g.w {
+                        continue;
+                    }
+                    let base = (ky * g.kw + kx) * g.cin;
+                    for ci in 0..g.cin {
+                        let xv = x[ci * hw + iy * g.w + ix];
+                        let row = &w[(base + ci) * g.cout..][..g.cout];
+                        for co in 0..g.cout {
+                            acc[co] += xv * row[co];
+                        }
+                    }
+                }
+            }
+            for co in 0..g.cout {
+                y[co * ohw + oy * g.ow + ox] = acc[co];
+            }
+        }
+    }
+}
+
+/// Backward of [`conv_forward`] for one sample: writes `dx`, adds into `dw` and `db`.
+/// `gco` has `cout` cells.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv_backward(
+    g: Geom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+    gco: &mut [f32],
+) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    dx.fill(0.0);
+    let mut db = db;
+    for oy in 0..g.oh {
+        for ox in 0..g.ow {
+            for co in 0..g.cout {
+                gco[co] = dy[co * ohw + oy * g.ow + ox];
+            }
+            if let Some(db) = db.as_deref_mut() {
+                for co in 0..g.cout {
+                    db[co] += gco[co];
+                }
+            }
+            for ky in 0..g.kh {
+                let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                if iy >= g.h {
+                    continue;
+                }
+                for kx in 0..g.kw {
+                    let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+                    if ix >= g.w {
+                        continue;
+                    }
+                    let base = (ky * g.kw + kx) * g.cin;
+                    for ci in 0..g.cin {
+                        let xi = ci * hw + iy * g.w + ix;
+                        let xv = x[xi];
+                        let off = (base + ci) * g.cout;
+                        let row = &w[off..][..g.cout];
+                        let drow = &mut dw[off..][..g.cout];
+                        let mut s = 0.0f32;
+                        for co in 0..g.cout {
+                            drow[co] += xv * gco[co];
+                            s += row[co] * gco[co];
+                        }
+                        dx[xi] += s;
+                    }
+                }
+            }
+        }
+    }
+}
+
+macro_rules! conv_common {
+    ($name:ident, [$($k:ident),*], [$($geo:ident),*]) => {
+        impl<CI: ArrayLength, CO: ArrayLength, $($k: ArrayLength,)* $($geo,)* const BIAS: bool> Clone
+            for $name<CI, CO, $($k,)* $($geo,)* BIAS>
+        {
+            fn clone(&self) -> Self {
+                $name { w: self.w.clone(), b: self.b.clone(), _geometry: PhantomData }
+            }
+        }
+
+        impl<CI: ArrayLength, CO: ArrayLength, $($k: ArrayLength,)* $($geo,)* const BIAS: bool> Default
+            for $name<CI, CO, $($k,)* $($geo,)* BIAS>
+        {
+            /// All zeros.
+            fn default() -> Self {
+                $name { w: GenericArray::default(), b: GenericArray::default(), _geometry: PhantomData }
+            }
+        }
+
+        impl<CI: ArrayLength, CO: ArrayLength, $($k: ArrayLength,)* $($geo,)* const BIAS: bool> core::fmt::Debug
+            for $name<CI, CO, $($k,)* $($geo,)* BIAS>
+        {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                write!(f, concat!(stringify!($name), "<in {}, out {}, kernel {:?}, bias {}>"), CI::USIZE, CO::USIZE, [$($k::USIZE),*], BIAS)
+            }
+        }
+
+        impl<CI: ArrayLength, CO: ArrayLength, $($k: ArrayLength,)* $($geo,)* const BIAS: bool>
+            $name<CI, CO, $($k,)* $($geo,)* BIAS>
+        {
+            /// Kernel cells per filter and input channel.
+            const TAPS: usize = 1 $(* $k::USIZE)*;
+
+            /// A layer drawn with `init` (fan-in = in_channels x kernel cells, fan-out =
+            /// out_channels x kernel cells; biases zero).
+            pub fn new(init: Init, rng: &mut Rng) -> Self {
+                let mut c = Self::default();
+                c.init(init, rng);
+                c
+            }
+
+            /// Redraws the weights in place with `init` and zeroes the biases.
+            pub fn init(&mut self, init: Init, rng: &mut Rng) {
+                init.fill(self.weights_mut(), CI::USIZE * Self::TAPS, CO::USIZE * Self::TAPS, rng);
+                self.b = GenericArray::default();
+            }
+
+            /// The kernel as one slice, `[ky][kx][in][out]` order.
+            pub fn weights(&self) -> &[f32] {
+                let n = CI::USIZE * CO::USIZE * Self::TAPS;
+                // SAFETY: nested `GenericArray`s of `f32` are `repr(transparent)` arrays, so the
+                // kernel is `n` consecutive initialized `f32`s in one allocation.
+                unsafe { core::slice::from_raw_parts(self.w.as_ptr() as *const f32, n) }
+            }
+
+            /// The kernel as one mutable slice, `[ky][kx][in][out]` order.
+            pub fn weights_mut(&mut self) -> &mut [f32] {
+                let n = CI::USIZE * CO::USIZE * Self::TAPS;
+                // SAFETY: as in `weights`; `&mut self` borrows the whole kernel exclusively.
+                unsafe { core::slice::from_raw_parts_mut(self.w.as_mut_ptr() as *mut f32, n) }
+            }
+        }
+
+        impl<CI: ArrayLength, CO: ArrayLength, $($k: ArrayLength,)* $($geo,)* const BIAS: bool> Parameters
+            for $name<CI, CO, $($k,)* $($geo,)* BIAS>
+        {
+            const COUNT: usize = CI::USIZE * CO::USIZE * Self::TAPS + if BIAS { CO::USIZE } else { 0 };
+            fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
+                f(ParamId { layer, name: "weight", kind: ParamKind::Weight }, self.weights());
+                if BIAS {
+                    f(ParamId { layer, name: "bias", kind: ParamKind::Bias }, self.b.as_slice());
+                }
+            }
+            fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
+                f(ParamId { layer, name: "weight", kind: ParamKind::Weight }, self.weights_mut());
+                if BIAS {
+                    f(ParamId { layer, name: "bias", kind: ParamKind::Bias }, self.b.as_mut_slice());
+                }
+            }
+            fn zip_mut(&mut self, o: &Self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32])) {
+                f(ParamId { layer, name: "weight", kind: ParamKind::Weight }, self.weights_mut(), o.weights());
+                if BIAS {
+                    f(ParamId { layer, name: "bias", kind: ParamKind::Bias }, self.b.as_mut_slice(), o.b.as_slice());
+                }
+            }
+        }
+    };
+}
+
+/// 2-D convolution: `CO` filters of `KH x KW` cells over `CI` input channels, stride
+/// `(SH, SW)`, zero padding `(PT, PB, PL, PR)` (top, bottom, left, right), optional bias.
+///
+/// y[co][oy][ox] = b[co] + sum over ci, ky, kx of w[co][ci][ky][kx] * x[ci][oy*SH + ky - PT][ox*SW + kx - PL]
+/// (cells outside the input are zero). Each filter has one sub-filter per input channel and
+/// sums them, as in the lecture.
+///
+/// Shapes: `[CI, H, W] -> [CO, OH, OW]` with OH = floor((H + PT + PB - KH) / SH) + 1 and
+/// OW = floor((W + PL + PR - KW) / SW) + 1; parameters CO·CI·KH·KW (+ CO with bias);
+/// multiply-accumulates CO·CI·KH·KW·OH·OW (padding included).
+///
+/// PyTorch `nn.Conv2d(CI, CO, (KH, KW), stride=(SH, SW), padding=...)` (asymmetric padding via
+/// `nn.ZeroPad2d`); Keras `layers.Conv2D(CO, (KH, KW), strides, padding)` with
+/// `data_format="channels_first"`. Weights on disk use PyTorch's `[out, in, kh, kw]` layout; in
+/// memory they are `[kh][kw][in][out]`.
+pub struct Conv2d<
+    CI: ArrayLength,
+    CO: ArrayLength,
+    KH: ArrayLength,
+    KW: ArrayLength,
+    SH = U1,
+    SW = U1,
+    PT = U0,
+    PB = U0,
+    PL = U0,
+    PR = U0,
+    const BIAS: bool = true,
+> {
+    /// Kernel, `w[ky][kx][ci][co]`.
+    pub w: Kernel<CI, CO, KH, KW>,
+    /// One bias per filter (zero and unused without bias).
+    pub b: GenericArray<f32, CO>,
+    _geometry: PhantomData<(SH, SW, PT, PB, PL, PR)>,
+}
+
+conv_common!(Conv2d, [KH, KW], [SH, SW, PT, PB, PL, PR]);
+
+impl<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, const BIAS: bool, H, W, OH, OW>
+    Layer<Shape3<CI, H, W>, Shape3<CO, OH, OW>> for Conv2d<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, BIAS>
+where
+    CI: ArrayLength,
+    CO: ArrayLength,
+    KH: ArrayLength,
+    KW: ArrayLength,
+    SH: Unsigned,
+    SW: Unsigned,
+    PT: Unsigned,
+    PB: Unsigned,
+    PL: Unsigned,
+    PR: Unsigned,
+    Shape3<CI, H, W>: Shape,
+    Shape3<CO, OH, OW>: Shape,
+    H: Unsigned + WindowOut<KH, SH, PT, PB>,
+    W: Unsigned + WindowOut<KW, SW, PL, PR>,
+    OH: Unsigned,
+    OW: Unsigned,
+    <H as WindowOut<KH, SH, PT, PB>>::Out: SameSize<OH>,
+    <W as WindowOut<KW, SW, PL, PR>>::Out: SameSize<OW>,
+{
+    type Grad = Self;
+
+    #[inline]
+    fn forward(&self, x: &Tensor<Shape3<CI, H, W>>, y: &mut Tensor<Shape3<CO, OH, OW>>) {
+        let mut acc = GenericArray::<f32, CO>::default();
+        let b = if BIAS { Some(self.b.as_slice()) } else { None };
+        conv_forward(geom2::<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>(), x.as_slice(), self.weights(), b, y.as_mut_slice(), &mut acc);
+    }
+
+    fn backward_batch(
+        &self,
+        x: &[Tensor<Shape3<CI, H, W>>],
+        _y: &[Tensor<Shape3<CO, OH, OW>>],
+        dy: &[Tensor<Shape3<CO, OH, OW>>],
+        dx: &mut [Tensor<Shape3<CI, H, W>>],
+        grad: &mut Self,
+    ) {
+        let g = geom2::<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>();
+        let mut gco = GenericArray::<f32, CO>::default();
+        for i in 0..x.len() {
+            let (dw, db) = grad_parts(&mut grad.w, &mut grad.b);
+            let db = if BIAS { Some(db) } else { None };
+            conv_backward(g, x[i].as_slice(), self.weights(), dy[i].as_slice(), dx[i].as_mut_slice(), dw, db, &mut gco);
+        }
+    }
+}
+
+#[inline(always)]
+fn geom2<CI: Unsigned, CO: Unsigned, KH: Unsigned, KW: Unsigned, SH: Unsigned, SW: Unsigned, PT: Unsigned, PL: Unsigned, H: Unsigned, W: Unsigned, OH: Unsigned, OW: Unsigned>() -> Geom {
+    Geom {
+        cin: CI::USIZE,
+        cout: CO::USIZE,
+        h: H::USIZE,
+        w: W::USIZE,
+        kh: KH::USIZE,
+        kw: KW::USIZE,
+        sh: SH::USIZE,
+        sw: SW::USIZE,
+        pt: PT::USIZE,
+        pl: PL::USIZE,
+        oh: OH::USIZE,
+        ow: OW::USIZE,
+    }
+}
+
+/// Splits a gradient layer into its kernel and bias slices.
+fn grad_parts<'a, K, CO: ArrayLength>(w: &'a mut K, b: &'a mut GenericArray<f32, CO>) -> (&'a mut [f32], &'a mut [f32]) {
+    let n = core::mem::size_of::<K>() / core::mem::size_of::<f32>();
+    // SAFETY: `K` is a nested `GenericArray` of `f32` (a kernel), i.e. `n` consecutive `f32`s.
+    let w = unsafe { core::slice::from_raw_parts_mut(w as *mut K as *mut f32, n) };
+    (w, b.as_mut_slice())
+}
+
+/// 1-D convolution: `CO` filters of `K` cells over `CI` input channels, stride `S`, zero
+/// padding `(P0, P1)` (left, right), optional bias.
+///
+/// y[co][o] = b[co] + sum over ci, k of w[co][ci][k] * x[ci][o*S + k - P0].
+///
+/// Shapes: `[CI, L] -> [CO, OL]` with OL = floor((L + P0 + P1 - K) / S) + 1; parameters
+/// CO·CI·K (+ CO); multiply-accumulates CO·CI·K·OL.
+///
+/// PyTorch `nn.Conv1d(CI, CO, K, stride=S, padding=P)`; Keras `layers.Conv1D` (channels first).
+/// Weights on disk `[out, in, k]`; in memory `[k][in][out]`.
+pub struct Conv1d<CI: ArrayLength, CO: ArrayLength, K: ArrayLength, S = U1, P0 = U0, P1 = U0, const BIAS: bool = true> {
+    /// Kernel, `w[0][k][ci][co]` (a 2-D kernel of height 1).
+    pub w: Kernel<CI, CO, U1, K>,
+    /// One bias per filter (zero and unused without bias).
+    pub b: GenericArray<f32, CO>,
+    _geometry: PhantomData<(S, P0, P1)>,
+}
+
+conv_common!(Conv1d, [K], [S, P0, P1]);
+
+impl<CI, CO, K, S, P0, P1, const BIAS: bool, L, OL> Layer<Shape2<CI, L>, Shape2<CO, OL>> for Conv1d<CI, CO, K, S, P0, P1, BIAS>
+where
+    CI: ArrayLength,
+    CO: ArrayLength,
+    K: ArrayLength,
+    S: Unsigned,
+    P0: Unsigned,
+    P1: Unsigned,
+    Shape2<CI, L>: Shape,
+    Shape2<CO, OL>: Shape,
+    L: Unsigned + WindowOut<K, S, P0, P1>,
+    OL: Unsigned,
+    <L as WindowOut<K, S, P0, P1>>::Out: SameSize<OL>,
+{
+    type Grad = Self;
+
+    #[inline]
+    fn forward(&self, x: &Tensor<Shape2<CI, L>>, y: &mut Tensor<Shape2<CO, OL>>) {
+        let mut acc = GenericArray::<f32, CO>::default();
+        let b = if BIAS { Some(self.b.as_slice()) } else { None };
+        conv_forward(geom2::<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>(), x.as_slice(), self.weights(), b, y.as_mut_slice(), &mut acc);
+    }
+
+    fn backward_batch(
+        &self,
+        x: &[Tensor<Shape2<CI, L>>],
+        _y: &[Tensor<Shape2<CO, OL>>],
+        dy: &[Tensor<Shape2<CO, OL>>],
+        dx: &mut [Tensor<Shape2<CI, L>>],
+        grad: &mut Self,
+    ) {
+        let g = geom2::<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>();
+        let mut gco = GenericArray::<f32, CO>::default();
+        for i in 0..x.len() {
+            let (dw, db) = grad_parts(&mut grad.w, &mut grad.b);
+            let db = if BIAS { Some(db) } else { None };
+            conv_backward(g, x[i].as_slice(), self.weights(), dy[i].as_slice(), dx[i].as_mut_slice(), dw, db, &mut gco);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! Max and average pooling over signals (`[C, L]`) and images (`[C, H, W]`).
+
+use core::marker::PhantomData;
+
+use typenum::{Unsigned, U0};
+
+use crate::conv::Geom;
+use crate::geometry::{SameSize, WindowOut};
+use crate::layer::Layer;
+use crate::tensor::{Shape, Shape2, Shape3, Tensor};
+
+/// Index (within one channel plane) of the first maximum of the window at `(oy, ox)`, in
+/// row-major order; NaN wins (it propagates). `None` if the window holds only padding.
+#[inline(always)]
+fn window_argmax(g: &Geom, plane: &[f32], oy: usize, ox: usize) -> Option<usize> {
+    let mut best: Option<(usize, f32)> = None;
+    for ky in 0..g.kh {
+        let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+        if iy >= g.h {
+            continue;
+        }
+        for kx in 0..g.kw {
+            let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+            if ix >= g.w {
+                continue;
+            }
+            let i = iy * g.w + ix;
+            let v = plane[i];
+            match best {
+                Some((_, m)) if !(v > m || (v.is_nan() && !m.is_nan())) => {}
+                _ => best = Some((i, v)),
+            }
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+#[inline(always)]
+fn max_forward(g: Geom, x: &[f32], y: &mut [f32]) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    for c in 0..g.cin {
+        let plane = &x[c * hw..][..hw];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                y[c * ohw + oy * g.ow + ox] = window_argmax(&g, plane, oy, ox).map_or(f32::NEG_INFINITY, |i| plane[i]);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn max_backward(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    dx.fill(0.0);
+    for c in 0..g.cin {
+        let plane = &x[c * hw..][..hw];
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                if let Some(i) = window_argmax(&g, plane, oy, ox) {
+                    dx[c * hw + i] += dy[c * ohw + oy * g.ow + ox];
+                }
+            }
+        }
+    }
+}
+
+/// Number of real (non-padding) cells in the window at `(oy, ox)`.
+#[inline(always)]
+fn window_cells(g: &Geom, oy: usize, ox: usize) -> usize {
+    let rows = (0..g.kh).filter(|ky| (oy * g.sh + ky).wrapping_sub(g.pt) < g.h).count();
+    let cols = (0..g.kw).filter(|kx| (ox * g.sw + kx).wrapping_sub(g.pl) < g.w).count();
+    rows * cols
+}
+
+#[inline(always)]
+fn avg_divisor(g: &Geom, oy: usize, ox: usize, count_pad: bool) -> f32 {
+    if count_pad {
+        (g.kh * g.kw) as f32
+    } else {
+        window_cells(g, oy, ox).max(1) as f32
+    }
+}
+
+#[inline(always)]
+fn avg_forward(g: Geom, x: &[f32], y: &mut [f32], count_pad: bool) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    for c in 0..g.cin {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut s = 0.0f32;
+                for ky in 0..g.kh {
+                    let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                    if iy >= g.h {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+                        if ix < g.w {
+                            s += x[c * hw + iy * g.w + ix];
+                        }
+                    }
+                }
+                y[c * ohw + oy * g.ow + ox] = s / avg_divisor(&g, oy, ox, count_pad);
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn avg_backward(g: Geom, dy: &[f32], dx: &mut [f32], count_pad: bool) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    dx.fill(0.0);
+    for c in 0..g.cin {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let d = dy[c * ohw + oy * g.ow + ox] / avg_divisor(&g, oy, ox, count_pad);
+                for ky in 0..g.kh {
+                    let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                    if iy >= g.h {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+                        if ix < g.w {
+                            dx[c * hw + iy * g.w + ix] += d;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn geom(c: usize, h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, pt: usize, pl: usize, oh: usize, ow: usize) -> Geom {
+    Geom { cin: c, cout: c, h, w, kh, kw, sh, sw, pt, pl, oh, ow }
+}
+
+macro_rules! pool_struct {
+    ($(#[$doc:meta])* $name:ident < $($p:ident $(= $d:ty)?),* $(; const $cp:ident : bool = $cpd:literal)? >) => {
+        $(#[$doc])*
+        pub struct $name<$($p $(= $d)?),* $(, const $cp: bool = $cpd)?>(PhantomData<($($p,)*)>);
+        impl<$($p),* $(, const $cp: bool)?> Clone for $name<$($p),* $(, $cp)?> {
+            fn clone(&self) -> Self {
+                *self
+            }
+        }
+        impl<$($p),* $(, const $cp: bool)?> Copy for $name<$($p),* $(, $cp)?> {}
+        impl<$($p),* $(, const $cp: bool)?> Default for $name<$($p),* $(, $cp)?> {
+            fn default() -> Self {
+                $name(PhantomData)
+            }
+        }
+        impl<$($p),* $(, const $cp: bool)?> core::fmt::Debug for $name<$($p),* $(, $cp)?> {
+            fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
+    };
+}
+
+pool_struct!(
+    /// 2-D max pooling: each output is the largest of a `KH x KW` window moved in steps of
+    /// `(SH, SW)` over each channel, padded with `(PT, PB, PL, PR)` cells of -infinity.
+    /// Gradient: to the first maximum of the window in row-major order (PyTorch).
+    ///
+    /// Shapes: `[C, H, W] -> [C, OH, OW]`, OH = floor((H + PT + PB - KH) / SH) + 1, likewise OW.
+    /// PyTorch `nn.MaxPool2d((KH, KW), stride, padding)`; Keras `layers.MaxPooling2D`.
+    MaxPool2d<KH, KW, SH = KH, SW = KW, PT = U0, PB = U0, PL = U0, PR = U0>
+);
+pool_struct!(
+    /// 2-D average pooling: each output is the mean of a `KH x KW` window. With
+    /// `COUNT_PAD = true` (the default, as PyTorch's `count_include_pad=True`) the divisor is
+    /// always KH·KW, padded zeros included; with `false` it is the number of real cells in the
+    /// window (ONNX's default).
+    ///
+    /// Shapes as [`MaxPool2d`]. PyTorch `nn.AvgPool2d((KH, KW), stride, padding,
+    /// count_include_pad)`; Keras `layers.AveragePooling2D`.
+    AvgPool2d<KH, KW, SH = KH, SW = KW, PT = U0, PB = U0, PL = U0, PR = U0; const COUNT_PAD: bool = true>
+);
+pool_struct!(
+    /// 1-D max pooling over each channel of a `[C, L]` signal: window `K`, stride `S`, padding
+    /// `(P0, P1)` of -infinity; gradient to the first maximum. `[C, L] -> [C, OL]`,
+    /// OL = floor((L + P0 + P1 - K) / S) + 1. PyTorch `nn.MaxPool1d`; Keras `layers.MaxPooling1D`.
+    MaxPool1d<K, S = K, P0 = U0, P1 = U0>
+);
+pool_struct!(
+    /// 1-D average pooling over each channel of a `[C, L]` signal; `COUNT_PAD` as in
+    /// [`AvgPool2d`]. PyTorch `nn.AvgPool1d`; Keras `layers.AveragePooling1D`.
+    AvgPool1d<K, S = K, P0 = U0, P1 = U0; const COUNT_PAD: bool = true>
+);
+
+macro_rules! pool2d_impl {
+    ($name:ident, $fwd:expr, $bwd:expr $(, const $cp:ident)?) => {
+        impl<KH, KW, SH, SW, PT, PB, PL, PR, C, H, W, OH, OW $(, const $cp: bool)?> Layer<Shape3<C, H, W>, Shape3<C, OH, OW>>
+            for $name<KH, KW, SH, SW, PT, PB, PL, PR $(, $cp)?>
+        where
+            KH: Unsigned,
+            KW: Unsigned,
+            SH: Unsigned,
+            SW: Unsigned,
+            PT: Unsigned,
+            PB: Unsigned,
+            PL: Unsigned,
+            PR: Unsigned,
+            C: Unsigned,
+            Shape3<C, H, W>: Shape,
+            Shape3<C, OH, OW>: Shape,
+            H: Unsigned + WindowOut<KH, SH, PT, PB>,
+            W: Unsigned + WindowOut<KW, SW, PL, PR>,
+            OH: Unsigned,
+            OW: Unsigned,
+            <H as WindowOut<KH, SH, PT, PB>>::Out: SameSize<OH>,
+            <W as WindowOut<KW, SW, PL, PR>>::Out: SameSize<OW>,
+        {
+            type Grad = ();
+            #[inline]
+            fn forward(&self, x: &Tensor<Shape3<C, H, W>>, y: &mut Tensor<Shape3<C, OH, OW>>) {
+                let g = geom(C::USIZE, H::USIZE, W::USIZE, KH::USIZE, KW::USIZE, SH::USIZE, SW::USIZE, PT::USIZE, PL::USIZE, OH::USIZE, OW::USIZE);
+                #[allow(clippy::redundant_closure_call)]
+                ($fwd)(g, x.as_slice(), y.as_mut_slice() $(, $cp)?);
+            }
+            fn backward_batch(
+                &self,
+                x: &[Tensor<Shape3<C, H, W>>],
+                _y: &[Tensor<Shape3<C, OH, OW>>],
+                dy: &[Tensor<Shape3<C, OH, OW>>],
+                dx: &mut [Tensor<Shape3<C, H, W>>],
+                _: &mut (),
+            ) {
+                let g = geom(C::USIZE, H::USIZE, W::USIZE, KH::USIZE, KW::USIZE, SH::USIZE, SW::USIZE, PT::USIZE, PL::USIZE, OH::USIZE, OW::USIZE);
+                for i in 0..x.len() {
+                    #[allow(clippy::redundant_closure_call)]
+                    ($bwd)(g, x[i].as_slice(), dy[i].as_slice(), dx[i].as_mut_slice() $(, $cp)?);
+                }
+            }
+        }
+    };
+}
+
+macro_rules! pool1d_impl {
+    ($name:ident, $fwd:expr, $bwd:expr $(, const $cp:ident)?) => {
+        impl<K, S, P0, P1, C, L, OL $(, const $cp: bool)?> Layer<Shape2<C, L>, Shape2<C, OL>> for $name<K, S, P0, P1 $(, $cp)?>
+        where
+            K: Unsigned,
+            S: Unsigned,
+            P0: Unsigned,
+            P1: Unsigned,
+            C: Unsigned,
+            Shape2<C, L>: Shape,
+            Shape2<C, OL>: Shape,
+            L: Unsigned + WindowOut<K, S, P0, P1>,
+            OL: Unsigned,
+            <L as WindowOut<K, S, P0, P1>>::Out: SameSize<OL>,
+        {
+            type Grad = ();
+            #[inline]
+            fn forward(&self, x: &Tensor<Shape2<C, L>>, y: &mut Tensor<Shape2<C, OL>>) {
+                let g = geom(C::USIZE, 1, L::USIZE, 1, K::USIZE, 1, S::USIZE, 0, P0::USIZE, 1, OL::USIZE);
+                #[allow(clippy::redundant_closure_call)]
+                ($fwd)(g, x.as_slice(), y.as_mut_slice() $(, $cp)?);
+            }
+            fn backward_batch(
+                &self,
+                x: &[Tensor<Shape2<C, L>>],
+                _y: &[Tensor<Shape2<C, OL>>],
+                dy: &[Tensor<Shape2<C, OL>>],
+                dx: &mut [Tensor<Shape2<C, L>>],
+                _: &mut (),
+            ) {
+                let g = geom(C::USIZE, 1, L::USIZE, 1, K::USIZE, 1, S::USIZE, 0, P0::USIZE, 1, OL::USIZE);
+                for i in 0..x.len() {
+                    #[allow(clippy::redundant_closure_call)]
+                    ($bwd)(g, x[i].as_slice(), dy[i].as_slice(), dx[i].as_mut_slice() $(, $cp)?);
+                }
+            }
+        }
+    };
+}
+
+pool2d_impl!(MaxPool2d, max_forward, max_backward);
+pool2d_impl!(
+    AvgPool2d,
+    avg_forward,
+    |g, _x: &[f32], dy: &[f32], dx: &mut [f32], cp| avg_backward(g, dy, dx, cp),
+    const COUNT_PAD
+);
+pool1d_impl!(MaxPool1d, max_forward, max_backward);
+pool1d_impl!(
+    AvgPool1d,
+    avg_forward,
+    |g, _x: &[f32], dy: &[f32], dx: &mut [f32], cp| avg_backward(g, dy, dx, cp),
+    const COUNT_PAD
+);
+
