@@ -148,33 +148,33 @@ pub struct GELU {
     /// Use the tanh approximation instead of the exact erf form.
     pub tanh_approximation: bool,
 }
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-const INV_SQRT_2: f32 = core::f32::consts::FRAC_1_SQRT_2;
-const INV_SQRT_2PI: f32 = 0.398_942_3;
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+const INV_SQRT_2: f64 = core::f64::consts::FRAC_1_SQRT_2;
+const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 impl Activation for GELU {
     const NAME: &'static str = "GELU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
         let half = R::from_f32(0.5);
         if self.tanh_approximation {
-            let inner = R::from_f32(SQRT_2_OVER_PI) * (x + R::from_f32(0.044715) * x * x * x);
+            let inner = R::from_f64(SQRT_2_OVER_PI) * (x + R::from_f64(0.044715) * x * x * x);
             half * x * (R::ONE + inner.tanh())
         } else {
-            half * x * (R::ONE + (x * R::from_f32(INV_SQRT_2)).erf())
+            half * x * (R::ONE + (x * R::from_f64(INV_SQRT_2)).erf())
         }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
         let half = R::from_f32(0.5);
         if self.tanh_approximation {
-            let k = R::from_f32(SQRT_2_OVER_PI);
-            let c = R::from_f32(0.044715);
+            let k = R::from_f64(SQRT_2_OVER_PI);
+            let c = R::from_f64(0.044715);
             let t = (k * (x + c * x * x * x)).tanh();
             half * (R::ONE + t)
                 + half * x * (R::ONE - t * t) * k * (R::ONE + R::from_f32(3.0) * c * x * x)
         } else {
-            let cdf = half * (R::ONE + (x * R::from_f32(INV_SQRT_2)).erf());
-            let pdf = R::from_f32(INV_SQRT_2PI) * (-half * x * x).exp();
+            let cdf = half * (R::ONE + (x * R::from_f64(INV_SQRT_2)).erf());
+            let pdf = R::from_f64(INV_SQRT_2PI) * (-half * x * x).exp();
             cdf + x * pdf
         }
     }
@@ -229,9 +229,9 @@ impl Activation for ELU {
 }
 
 /// SELU's lambda (PyTorch's constant).
-pub const SELU_LAMBDA: f32 = 1.050_701;
+pub const SELU_LAMBDA: f64 = 1.050_700_987_355_480_5;
 /// SELU's alpha (PyTorch's constant).
-pub const SELU_ALPHA: f32 = 1.673_263_2;
+pub const SELU_ALPHA: f64 = 1.673_263_242_354_377_2;
 
 /// Scaled ELU: g(x) = lambda (x if x > 0 else alpha (e^x - 1)), lambda = 1.0507009873554805,
 /// alpha = 1.6732632423543772; g'(0) = lambda alpha. Use with LeCun initialization. PyTorch `nn.SELU`.
@@ -241,20 +241,20 @@ impl Activation for SELU {
     const NAME: &'static str = "SELU";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
-        let l = R::from_f32(SELU_LAMBDA);
+        let l = R::from_f64(SELU_LAMBDA);
         if x > R::ZERO {
             l * x
         } else {
-            l * R::from_f32(SELU_ALPHA) * x.exp_m1()
+            l * R::from_f64(SELU_ALPHA) * x.exp_m1()
         }
     }
     #[inline(always)]
     fn df<R: Real>(&self, x: R, _: R) -> R {
-        let l = R::from_f32(SELU_LAMBDA);
+        let l = R::from_f64(SELU_LAMBDA);
         if x > R::ZERO {
             l
         } else {
-            l * R::from_f32(SELU_ALPHA) * x.exp()
+            l * R::from_f64(SELU_ALPHA) * x.exp()
         }
     }
 }

@@ -21,6 +21,8 @@ pub trait Real:
     const ONE: Self;
     /// Converts an `f32` constant.
     fn from_f32(v: f32) -> Self;
+    /// Converts an `f64` constant (rounding for `f32`).
+    fn from_f64(v: f64) -> Self;
     /// Converts to `f64`.
     fn to_f64(self) -> f64;
     /// e^x.
@@ -56,6 +58,10 @@ macro_rules! real_impl {
             const ONE: Self = 1.0;
             #[inline(always)]
             fn from_f32(v: f32) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
                 v as $t
             }
             #[inline(always)]
