@@ -26,31 +26,63 @@ nn::network! {
 const SEED: u64 = 42;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut data = Dataset::<Input<DigitsCnn>, usize>::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv"))?;
+    let mut data = Dataset::<Input<DigitsCnn>, usize>::from_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/digits.csv"
+    ))?;
     for x in &mut data.x {
         x.as_mut_slice().iter_mut().for_each(|v| *v /= 16.0);
     }
     let (train, test) = data.stratified_split(0.2, SEED);
     // 5% of the training split is held out for validation (early stopping, curves).
     let (fit, val) = train.stratified_split(0.05, SEED + 1);
-    println!("digits: {} train, {} validation, {} test images (stratified, seed {SEED})", fit.len(), val.len(), test.len());
+    println!(
+        "digits: {} train, {} validation, {} test images (stratified, seed {SEED})",
+        fit.len(),
+        val.len(),
+        test.len()
+    );
     print!("{}", DigitsCnn::SUMMARY);
 
     // SGD with momentum and L2 weight decay; the best validation epoch is kept.
     let mut net = DigitsCnn::new(SEED);
-    let history = Trainer::new(Sgd::new(0.05).momentum(0.9).weight_decay(2e-3), CrossEntropy)
-        .batch_size::<32>()
-        .epochs(80)
-        .patience(20)
-        .seed(SEED)
-        .fit(&mut net, &fit, Some(&val))?;
-    println!("trained {} epochs, best epoch {:?}", history.epochs.len(), history.best_epoch);
+    let history = Trainer::new(
+        Sgd::new(0.05).momentum(0.9).weight_decay(2e-3),
+        CrossEntropy,
+    )
+    .batch_size::<32>()
+    .epochs(80)
+    .patience(20)
+    .seed(SEED)
+    .fit(&mut net, &fit, Some(&val))?;
+    println!(
+        "trained {} epochs, best epoch {:?}",
+        history.epochs.len(),
+        history.best_epoch
+    );
 
     let loss: Vec<f32> = history.epochs.iter().map(|e| e.train_loss).collect();
-    let val_loss: Vec<f32> = history.epochs.iter().filter_map(|e| e.validation.map(|v| v.loss)).collect();
-    let acc: Vec<f32> = history.epochs.iter().filter_map(|e| e.train_accuracy).collect();
-    let val_acc: Vec<f32> = history.epochs.iter().filter_map(|e| e.validation.and_then(|v| v.accuracy)).collect();
-    common::plot_curves2("digits_curves.png", "Digits CNN (M2)", &[("train", &loss), ("validation", &val_loss)], &[("train", &acc), ("validation", &val_acc)])?;
+    let val_loss: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation.map(|v| v.loss))
+        .collect();
+    let acc: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.train_accuracy)
+        .collect();
+    let val_acc: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
+        .collect();
+    common::plot_curves2(
+        "digits_curves.png",
+        "Digits CNN (M2)",
+        &[("train", &loss), ("validation", &val_loss)],
+        &[("train", &acc), ("validation", &val_acc)],
+    )?;
     plot_filters(&net, "digits_filters.png")?;
     println!("wrote digits_curves.png and digits_filters.png");
 
@@ -66,7 +98,12 @@ fn plot_filters(net: &DigitsCnn, path: &str) -> Result<(), Box<dyn std::error::E
     let root = BitMapBackend::new(path, (840, 150)).into_drawing_area();
     root.fill(&WHITE).map_err(common::plot_err)?;
     let (title, body) = root.split_vertically(30);
-    title.titled("conv1: learned 3x3 filters (red +, blue -)", ("sans-serif", 18)).map_err(common::plot_err)?;
+    title
+        .titled(
+            "conv1: learned 3x3 filters (red +, blue -)",
+            ("sans-serif", 18),
+        )
+        .map_err(common::plot_err)?;
     let panels = body.split_evenly((1, 8));
     let w = net.conv1.weights(); // [ky][kx][in][out], in = 1
     let max = w.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
@@ -82,7 +119,12 @@ fn plot_filters(net: &DigitsCnn, path: &str) -> Result<(), Box<dyn std::error::E
                     RGBColor((255.0 * (1.0 + v)) as u8, (255.0 * (1.0 + v)) as u8, 255)
                 };
                 let (x0, y0) = (5 + kx as i32 * cell, 5 + ky as i32 * cell);
-                panel.draw(&Rectangle::new([(x0, y0), (x0 + cell, y0 + cell)], c.filled())).map_err(common::plot_err)?;
+                panel
+                    .draw(&Rectangle::new(
+                        [(x0, y0), (x0 + cell, y0 + cell)],
+                        c.filled(),
+                    ))
+                    .map_err(common::plot_err)?;
             }
         }
     }

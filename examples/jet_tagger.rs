@@ -25,14 +25,21 @@ nn::network! {
 
 fn main() -> Result<(), nn::Error> {
     print!("{}", JetTagger::SUMMARY);
-    println!("parameters: {}, MACs per sample: {}", JetTagger::PARAMS, JetTagger::MACS);
+    println!(
+        "parameters: {}, MACs per sample: {}",
+        JetTagger::PARAMS,
+        JetTagger::MACS
+    );
 
     let net = JetTagger::new(2023);
     // 1024 different inputs, each built from a slice the way a caller would.
     let mut rng = nn::Rng::new(1);
     let inputs: Vec<f32> = (0..1024 * 16).map(|_| rng.normal()).collect();
     let first = Input::<JetTagger>::try_from(&inputs[..16])?;
-    println!("class probabilities for the first input: {:?}", net.forward(&first).as_slice());
+    println!(
+        "class probabilities for the first input: {:?}",
+        net.forward(&first).as_slice()
+    );
 
     // Median over 201 runs of 1024 samples each.
     let mut per_sample = Vec::new();
@@ -54,6 +61,9 @@ fn main() -> Result<(), nn::Error> {
         per_sample[per_sample.len() - 1],
         per_sample.len()
     );
-    println!("batch-1 latency: {:.1} ns/sample", per_sample[per_sample.len() / 2]);
+    println!(
+        "batch-1 latency: {:.1} ns/sample",
+        per_sample[per_sample.len() / 2]
+    );
     Ok(())
 }

@@ -108,7 +108,8 @@ fn stack_used(depth: usize, mut f: impl FnMut()) -> usize {
     }
     call(&mut f);
     // SAFETY: as above; the bytes are plain memory.
-    let deepest = unsafe { (low..top).find(|&a| std::ptr::read_volatile(a as *const u8) != PATTERN) };
+    let deepest =
+        unsafe { (low..top).find(|&a| std::ptr::read_volatile(a as *const u8) != PATTERN) };
     deepest.map_or(0, |a| top + 256 - a)
 }
 
@@ -125,12 +126,18 @@ fn run() -> Result<(), String> {
     let small = Dataset::<Tensor<Shape1<U64>>, usize>::from_csv(path).map_err(|e| e.to_string())?;
     let mut data: Dataset<Input<LeNet>, usize> = Dataset::default();
     for (x, &y) in small.iter() {
-        data.x.push(Input::<LeNet>::try_from(&resize(x.as_slice())[..]).map_err(|e| e.to_string())?);
+        data.x
+            .push(Input::<LeNet>::try_from(&resize(x.as_slice())[..]).map_err(|e| e.to_string())?);
         data.y.push(y);
     }
     let (train, test) = data.stratified_split(0.2, SEED);
     let (fit, val) = train.stratified_split(0.1, SEED + 1);
-    println!("digits at 28x28: {} train, {} validation, {} test images", fit.len(), val.len(), test.len());
+    println!(
+        "digits at 28x28: {} train, {} validation, {} test images",
+        fit.len(),
+        val.len(),
+        test.len()
+    );
     print!("{}", LeNet::SUMMARY);
 
     let heap_before = LIVE.load(Relaxed);
@@ -144,27 +151,53 @@ fn run() -> Result<(), String> {
         LeNet::PARAMS * 4
     );
 
-    let history = Trainer::new(Sgd::new(0.02).momentum(0.9).weight_decay(1e-3), CrossEntropy)
-        .batch_size::<32>()
-        .epochs(30)
-        .patience(8)
-        .seed(SEED)
-        .fit(&mut net, &fit, Some(&val))
-        .map_err(|e| e.to_string())?;
-    println!("trained {} epochs, best epoch {:?}", history.epochs.len(), history.best_epoch);
+    let history = Trainer::new(
+        Sgd::new(0.02).momentum(0.9).weight_decay(1e-3),
+        CrossEntropy,
+    )
+    .batch_size::<32>()
+    .epochs(30)
+    .patience(8)
+    .seed(SEED)
+    .fit(&mut net, &fit, Some(&val))
+    .map_err(|e| e.to_string())?;
+    println!(
+        "trained {} epochs, best epoch {:?}",
+        history.epochs.len(),
+        history.best_epoch
+    );
     let loss: Vec<f32> = history.epochs.iter().map(|e| e.train_loss).collect();
-    let val_loss: Vec<f32> = history.epochs.iter().filter_map(|e| e.validation.map(|v| v.loss)).collect();
-    let acc: Vec<f32> = history.epochs.iter().filter_map(|e| e.train_accuracy).collect();
-    let val_acc: Vec<f32> = history.epochs.iter().filter_map(|e| e.validation.and_then(|v| v.accuracy)).collect();
-    common::plot_curves2("lenet_curves.png", "LeNet-5 (M3) on digits at 28x28", &[("train", &loss), ("validation", &val_loss)], &[("train", &acc), ("validation", &val_acc)])
-        .map_err(|e| e.to_string())?;
+    let val_loss: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation.map(|v| v.loss))
+        .collect();
+    let acc: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.train_accuracy)
+        .collect();
+    let val_acc: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
+        .collect();
+    common::plot_curves2(
+        "lenet_curves.png",
+        "LeNet-5 (M3) on digits at 28x28",
+        &[("train", &loss), ("validation", &val_loss)],
+        &[("train", &acc), ("validation", &val_acc)],
+    )
+    .map_err(|e| e.to_string())?;
 
     // Inference: stack measured by painting, heap by the counting allocator (expected: 0).
     let x = test.x[0].clone();
     let heap_before = LIVE.load(Relaxed);
     let peak_before = PEAK.swap(heap_before, Relaxed);
     let mut class = 0;
-    let stack = stack_used(STACK / 2, || class = black_box(&net).forward(black_box(&x)).argmax());
+    let stack = stack_used(STACK / 2, || {
+        class = black_box(&net).forward(black_box(&x)).argmax()
+    });
     let heap_inference = PEAK.load(Relaxed) - heap_before;
     PEAK.fetch_max(peak_before, Relaxed);
     println!("inference on a {} KiB thread stack: {stack} bytes of stack, {heap_inference} bytes of heap (predicted {class}, label {})", STACK / 1024, test.y[0]);

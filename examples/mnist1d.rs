@@ -24,10 +24,18 @@ nn::network! {
 const SEED: u64 = 1;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let data = Dataset::<Input<Mnist1dCnn>, usize>::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist1d.csv"))?;
+    let data = Dataset::<Input<Mnist1dCnn>, usize>::from_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/mnist1d.csv"
+    ))?;
     let (train, test) = data.split_at(4000);
     let (fit, val) = train.stratified_split(0.1, SEED);
-    println!("MNIST-1D: {} train, {} validation, {} test signals (canonical split)", fit.len(), val.len(), test.len());
+    println!(
+        "MNIST-1D: {} train, {} validation, {} test signals (canonical split)",
+        fit.len(),
+        val.len(),
+        test.len()
+    );
     print!("{}", Mnist1dCnn::SUMMARY);
 
     let mut net = Mnist1dCnn::new(SEED);
@@ -39,13 +47,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .patience(30)
         .seed(SEED)
         .fit(&mut net, &fit, Some(&val))?;
-    println!("trained {} epochs, best epoch {:?}", history.epochs.len(), history.best_epoch);
+    println!(
+        "trained {} epochs, best epoch {:?}",
+        history.epochs.len(),
+        history.best_epoch
+    );
 
     let loss: Vec<f32> = history.epochs.iter().map(|e| e.train_loss).collect();
-    let val_loss: Vec<f32> = history.epochs.iter().filter_map(|e| e.validation.map(|v| v.loss)).collect();
-    let acc: Vec<f32> = history.epochs.iter().filter_map(|e| e.train_accuracy).collect();
-    let val_acc: Vec<f32> = history.epochs.iter().filter_map(|e| e.validation.and_then(|v| v.accuracy)).collect();
-    common::plot_curves2("mnist1d_curves.png", "MNIST-1D CNN (M4)", &[("train", &loss), ("validation", &val_loss)], &[("train", &acc), ("validation", &val_acc)])?;
+    let val_loss: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation.map(|v| v.loss))
+        .collect();
+    let acc: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.train_accuracy)
+        .collect();
+    let val_acc: Vec<f32> = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
+        .collect();
+    common::plot_curves2(
+        "mnist1d_curves.png",
+        "MNIST-1D CNN (M4)",
+        &[("train", &loss), ("validation", &val_loss)],
+        &[("train", &acc), ("validation", &val_acc)],
+    )?;
     println!("wrote mnist1d_curves.png");
 
     let m = evaluate(&net, &CrossEntropy, &test);

@@ -49,3 +49,8 @@ pub mod prelude {
         Shape, Shape1, Shape2, Shape3, Tensor,
     };
 }
+
+/// The README's examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

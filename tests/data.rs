@@ -21,28 +21,57 @@ fn loads_rows_of_features_and_label() {
 #[test]
 fn a_bad_value_names_row_and_column() {
     let err = load("1,2,3,0\n4,x5,6,1\n").unwrap_err();
-    assert_eq!(err.to_string(), "mem.csv: row 2, column 2: `x5` is not a finite number");
+    assert_eq!(
+        err.to_string(),
+        "mem.csv: row 2, column 2: `x5` is not a finite number"
+    );
 }
 
 #[test]
 fn a_non_finite_value_is_rejected() {
     let err = load("1,2,NaN,0\n").unwrap_err();
-    assert!(matches!(err, nn::Error::Value { row: 1, column: 3, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            nn::Error::Value {
+                row: 1,
+                column: 3,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = load("1,inf,2,0\n").unwrap_err();
-    assert!(matches!(err, nn::Error::Value { row: 1, column: 2, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            nn::Error::Value {
+                row: 1,
+                column: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_wrong_width_names_the_row_and_both_counts() {
     let err = load("1,2,3,0\n1,2,3,4,0\n").unwrap_err();
-    assert_eq!(err.to_string(), "mem.csv: row 2 has 5 columns, expected 4 (3 features and the label)");
+    assert_eq!(
+        err.to_string(),
+        "mem.csv: row 2 has 5 columns, expected 4 (3 features and the label)"
+    );
 }
 
 #[test]
 fn a_bad_label_is_rejected() {
     for bad in ["-1", "0.5", "cat"] {
         let err = load(&format!("1,2,3,{bad}\n")).unwrap_err();
-        assert!(matches!(err, nn::Error::Label { row: 1, .. }), "{bad}: {err}");
+        assert!(
+            matches!(err, nn::Error::Label { row: 1, .. }),
+            "{bad}: {err}"
+        );
     }
 }
 
@@ -57,15 +86,31 @@ fn an_empty_file_and_a_missing_file_are_errors() {
 fn the_shipped_data_sets_load() {
     use nn::typenum::{U30, U40, U64};
     let dir = env!("CARGO_MANIFEST_DIR");
-    let d = Dataset::<Tensor<Shape1<U64>>, usize>::from_csv(format!("{dir}/data/digits.csv")).unwrap();
+    let d =
+        Dataset::<Tensor<Shape1<U64>>, usize>::from_csv(format!("{dir}/data/digits.csv")).unwrap();
     assert_eq!((d.len(), d.num_classes()), (1797, 10));
-    let b = Dataset::<Tensor<Shape1<U30>>, usize>::from_csv(format!("{dir}/data/breast_cancer.csv")).unwrap();
+    let b =
+        Dataset::<Tensor<Shape1<U30>>, usize>::from_csv(format!("{dir}/data/breast_cancer.csv"))
+            .unwrap();
     assert_eq!((b.len(), b.class_counts()), (569, vec![212, 357]));
-    let m = Dataset::<Tensor<Shape1<U40>>, usize>::from_csv(format!("{dir}/data/mnist1d.csv")).unwrap();
+    let m =
+        Dataset::<Tensor<Shape1<U40>>, usize>::from_csv(format!("{dir}/data/mnist1d.csv")).unwrap();
     assert_eq!((m.len(), m.num_classes()), (5000, 10));
     // Loading digits with the breast-cancer width fails on the first row.
-    let err = Dataset::<Tensor<Shape1<U30>>, usize>::from_csv(format!("{dir}/data/digits.csv")).unwrap_err();
-    assert!(matches!(err, nn::Error::Width { row: 1, expected: 31, found: 65, .. }), "{err}");
+    let err = Dataset::<Tensor<Shape1<U30>>, usize>::from_csv(format!("{dir}/data/digits.csv"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            nn::Error::Width {
+                row: 1,
+                expected: 31,
+                found: 65,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,6 +153,13 @@ fn tensors_from_arrays_and_slices() {
     assert_eq!(X::from_array_ref(&[1.0, 5.0, 2.0]), &t);
     let e = X::try_from(&[1.0f32; 4][..]).unwrap_err();
     assert_eq!((e.expected, e.found), (3, 4));
-    assert_eq!(e.to_string(), "expected 3 values for a tensor of shape [3], found 4");
-    assert_eq!(nn::argmax(&[f32::NAN, 1.0, 3.0, 3.0]), 2, "first maximum, NaN never wins");
+    assert_eq!(
+        e.to_string(),
+        "expected 3 values for a tensor of shape [3], found 4"
+    );
+    assert_eq!(
+        nn::argmax(&[f32::NAN, 1.0, 3.0, 3.0]),
+        2,
+        "first maximum, NaN never wins"
+    );
 }

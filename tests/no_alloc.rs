@@ -50,6 +50,75 @@ nn::network! {
     }
 }
 
+nn::network! {
+    /// M2, the digits CNN.
+    struct M2 {
+        input: [1, 8, 8],
+        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
+        Flatten, fc: Dense(10), Softmax,
+    }
+}
+
+nn::network! {
+    /// M3, LeNet-5 style.
+    struct M3 {
+        input: [1, 28, 28],
+        conv1: Conv2d(6, kernel = 5), ReLU, MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
+        Flatten, fc1: Dense(120), ReLU, fc2: Dense(84), ReLU, fc3: Dense(10), Softmax,
+    }
+}
+
+nn::network! {
+    /// M4, the MNIST-1D CNN, plus average pooling and per-channel PReLU.
+    struct M4 {
+        input: [1, 40],
+        conv1: Conv1d(32, kernel = 5, padding = 2), ReLU,
+        conv2: Conv1d(32, kernel = 3, stride = 2, padding = 1), PReLU(per_channel = true),
+        conv3: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
+        AvgPool1d(2, stride = 1, padding = 1, count_include_pad = false),
+        Flatten, fc: Dense(10), Softmax,
+    }
+}
+
+#[test]
+fn convolutional_forward_allocates_nothing() {
+    // Built before counting: M3's large dense layer is boxed at construction, not at inference.
+    let (m2, m3, m4) = (M2::new(1), M3::new(1), M4::new(1));
+    let x2 = nn::Input::<M2>::filled(0.5);
+    let x3 = nn::Input::<M3>::from_fn(|i| (i as f32 * 0.01).sin());
+    let x4 = nn::Input::<M4>::from_fn(|i| (i as f32 * 0.3).cos());
+    let before = allocations();
+    let mut sink = 0.0;
+    for _ in 0..10 {
+        sink += m2.forward(&x2)[0] + m3.forward(&x3)[1] + m4.forward(&x4)[2];
+        sink += m3.forward_logits(&x3)[3];
+    }
+    let after = allocations();
+    assert!(sink.is_finite());
+    assert_eq!(
+        after - before,
+        0,
+        "convolutional inference allocated {} times",
+        after - before
+    );
+}
+
+#[test]
+fn large_layers_are_built_on_the_heap_without_a_stack_copy() {
+    // M3's fc1 (256 x 120 + 120 floats, 123 KB) lives behind a box: the struct stays small.
+    assert!(
+        std::mem::size_of::<M3>() < 32 * 1024,
+        "M3 is {} bytes inline",
+        std::mem::size_of::<M3>()
+    );
+    let before = allocations();
+    let net = M3::new(2);
+    assert!(allocations() > before, "the large layers were boxed");
+    assert_eq!(net.fc1.weights().len(), 256 * 120);
+}
+
 #[test]
 fn forward_allocates_nothing() {
     let m1 = M1::new(1);
@@ -66,7 +135,12 @@ fn forward_allocates_nothing() {
     }
     let after = allocations();
     assert!(sink.is_finite());
-    assert_eq!(after - before, 0, "inference allocated {} times", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "inference allocated {} times",
+        after - before
+    );
 }
 
 #[test]

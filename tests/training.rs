@@ -22,8 +22,15 @@ nn::network! {
     }
 }
 
-fn cancer() -> (Dataset<Input<CancerMlp>, usize>, Dataset<Input<CancerMlp>, usize>) {
-    let data = Dataset::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/breast_cancer.csv")).expect("data file");
+fn cancer() -> (
+    Dataset<Input<CancerMlp>, usize>,
+    Dataset<Input<CancerMlp>, usize>,
+) {
+    let data = Dataset::from_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/breast_cancer.csv"
+    ))
+    .expect("data file");
     let (mut train, mut test) = data.stratified_split(0.2, 42);
     let s = Standardizer::fit(&train);
     s.transform(&mut train);
@@ -52,8 +59,14 @@ fn mlp_learns_breast_cancer_with_softmax_cross_entropy() {
     let after = accuracy(&net, &test);
     let first = history.epochs[0].train_loss;
     let last = history.last().unwrap().train_loss;
-    assert!(last < first * 0.5, "training loss fell only from {first} to {last}");
-    assert!(after >= 0.95, "test accuracy {after} after training (before: {before})");
+    assert!(
+        last < first * 0.5,
+        "training loss fell only from {first} to {last}"
+    );
+    assert!(
+        after >= 0.95,
+        "test accuracy {after} after training (before: {before})"
+    );
 }
 
 #[test]
@@ -80,18 +93,30 @@ fn logistic_regression_learns_with_binary_cross_entropy() {
 fn adam_also_trains() {
     let (train, test) = cancer();
     let mut net = CancerMlp::new(5);
-    Trainer::new(Adam::new(1e-2), CrossEntropy).epochs(10).progress(false).fit(&mut net, &train, None).unwrap();
+    Trainer::new(Adam::new(1e-2), CrossEntropy)
+        .epochs(10)
+        .progress(false)
+        .fit(&mut net, &train, None)
+        .unwrap();
     assert!(accuracy(&net, &test) >= 0.95);
 }
 
 #[test]
 fn same_seed_gives_bit_identical_weights_and_runs() {
     assert_eq!(params_of(&CancerMlp::new(9)), params_of(&CancerMlp::new(9)));
-    assert_ne!(params_of(&CancerMlp::new(9)), params_of(&CancerMlp::new(10)));
+    assert_ne!(
+        params_of(&CancerMlp::new(9)),
+        params_of(&CancerMlp::new(10))
+    );
     let (train, _) = cancer();
     let run = || {
         let mut net = CancerMlp::new(4);
-        let h = Trainer::new(Sgd::new(0.05).momentum(0.9), CrossEntropy).epochs(3).seed(11).progress(false).fit(&mut net, &train, None).unwrap();
+        let h = Trainer::new(Sgd::new(0.05).momentum(0.9), CrossEntropy)
+            .epochs(3)
+            .seed(11)
+            .progress(false)
+            .fit(&mut net, &train, None)
+            .unwrap();
         (params_of(&net), h)
     };
     let (a, ha) = run();
@@ -106,7 +131,12 @@ fn nan_in_the_loss_stops_training_naming_epoch_and_batch() {
     // Poison one sample: its loss is NaN in whichever batch holds it.
     train.x[100][3] = f32::NAN;
     let mut net = CancerMlp::new(1);
-    let err = Trainer::new(Sgd::new(0.05), CrossEntropy).batch_size::<8>().epochs(5).progress(false).fit(&mut net, &train, None).unwrap_err();
+    let err = Trainer::new(Sgd::new(0.05), CrossEntropy)
+        .batch_size::<8>()
+        .epochs(5)
+        .progress(false)
+        .fit(&mut net, &train, None)
+        .unwrap_err();
     match &err {
         nn::Error::NonFinite { epoch, batch, .. } => {
             assert_eq!(*epoch, 1);
@@ -122,7 +152,10 @@ fn nan_in_the_loss_stops_training_naming_epoch_and_batch() {
 fn a_too_large_learning_rate_diverges_to_an_error_not_garbage() {
     let (train, _) = cancer();
     let mut net = CancerMlp::new(1);
-    let r = Trainer::new(Sgd::new(1e6), CrossEntropy).epochs(50).progress(false).fit(&mut net, &train, None);
+    let r = Trainer::new(Sgd::new(1e6), CrossEntropy)
+        .epochs(50)
+        .progress(false)
+        .fit(&mut net, &train, None);
     match r {
         Err(nn::Error::NonFinite { .. }) => {}
         Ok(h) => assert!(h.epochs.iter().all(|e| e.train_loss.is_finite())),
@@ -145,13 +178,30 @@ fn early_stopping_restores_the_best_weights() {
         .unwrap();
     let best = history.best_epoch.expect("a best epoch");
     let best_loss = history.epochs[best - 1].validation.unwrap().loss;
-    let min_loss = history.epochs.iter().map(|e| e.validation.unwrap().loss).fold(f32::INFINITY, f32::min);
-    assert_eq!(best_loss, min_loss, "best epoch is the minimum of validation loss");
-    assert!(history.stopped_early, "200 epochs without improvement stopping is implausible");
-    assert_eq!(history.epochs.len(), best + 5, "stopped exactly `patience` epochs after the best");
+    let min_loss = history
+        .epochs
+        .iter()
+        .map(|e| e.validation.unwrap().loss)
+        .fold(f32::INFINITY, f32::min);
+    assert_eq!(
+        best_loss, min_loss,
+        "best epoch is the minimum of validation loss"
+    );
+    assert!(
+        history.stopped_early,
+        "200 epochs without improvement stopping is implausible"
+    );
+    assert_eq!(
+        history.epochs.len(),
+        best + 5,
+        "stopped exactly `patience` epochs after the best"
+    );
     // The network now holds the best epoch's weights: its validation loss is that epoch's.
     let now = evaluate(&net, &CrossEntropy, &val).loss;
-    assert!((now - best_loss).abs() < 1e-6, "restored loss {now} vs best {best_loss}");
+    assert!(
+        (now - best_loss).abs() < 1e-6,
+        "restored loss {now} vs best {best_loss}"
+    );
     assert!(accuracy(&net, &test) > 0.9);
 }
 
@@ -161,7 +211,10 @@ fn mismatched_loss_and_head_is_an_error() {
     // Cross-entropy works through a softmax head, not a sigmoid one.
     nn::network! { struct TwoSigmoid { input: [30], fc: Dense(2), Sigmoid } }
     let mut net = TwoSigmoid::new(0);
-    let err = Trainer::new(Sgd::new(0.1), CrossEntropy).progress(false).fit(&mut net, &train, None).unwrap_err();
+    let err = Trainer::new(Sgd::new(0.1), CrossEntropy)
+        .progress(false)
+        .fit(&mut net, &train, None)
+        .unwrap_err();
     assert!(err.to_string().contains("ends in Sigmoid"), "{err}");
 }
 
@@ -170,7 +223,10 @@ fn labels_out_of_range_are_an_error() {
     let (mut train, _) = cancer();
     train.y[7] = 5;
     let mut net = CancerMlp::new(0);
-    let err = Trainer::new(Sgd::new(0.1), CrossEntropy).progress(false).fit(&mut net, &train, None).unwrap_err();
+    let err = Trainer::new(Sgd::new(0.1), CrossEntropy)
+        .progress(false)
+        .fit(&mut net, &train, None)
+        .unwrap_err();
     assert!(matches!(err, nn::Error::Target { index: 7, .. }), "{err}");
 }
 
@@ -184,7 +240,20 @@ fn mse_regression_fits_a_line() {
         data.y.push(Tensor::from([3.0 * x - 0.5]));
     }
     let mut net = Line::new(0);
-    Trainer::new(Sgd::new(0.1), Mse).batch_size::<8>().epochs(200).progress(false).fit(&mut net, &data, None).unwrap();
-    assert!((net.fc.w[0][0] - 3.0).abs() < 1e-3, "slope {}", net.fc.w[0][0]);
-    assert!((net.fc.b[0] + 0.5).abs() < 1e-3, "intercept {}", net.fc.b[0]);
+    Trainer::new(Sgd::new(0.1), Mse)
+        .batch_size::<8>()
+        .epochs(200)
+        .progress(false)
+        .fit(&mut net, &data, None)
+        .unwrap();
+    assert!(
+        (net.fc.w[0][0] - 3.0).abs() < 1e-3,
+        "slope {}",
+        net.fc.w[0][0]
+    );
+    assert!(
+        (net.fc.b[0] + 0.5).abs() < 1e-3,
+        "intercept {}",
+        net.fc.b[0]
+    );
 }

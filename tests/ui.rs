@@ -26,7 +26,16 @@ fn files_with_extension(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The headline of every error about layers composed by hand (`tests/ui/hand/`): the
+/// `#[diagnostic::on_unimplemented]` message of `nn::geometry::SameSize`.
+const HAND_HEADLINE: &str = "error[E0277]: the output size of this convolution or pooling layer does not follow from its input size, kernel, stride and padding";
+
 /// The expected messages never show typenum's internal types, and every case has one.
+///
+/// Exception: `tests/ui/hand/`, where layers are composed without the macro. There rustc itself
+/// reports the failing `SameSize` bound: the headline and its note are ours, but rustc adds
+/// notes naming the types of the failing bound (`Layer<Shape3<UInt<...>>>`), which no attribute
+/// can hide. For those files the headline is checked instead.
 #[test]
 fn ui_messages_hide_internal_types() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui");
@@ -49,8 +58,17 @@ fn ui_messages_hide_internal_types() {
             case.display()
         );
     }
+    let hand = root.join("hand");
     for path in &stderrs {
         let text = fs::read_to_string(path).expect("readable .stderr");
+        if path.starts_with(&hand) {
+            assert!(
+                text.starts_with(HAND_HEADLINE),
+                "{} does not start with the plain `SameSize` message:\n{text}",
+                path.display()
+            );
+            continue;
+        }
         for internal in ["UInt<", "UTerm", "B0>", "B1>"] {
             assert!(
                 !text.contains(internal),

@@ -65,14 +65,24 @@ pub fn plot_curves(
         .y_label_area_size(60)
         .build_cartesian_2d(1f32..n as f32, (lo - pad)..(hi + pad))
         .map_err(plot_err)?;
-    chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw().map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .draw()
+        .map_err(plot_err)?;
     for (i, (name, ys)) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         chart
-            .draw_series(LineSeries::new(ys.iter().enumerate().map(|(e, &y)| (e as f32 + 1.0, y)), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                ys.iter().enumerate().map(|(e, &y)| (e as f32 + 1.0, y)),
+                color.stroke_width(2),
+            ))
             .map_err(plot_err)?
             .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
     chart
         .configure_series_labels()
@@ -102,7 +112,11 @@ pub fn plot_curves2(
     Ok(())
 }
 
-fn draw_panel(area: &DrawingArea<BitMapBackend, plotters::coord::Shift>, y_label: &str, series: &[(&str, &[f32])]) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_panel(
+    area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
+    y_label: &str,
+    series: &[(&str, &[f32])],
+) -> Result<(), Box<dyn std::error::Error>> {
     let n = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(2);
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for (_, ys) in series {
@@ -121,15 +135,30 @@ fn draw_panel(area: &DrawingArea<BitMapBackend, plotters::coord::Shift>, y_label
         .y_label_area_size(60)
         .build_cartesian_2d(1f32..n as f32, (lo - pad)..(hi + pad))
         .map_err(plot_err)?;
-    chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw().map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .draw()
+        .map_err(plot_err)?;
     for (i, (name, ys)) in series.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
         chart
-            .draw_series(LineSeries::new(ys.iter().enumerate().map(|(e, &y)| (e as f32 + 1.0, y)), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                ys.iter().enumerate().map(|(e, &y)| (e as f32 + 1.0, y)),
+                color.stroke_width(2),
+            ))
             .map_err(plot_err)?
             .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(plot_err)?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)?;
     Ok(())
 }

@@ -500,20 +500,26 @@ pub struct PReLUChannels<C: generic_array::ArrayLength> {
 
 impl<C: generic_array::ArrayLength> Clone for PReLUChannels<C> {
     fn clone(&self) -> Self {
-        PReLUChannels { alpha: self.alpha.clone() }
+        PReLUChannels {
+            alpha: self.alpha.clone(),
+        }
     }
 }
 
 impl<C: generic_array::ArrayLength> Default for PReLUChannels<C> {
     /// Zero slopes (the value of a zeroed gradient).
     fn default() -> Self {
-        PReLUChannels { alpha: Default::default() }
+        PReLUChannels {
+            alpha: Default::default(),
+        }
     }
 }
 
 impl<C: generic_array::ArrayLength> core::fmt::Debug for PReLUChannels<C> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PReLUChannels").field("alpha", &self.alpha.as_slice()).finish()
+        f.debug_struct("PReLUChannels")
+            .field("alpha", &self.alpha.as_slice())
+            .finish()
     }
 }
 
@@ -536,7 +542,13 @@ impl<C: generic_array::ArrayLength> PReLUChannels<C> {
         }
     }
 
-    fn backward(&self, x: &[Tensor<impl Shape>], dy: &[Tensor<impl Shape>], dx: &mut [Tensor<impl Shape>], grad: &mut Self) {
+    fn backward(
+        &self,
+        x: &[Tensor<impl Shape>],
+        dy: &[Tensor<impl Shape>],
+        dx: &mut [Tensor<impl Shape>],
+        grad: &mut Self,
+    ) {
         for b in 0..x.len() {
             let (x, dy, dx) = (x[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
             let plane = x.len() / C::USIZE;
@@ -558,13 +570,40 @@ impl<C: generic_array::ArrayLength> PReLUChannels<C> {
 impl<C: generic_array::ArrayLength> Parameters for PReLUChannels<C> {
     const COUNT: usize = C::USIZE;
     fn visit(&self, layer: &'static str, f: &mut dyn FnMut(ParamId, &[f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, self.alpha.as_slice());
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Other,
+            },
+            self.alpha.as_slice(),
+        );
     }
     fn visit_mut(&mut self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, self.alpha.as_mut_slice());
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Other,
+            },
+            self.alpha.as_mut_slice(),
+        );
     }
-    fn zip_mut(&mut self, o: &Self, layer: &'static str, f: &mut dyn FnMut(ParamId, &mut [f32], &[f32])) {
-        f(ParamId { layer, name: "weight", kind: ParamKind::Other }, self.alpha.as_mut_slice(), o.alpha.as_slice());
+    fn zip_mut(
+        &mut self,
+        o: &Self,
+        layer: &'static str,
+        f: &mut dyn FnMut(ParamId, &mut [f32], &[f32]),
+    ) {
+        f(
+            ParamId {
+                layer,
+                name: "weight",
+                kind: ParamKind::Other,
+            },
+            self.alpha.as_mut_slice(),
+            o.alpha.as_slice(),
+        );
     }
 }
 

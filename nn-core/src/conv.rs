@@ -5,6 +5,7 @@ use core::marker::PhantomData;
 
 use generic_array::{ArrayLength, GenericArray};
 use typenum::{Unsigned, U0, U1};
+use wide::f32x8;
 
 use crate::geometry::{SameSize, WindowOut};
 use crate::init::{Init, Rng};
@@ -13,7 +14,8 @@ use crate::tensor::{Shape, Shape2, Shape3, Tensor};
 
 /// Kernel weights stored `[ky][kx][ci][co]`: output channels innermost, so the inner loop is a
 /// vector multiply-add over filters.
-type Kernel<CI, CO, KH, KW> = GenericArray<GenericArray<GenericArray<GenericArray<f32, CO>, CI>, KW>, KH>;
+type Kernel<CI, CO, KH, KW> =
+    GenericArray<GenericArray<GenericArray<GenericArray<f32, CO>, CI>, KW>, KH>;
 
 /// Geometry of one convolution call, all sizes in cells. Built from type-level constants, so
 /// after inlining every loop bound is a constant.
@@ -33,12 +35,194 @@ pub(crate) struct Geom {
     pub ow: usize,
 }
 
-/// `y = conv(x, w) + b` for one sample; `acc` has `cout` cells.
+/// Loads 8 consecutive values.
 #[inline(always)]
-pub(crate) fn conv_forward(g: Geom, x: &[f32], w: &[f32], b: Option<&[f32]>, y: &mut [f32], acc: &mut [f32]) {
+fn load8(s: &[f32]) -> f32x8 {
+    let mut a = [0.0f32; 8];
+    a.copy_from_slice(&s[..8]);
+    f32x8::from(a)
+}
+
+/// `y = conv(x, w) + b` for one sample; `acc` has `cout` cells (scratch for the general path).
+///
+/// Three paths, chosen from constants (so only one survives inlining):
+/// - filters a multiple of 8: register blocks of 8 accumulators (filters x output positions),
+///   see [`conv_forward_blocked`];
+/// - otherwise, stride 1: 8 output positions of a row at once (contiguous input), per filter;
+/// - otherwise the plain loop.
+#[inline(always)]
+pub(crate) fn conv_forward(
+    g: Geom,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+    acc: &mut [f32],
+) {
+    if g.cout % 32 == 0 {
+        conv_forward_blocked::<4, 2>(g, x, w, b, y)
+    } else if g.cout % 16 == 0 {
+        conv_forward_blocked::<2, 4>(g, x, w, b, y)
+    } else if g.cout % 8 == 0 {
+        conv_forward_blocked::<1, 8>(g, x, w, b, y)
+    } else if g.sw == 1 && g.ow >= 8 {
+        conv_forward_positions8(g, x, w, b, y, acc)
+    } else {
+        conv_forward_plain(g, x, w, b, y, acc, 0, g.ow)
+    }
+}
+
+/// Register-blocked convolution for filters in multiples of `8 * V`: `V` vectors of 8 filters
+/// times `P` output positions of a row make `V * P` independent accumulators (8 keeps the FMA
+/// units busy); each weight vector feeds `P` positions, each input value `V` vectors.
+#[inline(always)]
+fn conv_forward_blocked<const V: usize, const P: usize>(
+    g: Geom,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    let (hw, ohw, co_n) = (g.h * g.w, g.oh * g.ow, g.cout);
+    for c0 in (0..co_n).step_by(8 * V) {
+        let mut bias = [f32x8::ZERO; V];
+        if let Some(b) = b {
+            for (v, bv) in bias.iter_mut().enumerate() {
+                *bv = load8(&b[c0 + 8 * v..]);
+            }
+        }
+        for oy in 0..g.oh {
+            let mut ox = 0;
+            while ox < g.ow {
+                let n = (g.ow - ox).min(P);
+                let mut acc = [bias; P];
+                for ky in 0..g.kh {
+                    let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                    if iy >= g.h {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let mut ix = [0usize; P];
+                        for (j, i) in ix.iter_mut().enumerate() {
+                            *i = ((ox + j) * g.sw + kx).wrapping_sub(g.pl);
+                        }
+                        let base = (ky * g.kw + kx) * g.cin;
+                        for ci in 0..g.cin {
+                            let row = &x[ci * hw + iy * g.w..][..g.w];
+                            let off = (base + ci) * co_n + c0;
+                            let mut wv = [f32x8::ZERO; V];
+                            for (v, wvv) in wv.iter_mut().enumerate() {
+                                *wvv = load8(&w[off + 8 * v..]);
+                            }
+                            for j in 0..P {
+                                let xv = f32x8::splat(if ix[j] < g.w { row[ix[j]] } else { 0.0 });
+                                for v in 0..V {
+                                    acc[j][v] = xv.mul_add(wv[v], acc[j][v]);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (j, a) in acc.iter().enumerate().take(n) {
+                    for v in 0..V {
+                        for (l, val) in a[v].to_array().into_iter().enumerate() {
+                            y[(c0 + 8 * v + l) * ohw + oy * g.ow + ox + j] = val;
+                        }
+                    }
+                }
+                ox += P;
+            }
+        }
+    }
+}
+
+/// Stride-1 convolution vectorized along output rows: a register block holds up to 4 vectors
+/// of 8 consecutive output positions for 2 filters (8 independent accumulators); each input
+/// vector load feeds both filters.
+#[inline(always)]
+fn conv_forward_positions8(
+    g: Geom,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+    acc: &mut [f32],
+) {
+    const NV: usize = 4;
+    let (hw, ohw, co_n) = (g.h * g.w, g.oh * g.ow, g.cout);
+    // Output columns whose every tap lies inside the input row: [lo, hi).
+    let lo = g.pl.min(g.ow);
+    let hi = (g.w + g.pl + 1).saturating_sub(g.kw).min(g.ow).max(lo);
+    let full = (hi - lo) / 8 * 8;
+    let mut co = 0;
+    while co < co_n {
+        let pair = co + 1 < co_n;
+        let bias = |c: usize| b.map_or(0.0, |b| b[c]);
+        for oy in 0..g.oh {
+            let mut ox = lo;
+            while ox < lo + full {
+                let nv = ((lo + full - ox) / 8).min(NV);
+                let mut a0 = [f32x8::splat(bias(co)); NV];
+                let mut a1 = [f32x8::splat(if pair { bias(co + 1) } else { 0.0 }); NV];
+                for ky in 0..g.kh {
+                    let iy = (oy + ky).wrapping_sub(g.pt);
+                    if iy >= g.h {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let base = (ky * g.kw + kx) * g.cin;
+                        for ci in 0..g.cin {
+                            let row = &x[ci * hw + iy * g.w + ox + kx - g.pl..];
+                            let woff = (base + ci) * co_n + co;
+                            let w0 = f32x8::splat(w[woff]);
+                            let w1 = f32x8::splat(if pair { w[woff + 1] } else { 0.0 });
+                            for v in 0..NV {
+                                if v < nv {
+                                    let xv = load8(&row[8 * v..]);
+                                    a0[v] = xv.mul_add(w0, a0[v]);
+                                    a1[v] = xv.mul_add(w1, a1[v]);
+                                }
+                            }
+                        }
+                    }
+                }
+                for v in 0..nv {
+                    y[co * ohw + oy * g.ow + ox + 8 * v..][..8].copy_from_slice(&a0[v].to_array());
+                    if pair {
+                        y[(co + 1) * ohw + oy * g.ow + ox + 8 * v..][..8]
+                            .copy_from_slice(&a1[v].to_array());
+                    }
+                }
+                ox += 8 * nv;
+            }
+        }
+        co += 2;
+    }
+    // Columns at the borders and the remainder go through the plain loop.
+    if lo > 0 {
+        conv_forward_plain(g, x, w, b, y, acc, 0, lo);
+    }
+    if lo + full < g.ow {
+        conv_forward_plain(g, x, w, b, y, acc, lo + full, g.ow);
+    }
+}
+
+/// The plain loop over output columns `[ox0, ox1)` of every row.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn conv_forward_plain(
+    g: Geom,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+    acc: &mut [f32],
+    ox0: usize,
+    ox1: usize,
+) {
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     for oy in 0..g.oh {
-        for ox in 0..g.ow {
+        for ox in ox0..ox1 {
             match b {
                 Some(b) => acc.copy_from_slice(&b[..g.cout]),
                 None => acc.fill(0.0),
@@ -254,7 +438,8 @@ pub struct Conv2d<
 conv_common!(Conv2d, [KH, KW], [SH, SW, PT, PB, PL, PR]);
 
 impl<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, const BIAS: bool, H, W, OH, OW>
-    Layer<Shape3<CI, H, W>, Shape3<CO, OH, OW>> for Conv2d<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, BIAS>
+    Layer<Shape3<CI, H, W>, Shape3<CO, OH, OW>>
+    for Conv2d<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, BIAS>
 where
     CI: ArrayLength,
     CO: ArrayLength,
@@ -281,7 +466,14 @@ where
     fn forward(&self, x: &Tensor<Shape3<CI, H, W>>, y: &mut Tensor<Shape3<CO, OH, OW>>) {
         let mut acc = GenericArray::<f32, CO>::default();
         let b = if BIAS { Some(self.b.as_slice()) } else { None };
-        conv_forward(geom2::<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>(), x.as_slice(), self.weights(), b, y.as_mut_slice(), &mut acc);
+        conv_forward(
+            geom2::<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>(),
+            x.as_slice(),
+            self.weights(),
+            b,
+            y.as_mut_slice(),
+            &mut acc,
+        );
     }
 
     fn backward_batch(
@@ -297,13 +489,35 @@ where
         for i in 0..x.len() {
             let (dw, db) = grad_parts(&mut grad.w, &mut grad.b);
             let db = if BIAS { Some(db) } else { None };
-            conv_backward(g, x[i].as_slice(), self.weights(), dy[i].as_slice(), dx[i].as_mut_slice(), dw, db, &mut gco);
+            conv_backward(
+                g,
+                x[i].as_slice(),
+                self.weights(),
+                dy[i].as_slice(),
+                dx[i].as_mut_slice(),
+                dw,
+                db,
+                &mut gco,
+            );
         }
     }
 }
 
 #[inline(always)]
-fn geom2<CI: Unsigned, CO: Unsigned, KH: Unsigned, KW: Unsigned, SH: Unsigned, SW: Unsigned, PT: Unsigned, PL: Unsigned, H: Unsigned, W: Unsigned, OH: Unsigned, OW: Unsigned>() -> Geom {
+fn geom2<
+    CI: Unsigned,
+    CO: Unsigned,
+    KH: Unsigned,
+    KW: Unsigned,
+    SH: Unsigned,
+    SW: Unsigned,
+    PT: Unsigned,
+    PL: Unsigned,
+    H: Unsigned,
+    W: Unsigned,
+    OH: Unsigned,
+    OW: Unsigned,
+>() -> Geom {
     Geom {
         cin: CI::USIZE,
         cout: CO::USIZE,
@@ -321,7 +535,10 @@ fn geom2<CI: Unsigned, CO: Unsigned, KH: Unsigned, KW: Unsigned, SH: Unsigned, S
 }
 
 /// Splits a gradient layer into its kernel and bias slices.
-fn grad_parts<'a, K, CO: ArrayLength>(w: &'a mut K, b: &'a mut GenericArray<f32, CO>) -> (&'a mut [f32], &'a mut [f32]) {
+fn grad_parts<'a, K, CO: ArrayLength>(
+    w: &'a mut K,
+    b: &'a mut GenericArray<f32, CO>,
+) -> (&'a mut [f32], &'a mut [f32]) {
     let n = core::mem::size_of::<K>() / core::mem::size_of::<f32>();
     // SAFETY: `K` is a nested `GenericArray` of `f32` (a kernel), i.e. `n` consecutive `f32`s.
     let w = unsafe { core::slice::from_raw_parts_mut(w as *mut K as *mut f32, n) };
@@ -338,7 +555,15 @@ fn grad_parts<'a, K, CO: ArrayLength>(w: &'a mut K, b: &'a mut GenericArray<f32,
 ///
 /// PyTorch `nn.Conv1d(CI, CO, K, stride=S, padding=P)`; Keras `layers.Conv1D` (channels first).
 /// Weights on disk `[out, in, k]`; in memory `[k][in][out]`.
-pub struct Conv1d<CI: ArrayLength, CO: ArrayLength, K: ArrayLength, S = U1, P0 = U0, P1 = U0, const BIAS: bool = true> {
+pub struct Conv1d<
+    CI: ArrayLength,
+    CO: ArrayLength,
+    K: ArrayLength,
+    S = U1,
+    P0 = U0,
+    P1 = U0,
+    const BIAS: bool = true,
+> {
     /// Kernel, `w[0][k][ci][co]` (a 2-D kernel of height 1).
     pub w: Kernel<CI, CO, U1, K>,
     /// One bias per filter (zero and unused without bias).
@@ -348,7 +573,8 @@ pub struct Conv1d<CI: ArrayLength, CO: ArrayLength, K: ArrayLength, S = U1, P0 =
 
 conv_common!(Conv1d, [K], [S, P0, P1]);
 
-impl<CI, CO, K, S, P0, P1, const BIAS: bool, L, OL> Layer<Shape2<CI, L>, Shape2<CO, OL>> for Conv1d<CI, CO, K, S, P0, P1, BIAS>
+impl<CI, CO, K, S, P0, P1, const BIAS: bool, L, OL> Layer<Shape2<CI, L>, Shape2<CO, OL>>
+    for Conv1d<CI, CO, K, S, P0, P1, BIAS>
 where
     CI: ArrayLength,
     CO: ArrayLength,
@@ -368,7 +594,14 @@ where
     fn forward(&self, x: &Tensor<Shape2<CI, L>>, y: &mut Tensor<Shape2<CO, OL>>) {
         let mut acc = GenericArray::<f32, CO>::default();
         let b = if BIAS { Some(self.b.as_slice()) } else { None };
-        conv_forward(geom2::<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>(), x.as_slice(), self.weights(), b, y.as_mut_slice(), &mut acc);
+        conv_forward(
+            geom2::<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>(),
+            x.as_slice(),
+            self.weights(),
+            b,
+            y.as_mut_slice(),
+            &mut acc,
+        );
     }
 
     fn backward_batch(
@@ -384,7 +617,16 @@ where
         for i in 0..x.len() {
             let (dw, db) = grad_parts(&mut grad.w, &mut grad.b);
             let db = if BIAS { Some(db) } else { None };
-            conv_backward(g, x[i].as_slice(), self.weights(), dy[i].as_slice(), dx[i].as_mut_slice(), dw, db, &mut gco);
+            conv_backward(
+                g,
+                x[i].as_slice(),
+                self.weights(),
+                dy[i].as_slice(),
+                dx[i].as_mut_slice(),
+                dw,
+                db,
+                &mut gco,
+            );
         }
     }
 }

@@ -23,9 +23,9 @@ pub mod layer;
 pub mod loss;
 pub mod math;
 pub mod network;
-pub mod pool;
 #[cfg(feature = "alloc")]
 pub mod optim;
+pub mod pool;
 pub mod tensor;
 
 #[cfg(feature = "std")]
@@ -36,8 +36,8 @@ pub mod error;
 pub mod train;
 
 pub use activation::{
-    Activation, Gaussian, Identity, LeakyReLU, PReLU, PReLUChannels, ReLU, SiLU, Sigmoid, Softmax, Softplus, Step,
-    Tanh, ELU, GELU, SELU,
+    Activation, Gaussian, Identity, LeakyReLU, PReLU, PReLUChannels, ReLU, SiLU, Sigmoid, Softmax,
+    Softplus, Step, Tanh, ELU, GELU, SELU,
 };
 pub use conv::{Conv1d, Conv2d};
 pub use dense::Dense;
@@ -48,9 +48,9 @@ pub use loss::{BinaryCrossEntropy, CrossEntropy, Head, Loss, Mse};
 #[cfg(feature = "alloc")]
 pub use network::{batch_from, zeroed_batch, Batch, Trainable};
 pub use network::{Input, InputOf, Network, Output};
-pub use pool::{AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};
+pub use pool::{AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
 pub use tensor::{argmax, HoldsExactly, Shape, Shape1, Shape2, Shape3, ShapeError, Tensor, Vector};
 
 #[cfg(feature = "std")]
@@ -96,7 +96,10 @@ pub mod __private {
     pub unsafe trait Zeroable: Default {}
 
     // SAFETY: these layers hold only `f32` arrays and `PhantomData`.
-    unsafe impl<I: generic_array::ArrayLength, O: generic_array::ArrayLength> Zeroable for crate::Dense<I, O> {}
+    unsafe impl<I: generic_array::ArrayLength, O: generic_array::ArrayLength> Zeroable
+        for crate::Dense<I, O>
+    {
+    }
     // SAFETY: as above.
     unsafe impl<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, const B: bool> Zeroable
         for crate::Conv2d<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, B>

@@ -42,7 +42,23 @@ fn max_forward(g: Geom, x: &[f32], y: &mut [f32]) {
         let plane = &x[c * hw..][..hw];
         for oy in 0..g.oh {
             for ox in 0..g.ow {
-                y[c * ohw + oy * g.ow + ox] = window_argmax(&g, plane, oy, ox).map_or(f32::NEG_INFINITY, |i| plane[i]);
+                // Branch-light maximum; a NaN anywhere in the window makes the result NaN.
+                let (mut m, mut nan) = (f32::NEG_INFINITY, false);
+                for ky in 0..g.kh {
+                    let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                    if iy >= g.h {
+                        continue;
+                    }
+                    for kx in 0..g.kw {
+                        let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+                        if ix < g.w {
+                            let v = plane[iy * g.w + ix];
+                            m = if v > m { v } else { m };
+                            nan |= v.is_nan();
+                        }
+                    }
+                }
+                y[c * ohw + oy * g.ow + ox] = if nan { f32::NAN } else { m };
             }
         }
     }
@@ -67,8 +83,12 @@ fn max_backward(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
 /// Number of real (non-padding) cells in the window at `(oy, ox)`.
 #[inline(always)]
 fn window_cells(g: &Geom, oy: usize, ox: usize) -> usize {
-    let rows = (0..g.kh).filter(|ky| (oy * g.sh + ky).wrapping_sub(g.pt) < g.h).count();
-    let cols = (0..g.kw).filter(|kx| (ox * g.sw + kx).wrapping_sub(g.pl) < g.w).count();
+    let rows = (0..g.kh)
+        .filter(|ky| (oy * g.sh + ky).wrapping_sub(g.pt) < g.h)
+        .count();
+    let cols = (0..g.kw)
+        .filter(|kx| (ox * g.sw + kx).wrapping_sub(g.pl) < g.w)
+        .count();
     rows * cols
 }
 
@@ -133,8 +153,33 @@ fn avg_backward(g: Geom, dy: &[f32], dx: &mut [f32], count_pad: bool) {
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn geom(c: usize, h: usize, w: usize, kh: usize, kw: usize, sh: usize, sw: usize, pt: usize, pl: usize, oh: usize, ow: usize) -> Geom {
-    Geom { cin: c, cout: c, h, w, kh, kw, sh, sw, pt, pl, oh, ow }
+fn geom(
+    c: usize,
+    h: usize,
+    w: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    pt: usize,
+    pl: usize,
+    oh: usize,
+    ow: usize,
+) -> Geom {
+    Geom {
+        cin: c,
+        cout: c,
+        h,
+        w,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pl,
+        oh,
+        ow,
+    }
 }
 
 macro_rules! pool_struct {
@@ -293,4 +338,3 @@ pool1d_impl!(
     |g, _x: &[f32], dy: &[f32], dx: &mut [f32], cp| avg_backward(g, dy, dx, cp),
     const COUNT_PAD
 );
-

@@ -381,7 +381,10 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             let per_channel = match got.get(1) {
                 Some(crate::ast::Value::Bool { value, .. }) => *value,
                 Some(v) => {
-                    cx.error(v.span(), format!("{who}: `per_channel` must be `true` or `false`"));
+                    cx.error(
+                        v.span(),
+                        format!("{who}: `per_channel` must be `true` or `false`"),
+                    );
                     return None;
                 }
                 None => false,
@@ -544,9 +547,15 @@ pub fn channels(s: Shape) -> u64 {
 fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
     match *kind {
         LayerKind::Dense { .. } => input.len() * out.len() + out.len(),
-        LayerKind::PReLU { per_channel: false, .. } => 1,
-        LayerKind::PReLU { per_channel: true, .. } => channels(input),
-        LayerKind::Conv { filters, win, bias, .. } => filters * channels(input) * win.kh * win.kw + if bias { filters } else { 0 },
+        LayerKind::PReLU {
+            per_channel: false, ..
+        } => 1,
+        LayerKind::PReLU {
+            per_channel: true, ..
+        } => channels(input),
+        LayerKind::Conv {
+            filters, win, bias, ..
+        } => filters * channels(input) * win.kh * win.kw + if bias { filters } else { 0 },
         _ => 0,
     }
 }

@@ -52,16 +52,27 @@ fn layer_ty(l: &Layer) -> TokenStream {
             let (i, o) = (typenum(l.input.len()), typenum(l.output.len()));
             quote!(::nn::Dense<#i, #o>)
         }
-        LayerKind::PReLU { per_channel: false, .. } => quote!(::nn::PReLU),
-        LayerKind::PReLU { per_channel: true, .. } => {
+        LayerKind::PReLU {
+            per_channel: false, ..
+        } => quote!(::nn::PReLU),
+        LayerKind::PReLU {
+            per_channel: true, ..
+        } => {
             let c = typenum(crate::check::channels(l.input));
             quote!(::nn::PReLUChannels<#c>)
         }
-        LayerKind::Conv { filters, win, bias, .. } => {
+        LayerKind::Conv {
+            filters, win, bias, ..
+        } => {
             let ci = typenum(crate::check::channels(l.input));
             let co = typenum(filters);
             let [pt, pb, pl, pr] = win.pad.map(typenum);
-            let (kh, kw, sh, sw) = (typenum(win.kh), typenum(win.kw), typenum(win.sh), typenum(win.sw));
+            let (kh, kw, sh, sw) = (
+                typenum(win.kh),
+                typenum(win.kw),
+                typenum(win.sh),
+                typenum(win.sw),
+            );
             if win.rank == 2 {
                 quote!(::nn::Conv2d<#ci, #co, #kh, #kw, #sh, #sw, #pt, #pb, #pl, #pr, #bias>)
             } else {
@@ -70,7 +81,12 @@ fn layer_ty(l: &Layer) -> TokenStream {
         }
         LayerKind::MaxPool { win } | LayerKind::AvgPool { win, .. } => {
             let [pt, pb, pl, pr] = win.pad.map(typenum);
-            let (kh, kw, sh, sw) = (typenum(win.kh), typenum(win.kw), typenum(win.sh), typenum(win.sw));
+            let (kh, kw, sh, sw) = (
+                typenum(win.kh),
+                typenum(win.kw),
+                typenum(win.sh),
+                typenum(win.sw),
+            );
             let count_pad = match l.kind {
                 LayerKind::AvgPool { count_pad, .. } => quote!(, #count_pad),
                 _ => quote!(),
@@ -147,11 +163,17 @@ fn init_expr(l: &Layer, stream: u64) -> TokenStream {
             let init = init_ident(init);
             quote!(|l: &mut #ty| l.init(::nn::Init::#init, &mut ::nn::Rng::with_stream(seed, #stream)))
         }
-        LayerKind::PReLU { init, per_channel: false } => {
+        LayerKind::PReLU {
+            init,
+            per_channel: false,
+        } => {
             let a = f32_lit(init);
             quote!(|l: &mut #ty| l.alpha = #a)
         }
-        LayerKind::PReLU { init, per_channel: true } => {
+        LayerKind::PReLU {
+            init,
+            per_channel: true,
+        } => {
             let a = f32_lit(init);
             quote!(|l: &mut #ty| *l = ::nn::PReLUChannels::filled(#a))
         }
@@ -161,7 +183,11 @@ fn init_expr(l: &Layer, stream: u64) -> TokenStream {
         }
         _ => quote!(|_: &mut #ty| {}),
     };
-    let make = if is_large(l) { quote!(new_large) } else { quote!(new_inline) };
+    let make = if is_large(l) {
+        quote!(new_large)
+    } else {
+        quote!(new_inline)
+    };
     quote!(::nn::__private::#make(#f))
 }
 
@@ -257,7 +283,13 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let field_strs: Vec<String> = field_names.iter().map(|n| n.to_string()).collect();
     let field_tys: Vec<_> = param_layers.iter().map(|l| field_ty(l)).collect();
     let inner_tys: Vec<_> = param_layers.iter().map(|l| layer_ty(l)).collect();
-    let storage = |l: &Layer| if is_large(l) { quote!(new_large) } else { quote!(new_inline) };
+    let storage = |l: &Layer| {
+        if is_large(l) {
+            quote!(new_large)
+        } else {
+            quote!(new_inline)
+        }
+    };
     let zero_fields: Vec<_> = param_layers
         .iter()
         .zip(&inner_tys)
@@ -378,11 +410,16 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             quote!(::core::unreachable!("network has errors"))
         }
     };
-    let as_input = quote!(let #a0: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x););
+    let as_input =
+        quote!(let #a0: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x););
     let forward_body = body(quote! { #as_input #(#fwd_steps_all)* #last });
     let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits });
     // With errors the input shape may be unknown: accept anything, so calls raise no follow-on error.
-    let input_bound = if ok { quote!(impl ::nn::InputOf<Self, #input_len>) } else { quote!(impl ?Sized) };
+    let input_bound = if ok {
+        quote!(impl ::nn::InputOf<Self, #input_len>)
+    } else {
+        quote!(impl ?Sized)
+    };
     let new_body = body(quote! { Self { #(#field_names: #field_inits,)* } });
     let train_body = body(quote! {
         let #a0: ::nn::Batch<#in_ty, B> = ::nn::batch_from(x.iter().cloned());

@@ -83,20 +83,39 @@ pub struct Window {
 /// What a layer is, with its resolved arguments.
 #[derive(Clone, Copy, PartialEq, Debug)]
 pub enum LayerKind {
-    Dense { units: u64, init: InitKind },
+    Dense {
+        units: u64,
+        init: InitKind,
+    },
     Act(Act),
-    PReLU { init: f64, per_channel: bool },
+    PReLU {
+        init: f64,
+        per_channel: bool,
+    },
     Softmax,
     Flatten,
-    Conv { filters: u64, win: Window, bias: bool, init: InitKind },
-    MaxPool { win: Window },
-    AvgPool { win: Window, count_pad: bool },
+    Conv {
+        filters: u64,
+        win: Window,
+        bias: bool,
+        init: InitKind,
+    },
+    MaxPool {
+        win: Window,
+    },
+    AvgPool {
+        win: Window,
+        count_pad: bool,
+    },
 }
 
 impl LayerKind {
     /// Whether the layer has learnable parameters (and so a struct field).
     pub fn has_params(&self) -> bool {
-        matches!(self, LayerKind::Dense { .. } | LayerKind::PReLU { .. } | LayerKind::Conv { .. })
+        matches!(
+            self,
+            LayerKind::Dense { .. } | LayerKind::PReLU { .. } | LayerKind::Conv { .. }
+        )
     }
 }
 
