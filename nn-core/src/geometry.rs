@@ -39,3 +39,10 @@ where
 pub trait SameSize<Declared> {}
 
 impl<N> SameSize<N> for N {}
+
+/// Never used: a second implementation of [`SameSize`], so that rustc checks a declared size
+/// against the computed one (and reports [`SameSize`]'s message) instead of inferring the
+/// declared size from the only implementation.
+#[doc(hidden)]
+pub enum NotASize {}
+impl<N: typenum::Unsigned> SameSize<NotASize> for N {}

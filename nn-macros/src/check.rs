@@ -82,6 +82,18 @@ pub fn check(def: NetworkDef) -> (Network, Result<(), syn::Error>) {
         if let (Some(out), Some(ann)) = (out, &entry.annotation) {
             check_annotation(&mut cx, &who, entry, ann, out, in_shape);
         }
+        if let Some(o) = out {
+            if !check_size(
+                &mut cx,
+                &who,
+                entry.kind.span(),
+                o,
+                params_of(&kind, in_shape, o),
+            ) {
+                shape = None;
+                continue;
+            }
+        }
         if let Some(out) = out {
             layers.push(Layer {
                 name: names[i].clone(),
@@ -126,7 +138,7 @@ fn check_input(cx: &mut Ctxt, def: &NetworkDef) -> Option<Shape> {
         return None;
     };
     let values = dims_values(cx, dims, "the input")?;
-    match values.as_slice() {
+    let shape = match values.as_slice() {
         [n] => Some(Shape::D1(*n)),
         [c, l] => Some(Shape::D2(*c, *l)),
         [c, h, w] => Some(Shape::D3(*c, *h, *w)),
@@ -134,7 +146,8 @@ fn check_input(cx: &mut Ctxt, def: &NetworkDef) -> Option<Shape> {
             cx.error(dims.span, format!("the input has {} dimensions; use `[features]`, `[channels, length]` or `[channels, height, width]`", values.len()));
             None
         }
-    }
+    };
+    shape.filter(|&sh| check_size(cx, "the input", dims.span, sh, 0))
 }
 
 /// Rule: a network has at least one layer.
@@ -544,9 +557,15 @@ pub fn channels(s: Shape) -> u64 {
     }
 }
 
+/// Product that saturates instead of overflowing (absurd sizes are reported by
+/// `check_size`, never a panic).
+fn prod(values: &[u64]) -> u64 {
+    values.iter().fold(1u64, |a, &v| a.saturating_mul(v))
+}
+
 fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
     match *kind {
-        LayerKind::Dense { .. } => input.len() * out.len() + out.len(),
+        LayerKind::Dense { .. } => prod(&[input.len(), out.len()]).saturating_add(out.len()),
         LayerKind::PReLU {
             per_channel: false, ..
         } => 1,
@@ -555,7 +574,11 @@ fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
         } => channels(input),
         LayerKind::Conv {
             filters, win, bias, ..
-        } => filters * channels(input) * win.kh * win.kw + if bias { filters } else { 0 },
+        } => prod(&[filters, channels(input), win.kh, win.kw]).saturating_add(if bias {
+            filters
+        } else {
+            0
+        }),
         _ => 0,
     }
 }
@@ -563,10 +586,31 @@ fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
 /// Multiply-accumulates of one forward pass (convolutions count padded taps too).
 fn macs_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
     match *kind {
-        LayerKind::Dense { .. } => input.len() * out.len(),
-        LayerKind::Conv { win, .. } => out.len() * channels(input) * win.kh * win.kw,
+        LayerKind::Dense { .. } => prod(&[input.len(), out.len()]),
+        LayerKind::Conv { win, .. } => prod(&[out.len(), channels(input), win.kh, win.kw]),
         _ => 0,
     }
+}
+
+/// The largest tensor (values) a layer may produce or hold: 2^26 `f32`s, 256 MiB.
+const MAX_VALUES: u64 = 1 << 26;
+
+/// Rule: tensors and parameter sets stay within what a fixed-size, stack-or-static network can
+/// hold (and what typenum can name without exhausting the compiler).
+fn check_size(cx: &mut Ctxt, who: &str, span: Span, out: Shape, params: u64) -> bool {
+    if out.len() > MAX_VALUES || params > MAX_VALUES {
+        let (what, n) = if out.len() > MAX_VALUES {
+            ("output", out.len())
+        } else {
+            ("parameter set", params)
+        };
+        cx.error(
+            span,
+            format!("{who}: its {what} has {n} values, more than the {MAX_VALUES} (256 MiB of f32) a fixed-size network supports; use smaller layers"),
+        );
+        return false;
+    }
+    true
 }
 
 #[cfg(test)]

@@ -360,7 +360,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             let (a_in, a_out) = (&acts[i], &acts[i + 1]);
             let value = layer_value(l);
             quote! {
-                let mut #a_out = ::nn::zeroed_batch::<#s_out, B>();
+                let mut #a_out = ::nn::zeroed_batch::<#s_out, __NN_B>();
                 ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &#a_in[..], &mut #a_out[..]);
             }
         })
@@ -382,7 +382,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
                     quote!(&mut ())
                 };
                 quote! {
-                    let mut #d_in = ::nn::zeroed_batch::<#s_in, B>();
+                    let mut #d_in = ::nn::zeroed_batch::<#s_in, __NN_B>();
                     ::nn::Layer::<#s_in, #s_out>::backward_batch(&#value, &cache.#a_in[..], &cache.#a_out[..], &#d_out[..], &mut #d_in[..], #g);
                 }
             })
@@ -422,19 +422,19 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     };
     let new_body = body(quote! { Self { #(#field_names: #field_inits,)* } });
     let train_body = body(quote! {
-        let #a0: ::nn::Batch<#in_ty, B> = ::nn::batch_from(x.iter().cloned());
+        let #a0: ::nn::Batch<#in_ty, __NN_B> = ::nn::batch_from(x.iter().cloned());
         #(#train_steps)*
         #cache_name { #(#acts,)* }
     });
     let backward_body = body(quote! {
         let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
-        let #d_last: ::nn::Batch<#out_ty, B> = ::nn::batch_from(d_output.iter().cloned());
+        let #d_last: ::nn::Batch<#out_ty, __NN_B> = ::nn::batch_from(d_output.iter().cloned());
         #(#bwd_all)*
         (g, #d0)
     });
     let backward_logits_body = body(quote! {
         let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
-        let #d_logits: ::nn::Batch<#out_ty, B> = ::nn::batch_from(d_logits.iter().cloned());
+        let #d_logits: ::nn::Batch<#out_ty, __NN_B> = ::nn::batch_from(d_logits.iter().cloned());
         #(#bwd_logits)*
         (g, #d0)
     });
@@ -488,8 +488,8 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
 
         ::nn::__private::if_alloc! {
             #[doc = #cache_doc]
-            #vis struct #cache_name<const B: usize> {
-                #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#shapes, B>, )*
+            #vis struct #cache_name<const __NN_B: usize> {
+                #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#shapes, __NN_B>, )*
             }
         }
 
@@ -574,29 +574,29 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             ::nn::__private::if_alloc! {
                 impl ::nn::Trainable for #name {
                     type Gradients = #grads_name;
-                    type Cache<const B: usize> = #cache_name<B>;
+                    type Cache<const __NN_B: usize> = #cache_name<__NN_B>;
 
-                    fn forward_train<const B: usize>(&self, x: &[::nn::Tensor<#in_ty>; B]) -> #cache_name<B> {
+                    fn forward_train<const __NN_B: usize>(&self, x: &[::nn::Tensor<#in_ty>; __NN_B]) -> #cache_name<__NN_B> {
                         #train_body
                     }
-                    fn cache_output<const B: usize>(cache: &#cache_name<B>) -> &[::nn::Tensor<#out_ty>; B] {
+                    fn cache_output<const __NN_B: usize>(cache: &#cache_name<__NN_B>) -> &[::nn::Tensor<#out_ty>; __NN_B] {
                         &cache.#output_acts
                     }
-                    fn cache_logits<const B: usize>(cache: &#cache_name<B>) -> &[::nn::Tensor<#out_ty>; B] {
+                    fn cache_logits<const __NN_B: usize>(cache: &#cache_name<__NN_B>) -> &[::nn::Tensor<#out_ty>; __NN_B] {
                         &cache.#logits
                     }
-                    fn backward<const B: usize>(
+                    fn backward<const __NN_B: usize>(
                         &self,
-                        cache: &#cache_name<B>,
-                        d_output: &[::nn::Tensor<#out_ty>; B],
-                    ) -> (::nn::__private::Box<#grads_name>, ::nn::Batch<#in_ty, B>) {
+                        cache: &#cache_name<__NN_B>,
+                        d_output: &[::nn::Tensor<#out_ty>; __NN_B],
+                    ) -> (::nn::__private::Box<#grads_name>, ::nn::Batch<#in_ty, __NN_B>) {
                         #backward_body
                     }
-                    fn backward_logits<const B: usize>(
+                    fn backward_logits<const __NN_B: usize>(
                         &self,
-                        cache: &#cache_name<B>,
-                        d_logits: &[::nn::Tensor<#out_ty>; B],
-                    ) -> (::nn::__private::Box<#grads_name>, ::nn::Batch<#in_ty, B>) {
+                        cache: &#cache_name<__NN_B>,
+                        d_logits: &[::nn::Tensor<#out_ty>; __NN_B],
+                    ) -> (::nn::__private::Box<#grads_name>, ::nn::Batch<#in_ty, __NN_B>) {
                         #backward_logits_body
                     }
                     fn zip_gradients(&mut self, grads: &#grads_name, f: &mut dyn FnMut(::nn::ParamId, &mut [f32], &[f32])) {
