@@ -304,7 +304,7 @@ fn activation_kink_values() {
     }
     assert_eq!(at0(nn::PReLU::INIT), (0.25, 0.25), "PReLU'(0) = a");
     let (selu64, selu32) = at0(nn::SELU);
-    assert_eq!(selu64, SELU_LAMBDA as f64 * SELU_ALPHA as f64);
+    assert_eq!(selu64, SELU_LAMBDA * SELU_ALPHA);
     // PyTorch's constants are 1.0507009873554805 and 1.6732632423543772; the library stores them
     // as f32 (relative rounding <= 6e-8 each), so compare the product to 2e-7 relative.
     let exact = 1.0507009873554805f64 * 1.6732632423543772;

@@ -17,7 +17,7 @@
 //!   is the f32 rounding of the outputs it sums (relative `~6e-8` per output, a few ulps after
 //!   accumulation), divided by the step `2h`: `~1e-5` absolute for outputs of order 1 with
 //!   upstream gradients of order 1, against gradients of order 1 to 10, i.e. `~1e-5` of the
-//!   gradient's scale (observed: at most ~5e-6, see the table).
+//!   gradient's scale (observed: at most 2e-5, see the table).
 //! * Tolerance: `|analytic - fd| <= 2e-3 * scale`, where `scale` is the largest `|fd|` of the
 //!   tensor being checked (dx, weight, bias, alpha). That is ~100x the rounding noise, yet a 1 %
 //!   error in any entry of size >= 0.2 scale is caught.
@@ -40,14 +40,19 @@
 //! differences is evaluated in f64 from the f32 logits (`nn::loss::softmax_cross_entropy::<f64>`,
 //! the same formula `loss_grad` runs in f32; asserted equal to `loss_grad`'s value within f32
 //! rounding), which removes the f32 rounding of the loss itself. The networks are curved (tanh,
-//! softmax), so the derivative is Richardson-extrapolated from steps `1e-2` and `5e-3`:
-//! `(4 D(h/2) - D(h)) / 3` cancels the `h^2` term. The remaining noise is the f32 rounding of the
-//! logits (`~1e-7` relative) divided by the step: `~1e-5` absolute, against per-tensor gradient
-//! scales of `~1e-2` to `1`. Same tolerance, `2e-3 * scale` per parameter tensor, same negative
-//! controls. ReLU and max pooling are kinks: the seed is chosen so that every ReLU
-//! pre-activation and every max-pool window's gap between its two largest values is at least a
-//! margin, and **every** perturbed evaluation asserts that no ReLU sign and no max-pool argmax
-//! changed.
+//! softmax), so the derivative is Richardson-extrapolated, `(4 D(h/2) - D(h)) / 3`, which
+//! cancels the `h^2` term of the central difference `D`. The remaining error is the f32
+//! rounding of the logits (`~1e-7` relative) divided by the step, so the step is as large as
+//! the kinks allow: ReLU and max pooling are kinks, and a difference is only valid if all its
+//! evaluations keep every ReLU pre-activation on the same side of 0 and every max-pool window's
+//! argmax unchanged. Each derivative uses the largest `h` in `{4e-2, 2e-2, 1e-2, 5e-3}` whose
+//! four evaluations (`+-h`, `+-h/2`) all keep that kink pattern (checked by recomputing it at
+//! every evaluation; the counts of steps used are printed), and fails the test if none does. The
+//! seed is the first whose kinks are all at least 0.03 away (ReLU pre-activations, gaps between
+//! a window's two largest values). Observed errors are `<= 4e-5` of the per-tensor gradient
+//! scale (`~1e-2` to `1`). Same tolerance, `2e-3 * scale` per parameter tensor and for the
+//! input, same negative controls. The labels are unbalanced so that bias gradients (sums of
+//! `softmax - onehot`) do not cancel to noise level.
 //!
 //! Each check prints its errors; `summary_table` reruns all checks and prints the maxima per
 //! configuration class. Run `cargo test --release --test gradcheck_conv -- --nocapture`.
@@ -1041,6 +1046,7 @@ where
     row
 }
 
+#[allow(clippy::vec_init_then_push)] // one commented case per push
 fn maxpool_tie_routing() -> Vec<Row> {
     let mut rng = Rng::new(501);
     let mut rows = Vec::new();
@@ -1210,8 +1216,9 @@ nn::network! {
 }
 
 const B: usize = 4;
-/// Richardson steps: H_NET and H_NET / 2.
-const H_NET: f32 = 1e-2;
+/// Richardson step candidates for the networks, largest first: `D` is extrapolated from steps
+/// `h` and `h / 2` with the largest `h` whose four evaluations keep every kink on its side.
+const H_NET: [f32; 4] = [4e-2, 2e-2, 1e-2, 5e-3];
 
 /// Mean cross-entropy of the logits, in f64 (the library's formula, instantiated in f64).
 fn ce_f64<N: Trainable>(net: &N, x: &[Input<N>; B], labels: &[usize; B]) -> f64 {
@@ -1229,13 +1236,24 @@ fn ce_f64<N: Trainable>(net: &N, x: &[Input<N>; B], labels: &[usize; B]) -> f64 
         / B as f64
 }
 
-fn derivative(eval: &dyn Fn(f32) -> (f64, f64)) -> f64 {
-    let central = |h: f32| {
-        let (lp, vp) = eval(h);
-        let (lm, vm) = eval(-h);
-        (lp - lm) / (vp - vm)
-    };
-    (4.0 * central(H_NET / 2.0) - central(H_NET)) / 3.0
+/// The derivative of a scalar function given `eval(delta)`: `None` when the move by `delta`
+/// changes a kink state (a ReLU sign or a max-pool argmax), else `(J(v + delta), v + delta)`
+/// with the value actually reached after f32 rounding. Returns `(4 D(h/2) - D(h)) / 3` (`D` =
+/// central difference), which cancels the `h^2` truncation term, for the largest `h` of
+/// `H_NET` whose four evaluations are all on the same side of every kink, and that `h`.
+fn derivative(label: &str, eval: &dyn Fn(f32) -> Option<(f64, f64)>) -> (f64, f32) {
+    for h in H_NET {
+        let pts = [eval(h), eval(-h), eval(h / 2.0), eval(-h / 2.0)];
+        if let [Some(p), Some(m), Some(p2), Some(m2)] = pts {
+            let d1 = (p.0 - m.0) / (p.1 - m.1);
+            let d2 = (p2.0 - m2.0) / (p2.1 - m2.1);
+            return ((4.0 * d2 - d1) / 3.0, h);
+        }
+    }
+    panic!(
+        "{label}: even a step of {} changes a ReLU sign or a max-pool argmax (test setup, not a gradient error)",
+        H_NET[H_NET.len() - 1] / 2.0
+    );
 }
 
 type Pattern<N> = dyn Fn(&N, &[Input<N>; B]) -> (Vec<u32>, f32);
@@ -1267,10 +1285,6 @@ fn check_network<N: Trainable>(
         );
     }
     let (base, margin) = pattern(net, x);
-    println!(
-        "{label}: loss {loss64:.6}, kink margin {margin:.4}, {} kink states guarded",
-        base.len()
-    );
 
     // The network's parameters (visit_mut order) and the gradient struct's tensors agree.
     let g_tensors = tensors_of(&*grads);
@@ -1286,22 +1300,16 @@ fn check_network<N: Trainable>(
     );
     assert_eq!(net_ids.iter().map(|(_, n)| n).sum::<usize>(), N::PARAMS);
 
-    let guard = |n: &N, xx: &[Input<N>; B], what: &str| {
-        assert_eq!(
-            pattern(n, xx).0,
-            base,
-            "{label}: {what} changes a ReLU sign or a max-pool argmax (test setup, not a gradient error)"
-        );
-    };
-    let fd: Vec<f64> = (0..N::PARAMS)
-        .map(|k| {
-            derivative(&|delta| {
-                let (np, v) = perturbed(net, k, delta);
-                guard(&np, x, &format!("moving parameter {k} by {delta}"));
-                (ce_f64(&np, x, &labels), v as f64)
-            })
-        })
-        .collect();
+    let mut steps: BTreeMap<String, usize> = BTreeMap::new();
+    let mut fd = Vec::with_capacity(N::PARAMS);
+    for k in 0..N::PARAMS {
+        let (v, h) = derivative(&format!("{label}: parameter {k}"), &|delta| {
+            let (np, v) = perturbed(net, k, delta);
+            (pattern(&np, x).0 == base).then(|| (ce_f64(&np, x, &labels), v as f64))
+        });
+        fd.push(v);
+        *steps.entry(format!("{h:e}")).or_default() += 1;
+    }
     let mut rows = Vec::new();
     let mut start = 0;
     for (id, a) in &g_tensors {
@@ -1316,12 +1324,13 @@ fn check_network<N: Trainable>(
     let mut fd_x = Vec::new();
     for b in 0..B {
         for j in 0..<N::InputShape as Shape>::LEN {
-            fd_x.push(derivative(&|delta| {
+            let (v, h) = derivative(&format!("{label}: input [{b}][{j}]"), &|delta| {
                 let mut xp = x.clone();
                 xp[b][j] += delta;
-                guard(net, &xp, &format!("moving input [{b}][{j}] by {delta}"));
-                (ce_f64(net, &xp, &labels), xp[b][j] as f64)
-            }));
+                (pattern(net, &xp).0 == base).then(|| (ce_f64(net, &xp, &labels), xp[b][j] as f64))
+            });
+            fd_x.push(v);
+            *steps.entry(format!("{h:e}")).or_default() += 1;
         }
     }
     rows.push(check(
@@ -1330,6 +1339,10 @@ fn check_network<N: Trainable>(
         &flat(&dx[..]),
         &fd_x,
     ));
+    println!(
+        "{label}: loss {loss64:.6}, kink margin {margin:.4}, {} kink states guarded, Richardson steps used (h: count) {steps:?}",
+        base.len()
+    );
     rows
 }
 
@@ -1428,7 +1441,9 @@ fn network_tiny_cnn1d() -> Vec<Row> {
         &format!("TinyCnn1d seed {seed}"),
         &net,
         &x,
-        [0, 1, 1, 0],
+        // Unbalanced labels: with [0, 1, 1, 0] and outputs near 0.5, the bias gradients of the
+        // last layers cancel to ~1e-3, the level of the FD noise.
+        [0, 0, 0, 1],
         &tiny_cnn1d_pattern,
     )
 }

@@ -920,3 +920,40 @@ fn summary_table() {
         .collect();
     assert!(failed.is_empty(), "failing cases: {failed:?}");
 }
+
+/// Negative control: running a case with a layer type whose configuration differs from the
+/// JSON config (here no padding for the `pad1_s1` case) fails before any value is compared.
+#[test]
+#[should_panic(expected = "the JSON config differs")]
+fn config_mismatch_is_detected() {
+    conv_case::<
+        Conv2d<U2, U3, U3, U3, U1, U1, U0, U0, U0, U0, true>,
+        Shape3<U2, U6, U6>,
+        Shape3<U3, U4, U4>,
+    >("conv.json", "conv2d", "pad1_s1");
+}
+
+/// Negative control: the comparison rejects weights loaded without the layout conversion
+/// (PyTorch `[co][ci][ky][kx]` order copied straight into the `[ky][kx][ci][co]` memory).
+#[test]
+fn unconverted_weight_layout_is_detected() {
+    type L = Conv2d<U2, U3, U3, U3, U1, U1, U1, U1, U1, U1, true>;
+    let c = case("conv.json", "conv2d", "pad1_s1");
+    let (xs, _) =
+        setup::<L, Shape3<U2, U6, U6>, Shape3<U3, U6, U6>>("conv.json", "conv2d", "pad1_s1", c);
+    let mut layer = L::default();
+    layer.weights_mut().copy_from_slice(&req(c, "w").f32s());
+    layer.b.copy_from_slice(&req(c, "b").f32s());
+    let mut ys = Vec::new();
+    for x in &xs {
+        let mut y = Tensor::<Shape3<U3, U6, U6>>::zeros();
+        layer.forward(x, &mut y);
+        ys.push(y);
+    }
+    let e = compare("y", &flat(&ys), &req(c, "y").data, RTOL_FWD, ATOL_FWD);
+    println!(
+        "unconverted layout: max normalized error {:.3e}",
+        e.max_norm
+    );
+    assert!(e.max_norm > 1.0, "the wrong weight layout was not detected");
+}

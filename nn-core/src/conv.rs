@@ -59,11 +59,11 @@ pub(crate) fn conv_forward(
     y: &mut [f32],
     acc: &mut [f32],
 ) {
-    if g.cout % 32 == 0 {
+    if g.cout.is_multiple_of(32) {
         conv_forward_blocked::<4, 2>(g, x, w, b, y)
-    } else if g.cout % 16 == 0 {
+    } else if g.cout.is_multiple_of(16) {
         conv_forward_blocked::<2, 4>(g, x, w, b, y)
-    } else if g.cout % 8 == 0 {
+    } else if g.cout.is_multiple_of(8) {
         conv_forward_blocked::<1, 8>(g, x, w, b, y)
     } else if g.sw == 1 && g.ow >= 8 {
         conv_forward_positions8(g, x, w, b, y, acc)

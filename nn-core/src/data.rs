@@ -164,7 +164,7 @@ impl<S: Shape> Dataset<Tensor<S>, usize> {
             out.y.push(label);
         }
         if out.is_empty() {
-            return Err(Error::Empty(format!("{name}")));
+            return Err(Error::Empty(name.to_string()));
         }
         Ok(out)
     }

@@ -196,8 +196,8 @@ where
     ) {
         for b in 0..x.len() {
             let (x, dy, dx) = (x[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
-            for o in 0..O::USIZE {
-                grad.b[o] += dy[o];
+            for (gb, &d) in grad.b.iter_mut().zip(dy) {
+                *gb += d;
             }
             for i in 0..I::USIZE {
                 let xi = x[i];

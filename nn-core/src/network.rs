@@ -93,6 +93,7 @@ mod train_path {
     ///
     /// The mini-batch size `B` is a const parameter: the batch is processed as a unit (batch
     /// statistics, weight reuse across samples).
+    #[allow(clippy::type_complexity)] // the visitor closure type is the clearest statement
     pub trait Trainable: Network {
         /// A struct with one field per parameterized layer, mirroring the network's parameters.
         type Gradients: Parameters;

@@ -4,6 +4,9 @@
 //! shape (all errors collected, each spanned), then [`expand`] into straight-line code over
 //! concrete layer types. Use it through `nn::network!`.
 
+// Layer names follow the DSL and PyTorch (`GELU`, `SELU`), not Rust's acronym style.
+#![allow(clippy::upper_case_acronyms)]
+
 use proc_macro::TokenStream;
 
 mod args;
