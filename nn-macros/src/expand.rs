@@ -328,24 +328,43 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let grads: Vec<_> = (0..=n).map(|i| format_ident!("d{}", i)).collect();
     let logits_index = if net.head == Head::None { n } else { n - 1 };
 
-    // Inference: straight-line calls, every tensor on the stack.
-    let fwd_steps: Vec<TokenStream> = net
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
+    // Inference: straight-line calls, every tensor on the stack. A `Dense` followed by an
+    // elementwise activation is fused (the activation applied while the values are in
+    // registers), unless the activation is past `end` (the logits stop before the head).
+    let fwd_steps = |end: usize| -> Vec<TokenStream> {
+        let mut steps = Vec::new();
+        let mut i = 0;
+        while i < end {
+            let l = &net.layers[i];
             let (s_in, s_out) = (&shapes[i], &shapes[i + 1]);
-            let (a_in, a_out) = (&acts[i], &acts[i + 1]);
+            let a_in = &acts[i];
             let value = layer_value(l);
             let span = l.span;
-            quote_spanned! {span=>
+            let next_act = net.layers.get(i + 1).filter(|_| i + 1 < end).and_then(|n| match n.kind {
+                LayerKind::Act(_) => Some(n),
+                _ => None,
+            });
+            if let (LayerKind::Dense { .. }, Some(act)) = (l.kind, next_act) {
+                let a_out = &acts[i + 2];
+                let act_value = layer_value(act);
+                steps.push(quote_spanned! {span=>
+                    let mut #a_out = ::nn::Tensor::<#s_out>::zeros();
+                    (#value).forward_act(&#a_in, &mut #a_out, #act_value);
+                });
+                i += 2;
+                continue;
+            }
+            let a_out = &acts[i + 1];
+            steps.push(quote_spanned! {span=>
                 let mut #a_out = ::nn::Tensor::<#s_out>::zeros();
                 ::nn::Layer::<#s_in, #s_out>::forward(&#value, &#a_in, &mut #a_out);
-            }
-        })
-        .collect();
-    let fwd_logits_steps = &fwd_steps[..logits_index];
-    let fwd_steps_all = &fwd_steps[..];
+            });
+            i += 1;
+        }
+        steps
+    };
+    let fwd_logits_steps = fwd_steps(logits_index);
+    let fwd_steps_all = fwd_steps(n);
     let last = &acts[n];
     let logits = &acts[logits_index];
     let a0 = &acts[0];
