@@ -35,30 +35,67 @@ fn window_argmax(g: &Geom, plane: &[f32], oy: usize, ox: usize) -> Option<usize>
     best.map(|(i, _)| i)
 }
 
+/// NaN-sticky maximum: once `m` is NaN it stays NaN, and a NaN `v` wins.
+#[inline(always)]
+fn max_nan(m: f32, v: f32) -> f32 {
+    #[allow(clippy::eq_op)]
+    if v > m || v != v {
+        v
+    } else {
+        m
+    }
+}
+
 #[inline(always)]
 fn max_forward(g: Geom, x: &[f32], y: &mut [f32]) {
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
-    for c in 0..g.cin {
+    // Without padding every window lies inside the input: no bounds tests in the loop.
+    let inside = g.pt == 0 && g.pl == 0 && (g.oh - 1) * g.sh + g.kh <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
+    // The channel count is hidden from the optimizer (see the 2x2 case below).
+    for c in 0..core::hint::black_box(g.cin) {
         let plane = &x[c * hw..][..hw];
+        let out = &mut y[c * ohw..][..ohw];
+        if inside && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 {
+            // The common 2x2 / stride 2 case: pairs of rows, pairs of columns. The channel and
+            // row counts are hidden from the optimizer (`black_box`): with them constant, LLVM
+            // unrolls everything and vectorizes across rows and channels with AVX-512 gathers and
+            // scatters, 5x slower on Zen 5 (1.45 us against 0.30 us for LeNet's first pooling).
+            let ow = g.ow;
+            for oy in 0..core::hint::black_box(g.oh) {
+                let r0 = &plane[2 * oy * g.w..][..2 * ow];
+                let r1 = &plane[(2 * oy + 1) * g.w..][..2 * ow];
+                let o = &mut out[oy * g.ow..][..ow];
+                for ox in 0..ow {
+                    o[ox] = max_nan(max_nan(max_nan(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
+                }
+            }
+            continue;
+        }
         for oy in 0..g.oh {
             for ox in 0..g.ow {
-                // Branch-light maximum; a NaN anywhere in the window makes the result NaN.
-                let (mut m, mut nan) = (f32::NEG_INFINITY, false);
-                for ky in 0..g.kh {
-                    let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
-                    if iy >= g.h {
-                        continue;
+                let mut m = f32::NEG_INFINITY;
+                if inside {
+                    for ky in 0..g.kh {
+                        let row = &plane[(oy * g.sh + ky) * g.w + ox * g.sw..][..g.kw];
+                        for &v in row {
+                            m = max_nan(m, v);
+                        }
                     }
-                    for kx in 0..g.kw {
-                        let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
-                        if ix < g.w {
-                            let v = plane[iy * g.w + ix];
-                            m = if v > m { v } else { m };
-                            nan |= v.is_nan();
+                } else {
+                    for ky in 0..g.kh {
+                        let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                        if iy >= g.h {
+                            continue;
+                        }
+                        for kx in 0..g.kw {
+                            let ix = (ox * g.sw + kx).wrapping_sub(g.pl);
+                            if ix < g.w {
+                                m = max_nan(m, plane[iy * g.w + ix]);
+                            }
                         }
                     }
                 }
-                y[c * ohw + oy * g.ow + ox] = if nan { f32::NAN } else { m };
+                out[oy * g.ow + ox] = m;
             }
         }
     }
