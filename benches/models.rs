@@ -72,12 +72,16 @@ const TRAIN_BATCH: usize = 32;
 
 /// Deterministic inputs in [-2, 2) (a small LCG; the values only need to be ordinary floats).
 fn inputs(n: usize, len: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             (0..len)
                 .map(|_| {
-                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
                     ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
                 })
                 .collect()
@@ -128,7 +132,9 @@ where
     {
         let mut net = net.clone();
         let x: nn::Batch<N::InputShape, TRAIN_BATCH> = nn::batch_from(
-            inputs(TRAIN_BATCH, N::INPUT_LEN, SEED + 2).iter().map(|v| nn::Input::<N>::try_from(&v[..]).unwrap()),
+            inputs(TRAIN_BATCH, N::INPUT_LEN, SEED + 2)
+                .iter()
+                .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap()),
         );
         // The labels rotate every step, so the network cannot memorize the fixed batch: the loss
         // stays near ln(classes) and the gradients stay ordinary, so the run is stationary. With

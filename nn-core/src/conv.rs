@@ -271,7 +271,9 @@ pub(crate) fn conv_backward(
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     dx.fill(0.0);
     let mut db = db;
-    for oy in 0..g.oh {
+    // The row count is hidden from the optimizer so it does not unroll the rows and vectorize
+    // across them with gathers and scatters (see `pool::max_forward`).
+    for oy in 0..core::hint::black_box(g.oh) {
         for ox in 0..g.ow {
             for co in 0..g.cout {
                 gco[co] = dy[co * ohw + oy * g.ow + ox];
@@ -298,12 +300,10 @@ pub(crate) fn conv_backward(
                         let off = (base + ci) * g.cout;
                         let row = &w[off..][..g.cout];
                         let drow = &mut dw[off..][..g.cout];
-                        let mut s = 0.0f32;
-                        for co in 0..g.cout {
-                            drow[co] += xv * gco[co];
-                            s += row[co] * gco[co];
+                        for (d, &gc) in drow.iter_mut().zip(gco.iter()) {
+                            *d += xv * gc;
                         }
-                        dx[xi] += s;
+                        dx[xi] += crate::math::dot(row, gco);
                     }
                 }
             }

@@ -143,7 +143,35 @@ pub fn exp_neg(x: f32) -> f32 {
     let e = p * r * r + r + 1.0;
     let ni = (big.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let v = e * f32::from_bits(((ni + 127) << 23) as u32);
-    if x < LO { 0.0 } else { v }
+    if x < LO {
+        0.0
+    } else {
+        v
+    }
+}
+
+/// Dot product with 8-lane partial sums (explicit SIMD) added in a fixed order: vectorized,
+/// and the same bits on every target (a multiply then an add, never a fused multiply-add).
+#[inline(always)]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    use wide::f32x8;
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut acc = f32x8::ZERO;
+    let chunks = n / 8;
+    for c in 0..chunks {
+        let mut x = [0.0f32; 8];
+        let mut y = [0.0f32; 8];
+        x.copy_from_slice(&a[c * 8..c * 8 + 8]);
+        y.copy_from_slice(&b[c * 8..c * 8 + 8]);
+        acc += f32x8::from(x) * f32x8::from(y);
+    }
+    let l = acc.to_array();
+    let mut s = ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+    for k in chunks * 8..n {
+        s += a[k] * b[k];
+    }
+    s
 }
 
 #[cfg(test)]

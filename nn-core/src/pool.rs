@@ -50,7 +50,10 @@ fn max_nan(m: f32, v: f32) -> f32 {
 fn max_forward(g: Geom, x: &[f32], y: &mut [f32]) {
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     // Without padding every window lies inside the input: no bounds tests in the loop.
-    let inside = g.pt == 0 && g.pl == 0 && (g.oh - 1) * g.sh + g.kh <= g.h && (g.ow - 1) * g.sw + g.kw <= g.w;
+    let inside = g.pt == 0
+        && g.pl == 0
+        && (g.oh - 1) * g.sh + g.kh <= g.h
+        && (g.ow - 1) * g.sw + g.kw <= g.w;
     // The channel count is hidden from the optimizer (see the 2x2 case below).
     for c in 0..core::hint::black_box(g.cin) {
         let plane = &x[c * hw..][..hw];
@@ -66,7 +69,10 @@ fn max_forward(g: Geom, x: &[f32], y: &mut [f32]) {
                 let r1 = &plane[(2 * oy + 1) * g.w..][..2 * ow];
                 let o = &mut out[oy * g.ow..][..ow];
                 for ox in 0..ow {
-                    o[ox] = max_nan(max_nan(max_nan(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]), r1[2 * ox + 1]);
+                    o[ox] = max_nan(
+                        max_nan(max_nan(r0[2 * ox], r0[2 * ox + 1]), r1[2 * ox]),
+                        r1[2 * ox + 1],
+                    );
                 }
             }
             continue;

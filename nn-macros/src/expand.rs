@@ -340,10 +340,14 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             let a_in = &acts[i];
             let value = layer_value(l);
             let span = l.span;
-            let next_act = net.layers.get(i + 1).filter(|_| i + 1 < end).and_then(|n| match n.kind {
-                LayerKind::Act(_) => Some(n),
-                _ => None,
-            });
+            let next_act =
+                net.layers
+                    .get(i + 1)
+                    .filter(|_| i + 1 < end)
+                    .and_then(|n| match n.kind {
+                        LayerKind::Act(_) => Some(n),
+                        _ => None,
+                    });
             if let (LayerKind::Dense { .. }, Some(act)) = (l.kind, next_act) {
                 let a_out = &acts[i + 2];
                 let act_value = layer_value(act);
