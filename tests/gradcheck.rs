@@ -974,7 +974,7 @@ where
 /// Cross-entropy on the logits (through `Loss::loss_grad`) and `backward_logits`.
 fn ce_objective<N: Trainable>(labels: [usize; B]) -> impl Fn(&N, &[Input<N>; B]) -> f64 {
     move |net, x| {
-        let cache = net.forward_train::<B>(x);
+        let cache = net.clone().forward_train::<B>(x);
         let mut g = nn::zeroed_batch::<N::OutputShape, B>();
         CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], &labels, &mut g[..]) as f64
     }
@@ -982,7 +982,7 @@ fn ce_objective<N: Trainable>(labels: [usize; B]) -> impl Fn(&N, &[Input<N>; B])
 
 fn ce_analytic<N: Trainable>(labels: [usize; B]) -> impl Fn(&N, &[Input<N>; B]) -> Grads<N> {
     move |net, x| {
-        let cache = net.forward_train::<B>(x);
+        let cache = net.clone().forward_train::<B>(x);
         let mut g = nn::zeroed_batch::<N::OutputShape, B>();
         CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], &labels, &mut g[..]);
         net.backward_logits(&cache, &g)
@@ -994,7 +994,7 @@ fn mse_objective<N: Trainable>(
     targets: Vec<Tensor<N::OutputShape>>,
 ) -> impl Fn(&N, &[Input<N>; B]) -> f64 {
     move |net, x| {
-        let cache = net.forward_train::<B>(x);
+        let cache = net.clone().forward_train::<B>(x);
         let mut g = nn::zeroed_batch::<N::OutputShape, B>();
         Mse.loss_grad(&N::cache_output(&cache)[..], &targets, &mut g[..]) as f64
     }
@@ -1004,7 +1004,7 @@ fn mse_analytic<N: Trainable>(
     targets: Vec<Tensor<N::OutputShape>>,
 ) -> impl Fn(&N, &[Input<N>; B]) -> Grads<N> {
     move |net, x| {
-        let cache = net.forward_train::<B>(x);
+        let cache = net.clone().forward_train::<B>(x);
         let mut g = nn::zeroed_batch::<N::OutputShape, B>();
         Mse.loss_grad(&N::cache_output(&cache)[..], &targets, &mut g[..]);
         net.backward(&cache, &g)
@@ -1018,7 +1018,7 @@ fn network3_cross_entropy_backward_logits() {
     let x: [Input<Net3>; B] = random_batch(&mut rng, 1.0);
     let labels = [0, 2, 1, 2];
     // The logits are the input of the softmax head.
-    let cache = net.forward_train::<B>(&x);
+    let cache = net.clone().forward_train::<B>(&x);
     for (logits, x) in Net3::cache_logits(&cache).iter().zip(&x) {
         assert_eq!(*logits, net.forward_logits(x));
     }
@@ -1053,7 +1053,7 @@ fn network3_mse_backward_through_softmax() {
 
 /// NetKinks' pre-activations at its three kinked activations (cache a1, a3, a5), flattened.
 fn kink_preactivations(net: &NetKinks, x: &[Input<NetKinks>; B]) -> Vec<f32> {
-    let c = net.forward_train::<B>(x);
+    let c = net.clone().forward_train::<B>(x);
     let mut v = flat_tensors(&c.a1[..]);
     v.extend(flat_tensors(&c.a3[..]));
     v.extend(flat_tensors(&c.a5[..]));
@@ -1118,7 +1118,7 @@ fn network_kinks_cross_entropy_without_head() {
     let labels = [1, 0, 2, 1];
     let ce = ce_analytic::<NetKinks>(labels);
     let (g1, dx1) = ce(&net, &x);
-    let cache = net.forward_train::<B>(&x);
+    let cache = net.clone().forward_train::<B>(&x);
     let mut d = nn::zeroed_batch::<Shape1<nn::typenum::U3>, B>();
     CrossEntropy.loss_grad(&NetKinks::cache_logits(&cache)[..], &labels, &mut d[..]);
     let (g2, dx2) = net.backward(&cache, &d);
@@ -1141,12 +1141,12 @@ fn network_sigmoid_head_binary_cross_entropy() {
     let x: [Input<NetBin>; B] = random_batch(&mut rng, 1.5);
     let labels = [1usize, 0, 0, 1];
     let objective = move |net: &NetBin, x: &[Input<NetBin>; B]| {
-        let cache = net.forward_train::<B>(x);
+        let cache = net.clone().forward_train::<B>(x);
         let mut g = nn::zeroed_batch::<Shape1<U1>, B>();
         BinaryCrossEntropy.loss_grad(&NetBin::cache_logits(&cache)[..], &labels, &mut g[..]) as f64
     };
     let analytic = move |net: &NetBin, x: &[Input<NetBin>; B]| {
-        let cache = net.forward_train::<B>(x);
+        let cache = net.clone().forward_train::<B>(x);
         let mut g = nn::zeroed_batch::<Shape1<U1>, B>();
         BinaryCrossEntropy.loss_grad(&NetBin::cache_logits(&cache)[..], &labels, &mut g[..]);
         net.backward_logits(&cache, &g)

@@ -1222,7 +1222,7 @@ const H_NET: [f32; 4] = [4e-2, 2e-2, 1e-2, 5e-3];
 
 /// Mean cross-entropy of the logits, in f64 (the library's formula, instantiated in f64).
 fn ce_f64<N: Trainable>(net: &N, x: &[Input<N>; B], labels: &[usize; B]) -> f64 {
-    let cache = net.forward_train::<B>(x);
+    let cache = net.clone().forward_train::<B>(x);
     let logits = N::cache_logits(&cache);
     let mut scratch = vec![0.0f64; <N::OutputShape as Shape>::LEN];
     logits
@@ -1268,7 +1268,7 @@ fn check_network<N: Trainable>(
     pattern: &Pattern<N>,
 ) -> Vec<Row> {
     // Analytic: Loss::loss_grad on the logits, then backward_logits.
-    let cache = net.forward_train::<B>(x);
+    let cache = net.clone().forward_train::<B>(x);
     let mut d = nn::zeroed_batch::<N::OutputShape, B>();
     let loss32 = CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], &labels, &mut d[..]);
     let (grads, dx) = net.backward_logits(&cache, &d);
@@ -1381,7 +1381,7 @@ fn kink_pattern<L: Geo, I: Shape>(
 }
 
 fn tiny_cnn_pattern(net: &TinyCnn, x: &[Input<TinyCnn>; B]) -> (Vec<u32>, f32) {
-    let c = net.forward_train::<B>(x);
+    let c = net.clone().forward_train::<B>(x);
     let (mut p, mut m) = (Vec::new(), f32::INFINITY);
     // a2: Tanh output [3, 6, 6], pooled by MaxPool2d(2); a4: conv2 output, ReLU's input.
     // The max-pool windows are checked on tanh's output; ReLU signs on a4.
@@ -1395,7 +1395,7 @@ fn tiny_cnn_pattern(net: &TinyCnn, x: &[Input<TinyCnn>; B]) -> (Vec<u32>, f32) {
 }
 
 fn tiny_cnn1d_pattern(net: &TinyCnn1d, x: &[Input<TinyCnn1d>; B]) -> (Vec<u32>, f32) {
-    let c = net.forward_train::<B>(x);
+    let c = net.clone().forward_train::<B>(x);
     let (mut p, mut m) = (Vec::new(), f32::INFINITY);
     // a1: conv output (ReLU's input); a2: ReLU output [4, 12], pooled by MaxPool1d(2).
     kink_pattern::<MaxPool1d<U2>, Shape2<U4, U12>>(

@@ -23,6 +23,7 @@ pub mod layer;
 pub mod loss;
 pub mod math;
 pub mod network;
+pub mod norm;
 #[cfg(feature = "alloc")]
 pub mod optim;
 pub mod pool;
@@ -48,6 +49,7 @@ pub use loss::{BinaryCrossEntropy, CrossEntropy, Head, Loss, Mse};
 #[cfg(feature = "alloc")]
 pub use network::{batch_from, zeroed_batch, Batch, Trainable};
 pub use network::{Input, InputOf, Network, Output};
+pub use norm::{add_batch_into, add_into, BatchNorm, BnSaved, Dropout};
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};
 pub use pool::{AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d};
@@ -68,6 +70,8 @@ pub use typenum;
 pub mod __private {
     #[cfg(feature = "alloc")]
     pub use alloc::boxed::Box;
+    #[cfg(feature = "alloc")]
+    pub use alloc::vec::Vec;
     pub use core;
     pub use generic_array;
     pub use typenum;
@@ -120,6 +124,8 @@ pub mod __private {
     }
     // SAFETY: a single `f32`.
     unsafe impl Zeroable for crate::PReLU {}
+    // SAFETY: four `f32` arrays.
+    unsafe impl<C: generic_array::ArrayLength> Zeroable for crate::BatchNorm<C> {}
     // SAFETY: an `f32` array.
     unsafe impl<C: generic_array::ArrayLength> Zeroable for crate::PReLUChannels<C> {}
 

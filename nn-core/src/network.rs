@@ -100,9 +100,11 @@ mod train_path {
         /// The intermediates of a batched forward pass, one heap batch per layer output.
         type Cache<const B: usize>;
 
-        /// Forward pass over a mini-batch, keeping what backward needs.
+        /// Forward pass over a mini-batch in training mode, keeping what backward needs: batch
+        /// normalization uses (and updates its running statistics from) the batch, dropout
+        /// drops. Hence `&mut self`; inference (`forward`) never changes the network.
         fn forward_train<const B: usize>(
-            &self,
+            &mut self,
             x: &[Tensor<Self::InputShape>; B],
         ) -> Self::Cache<B>;
 

@@ -26,6 +26,10 @@ pub struct Entry {
     /// Span of the parenthesized argument list, or of the kind when there is none.
     pub args_span: Span,
     pub annotation: Option<Dims>,
+    /// The entries of a block (`Residual { ... }`), if the entry has one.
+    pub block: Option<Vec<Entry>>,
+    /// Span of the block's braces.
+    pub block_span: Option<Span>,
 }
 
 /// A positional (`64`) or named (`alpha = 0.5`) argument.

@@ -9,7 +9,7 @@ use syn::Ident;
 use crate::args::{self, match_args, Matched, Param};
 use crate::ast::{Dims, Entry, NetworkDef};
 use crate::ctxt::Ctxt;
-use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Shape};
+use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Op, OpKind, Shape, Window};
 use crate::spatial;
 
 /// Every layer the DSL knows, for lookups and "did you mean".
@@ -36,7 +36,40 @@ pub const LAYERS: &[&str] = &[
     "MaxPool2d",
     "AvgPool1d",
     "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Dropout",
+    "Residual",
 ];
+
+/// The network being built: layers, tensors (by id; 0 is the input) and the operations that
+/// produce them, in execution order.
+struct Graph {
+    layers: Vec<Layer>,
+    tensors: Vec<Shape>,
+    ops: Vec<Op>,
+    names: Vec<Ident>,
+    name_errors: Vec<Vec<(Span, String)>>,
+    /// Preorder index of the next entry (matches `flatten`).
+    next_entry: usize,
+}
+
+impl Graph {
+    fn tensor(&mut self, shape: Shape) -> usize {
+        self.tensors.push(shape);
+        self.tensors.len() - 1
+    }
+}
+
+/// Every entry in declaration order, blocks' entries right after their block.
+fn flatten<'a>(entries: &'a [Entry], out: &mut Vec<&'a Entry>) {
+    for e in entries {
+        out.push(e);
+        if let Some(block) = &e.block {
+            flatten(block, out);
+        }
+    }
+}
 
 /// Checks a parsed declaration. Returns the network (best effort when there were errors, so the
 /// expansion can still emit the struct) and the combined errors.
@@ -44,84 +77,273 @@ pub fn check(def: NetworkDef) -> (Network, Result<(), syn::Error>) {
     let mut cx = Ctxt::default();
     let input = check_input(&mut cx, &def);
     check_not_empty(&mut cx, &def);
-    let (names, mut name_errors) = layer_names(&def.entries);
-
-    let mut layers = Vec::new();
-    let mut shape = input;
-    for (i, entry) in def.entries.iter().enumerate() {
-        // Name errors are reported with the layer they belong to, so all errors follow the source.
-        for (span, msg) in name_errors[i].drain(..) {
-            cx.error(span, msg);
-        }
-        let who = describe(entry, i);
-        let next = def.entries.get(i + 1).map(|e| e.kind.to_string());
-        let (kind, out) = if spatial::is_spatial(&entry.kind.to_string()) {
-            let init = default_init(next.as_deref());
-            let Some(sp) = spatial::resolve(&mut cx, &who, entry, init) else {
-                shape = None;
-                continue;
-            };
-            let Some(in_shape) = shape else { continue };
-            match spatial::infer(&mut cx, &who, entry, &sp, in_shape) {
-                Some((k, o)) => (k, Some(o)),
-                None => {
-                    shape = None;
-                    continue;
-                }
-            }
-        } else {
-            let Some(kind) = resolve_kind(&mut cx, &who, entry, next.as_deref()) else {
-                // Unknown layer: later shapes cannot be known; stop inferring but keep checking names.
-                shape = None;
-                continue;
-            };
-            let Some(in_shape) = shape else { continue };
-            (kind, infer_shape(&mut cx, &who, entry, &kind, in_shape))
-        };
-        let Some(in_shape) = shape else { continue };
-        if let (Some(out), Some(ann)) = (out, &entry.annotation) {
-            check_annotation(&mut cx, &who, entry, ann, out, in_shape);
-        }
-        if let Some(o) = out {
-            if !check_size(
-                &mut cx,
-                &who,
-                entry.kind.span(),
-                o,
-                params_of(&kind, in_shape, o),
-            ) {
-                shape = None;
-                continue;
-            }
-        }
-        if let Some(out) = out {
-            layers.push(Layer {
-                name: names[i].clone(),
-                kind_name: entry.kind.to_string(),
-                kind,
-                input: in_shape,
-                output: out,
-                params: params_of(&kind, in_shape, out),
-                macs: macs_of(&kind, in_shape, out),
-                span: entry.kind.span(),
-            });
-        }
-        shape = out;
-    }
-    let head = match layers.last().map(|l| l.kind) {
-        Some(LayerKind::Softmax) => Head::Softmax,
-        Some(LayerKind::Act(Act::Sigmoid)) => Head::Sigmoid,
-        _ => Head::None,
+    let mut all = Vec::new();
+    flatten(&def.entries, &mut all);
+    let (names, name_errors) = layer_names(&all);
+    let mut g = Graph {
+        layers: Vec::new(),
+        tensors: vec![input.unwrap_or(Shape::D1(1))],
+        ops: Vec::new(),
+        names,
+        name_errors,
+        next_entry: 0,
+    };
+    let out = check_block(&mut cx, &mut g, &def.entries, input.map(|_| 0));
+    let output = out.unwrap_or_else(|| g.ops.last().map_or(0, |o| o.output));
+    // The head: a final Softmax/Sigmoid whose input is the logits.
+    let (head, logits_ops, logits) = match g.ops.last() {
+        Some(
+            op @ Op {
+                kind: OpKind::Layer(l),
+                ..
+            },
+        ) if out.is_some() => match g.layers[*l].kind {
+            LayerKind::Softmax => (Head::Softmax, g.ops.len() - 1, op.inputs[0]),
+            LayerKind::Act(Act::Sigmoid) => (Head::Sigmoid, g.ops.len() - 1, op.inputs[0]),
+            _ => (Head::None, g.ops.len(), output),
+        },
+        _ => (Head::None, g.ops.len(), output),
     };
     let net = Network {
         attrs: def.attrs,
         vis: def.vis,
         name: def.name,
-        input: input.unwrap_or(Shape::D1(1)),
-        layers,
+        input: g.tensors[0],
+        layers: g.layers,
+        tensors: g.tensors,
+        ops: g.ops,
+        output,
+        logits,
+        logits_ops,
         head,
     };
     (net, cx.check())
+}
+
+/// Checks the entries of the network or of a block, starting from tensor `input` (`None` when
+/// its shape is unknown after an earlier error); returns the block's output tensor.
+fn check_block(
+    cx: &mut Ctxt,
+    g: &mut Graph,
+    entries: &[Entry],
+    input: Option<usize>,
+) -> Option<usize> {
+    let mut current = input;
+    for (i, entry) in entries.iter().enumerate() {
+        let index = g.next_entry;
+        g.next_entry += 1;
+        // Name errors are reported with the layer they belong to, so all errors follow the source.
+        for (span, msg) in std::mem::take(&mut g.name_errors[index]) {
+            cx.error(span, msg);
+        }
+        let who = describe(entry, index);
+        let next = entries.get(i + 1).map(|e| e.kind.to_string());
+        if entry.block.is_some() || entry.kind == "Residual" {
+            current = check_residual(cx, g, &who, entry, index, current);
+            continue;
+        }
+        let (kind, out) = if spatial::is_spatial(&entry.kind.to_string()) {
+            let init = default_init(next.as_deref());
+            let Some(sp) = spatial::resolve(cx, &who, entry, init) else {
+                current = None;
+                continue;
+            };
+            let Some(t) = current else { continue };
+            match spatial::infer(cx, &who, entry, &sp, g.tensors[t]) {
+                Some((k, o)) => (k, Some(o)),
+                None => {
+                    current = None;
+                    continue;
+                }
+            }
+        } else {
+            let Some(kind) = resolve_kind(cx, &who, entry, next.as_deref()) else {
+                // Unknown layer: later shapes cannot be known; stop inferring but keep checking names.
+                current = None;
+                continue;
+            };
+            let Some(t) = current else { continue };
+            (kind, infer_shape(cx, &who, entry, &kind, g.tensors[t]))
+        };
+        let Some(t) = current else { continue };
+        let in_shape = g.tensors[t];
+        let Some(out) = out else {
+            current = None;
+            continue;
+        };
+        if let Some(ann) = &entry.annotation {
+            check_annotation(cx, &who, entry, ann, out, in_shape);
+        }
+        if !check_size(
+            cx,
+            &who,
+            entry.kind.span(),
+            out,
+            params_of(&kind, in_shape, out),
+        ) {
+            current = None;
+            continue;
+        }
+        g.layers.push(Layer {
+            name: g.names[index].clone(),
+            kind_name: entry.kind.to_string(),
+            kind,
+            input: in_shape,
+            output: out,
+            params: params_of(&kind, in_shape, out),
+            macs: macs_of(&kind, in_shape, out),
+            span: entry.kind.span(),
+        });
+        let o = g.tensor(out);
+        g.ops.push(Op {
+            kind: OpKind::Layer(g.layers.len() - 1),
+            inputs: vec![t],
+            output: o,
+        });
+        current = Some(o);
+    }
+    current
+}
+
+/// `Residual { ... }` and `Residual(projection) { ... }`: the block's output plus its input.
+///
+/// Rule: a residual branch keeps the shape of its input, or the block asks for a projection,
+/// which must be able to produce the branch's shape (a 1x1 convolution with a stride for
+/// `[c, h, w]` and `[c, l]`, a Dense layer for vectors).
+fn check_residual(
+    cx: &mut Ctxt,
+    g: &mut Graph,
+    who: &str,
+    e: &Entry,
+    index: usize,
+    input: Option<usize>,
+) -> Option<usize> {
+    let Some(block) = &e.block else {
+        cx.error(e.kind.span(), format!("{who}: `Residual` needs a block of layers, e.g. `Residual {{ Dense(32), ReLU, Dense(32) }}`"));
+        return None;
+    };
+    if e.kind != "Residual" {
+        cx.error(e.kind.span(), format!("{who}: only `Residual` takes a block of layers in braces; write `Residual {{ ... }}`"));
+        check_block(cx, g, block, None);
+        return None;
+    }
+    let mut projection = false;
+    for arg in &e.args {
+        match (&arg.key, &arg.value) {
+            (None, crate::ast::Value::Ident(i)) if i == "projection" => projection = true,
+            _ => cx.error(arg.span(), format!("{who}: `Residual` takes no arguments other than `projection` (a learned skip path that can change the shape): `Residual(projection) {{ ... }}`")),
+        }
+    }
+    let span = e.block_span.unwrap_or_else(|| e.kind.span());
+    if block.is_empty() {
+        cx.error(
+            span,
+            format!("{who}: the residual block is empty; put at least one layer in it"),
+        );
+        return None;
+    }
+    let branch_out = check_block(cx, g, block, input)?;
+    let t_in = input?;
+    let (s_in, s_out) = (g.tensors[t_in], g.tensors[branch_out]);
+    let skip = if s_in == s_out && !projection {
+        t_in
+    } else if !projection {
+        cx.error(span, format!(
+            "{who}: the block turns {s_in} into {s_out}, but its skip connection carries the input {s_in} unchanged, so the two cannot be added; make the block keep the shape, or write `Residual(projection) {{ ... }}` to learn a projection of the input ({})",
+            projection_text(s_in, s_out)
+        ));
+        return None;
+    } else {
+        let Some(kind) = projection_kind(s_in, s_out) else {
+            cx.error(span, format!("{who}: no projection maps {s_in} to {s_out}: the skip path can change the number of channels and stride over the input, but not the number of dimensions or grow the size; keep the block's output shape compatible"));
+            return None;
+        };
+        let base = e
+            .name
+            .as_ref()
+            .map_or_else(|| g.names[index].to_string(), |n| n.to_string());
+        let name = Ident::new(
+            &format!("{}_proj", base.trim_start_matches("r#")),
+            e.kind.span(),
+        );
+        g.layers.push(Layer {
+            name,
+            kind_name: "Projection".to_string(),
+            kind,
+            input: s_in,
+            output: s_out,
+            params: params_of(&kind, s_in, s_out),
+            macs: macs_of(&kind, s_in, s_out),
+            span: e.kind.span(),
+        });
+        let o = g.tensor(s_out);
+        g.ops.push(Op {
+            kind: OpKind::Layer(g.layers.len() - 1),
+            inputs: vec![t_in],
+            output: o,
+        });
+        o
+    };
+    let out = g.tensor(s_out);
+    g.ops.push(Op {
+        kind: OpKind::Add,
+        inputs: vec![branch_out, skip],
+        output: out,
+    });
+    if let Some(ann) = &e.annotation {
+        check_annotation(cx, who, e, ann, s_out, s_in);
+    }
+    Some(out)
+}
+
+/// The learned skip path from `from` to `to`: a 1x1 convolution with the stride that gives the
+/// branch's spatial size, or a Dense layer for vectors.
+fn projection_kind(from: Shape, to: Shape) -> Option<LayerKind> {
+    let stride = |n: u64, m: u64| (1..=n).find(|&s| (n - 1) / s + 1 == m);
+    let win = |rank, sh, sw| Window {
+        rank,
+        kh: 1,
+        kw: 1,
+        sh,
+        sw,
+        pad: [0; 4],
+    };
+    match (from, to) {
+        (Shape::D1(_), Shape::D1(_)) => Some(LayerKind::Dense {
+            units: to.len(),
+            init: InitKind::Xavier,
+        }),
+        (Shape::D2(_, l), Shape::D2(c2, l2)) => Some(LayerKind::Conv {
+            filters: c2,
+            win: win(1, 1, stride(l, l2)?),
+            bias: false,
+            init: InitKind::He,
+        }),
+        (Shape::D3(_, h, w), Shape::D3(c2, h2, w2)) => Some(LayerKind::Conv {
+            filters: c2,
+            win: win(2, stride(h, h2)?, stride(w, w2)?),
+            bias: false,
+            init: InitKind::He,
+        }),
+        _ => None,
+    }
+}
+
+fn projection_text(from: Shape, to: Shape) -> String {
+    match projection_kind(from, to) {
+        Some(LayerKind::Conv { filters, win, .. }) if win.rank == 2 => {
+            format!(
+                "a 1x1 convolution to {filters} channels with stride ({}, {})",
+                win.sh, win.sw
+            )
+        }
+        Some(LayerKind::Conv { filters, win, .. }) => format!(
+            "a 1x1 convolution to {filters} channels with stride {}",
+            win.sw
+        ),
+        Some(LayerKind::Dense { units, .. }) => format!("a Dense layer to {units} values"),
+        _ => "no projection can produce that shape".to_string(),
+    }
 }
 
 /// Rule: a network declares its input shape, `input: [n]`, `[c, l]` or `[c, h, w]`, with
@@ -204,7 +426,7 @@ fn dims_values(cx: &mut Ctxt, dims: &Dims, what: &str) -> Option<Vec<u64>> {
 /// private unique name, so the fallback struct emitted after the errors has no duplicate field
 /// (which would add compiler errors about our generated code).
 #[allow(clippy::type_complexity)]
-fn layer_names(entries: &[Entry]) -> (Vec<Ident>, Vec<Vec<(Span, String)>>) {
+fn layer_names(entries: &[&Entry]) -> (Vec<Ident>, Vec<Vec<(Span, String)>>) {
     // For each name: the index of the layer that has it first.
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut names = Vec::new();
@@ -404,6 +626,31 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             };
             Some(LayerKind::PReLU { init, per_channel })
         }
+        "Dropout" => {
+            let got = m(
+                cx,
+                &[Param {
+                    name: "p",
+                    positional: true,
+                    expects: "the drop probability, in [0, 1)",
+                }],
+            );
+            let Some(v) = got.get(0) else {
+                cx.error(e.args_span, format!("{who}: `Dropout` needs the probability of dropping a value, e.g. `Dropout(0.2)`"));
+                return None;
+            };
+            let p = args::float(cx, who, "p", v)?;
+            // Rule: a drop probability is in [0, 1); p = 1 would drop everything (and divide by 0).
+            if !(0.0..1.0).contains(&p) {
+                cx.error(v.span(), format!("{who}: `Dropout({p})` is not a probability in [0, 1): it is the chance of dropping each value during training (0.1 to 0.5 is usual; 1 would drop everything)"));
+                return None;
+            }
+            Some(LayerKind::Dropout { p })
+        }
+        "BatchNorm1d" | "BatchNorm2d" => {
+            m(cx, &[]);
+            Some(LayerKind::BatchNorm)
+        }
         "Identity" | "Step" | "Sigmoid" | "Tanh" | "ReLU" | "Softplus" | "SELU" | "SiLU"
         | "Gaussian" | "Softmax" | "Flatten" => {
             m(cx, &[]);
@@ -513,10 +760,35 @@ fn infer_shape(
             Some(input)
         }
         LayerKind::Flatten => Some(Shape::D1(input.len())),
+        LayerKind::Dropout { .. } => Some(input),
+        LayerKind::BatchNorm => rule_batchnorm_rank(cx, who, e, input),
         LayerKind::Act(_) | LayerKind::PReLU { .. } => Some(input),
         // Resolved by `spatial::infer`, never here.
         LayerKind::Conv { .. } | LayerKind::MaxPool { .. } | LayerKind::AvgPool { .. } => None,
     }
+}
+
+/// Rule: `BatchNorm1d` normalizes features `[n]` or signal channels `[c, l]`; `BatchNorm2d`
+/// normalizes image channels `[c, h, w]` (as in PyTorch).
+fn rule_batchnorm_rank(cx: &mut Ctxt, who: &str, e: &Entry, input: Shape) -> Option<Shape> {
+    let kind = e.kind.to_string();
+    let ok = match input {
+        Shape::D1(_) | Shape::D2(..) => kind == "BatchNorm1d",
+        Shape::D3(..) => kind == "BatchNorm2d",
+    };
+    if ok {
+        return Some(input);
+    }
+    let (right, what) = match input {
+        Shape::D3(..) => ("BatchNorm2d", "an image [channels, height, width]"),
+        Shape::D2(..) => ("BatchNorm1d", "a signal [channels, length]"),
+        Shape::D1(_) => ("BatchNorm1d", "a vector of features"),
+    };
+    cx.error(
+        e.kind.span(),
+        format!("{who}: `{kind}` does not fit its input {input}, which is {what}; use `{right}` (it normalizes each channel over the batch)"),
+    );
+    None
 }
 
 /// Rule: Dense and Softmax work on vectors; a `[c, l]` or `[c, h, w]` tensor must be flattened
@@ -572,6 +844,7 @@ fn params_of(kind: &LayerKind, input: Shape, out: Shape) -> u64 {
         LayerKind::PReLU {
             per_channel: true, ..
         } => channels(input),
+        LayerKind::BatchNorm => 2 * channels(input),
         LayerKind::Conv {
             filters, win, bias, ..
         } => prod(&[filters, channels(input), win.kh, win.kw]).saturating_add(if bias {

@@ -3,7 +3,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 
-use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, Shape};
+use crate::model::{Act, Head, InitKind, Layer, LayerKind, Network, OpKind, Shape};
 
 /// A typenum type for `n`: `U<n>` up to 1024 (typenum names those), else the binary `UInt` form.
 fn typenum(n: u64) -> TokenStream {
@@ -104,6 +104,11 @@ fn layer_ty(l: &Layer) -> TokenStream {
             }
         }
         LayerKind::Softmax => quote!(::nn::Softmax),
+        LayerKind::BatchNorm => {
+            let c = typenum(crate::check::channels(l.input));
+            quote!(::nn::BatchNorm<#c>)
+        }
+        LayerKind::Dropout { .. } => quote!(::nn::Dropout),
         LayerKind::Flatten => quote!(::nn::Flatten),
         LayerKind::Act(a) => match a {
             Act::Identity => quote!(::nn::Identity),
@@ -126,9 +131,16 @@ fn layer_ty(l: &Layer) -> TokenStream {
 fn layer_value(l: &Layer) -> TokenStream {
     let name = &l.name;
     match l.kind {
-        LayerKind::Dense { .. } | LayerKind::PReLU { .. } | LayerKind::Conv { .. } => {
+        LayerKind::Dense { .. }
+        | LayerKind::PReLU { .. }
+        | LayerKind::Conv { .. }
+        | LayerKind::BatchNorm => {
             let ty = layer_ty(l);
             quote!(*::core::borrow::Borrow::<#ty>::borrow(&self.#name))
+        }
+        LayerKind::Dropout { p } => {
+            let p = f32_lit(p);
+            quote!(::nn::Dropout { p: #p })
         }
         LayerKind::MaxPool { .. } | LayerKind::AvgPool { .. } => {
             let ty = layer_ty(l);
@@ -181,6 +193,7 @@ fn init_expr(l: &Layer, stream: u64) -> TokenStream {
             let init = init_ident(init);
             quote!(|l: &mut #ty| l.init(::nn::Init::#init, &mut ::nn::Rng::with_stream(seed, #stream)))
         }
+        LayerKind::BatchNorm => quote!(|l: &mut #ty| l.init()),
         _ => quote!(|_: &mut #ty| {}),
     };
     let make = if is_large(l) {
@@ -228,13 +241,24 @@ pub fn summary(net: &Network) -> String {
         "0".to_string(),
         "0".to_string(),
     )];
-    for l in &net.layers {
-        rows.push((
-            format!("{} ({})", l.name, l.kind_name),
-            l.output.to_string(),
-            thousands(l.params),
-            thousands(l.macs),
-        ));
+    for op in &net.ops {
+        match op.kind {
+            OpKind::Layer(i) => {
+                let l = &net.layers[i];
+                rows.push((
+                    format!("{} ({})", l.name, l.kind_name),
+                    l.output.to_string(),
+                    thousands(l.params),
+                    thousands(l.macs),
+                ));
+            }
+            OpKind::Add => rows.push((
+                "+ skip (Add)".to_string(),
+                net.tensors[op.output].to_string(),
+                "0".to_string(),
+                "0".to_string(),
+            )),
+        }
     }
     let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0).max(12);
     let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0).max(12);
@@ -319,109 +343,218 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         .map(|(i, l)| init_expr(l, i as u64 + 1))
         .collect();
 
-    let n = net.layers.len();
-    let shapes: Vec<TokenStream> = std::iter::once(net.input)
-        .chain(net.layers.iter().map(|l| l.output))
-        .map(shape_ty)
+    let shapes: Vec<TokenStream> = net.tensors.iter().map(|&t| shape_ty(t)).collect();
+    let ts: Vec<_> = (0..net.tensors.len())
+        .map(|i| format_ident!("a{}", i))
         .collect();
-    let acts: Vec<_> = (0..=n).map(|i| format_ident!("a{}", i)).collect();
-    let grads: Vec<_> = (0..=n).map(|i| format_ident!("d{}", i)).collect();
-    let logits_index = if net.head == Head::None { n } else { n - 1 };
+    let ds: Vec<_> = (0..net.tensors.len())
+        .map(|i| format_ident!("d{}", i))
+        .collect();
+    let saved: Vec<_> = (0..net.ops.len())
+        .map(|j| format_ident!("s{}", j))
+        .collect();
+    let mut consumers = vec![0usize; net.tensors.len()];
+    for op in &net.ops {
+        for &i in &op.inputs {
+            consumers[i] += 1;
+        }
+    }
+    let layer_of = |j: usize| match net.ops[j].kind {
+        OpKind::Layer(l) => Some(&net.layers[l]),
+        OpKind::Add => None,
+    };
+    let has_dropout = net
+        .layers
+        .iter()
+        .any(|l| matches!(l.kind, LayerKind::Dropout { .. }));
 
     // Inference: straight-line calls, every tensor on the stack. A `Dense` followed by an
-    // elementwise activation is fused (the activation applied while the values are in
-    // registers), unless the activation is past `end` (the logits stop before the head).
+    // elementwise activation that alone consumes its output is fused (the activation applied while
+    // the values are in registers).
     let fwd_steps = |end: usize| -> Vec<TokenStream> {
         let mut steps = Vec::new();
-        let mut i = 0;
-        while i < end {
-            let l = &net.layers[i];
-            let (s_in, s_out) = (&shapes[i], &shapes[i + 1]);
-            let a_in = &acts[i];
+        let mut j = 0;
+        while j < end {
+            let op = &net.ops[j];
+            let out = &ts[op.output];
+            let s_out = &shapes[op.output];
+            let Some(l) = layer_of(j) else {
+                let (a, b) = (&ts[op.inputs[0]], &ts[op.inputs[1]]);
+                steps.push(quote! {
+                    let mut #out = ::core::clone::Clone::clone(&#a);
+                    ::nn::add_into(&mut #out, &#b);
+                });
+                j += 1;
+                continue;
+            };
+            let input = &ts[op.inputs[0]];
+            let s_in = &shapes[op.inputs[0]];
             let value = layer_value(l);
             let span = l.span;
-            let next_act =
-                net.layers
-                    .get(i + 1)
-                    .filter(|_| i + 1 < end)
-                    .and_then(|n| match n.kind {
-                        LayerKind::Act(_) => Some(n),
-                        _ => None,
-                    });
-            if let (LayerKind::Dense { .. }, Some(act)) = (l.kind, next_act) {
-                let a_out = &acts[i + 2];
+            let fused = (j + 1 < end && consumers[op.output] == 1)
+                .then(|| layer_of(j + 1))
+                .flatten()
+                .filter(|n| {
+                    matches!(n.kind, LayerKind::Act(_)) && net.ops[j + 1].inputs[0] == op.output
+                });
+            if let (LayerKind::Dense { .. }, Some(act)) = (l.kind, fused) {
+                let out2 = &ts[net.ops[j + 1].output];
                 let act_value = layer_value(act);
                 steps.push(quote_spanned! {span=>
-                    let mut #a_out = ::nn::Tensor::<#s_out>::zeros();
-                    (#value).forward_act(&#a_in, &mut #a_out, #act_value);
+                    let mut #out2 = ::nn::Tensor::<#s_out>::zeros();
+                    (#value).forward_act(&#input, &mut #out2, #act_value);
                 });
-                i += 2;
+                j += 2;
                 continue;
             }
-            let a_out = &acts[i + 1];
             steps.push(quote_spanned! {span=>
-                let mut #a_out = ::nn::Tensor::<#s_out>::zeros();
-                ::nn::Layer::<#s_in, #s_out>::forward(&#value, &#a_in, &mut #a_out);
+                let mut #out = ::nn::Tensor::<#s_out>::zeros();
+                ::nn::Layer::<#s_in, #s_out>::forward(&#value, &#input, &mut #out);
             });
-            i += 1;
+            j += 1;
         }
         steps
     };
-    let fwd_logits_steps = fwd_steps(logits_index);
-    let fwd_steps_all = fwd_steps(n);
-    let last = &acts[n];
-    let logits = &acts[logits_index];
-    let a0 = &acts[0];
+    let fwd_logits_steps = fwd_steps(net.logits_ops);
+    let fwd_steps_all = fwd_steps(net.ops.len());
+    let last = &ts[net.output];
+    let logits = &ts[net.logits];
+    let t0 = &ts[0];
 
-    // Training: one heap batch per layer output, kept in the cache.
+    // Training: one heap batch per tensor, kept in the cache with what batch norm and dropout
+    // saved.
+    let mut saved_fields = Vec::new();
     let train_steps: Vec<TokenStream> = net
-        .layers
+        .ops
         .iter()
         .enumerate()
-        .map(|(i, l)| {
-            let (s_in, s_out) = (&shapes[i], &shapes[i + 1]);
-            let (a_in, a_out) = (&acts[i], &acts[i + 1]);
+        .map(|(j, op)| {
+            let out = &ts[op.output];
+            let s_out = &shapes[op.output];
+            let Some(l) = layer_of(j) else {
+                let (a, b) = (&ts[op.inputs[0]], &ts[op.inputs[1]]);
+                return quote! {
+                    let mut #out: ::nn::Batch<#s_out, __NN_B> = ::nn::batch_from(#a.iter().cloned());
+                    ::nn::add_batch_into(&mut #out[..], &#b[..]);
+                };
+            };
+            let (input, s_in) = (&ts[op.inputs[0]], &shapes[op.inputs[0]]);
             let value = layer_value(l);
-            quote! {
-                let mut #a_out = ::nn::zeroed_batch::<#s_out, __NN_B>();
-                ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &#a_in[..], &mut #a_out[..]);
+            let sj = &saved[j];
+            match l.kind {
+                LayerKind::BatchNorm => {
+                    let (f, ty) = (&l.name, layer_ty(l));
+                    let c = typenum(crate::check::channels(l.input));
+                    saved_fields.push((sj.clone(), quote!(::nn::BnSaved<#c>), format!("Batch statistics of layer `{}`.", l.name)));
+                    quote! {
+                        let mut #out = ::nn::zeroed_batch::<#s_out, __NN_B>();
+                        let #sj = ::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut self.#f).forward_train(&#input[..], &mut #out[..]);
+                    }
+                }
+                LayerKind::Dropout { .. } => {
+                    saved_fields.push((sj.clone(), quote!(::nn::__private::Vec<f32>), format!("Dropout mask of layer `{}`.", l.name)));
+                    quote! {
+                        let mut #out = ::nn::zeroed_batch::<#s_out, __NN_B>();
+                        let #sj = (#value).forward_train(&mut self.__nn_rng, &#input[..], &mut #out[..]);
+                    }
+                }
+                _ => quote! {
+                    let mut #out = ::nn::zeroed_batch::<#s_out, __NN_B>();
+                    ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &#input[..], &mut #out[..]);
+                },
             }
         })
         .collect();
-    let backward_from = |start: usize| -> Vec<TokenStream> {
-        (1..=start)
-            .rev()
-            .map(|i| {
-                let l = &net.layers[i - 1];
-                let (s_in, s_out) = (&shapes[i - 1], &shapes[i]);
-                let (a_in, a_out) = (&acts[i - 1], &acts[i]);
-                let (d_in, d_out) = (&grads[i - 1], &grads[i]);
-                let value = layer_value(l);
-                let g = if l.kind.has_params() {
-                    let f = &l.name;
-                    let ty = layer_ty(l);
-                    quote!(::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut g.#f))
-                } else {
-                    quote!(&mut ())
-                };
-                quote! {
-                    let mut #d_in = ::nn::zeroed_batch::<#s_in, __NN_B>();
-                    ::nn::Layer::<#s_in, #s_out>::backward_batch(&#value, &cache.#a_in[..], &cache.#a_out[..], &#d_out[..], &mut #d_in[..], #g);
+    let saved_names: Vec<_> = saved_fields.iter().map(|f| f.0.clone()).collect();
+    let saved_tys: Vec<_> = saved_fields.iter().map(|f| f.1.clone()).collect();
+    let saved_docs: Vec<_> = saved_fields.iter().map(|f| f.2.clone()).collect();
+
+    // Backward: ops in reverse; a tensor's gradient is created by its first contribution and
+    // accumulated from the others (a residual block's input feeds two paths).
+    let backward_from = |start: usize, end: usize| -> Vec<TokenStream> {
+        let mut defined = vec![false; net.tensors.len()];
+        defined[start] = true;
+        let mut steps = Vec::new();
+        let give = |steps: &mut Vec<TokenStream>,
+                    defined: &mut Vec<bool>,
+                    to: usize,
+                    from: TokenStream| {
+            let d = &ds[to];
+            if defined[to] {
+                steps.push(quote!(::nn::add_batch_into(&mut #d[..], &#from[..]);));
+            } else {
+                defined[to] = true;
+                steps.push(quote!(let mut #d = #from;));
+            }
+        };
+        for j in (0..end).rev() {
+            let op = &net.ops[j];
+            if !defined[op.output] {
+                continue;
+            }
+            let d_out = &ds[op.output];
+            let Some(l) = layer_of(j) else {
+                for &i in &op.inputs {
+                    give(
+                        &mut steps,
+                        &mut defined,
+                        i,
+                        quote!(::nn::batch_from::<_, __NN_B>(#d_out.iter().cloned())),
+                    );
                 }
-            })
-            .collect()
+                continue;
+            };
+            let i = op.inputs[0];
+            let (s_in, s_out) = (&shapes[i], &shapes[op.output]);
+            let (a_in, a_out) = (&ts[i], &ts[op.output]);
+            let tmp = format_ident!("g{}", j);
+            let value = layer_value(l);
+            let ty = layer_ty(l);
+            let f = &l.name;
+            let grad = if l.kind.has_params() {
+                quote!(::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut g.#f))
+            } else {
+                quote!(&mut ())
+            };
+            let sj = &saved[j];
+            let call = match l.kind {
+                LayerKind::BatchNorm => quote! {
+                    ::core::borrow::Borrow::<#ty>::borrow(&self.#f).backward_train(&cache.#a_in[..], &cache.#sj, &#d_out[..], &mut #tmp[..], #grad);
+                },
+                LayerKind::Dropout { .. } => quote! {
+                    (#value).backward_train(&cache.#sj, &#d_out[..], &mut #tmp[..]);
+                },
+                _ => quote! {
+                    ::nn::Layer::<#s_in, #s_out>::backward_batch(&#value, &cache.#a_in[..], &cache.#a_out[..], &#d_out[..], &mut #tmp[..], #grad);
+                },
+            };
+            steps.push(quote! {
+                let mut #tmp = ::nn::zeroed_batch::<#s_in, __NN_B>();
+                #call
+            });
+            give(&mut steps, &mut defined, i, quote!(#tmp));
+        }
+        if !defined[0] {
+            let d0 = &ds[0];
+            let s0 = &shapes[0];
+            steps.push(quote!(let #d0 = ::nn::zeroed_batch::<#s0, __NN_B>();));
+        }
+        steps
     };
-    let bwd_all = backward_from(n);
-    let bwd_logits = backward_from(logits_index);
-    let d_last = &grads[n];
-    let d_logits = &grads[logits_index];
-    let d0 = &grads[0];
-    let cache_docs: Vec<String> = (0..=n)
+    let bwd_all = backward_from(net.output, net.ops.len());
+    let bwd_logits = backward_from(net.logits, net.logits_ops);
+    let d_last = &ds[net.output];
+    let d_logits = &ds[net.logits];
+    let d0 = &ds[0];
+    let cache_docs: Vec<String> = (0..net.tensors.len())
         .map(|i| {
             if i == 0 {
                 "The inputs.".to_string()
             } else {
-                format!("Outputs of layer `{}`.", net.layers[i - 1].name)
+                match net.ops.iter().find(|o| o.output == i).map(|o| o.kind) {
+                    Some(OpKind::Layer(l)) => format!("Outputs of layer `{}`.", net.layers[l].name),
+                    _ => "Outputs of a residual join.".to_string(),
+                }
             }
         })
         .collect();
@@ -434,7 +567,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         }
     };
     let as_input =
-        quote!(let #a0: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x););
+        quote!(let #t0: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x););
     let forward_body = body(quote! { #as_input #(#fwd_steps_all)* #last });
     let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits });
     // With errors the input shape may be unknown: accept anything, so calls raise no follow-on error.
@@ -443,11 +576,16 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     } else {
         quote!(impl ?Sized)
     };
-    let new_body = body(quote! { Self { #(#field_names: #field_inits,)* } });
+    let rng_field = if has_dropout {
+        quote!(__nn_rng: ::nn::Rng::with_stream(seed, 0x5eed),)
+    } else {
+        quote!()
+    };
+    let new_body = body(quote! { Self { #(#field_names: #field_inits,)* #rng_field } });
     let train_body = body(quote! {
-        let #a0: ::nn::Batch<#in_ty, __NN_B> = ::nn::batch_from(x.iter().cloned());
+        let #t0: ::nn::Batch<#in_ty, __NN_B> = ::nn::batch_from(x.iter().cloned());
         #(#train_steps)*
-        #cache_name { #(#acts,)* }
+        #cache_name { #(#ts,)* #(#saved_names,)* }
     });
     let backward_body = body(quote! {
         let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
@@ -461,14 +599,14 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         #(#bwd_logits)*
         (g, #d0)
     });
-    let output_acts = &acts[n];
-
-    let parameters_impl = |ty: &syn::Ident| {
+    let output_acts = &ts[net.output];
+    let acts = &ts;
+    let parameters_impl = |ty: &syn::Ident, extra: TokenStream| {
         quote! {
             impl ::core::default::Default for #ty {
                 /// All parameters zero; large tensors are built in place on the heap.
                 fn default() -> Self {
-                    Self { #(#field_names: #zero_fields,)* }
+                    Self { #(#field_names: #zero_fields,)* #extra }
                 }
             }
 
@@ -491,8 +629,18 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             }
         }
     };
-    let params_net = parameters_impl(name);
-    let params_grads = parameters_impl(&grads_name);
+    let rng_default = if has_dropout {
+        quote!(__nn_rng: ::nn::Rng::new(0),)
+    } else {
+        quote!()
+    };
+    let params_net = parameters_impl(name, rng_default);
+    let params_grads = parameters_impl(&grads_name, quote!());
+    let rng_decl = if has_dropout {
+        quote!(#[doc(hidden)] pub __nn_rng: ::nn::Rng,)
+    } else {
+        quote!()
+    };
     let grads_doc = format!("Gradients of [`{name}`]'s parameters: one field per parameterized layer, mirroring the network.");
     let cache_doc = format!("Intermediates of [`{name}`]'s batched forward pass: one heap batch of `B` tensors per layer output.");
 
@@ -501,6 +649,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         #[derive(Clone, Debug)]
         #vis struct #name {
             #( #[doc = #field_docs] pub #field_names: #field_tys, )*
+            #rng_decl
         }
 
         #[doc = #grads_doc]
@@ -513,6 +662,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
             #[doc = #cache_doc]
             #vis struct #cache_name<const __NN_B: usize> {
                 #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#shapes, __NN_B>, )*
+                #( #[doc = #saved_docs] pub #saved_names: #saved_tys, )*
             }
         }
 
@@ -599,7 +749,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
                     type Gradients = #grads_name;
                     type Cache<const __NN_B: usize> = #cache_name<__NN_B>;
 
-                    fn forward_train<const __NN_B: usize>(&self, x: &[::nn::Tensor<#in_ty>; __NN_B]) -> #cache_name<__NN_B> {
+                    fn forward_train<const __NN_B: usize>(&mut self, x: &[::nn::Tensor<#in_ty>; __NN_B]) -> #cache_name<__NN_B> {
                         #train_body
                     }
                     fn cache_output<const __NN_B: usize>(cache: &#cache_name<__NN_B>) -> &[::nn::Tensor<#out_ty>; __NN_B] {

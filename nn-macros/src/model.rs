@@ -107,6 +107,11 @@ pub enum LayerKind {
         win: Window,
         count_pad: bool,
     },
+    /// `BatchNorm1d` or `BatchNorm2d` (the rank was checked against the input).
+    BatchNorm,
+    Dropout {
+        p: f64,
+    },
 }
 
 impl LayerKind {
@@ -114,7 +119,10 @@ impl LayerKind {
     pub fn has_params(&self) -> bool {
         matches!(
             self,
-            LayerKind::Dense { .. } | LayerKind::PReLU { .. } | LayerKind::Conv { .. }
+            LayerKind::Dense { .. }
+                | LayerKind::PReLU { .. }
+                | LayerKind::Conv { .. }
+                | LayerKind::BatchNorm
         )
     }
 }
@@ -142,6 +150,23 @@ pub enum Head {
     Sigmoid,
 }
 
+/// One step of the forward pass: a layer applied to a tensor, or the sum of two tensors (the end
+/// of a residual block). Tensors are numbered; tensor 0 is the input.
+pub struct Op {
+    pub kind: OpKind,
+    pub inputs: Vec<usize>,
+    pub output: usize,
+}
+
+/// What an [`Op`] does.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OpKind {
+    /// `network.layers[i]` applied to `inputs[0]`.
+    Layer(usize),
+    /// `inputs[0] + inputs[1]`.
+    Add,
+}
+
 /// A network that passed every check (or, with `ok == false`, the best-effort fallback).
 pub struct Network {
     pub attrs: Vec<Attribute>,
@@ -149,12 +174,22 @@ pub struct Network {
     pub name: Ident,
     pub input: Shape,
     pub layers: Vec<Layer>,
+    /// Shape of every tensor; 0 is the input.
+    pub tensors: Vec<Shape>,
+    /// The forward pass, in order.
+    pub ops: Vec<Op>,
+    /// The output tensor.
+    pub output: usize,
+    /// The logits tensor (the input of the head, or the output).
+    pub logits: usize,
+    /// Number of ops that produce the logits (all but the head).
+    pub logits_ops: usize,
     pub head: Head,
 }
 
 impl Network {
     pub fn output(&self) -> Shape {
-        self.layers.last().map_or(self.input, |l| l.output)
+        self.tensors[self.output]
     }
     pub fn params(&self) -> u64 {
         self.layers.iter().map(|l| l.params).sum()

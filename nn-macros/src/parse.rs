@@ -121,6 +121,24 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
             content.parse::<Token![,]>()?;
         }
     }
+    let (mut block, mut block_span) = (None, None);
+    if input.peek(token::Brace) {
+        let content;
+        let brace = syn::braced!(content in input);
+        let mut entries = Vec::new();
+        while !content.is_empty() {
+            entries.push(parse_entry(&content)?);
+            if content.is_empty() {
+                break;
+            }
+            if !content.peek(Token![,]) {
+                return Err(content.error("expected `,` between layers"));
+            }
+            content.parse::<Token![,]>()?;
+        }
+        block = Some(entries);
+        block_span = Some(brace.span.join());
+    }
     let annotation = if input.peek(Token![->]) {
         input.parse::<Token![->]>()?;
         if !input.peek(token::Bracket) {
@@ -136,6 +154,8 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
         args,
         args_span,
         annotation,
+        block,
+        block_span,
     })
 }
 
