@@ -66,6 +66,16 @@ nn::network! {
     }
 }
 
+nn::network! {
+    /// M2 with batch normalization after each convolution (for the folding benchmark).
+    pub struct M2Bn {
+        input: [1, 8, 8],
+        conv1: Conv2d(8, kernel = 3, padding = 1, bias = false), bn1: BatchNorm2d, ReLU, MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 3, padding = 1, bias = false), bn2: BatchNorm2d, ReLU, MaxPool2d(2),
+        Flatten, fc: Dense(10), Softmax,
+    }
+}
+
 const SEED: u64 = 42;
 const THROUGHPUT_BATCH: usize = 256;
 const TRAIN_BATCH: usize = 32;
@@ -164,6 +174,28 @@ where
     }
 }
 
+/// Batch-1 latency of M2 with batch norm, as declared and with the batch norms folded into the
+/// convolutions (`M2Bn::fold`).
+fn folding(c: &mut Criterion) {
+    let net = M2Bn::new(SEED);
+    let folded = net.fold();
+    let slice: Vec<f32> = inputs(1, M2Bn::INPUT_LEN, SEED).remove(0);
+    let mut g = c.benchmark_group("M2bn");
+    g.bench_function("a_latency_unfolded", |b| {
+        b.iter(|| {
+            let x = nn::Input::<M2Bn>::try_from(black_box(&slice[..])).unwrap();
+            black_box(net.forward(&x))
+        })
+    });
+    g.bench_function("a_latency_folded", |b| {
+        b.iter(|| {
+            let x = nn::Input::<M2Bn>::try_from(black_box(&slice[..])).unwrap();
+            black_box(folded.forward(&x))
+        })
+    });
+    g.finish();
+}
+
 fn models(c: &mut Criterion) {
     bench_model::<M1>(c, "M1");
     bench_model::<M2>(c, "M2");
@@ -176,6 +208,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = models
+    targets = models, folding
 }
 criterion_main!(benches);

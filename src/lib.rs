@@ -41,7 +41,9 @@ pub use nn_macros::network;
 pub mod prelude {
     pub use crate::network;
     #[cfg(feature = "std")]
-    pub use nn_core::{accuracy, evaluate, Dataset, Error, History, Standardizer, Trainer};
+    pub use nn_core::{
+        accuracy, evaluate, Dataset, Error, History, Metrics, Standardizer, Trainer,
+    };
     #[cfg(feature = "alloc")]
     pub use nn_core::{Adam, Optimizer, Sgd, Trainable};
     pub use nn_core::{

@@ -370,3 +370,47 @@ pub fn add_batch_into<S: Shape>(a: &mut [Tensor<S>], b: &[Tensor<S>]) {
         add_into(x, y);
     }
 }
+
+/// Folding batch normalization into the layer before it, for inference:
+/// BN(W x + b) = (a W) x + (a b + c) with a = gamma / sqrt(running_var + eps) and
+/// c = beta - a running_mean, per output channel.
+impl<I: ArrayLength, O: ArrayLength> crate::dense::Dense<I, O> {
+    /// This layer followed by `bn` (inference form) as one Dense layer.
+    pub fn fold_batchnorm(&self, bn: &BatchNorm<O>) -> Self {
+        let mut out = self.clone();
+        for o in 0..O::USIZE {
+            let (a, c) = bn.affine(o);
+            for i in 0..I::USIZE {
+                out.w[i][o] *= a;
+            }
+            out.b[o] = a * self.b[o] + c;
+        }
+        out
+    }
+}
+
+macro_rules! fold_conv {
+    ($name:ident, [$($k:ident),*], [$($geo:ident),*]) => {
+        impl<CI: ArrayLength, CO: ArrayLength, $($k: ArrayLength,)* $($geo,)* const BIAS: bool>
+            crate::conv::$name<CI, CO, $($k,)* $($geo,)* BIAS>
+        {
+            /// This convolution followed by `bn` (inference form) as one convolution with a bias.
+            pub fn fold_batchnorm(&self, bn: &BatchNorm<CO>) -> crate::conv::$name<CI, CO, $($k,)* $($geo,)* true> {
+                let mut out = crate::conv::$name::<CI, CO, $($k,)* $($geo,)* true>::default();
+                out.weights_mut().copy_from_slice(self.weights());
+                let co_n = CO::USIZE;
+                for (i, w) in out.weights_mut().iter_mut().enumerate() {
+                    *w *= bn.affine(i % co_n).0;
+                }
+                for co in 0..co_n {
+                    let (a, c) = bn.affine(co);
+                    let b = if BIAS { self.b[co] } else { 0.0 };
+                    out.b[co] = a * b + c;
+                }
+                out
+            }
+        }
+    };
+}
+fold_conv!(Conv2d, [KH, KW], [SH, SW, PT, PB, PL, PR]);
+fold_conv!(Conv1d, [K], [S, P0, P1]);

@@ -46,7 +46,7 @@ fn f32_lit(v: f64) -> Literal {
 }
 
 /// The Rust type of a layer.
-fn layer_ty(l: &Layer) -> TokenStream {
+pub fn layer_ty(l: &Layer) -> TokenStream {
     match l.kind {
         LayerKind::Dense { .. } => {
             let (i, o) = (typenum(l.input.len()), typenum(l.output.len()));
@@ -207,7 +207,7 @@ fn init_expr(l: &Layer, stream: u64) -> TokenStream {
 /// Parameter tensors above this many bytes live on the heap (with `alloc`), built in place.
 const LARGE_BYTES: u64 = 16 * 1024;
 
-fn is_large(l: &Layer) -> bool {
+pub fn is_large(l: &Layer) -> bool {
     l.params * 4 > LARGE_BYTES
 }
 
@@ -283,6 +283,23 @@ pub fn summary(net: &Network) -> String {
 /// Emits the network. With `ok == false` (errors were reported) the struct and impls are still
 /// emitted with `unreachable!()` bodies, so code using the network sees no follow-on errors.
 pub fn expand(net: &Network, ok: bool) -> TokenStream {
+    let mut out = expand_network(net, ok);
+    if ok {
+        if let Some(folded) = crate::fold::fold(net) {
+            let doc = format!(
+                "The inference form of [`{}`] with batch normalization folded into the preceding layers (see `{}::fold`).",
+                net.name, net.name
+            );
+            let mut f = folded;
+            f.net.attrs.push(syn::parse_quote!(#[doc = #doc]));
+            out.extend(expand_network(&f.net, ok));
+            out.extend(crate::fold::fold_method(net, &f));
+        }
+    }
+    out
+}
+
+fn expand_network(net: &Network, ok: bool) -> TokenStream {
     let Network {
         attrs, vis, name, ..
     } = net;
@@ -546,8 +563,15 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let d_last = &ds[net.output];
     let d_logits = &ds[net.logits];
     let d0 = &ds[0];
-    let cache_docs: Vec<String> = (0..net.tensors.len())
-        .map(|i| {
+    // Tensors the training pass produces (the input and every op's output; a folded network
+    // has ids that no op produces any more).
+    let live: Vec<usize> = std::iter::once(0)
+        .chain(net.ops.iter().map(|o| o.output))
+        .collect();
+    let live_ts: Vec<_> = live.iter().map(|&i| ts[i].clone()).collect();
+    let cache_docs: Vec<String> = live
+        .iter()
+        .map(|&i| {
             if i == 0 {
                 "The inputs.".to_string()
             } else {
@@ -585,7 +609,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
     let train_body = body(quote! {
         let #t0: ::nn::Batch<#in_ty, __NN_B> = ::nn::batch_from(x.iter().cloned());
         #(#train_steps)*
-        #cache_name { #(#ts,)* #(#saved_names,)* }
+        #cache_name { #(#live_ts,)* #(#saved_names,)* }
     });
     let backward_body = body(quote! {
         let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
@@ -600,7 +624,8 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         (g, #d0)
     });
     let output_acts = &ts[net.output];
-    let acts = &ts;
+    let acts = &live_ts;
+    let live_shapes: Vec<_> = live.iter().map(|&i| shapes[i].clone()).collect();
     let parameters_impl = |ty: &syn::Ident, extra: TokenStream| {
         quote! {
             impl ::core::default::Default for #ty {
@@ -661,7 +686,7 @@ pub fn expand(net: &Network, ok: bool) -> TokenStream {
         ::nn::__private::if_alloc! {
             #[doc = #cache_doc]
             #vis struct #cache_name<const __NN_B: usize> {
-                #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#shapes, __NN_B>, )*
+                #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#live_shapes, __NN_B>, )*
                 #( #[doc = #saved_docs] pub #saved_names: #saved_tys, )*
             }
         }

@@ -14,6 +14,7 @@ mod ast;
 mod check;
 mod ctxt;
 mod expand;
+mod fold;
 mod model;
 mod parse;
 mod spatial;
