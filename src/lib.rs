@@ -35,6 +35,8 @@
 
 pub use nn_core::*;
 pub use nn_macros::network;
+/// The lecture's worked examples, checked.
+pub mod lecture;
 
 /// The names most programs need: the macro, the traits, tensors, losses, optimizers and the
 /// trainer.
@@ -42,7 +44,8 @@ pub mod prelude {
     pub use crate::network;
     #[cfg(feature = "std")]
     pub use nn_core::{
-        accuracy, evaluate, Dataset, Error, History, Metrics, Standardizer, Trainer,
+        accuracy, evaluate, Dataset, Error, History, Layout, Metrics, SafeTensors, Standardizer,
+        Trainer,
     };
     #[cfg(feature = "alloc")]
     pub use nn_core::{Adam, Optimizer, Sgd, Trainable};

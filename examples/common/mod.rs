@@ -162,3 +162,285 @@ fn draw_panel(
         .map_err(plot_err)?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the `vanishing` and `double_descent` examples (begin).
+// ---------------------------------------------------------------------------------------------
+
+/// A named series of (x, y) points with a colour index and a dashed flag, for
+/// [`plot_xy_log_y`] and [`plot_xy_log_x`].
+pub struct XySeries<'a> {
+    /// Legend label.
+    pub name: &'a str,
+    /// The points, in drawing order.
+    pub points: &'a [(f32, f32)],
+    /// Index into [`PALETTE`].
+    pub color: usize,
+    /// Drawn dashed (thinner, with hollow markers) instead of solid.
+    pub dashed: bool,
+}
+
+fn xy_range(series: &[XySeries], pick: impl Fn(&(f32, f32)) -> f32, positive: bool) -> (f32, f32) {
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    for s in series {
+        for v in s.points.iter().map(&pick) {
+            if v.is_finite() && (!positive || v > 0.0) {
+                lo = lo.min(v);
+                hi = hi.max(v);
+            }
+        }
+    }
+    if !lo.is_finite() {
+        (lo, hi) = if positive { (1e-3, 1.0) } else { (0.0, 1.0) };
+    }
+    (lo, hi)
+}
+
+fn draw_xy_series<DB: DrawingBackend, CT: plotters::coord::CoordTranslate<From = (f32, f32)>>(
+    chart: &mut ChartContext<DB, CT>,
+    series: &[XySeries],
+    keep: impl Fn(&(f32, f32)) -> bool,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    DB::ErrorType: 'static,
+{
+    for s in series {
+        let color = PALETTE[s.color % PALETTE.len()];
+        let pts: Vec<(f32, f32)> = s.points.iter().copied().filter(|p| keep(p)).collect();
+        let style = if s.dashed {
+            color.stroke_width(2)
+        } else {
+            color.stroke_width(3)
+        };
+        let dashed = s.dashed;
+        if dashed {
+            chart
+                .draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))
+                .map_err(plot_err)?;
+        } else {
+            chart
+                .draw_series(LineSeries::new(pts.clone(), style))
+                .map_err(plot_err)?;
+        }
+        chart
+            .draw_series(pts.iter().map(move |&p| {
+                if dashed {
+                    Circle::new(p, 4, color.stroke_width(2))
+                } else {
+                    Circle::new(p, 4, color.filled())
+                }
+            }))
+            .map_err(plot_err)?
+            .label(s.name)
+            .legend(move |(x, y)| {
+                PathElement::new(
+                    vec![(x, y), (x + 24, y)],
+                    if dashed {
+                        color.stroke_width(2)
+                    } else {
+                        color.stroke_width(3)
+                    },
+                )
+            });
+    }
+    Ok(())
+}
+
+/// Lines with markers, linear x and logarithmic y (non-positive y values are left out).
+pub fn plot_xy_log_y(
+    path: &str,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[XySeries],
+) -> Result<(), Box<dyn std::error::Error>> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let (x_lo, x_hi) = xy_range(series, |p| p.0, false);
+    let (y_lo, y_hi) = xy_range(series, |p| p.1, true);
+    let x_pad = ((x_hi - x_lo) * 0.03).max(0.5);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (x_lo - x_pad)..(x_hi + x_pad),
+            (y_lo / 2.0..y_hi * 2.0).log_scale(),
+        )
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .y_label_formatter(&|v| format!("{v:.0e}"))
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(plot_err)?;
+    draw_xy_series(&mut chart, series, |p| p.1 > 0.0 && p.1.is_finite())?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// Lines with markers, logarithmic x (base 2 tick labels) and linear y; `marker_x` draws a
+/// labelled vertical grey line (e.g. a threshold).
+pub fn plot_xy_log_x(
+    path: &str,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[XySeries],
+    marker_x: Option<(f32, &str)>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let (x_lo, x_hi) = xy_range(series, |p| p.0, true);
+    let (y_lo, y_hi) = xy_range(series, |p| p.1, false);
+    let y_pad = ((y_hi - y_lo) * 0.05).max(1e-3);
+    let (y0, y1) = ((y_lo - y_pad).min(0.0), y_hi + y_pad);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d((x_lo / 1.3..x_hi * 1.3).log_scale(), y0..y1)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc(y_label)
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .draw()
+        .map_err(plot_err)?;
+    if let Some((x, label)) = marker_x {
+        let grey = RGBColor(120, 120, 120);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, y0), (x, y1)],
+                4,
+                4,
+                grey.stroke_width(1),
+            ))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(std::iter::once(Text::new(
+                label.to_string(),
+                (x * 1.05, y1 - (y1 - y0) * 0.04),
+                ("sans-serif", 15).into_font().color(&grey),
+            )))
+            .map_err(plot_err)?;
+    }
+    draw_xy_series(&mut chart, series, |p| p.0 > 0.0 && p.1.is_finite())?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+/// Grouped vertical bars with values in [0, 1] (fractions): one group per category, one bar
+/// per series in each group, the value printed above each bar.
+pub fn plot_grouped_bars(
+    path: &str,
+    title: &str,
+    y_label: &str,
+    categories: &[&str],
+    series: &[(&str, &[f32])],
+) -> Result<(), Box<dyn std::error::Error>> {
+    register_font();
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let groups = categories.len().max(1);
+    let y_hi = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f32, f32::max)
+        .max(0.05)
+        * 1.15;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(65)
+        .build_cartesian_2d(0f32..groups as f32, 0f32..y_hi.min(1.1))
+        .map_err(plot_err)?;
+    let cats: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(groups * 2 + 1)
+        .x_label_formatter(&|v| {
+            let i = v.floor() as usize;
+            if (v - v.floor() - 0.5).abs() < 1e-3 && i < cats.len() {
+                cats[i].clone()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc(y_label)
+        .y_label_formatter(&|v| format!("{v:.2}"))
+        .draw()
+        .map_err(plot_err)?;
+    let k = series.len().max(1) as f32;
+    let bar_w = 0.8 / k;
+    for (si, (name, values)) in series.iter().enumerate() {
+        let color = PALETTE[si % PALETTE.len()];
+        let x0 = |g: usize| g as f32 + 0.1 + si as f32 * bar_w;
+        chart
+            .draw_series(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(g, &v)| {
+                        Rectangle::new([(x0(g), 0.0), (x0(g) + bar_w * 0.92, v)], color.filled())
+                    }),
+            )
+            .map_err(plot_err)?
+            .label(*name)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], color.filled()));
+        chart
+            .draw_series(values.iter().enumerate().map(|(g, &v)| {
+                let text = if v.is_finite() {
+                    format!("{v:.2}")
+                } else {
+                    "n/a".to_string()
+                };
+                let y = if v.is_finite() { v } else { 0.0 };
+                Text::new(
+                    text,
+                    (x0(g) + bar_w * 0.1, y + y_hi * 0.015),
+                    ("sans-serif", 13).into_font().color(&BLACK),
+                )
+            }))
+            .map_err(plot_err)?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(plot_err)?;
+    root.present().map_err(plot_err)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers added for the `vanishing` and `double_descent` examples (end).
+// ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::string::String;
+use std::vec::Vec;
 
 use crate::tensor::ShapeError;
 
@@ -70,6 +71,58 @@ pub enum Error {
     Config(String),
     /// A slice of the wrong length for a tensor.
     Shape(ShapeError),
+    /// A weight file is not a valid safetensors file (truncated, corrupt header, bad offsets).
+    WeightFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A tensor the network needs is not in the weight file.
+    MissingTensor {
+        /// The file.
+        path: String,
+        /// The tensor's name, e.g. `fc1.weight`.
+        name: String,
+        /// The shape the network expects.
+        expected: Vec<usize>,
+    },
+    /// The weight file holds a tensor the network does not have.
+    ExtraTensor {
+        /// The file.
+        path: String,
+        /// The tensor's name.
+        name: String,
+    },
+    /// A tensor has the wrong shape.
+    TensorShape {
+        /// The file.
+        path: String,
+        /// The tensor's name.
+        name: String,
+        /// The shape the network expects.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor is not `f32`.
+    TensorDtype {
+        /// The file.
+        path: String,
+        /// The tensor's name.
+        name: String,
+        /// The dtype in the file.
+        found: String,
+    },
+    /// A weight is NaN or infinite.
+    NonFiniteWeight {
+        /// The file.
+        path: String,
+        /// The tensor's name.
+        name: String,
+        /// Flat index of the first bad value.
+        index: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -98,6 +151,22 @@ impl fmt::Display for Error {
             ),
             Error::Config(msg) => f.write_str(msg),
             Error::Shape(e) => fmt::Display::fmt(e, f),
+            Error::WeightFile { path, message } => write!(f, "{path}: not a valid safetensors file: {message}"),
+            Error::MissingTensor { path, name, expected } => {
+                write!(f, "{path}: tensor `{name}` (shape {expected:?}) is missing")
+            }
+            Error::ExtraTensor { path, name } => {
+                write!(f, "{path}: tensor `{name}` does not belong to this network (no layer has that parameter)")
+            }
+            Error::TensorShape { path, name, expected, found } => {
+                write!(f, "{path}: tensor `{name}` has shape {found:?}, the network expects {expected:?}")
+            }
+            Error::TensorDtype { path, name, found } => {
+                write!(f, "{path}: tensor `{name}` is {found}, the network needs F32")
+            }
+            Error::NonFiniteWeight { path, name, index } => {
+                write!(f, "{path}: tensor `{name}` has a NaN or infinite value at flat index {index}")
+            }
         }
     }
 }

@@ -34,6 +34,8 @@ pub mod data;
 #[cfg(feature = "std")]
 pub mod error;
 #[cfg(feature = "std")]
+pub mod io;
+#[cfg(feature = "std")]
 pub mod train;
 
 pub use activation::{
@@ -60,6 +62,8 @@ pub use data::{Dataset, Standardizer};
 #[cfg(feature = "std")]
 pub use error::Error;
 #[cfg(feature = "std")]
+pub use io::{FieldInfo, Layout, NamedTensor, SafeTensors, StateDict};
+#[cfg(feature = "std")]
 pub use train::{accuracy, evaluate, EpochRecord, History, Metrics, Trainer};
 
 pub use generic_array;
@@ -75,6 +79,22 @@ pub mod __private {
     pub use core;
     pub use generic_array;
     pub use typenum;
+
+    /// Expands its input only when `nn-core` has the `std` feature (weight files).
+    #[cfg(feature = "std")]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __if_std {
+        ($($t:tt)*) => { $($t)* };
+    }
+    /// Expands its input only when `nn-core` has the `std` feature (weight files).
+    #[cfg(not(feature = "std"))]
+    #[macro_export]
+    #[doc(hidden)]
+    macro_rules! __if_std {
+        ($($t:tt)*) => {};
+    }
+    pub use crate::__if_std as if_std;
 
     /// Expands its input only when `nn-core` has the `alloc` feature (the training path).
     #[cfg(feature = "alloc")]

@@ -223,7 +223,7 @@ fn check_residual(
         return None;
     };
     if e.kind != "Residual" {
-        cx.error(e.kind.span(), format!("{who}: only `Residual` takes a block of layers in braces; write `Residual {{ ... }}`"));
+        cx.error(e.kind.span(), format!("{who}: only `Residual` takes a block of layers in braces, not `{kind}`; to apply the layers after `{kind}`, remove the braces; for a block with a skip connection, write `Residual {{ ... }}`", kind = e.kind));
         check_block(cx, g, block, None);
         return None;
     }
@@ -248,14 +248,27 @@ fn check_residual(
     let skip = if s_in == s_out && !projection {
         t_in
     } else if !projection {
-        cx.error(span, format!(
-            "{who}: the block turns {s_in} into {s_out}, but its skip connection carries the input {s_in} unchanged, so the two cannot be added; make the block keep the shape, or write `Residual(projection) {{ ... }}` to learn a projection of the input ({})",
-            projection_text(s_in, s_out)
-        ));
+        if projection_kind(s_in, s_out).is_some() {
+            cx.error(span, format!(
+                "{who}: the block turns {s_in} into {s_out}, but its skip connection carries the input {s_in} unchanged, so the two cannot be added; make the block keep the shape, or write `Residual(projection) {{ ... }}` to learn a projection of the input ({})",
+                projection_text(s_in, s_out)
+            ));
+        } else {
+            cx.error(span, format!(
+                "{who}: the block turns {s_in} into {s_out}, but its skip connection carries the input {s_in} unchanged, so the two cannot be added, and `Residual(projection)` cannot help: {}",
+                projection_text(s_in, s_out)
+            ));
+        }
         return None;
     } else {
         let Some(kind) = projection_kind(s_in, s_out) else {
-            cx.error(span, format!("{who}: no projection maps {s_in} to {s_out}: the skip path can change the number of channels and stride over the input, but not the number of dimensions or grow the size; keep the block's output shape compatible"));
+            cx.error(
+                span,
+                format!(
+                    "{who}: no projection maps {s_in} to {s_out}: {}",
+                    projection_text(s_in, s_out)
+                ),
+            );
             return None;
         };
         let base = e
@@ -342,7 +355,57 @@ fn projection_text(from: Shape, to: Shape) -> String {
             win.sw
         ),
         Some(LayerKind::Dense { units, .. }) => format!("a Dense layer to {units} values"),
-        _ => "no projection can produce that shape".to_string(),
+        // No projection: say why, and what to change.
+        _ => {
+            let rank = |s: Shape| match s {
+                Shape::D1(_) => "a vector",
+                Shape::D2(..) => "a signal [channels, length]",
+                Shape::D3(..) => "an image [channels, height, width]",
+            };
+            let sizes: Vec<(&str, u64, u64)> = match (from, to) {
+                (Shape::D2(_, l), Shape::D2(_, l2)) => vec![("length", l, l2)],
+                (Shape::D3(_, h, w), Shape::D3(_, h2, w2)) if h == w && h2 == w2 => {
+                    vec![("height and width", h, h2)]
+                }
+                (Shape::D3(_, h, w), Shape::D3(_, h2, w2)) => {
+                    vec![("height", h, h2), ("width", w, w2)]
+                }
+                _ => {
+                    return format!(
+                        "the block turns {} into {}, and a projection cannot change the number of dimensions; move `Flatten`, and the layers that follow it, to after the block",
+                        rank(from),
+                        rank(to)
+                    )
+                }
+            };
+            let mut why = Vec::new();
+            let (mut grows, mut unreachable) = (false, false);
+            for (what, n, m) in sizes {
+                if m > n {
+                    grows = true;
+                    let it = if what.contains(" and ") { "them" } else { "it" };
+                    why.push(format!("the block makes the {what} larger ({n} to {m}), and a projection (a 1x1 convolution with a stride) can only keep or shrink {it}"));
+                } else if !(1..=n).any(|s| (n - 1) / s + 1 == m) {
+                    unreachable = true;
+                    let mut reachable: Vec<u64> = (1..=n).map(|s| (n - 1) / s + 1).collect();
+                    reachable.dedup();
+                    let list: Vec<String> = reachable.iter().map(|x| x.to_string()).collect();
+                    why.push(format!("no stride turns a {what} of {n} into {m} (a 1x1 convolution with stride s gives ceil({n} / s): {})", list.join(", ")));
+                }
+            }
+            if grows {
+                why.push(
+                    "change the block (e.g. less padding) so that it keeps or shrinks the size"
+                        .to_string(),
+                );
+            } else if unreachable {
+                why.push(
+                    "change the block so that its output size is one a stride can reach"
+                        .to_string(),
+                );
+            }
+            why.join("; ")
+        }
     }
 }
 
@@ -642,7 +705,7 @@ fn resolve_kind(cx: &mut Ctxt, who: &str, e: &Entry, next: Option<&str>) -> Opti
             let p = args::float(cx, who, "p", v)?;
             // Rule: a drop probability is in [0, 1); p = 1 would drop everything (and divide by 0).
             if !(0.0..1.0).contains(&p) {
-                cx.error(v.span(), format!("{who}: `Dropout({p})` is not a probability in [0, 1): it is the chance of dropping each value during training (0.1 to 0.5 is usual; 1 would drop everything)"));
+                cx.error(v.span(), format!("{who}: `Dropout({p:?})`: the drop probability must be at least 0 and less than 1; it is the chance of dropping each value during training (0.1 to 0.5 is usual; 1 would drop everything)"));
                 return None;
             }
             Some(LayerKind::Dropout { p })
@@ -779,14 +842,26 @@ fn rule_batchnorm_rank(cx: &mut Ctxt, who: &str, e: &Entry, input: Shape) -> Opt
     if ok {
         return Some(input);
     }
-    let (right, what) = match input {
-        Shape::D3(..) => ("BatchNorm2d", "an image [channels, height, width]"),
-        Shape::D2(..) => ("BatchNorm1d", "a signal [channels, length]"),
-        Shape::D1(_) => ("BatchNorm1d", "a vector of features"),
+    let (right, what, how) = match input {
+        Shape::D3(..) => (
+            "BatchNorm2d",
+            "an image [channels, height, width]",
+            "each channel over the batch and all positions",
+        ),
+        Shape::D2(..) => (
+            "BatchNorm1d",
+            "a signal [channels, length]",
+            "each channel over the batch and the length",
+        ),
+        Shape::D1(_) => (
+            "BatchNorm1d",
+            "a vector of features",
+            "each feature over the batch",
+        ),
     };
     cx.error(
         e.kind.span(),
-        format!("{who}: `{kind}` does not fit its input {input}, which is {what}; use `{right}` (it normalizes each channel over the batch)"),
+        format!("{who}: `{kind}` does not fit its input {input}, which is {what}; use `{right}` (it normalizes {how})"),
     );
     None
 }

@@ -654,6 +654,55 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
             }
         }
     };
+    // Weight files: each field's tensors by name; a Dense after a Flatten knows the flattened
+    // [c, h, w] (Keras orders those rows h, w, c).
+    let flatten_of = |l: &Layer| -> TokenStream {
+        let li = net.layers.iter().position(|x| std::ptr::eq(x, l));
+        let op = net.ops.iter().find(|o| matches!(o.kind, OpKind::Layer(i) if Some(i) == li));
+        let prev = op.and_then(|o| net.ops.iter().find(|p| p.output == o.inputs[0]));
+        match (l.kind, prev.map(|p| p.kind)) {
+            (LayerKind::Dense { .. }, Some(OpKind::Layer(pl))) if net.layers[pl].kind == LayerKind::Flatten => {
+                match net.layers[pl].input {
+                    crate::model::Shape::D3(c, h, w) => {
+                        let (c, h, w) = (c as usize, h as usize, w as usize);
+                        quote!(::core::option::Option::Some([#c, #h, #w]))
+                    }
+                    crate::model::Shape::D2(c, len) => {
+                        let (c, len) = (c as usize, len as usize);
+                        quote!(::core::option::Option::Some([#c, 1usize, #len]))
+                    }
+                    _ => quote!(::core::option::Option::None),
+                }
+            }
+            _ => quote!(::core::option::Option::None),
+        }
+    };
+    let field_flatten: Vec<TokenStream> = param_layers.iter().map(|l| flatten_of(l)).collect();
+    let state_dict_impl = quote! {
+        ::nn::__private::if_std! {
+            impl ::nn::StateDict for #name {
+                fn export(&self, _layer: &str, layout: ::nn::Layout, _info: ::nn::FieldInfo, out: &mut ::nn::__private::Vec<::nn::NamedTensor>) {
+                    #(::nn::StateDict::export(
+                        ::core::borrow::Borrow::<#inner_tys>::borrow(&self.#field_names),
+                        #field_strs,
+                        layout,
+                        ::nn::FieldInfo { flatten_chw: #field_flatten },
+                        out,
+                    );)*
+                }
+                fn import(&mut self, _layer: &str, layout: ::nn::Layout, _info: ::nn::FieldInfo, src: &mut ::nn::io::Source<'_>) -> ::core::result::Result<(), ::nn::Error> {
+                    #(::nn::StateDict::import(
+                        ::core::borrow::BorrowMut::<#inner_tys>::borrow_mut(&mut self.#field_names),
+                        #field_strs,
+                        layout,
+                        ::nn::FieldInfo { flatten_chw: #field_flatten },
+                        src,
+                    )?;)*
+                    ::core::result::Result::Ok(())
+                }
+            }
+        }
+    };
     let rng_default = if has_dropout {
         quote!(__nn_rng: ::nn::Rng::new(0),)
     } else {
@@ -731,6 +780,7 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
 
             #params_net
             #params_grads
+            #state_dict_impl
 
             #[diagnostic::do_not_recommend]
             impl ::nn::InputOf<#name, #input_len> for ::nn::Tensor<#in_ty> {

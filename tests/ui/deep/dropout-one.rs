@@ -1,0 +1,9 @@
+nn::network! {
+    pub struct Net {
+        input: [64],
+        fc1: Dense(32), ReLU, Dropout(1.0),
+        out: Dense(10),
+    }
+}
+
+fn main() {}
