@@ -242,7 +242,7 @@
 //! parameters. This is 3.9·10¹⁰, so the slide's "O(10^10)" is right. It is about 1.4·10⁹ times
 //! the kernel's 27 weights.
 //!
-//! That layer is not declared here. [`network!`](crate::network) rejects any layer whose
+//! That layer is not declared here. [`network!`](crate::network!) rejects any layer whose
 //! output or parameter set has more than 2^26 = 67,108,864 values (256 MiB of `f32`). A
 //! fixed-size network could not hold 38.7 billion weights anyway: as `f32` they take 155 GB.
 //! The count is checked as arithmetic instead. Alongside it, a smaller network checks the

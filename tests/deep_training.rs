@@ -56,10 +56,6 @@ fn training_path_accuracy(net: &ResNet, data: &Data) -> f32 {
     correct as f32 / n as f32
 }
 
-fn batch_norms(net: &mut ResNet) -> [&mut BatchNorm<nn::typenum::U8>; 1] {
-    [&mut net.bn0]
-}
-
 #[test]
 fn resnet_with_batchnorm_and_dropout_learns_digits() {
     let (train, test) = digits();
@@ -96,15 +92,24 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
 
     // The running statistics moved away from their start and are what inference uses.
     let (rm, rv) = (net.bn0.running_mean.clone(), net.bn0.running_var.clone());
-    assert!(rm.iter().any(|&m| m.abs() > 1e-3), "bn0 running mean stayed at 0: {rm:?}");
-    assert!(rv.iter().any(|&v| (v - 1.0).abs() > 1e-2), "bn0 running variance stayed at 1: {rv:?}");
+    assert!(
+        rm.iter().any(|&m| m.abs() > 1e-3),
+        "bn0 running mean stayed at 0: {rm:?}"
+    );
+    assert!(
+        rv.iter().any(|&v| (v - 1.0).abs() > 1e-2),
+        "bn0 running variance stayed at 1: {rv:?}"
+    );
     let mut reset = net.clone();
-    for bn in batch_norms(&mut reset) {
-        bn.running_mean.iter_mut().for_each(|m| *m = 0.0);
-        bn.running_var.iter_mut().for_each(|v| *v = 1.0);
-    }
-    reset.batchnorm_4.running_mean.iter_mut().for_each(|m| *m = 0.0);
-    reset.batchnorm_4.running_var.iter_mut().for_each(|v| *v = 1.0);
+    reset.bn0.init();
+    reset.batchnorm2d_11.init();
+    // `init` also resets gamma and beta: put the trained ones back.
+    reset.bn0.gamma = net.bn0.gamma.clone();
+    reset.bn0.beta = net.bn0.beta.clone();
+    reset.batchnorm2d_11.gamma = net.batchnorm2d_11.gamma.clone();
+    reset.batchnorm2d_11.beta = net.batchnorm2d_11.beta.clone();
+    let stats = |b: &BatchNorm<nn::typenum::U16>| (b.running_mean.clone(), b.running_var.clone());
+    assert_ne!(stats(&net.batchnorm2d_11), stats(&reset.batchnorm2d_11));
     let reset_acc = accuracy(&reset, &test);
     println!("inference accuracy with the running statistics reset to (0, 1): {reset_acc:.4}");
     assert!(

@@ -63,8 +63,8 @@ use std::collections::BTreeMap;
 use nn::loss::softmax_cross_entropy;
 use nn::typenum::consts::*;
 use nn::{
-    BatchNorm, CrossEntropy, Dropout, Input, Layer, Loss, Network, ParamId, Parameters, Rng,
-    Shape, Shape1, Shape2, Shape3, Tensor, Trainable,
+    BatchNorm, CrossEntropy, Dropout, Input, Layer, Loss, Network, ParamId, Parameters, Rng, Shape,
+    Shape1, Shape2, Shape3, Tensor, Trainable,
 };
 
 /// Finite-difference step for the layers.
@@ -747,7 +747,12 @@ fn check_network<N: Trainable>(
             *steps.entry(format!("{h:e}")).or_default() += 1;
         }
     }
-    rows.push(check(class, &format!("{label}: input"), &flat(&dx[..]), &fd_x));
+    rows.push(check(
+        class,
+        &format!("{label}: input"),
+        &flat(&dx[..]),
+        &fd_x,
+    ));
     println!(
         "{label}: {} parameters, objective {:.6}, {}steps used (h: count) {steps:?}",
         N::PARAMS,
@@ -870,7 +875,10 @@ fn network_mixed() -> Vec<Row> {
     let cache = net.clone().forward_train::<B>(&x);
     let zeros = cache.s17.iter().filter(|&&m| m == 0.0).count();
     assert!(zeros > 0, "the dropout mask drops nothing");
-    println!("Mixed: dropout drops {zeros} of {} values in the checked pass", cache.s17.len());
+    println!(
+        "Mixed: dropout drops {zeros} of {} values in the checked pass",
+        cache.s17.len()
+    );
     check_network(
         "Network BatchNorm + residual + dropout (CE)",
         "Mixed",
@@ -1028,7 +1036,10 @@ fn dropout_is_the_identity_at_inference() {
         &mut dx,
         &mut (),
     );
-    assert_eq!(dx[0], x, "inference backward of Dropout is not the identity");
+    assert_eq!(
+        dx[0], x,
+        "inference backward of Dropout is not the identity"
+    );
     // A network with dropout infers exactly like the same network without it.
     let mut with = DropMlp::new(4);
     let mut without = NoDropMlp::new(0);
@@ -1071,7 +1082,11 @@ fn dropout_mask_is_seeded_and_reproducible() {
     assert_ne!(ma, next_a, "two training passes drew the same mask");
     // Another seed, another mask.
     let mut d = DropOnly::new(8);
-    assert_ne!(ma, drop_only_mask(&mut d, &x), "seeds 7 and 8 give the same mask");
+    assert_ne!(
+        ma,
+        drop_only_mask(&mut d, &x),
+        "seeds 7 and 8 give the same mask"
+    );
     // Each sample of a batch has its own mask.
     assert_ne!(ma[..500], ma[500..1000], "samples 0 and 1 share a mask");
 }
@@ -1105,7 +1120,10 @@ fn dropout_drops_about_p_and_scales_survivors() {
         // Both halves of the tensor are dropped at the rate p (no position is exempt).
         for half in mask.chunks(n / 2) {
             let f = half.iter().filter(|&&m| m == 0.0).count() as f64 / half.len() as f64;
-            assert!((f - p as f64).abs() <= 0.045, "{label}: a half drops {f:.4}");
+            assert!(
+                (f - p as f64).abs() <= 0.045,
+                "{label}: a half drops {f:.4}"
+            );
         }
     };
     let x = positive_batch::<Shape1<U500>, DB>(3);
@@ -1158,10 +1176,17 @@ fn dropout_backward_uses_the_forward_mask() {
             if y == 0.0 {
                 dropped += 1;
                 assert_eq!(m, 0.0);
-                assert_eq!(d, 0.0, "sample {b}, value {i}: dropped in forward, gradient {d}");
+                assert_eq!(
+                    d, 0.0,
+                    "sample {b}, value {i}: dropped in forward, gradient {d}"
+                );
             } else {
                 assert_eq!(m, scale);
-                assert_eq!(d, g[b][i] * scale, "sample {b}, value {i}: kept, wrong gradient");
+                assert_eq!(
+                    d,
+                    g[b][i] * scale,
+                    "sample {b}, value {i}: kept, wrong gradient"
+                );
             }
         }
     }
@@ -1181,7 +1206,9 @@ fn dropout_backward_uses_the_forward_mask() {
         for b in 0..DB {
             let m = cache.s2[b * 16 + u];
             let active = cache.a1[b][u] > 0.0;
-            let back: f64 = (0..4).map(|o| mlp.fc2.w[u][o] as f64 * gs[b][o] as f64).sum();
+            let back: f64 = (0..4)
+                .map(|o| mlp.fc2.w[u][o] as f64 * gs[b][o] as f64)
+                .sum();
             if active {
                 want += m as f64 * back;
             }
