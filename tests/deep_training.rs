@@ -91,7 +91,7 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
     );
 
     // The running statistics moved away from their start and are what inference uses.
-    let (rm, rv) = (net.bn0.running_mean.clone(), net.bn0.running_var.clone());
+    let (rm, rv) = (net.bn0.running_mean, net.bn0.running_var);
     assert!(
         rm.iter().any(|&m| m.abs() > 1e-3),
         "bn0 running mean stayed at 0: {rm:?}"
@@ -104,11 +104,11 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
     reset.bn0.init();
     reset.batchnorm2d_11.init();
     // `init` also resets gamma and beta: put the trained ones back.
-    reset.bn0.gamma = net.bn0.gamma.clone();
-    reset.bn0.beta = net.bn0.beta.clone();
-    reset.batchnorm2d_11.gamma = net.batchnorm2d_11.gamma.clone();
-    reset.batchnorm2d_11.beta = net.batchnorm2d_11.beta.clone();
-    let stats = |b: &BatchNorm<nn::typenum::U16>| (b.running_mean.clone(), b.running_var.clone());
+    reset.bn0.gamma = net.bn0.gamma;
+    reset.bn0.beta = net.bn0.beta;
+    reset.batchnorm2d_11.gamma = net.batchnorm2d_11.gamma;
+    reset.batchnorm2d_11.beta = net.batchnorm2d_11.beta;
+    let stats = |b: &BatchNorm<nn::typenum::U16>| (b.running_mean, b.running_var);
     assert_ne!(stats(&net.batchnorm2d_11), stats(&reset.batchnorm2d_11));
     let reset_acc = accuracy(&reset, &test);
     println!("inference accuracy with the running statistics reset to (0, 1): {reset_acc:.4}");

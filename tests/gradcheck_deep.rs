@@ -45,11 +45,14 @@
 //!   projection block (strided 1x1 `Conv1d` skip), tanh;
 //! * `ResImage`: `[c, h, w]` images, an identity and a projection block (strided 1x1 `Conv2d`
 //!   skip), with ReLU after the joins as in ResNet;
+//! * `Nested`: residual blocks inside a residual block (the outer block's input feeds the outer
+//!   skip, the inner block and the inner skip), an unnamed projection block
+//!   (`residual_6_proj`) and a block whose branch has no parameters (`Residual { Tanh }`);
 //! * `Mixed`: `BatchNorm2d` inside and outside residual blocks, `BatchNorm1d` on features,
 //!   dropout, an identity block on vectors and a softmax head trained with cross-entropy on the
 //!   logits (`Loss::loss_grad` + `Trainable::backward_logits`, as `Trainer` does).
 //!
-//! The first three use `J = sum y g` and `Trainable::backward`. Tanh networks are smooth: the
+//! All but `Mixed` use `J = sum y g` and `Trainable::backward`. Tanh networks are smooth: the
 //! derivative is Richardson-extrapolated with `h = 2e-2`. `ResImage` has ReLU kinks, so as in
 //! `gradcheck_conv` each derivative uses the largest `h` in `H_NET` whose four evaluations keep
 //! every ReLU input on its side of 0 (recomputed at every evaluation), the seed is the first
@@ -606,6 +609,22 @@ nn::network! {
     }
 }
 
+nn::network! {
+    /// Residual blocks inside a residual block: the outer block's input feeds the outer skip,
+    /// the inner block and the inner skip; an unnamed projection block; a block whose branch
+    /// has no parameters.
+    struct Nested {
+        input: [4],
+        outer: Residual {
+            inner: Residual { d1: Dense(4), Tanh }, Tanh,
+            Residual(projection) { d3: Dense(3), Tanh } -> [3],
+            d4: Dense(4),
+        },
+        Residual { Tanh },
+        out: Dense(2),
+    }
+}
+
 const B: usize = 4;
 /// Step candidates for networks with ReLU, largest first (see `derivative`).
 const H_NET: [f32; 6] = [4e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3];
@@ -857,6 +876,20 @@ fn network_res_image() -> Vec<Row> {
     )
 }
 
+fn network_nested() -> Vec<Row> {
+    println!("{}", Nested::SUMMARY);
+    let mut net = Nested::new(5);
+    jitter_biases(&mut net, 6);
+    check_network(
+        "Network nested residual (vectors)",
+        "Nested",
+        &net,
+        &inputs::<Nested>(7),
+        &upstream::<Nested>(8),
+        None,
+    )
+}
+
 fn network_mixed() -> Vec<Row> {
     println!("{}", Mixed::SUMMARY);
     let mut net = Mixed::new(5);
@@ -921,6 +954,7 @@ checks! {
     network_res_vec,
     network_res_signal,
     network_res_image,
+    network_nested,
     network_mixed,
 }
 
@@ -1203,12 +1237,10 @@ fn dropout_backward_uses_the_forward_mask() {
     // d(fc1 pre-activation)[b][u] = relu'(a1) * mask * sum_o fc2.w[u][o] g[b][o].
     for u in 0..16 {
         let mut want = 0.0f64;
-        for b in 0..DB {
+        for (b, g) in gs.iter().enumerate() {
             let m = cache.s2[b * 16 + u];
             let active = cache.a1[b][u] > 0.0;
-            let back: f64 = (0..4)
-                .map(|o| mlp.fc2.w[u][o] as f64 * gs[b][o] as f64)
-                .sum();
+            let back: f64 = (0..4).map(|o| mlp.fc2.w[u][o] as f64 * g[o] as f64).sum();
             if active {
                 want += m as f64 * back;
             }

@@ -60,29 +60,55 @@ pub struct Source<'a> {
 impl<'a> Source<'a> {
     /// Parses a safetensors buffer; `path` names it in errors.
     pub fn new(path: &str, bytes: &'a [u8]) -> Result<Self, Error> {
-        let tensors = SafeTensorsFile::deserialize(bytes)
-            .map_err(|e| Error::WeightFile { path: path.to_string(), message: e.to_string() })?;
-        Ok(Source { path: path.to_string(), tensors, used: HashSet::new() })
+        let tensors = SafeTensorsFile::deserialize(bytes).map_err(|e| Error::WeightFile {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        Ok(Source {
+            path: path.to_string(),
+            tensors,
+            used: HashSet::new(),
+        })
     }
 
     /// The values of tensor `name`, which must have shape `shape`, be `f32` and finite.
     pub fn take(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, Error> {
         let path = self.path.clone();
-        let view = self.tensors.tensor(name).map_err(|_| Error::MissingTensor {
-            path: path.clone(),
-            name: name.to_string(),
-            expected: shape.to_vec(),
-        })?;
+        let view = self
+            .tensors
+            .tensor(name)
+            .map_err(|_| Error::MissingTensor {
+                path: path.clone(),
+                name: name.to_string(),
+                expected: shape.to_vec(),
+            })?;
         self.used.insert(name.to_string());
         if view.dtype() != Dtype::F32 {
-            return Err(Error::TensorDtype { path, name: name.to_string(), found: format!("{:?}", view.dtype()) });
+            return Err(Error::TensorDtype {
+                path,
+                name: name.to_string(),
+                found: format!("{:?}", view.dtype()),
+            });
         }
         if view.shape() != shape {
-            return Err(Error::TensorShape { path, name: name.to_string(), expected: shape.to_vec(), found: view.shape().to_vec() });
+            return Err(Error::TensorShape {
+                path,
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                found: view.shape().to_vec(),
+            });
         }
-        let data: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let data: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         if let Some(index) = data.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteWeight { path, name: name.to_string(), index });
+            return Err(Error::NonFiniteWeight {
+                path,
+                name: name.to_string(),
+                index,
+            });
         }
         Ok(data)
     }
@@ -94,7 +120,10 @@ impl<'a> Source<'a> {
         names.sort();
         for name in names {
             if !self.used.contains(name) && !name.ends_with(".num_batches_tracked") {
-                return Err(Error::ExtraTensor { path: self.path.clone(), name: name.to_string() });
+                return Err(Error::ExtraTensor {
+                    path: self.path.clone(),
+                    name: name.to_string(),
+                });
             }
         }
         Ok(())
@@ -106,11 +135,21 @@ pub trait StateDict {
     /// Appends this layer's tensors, named `layer.<param>`, in `layout`.
     fn export(&self, layer: &str, layout: Layout, info: FieldInfo, out: &mut Vec<NamedTensor>);
     /// Reads this layer's tensors from `src`.
-    fn import(&mut self, layer: &str, layout: Layout, info: FieldInfo, src: &mut Source<'_>) -> Result<(), Error>;
+    fn import(
+        &mut self,
+        layer: &str,
+        layout: Layout,
+        info: FieldInfo,
+        src: &mut Source<'_>,
+    ) -> Result<(), Error>;
 }
 
 fn name(layer: &str, param: &str) -> String {
-    if layer.is_empty() { param.to_string() } else { format!("{layer}.{param}") }
+    if layer.is_empty() {
+        param.to_string()
+    } else {
+        format!("{layer}.{param}")
+    }
 }
 
 /// Keras row index of input `i` (C, H, W order) after a flatten of `[c, h, w]`: H, W, C order.
@@ -144,11 +183,25 @@ impl<I: ArrayLength, O: ArrayLength> StateDict for crate::dense::Dense<I, O> {
                 ("kernel", vec![ni, no])
             }
         };
-        out.push(NamedTensor { name: name(layer, wname), shape, data });
-        out.push(NamedTensor { name: name(layer, "bias"), shape: vec![no], data: self.b.to_vec() });
+        out.push(NamedTensor {
+            name: name(layer, wname),
+            shape,
+            data,
+        });
+        out.push(NamedTensor {
+            name: name(layer, "bias"),
+            shape: vec![no],
+            data: self.b.to_vec(),
+        });
     }
 
-    fn import(&mut self, layer: &str, layout: Layout, info: FieldInfo, src: &mut Source<'_>) -> Result<(), Error> {
+    fn import(
+        &mut self,
+        layer: &str,
+        layout: Layout,
+        info: FieldInfo,
+        src: &mut Source<'_>,
+    ) -> Result<(), Error> {
         let (ni, no) = (I::USIZE, O::USIZE);
         match layout {
             Layout::PyTorch => {
@@ -249,16 +302,36 @@ impl<C: ArrayLength> StateDict for crate::norm::BatchNorm<C> {
             Layout::PyTorch => ["weight", "bias", "running_mean", "running_var"],
             Layout::Keras => ["gamma", "beta", "moving_mean", "moving_variance"],
         };
-        for (n, v) in names.iter().zip([&self.gamma, &self.beta, &self.running_mean, &self.running_var]) {
-            out.push(NamedTensor { name: name(layer, n), shape: vec![C::USIZE], data: v.to_vec() });
+        for (n, v) in names.iter().zip([
+            &self.gamma,
+            &self.beta,
+            &self.running_mean,
+            &self.running_var,
+        ]) {
+            out.push(NamedTensor {
+                name: name(layer, n),
+                shape: vec![C::USIZE],
+                data: v.to_vec(),
+            });
         }
     }
-    fn import(&mut self, layer: &str, layout: Layout, _info: FieldInfo, src: &mut Source<'_>) -> Result<(), Error> {
+    fn import(
+        &mut self,
+        layer: &str,
+        layout: Layout,
+        _info: FieldInfo,
+        src: &mut Source<'_>,
+    ) -> Result<(), Error> {
         let names = match layout {
             Layout::PyTorch => ["weight", "bias", "running_mean", "running_var"],
             Layout::Keras => ["gamma", "beta", "moving_mean", "moving_variance"],
         };
-        for (n, v) in names.iter().zip([&mut self.gamma, &mut self.beta, &mut self.running_mean, &mut self.running_var]) {
+        for (n, v) in names.iter().zip([
+            &mut self.gamma,
+            &mut self.beta,
+            &mut self.running_mean,
+            &mut self.running_var,
+        ]) {
             let data = src.take(&name(layer, n), &[C::USIZE])?;
             v.copy_from_slice(&data);
         }
@@ -275,9 +348,19 @@ fn alpha_name(layout: Layout) -> &'static str {
 
 impl StateDict for crate::activation::PReLU {
     fn export(&self, layer: &str, layout: Layout, _info: FieldInfo, out: &mut Vec<NamedTensor>) {
-        out.push(NamedTensor { name: name(layer, alpha_name(layout)), shape: vec![1], data: vec![self.alpha] });
+        out.push(NamedTensor {
+            name: name(layer, alpha_name(layout)),
+            shape: vec![1],
+            data: vec![self.alpha],
+        });
     }
-    fn import(&mut self, layer: &str, layout: Layout, _info: FieldInfo, src: &mut Source<'_>) -> Result<(), Error> {
+    fn import(
+        &mut self,
+        layer: &str,
+        layout: Layout,
+        _info: FieldInfo,
+        src: &mut Source<'_>,
+    ) -> Result<(), Error> {
         self.alpha = src.take(&name(layer, alpha_name(layout)), &[1])?[0];
         Ok(())
     }
@@ -285,9 +368,19 @@ impl StateDict for crate::activation::PReLU {
 
 impl<C: ArrayLength> StateDict for crate::activation::PReLUChannels<C> {
     fn export(&self, layer: &str, layout: Layout, _info: FieldInfo, out: &mut Vec<NamedTensor>) {
-        out.push(NamedTensor { name: name(layer, alpha_name(layout)), shape: vec![C::USIZE], data: self.alpha.to_vec() });
+        out.push(NamedTensor {
+            name: name(layer, alpha_name(layout)),
+            shape: vec![C::USIZE],
+            data: self.alpha.to_vec(),
+        });
     }
-    fn import(&mut self, layer: &str, layout: Layout, _info: FieldInfo, src: &mut Source<'_>) -> Result<(), Error> {
+    fn import(
+        &mut self,
+        layer: &str,
+        layout: Layout,
+        _info: FieldInfo,
+        src: &mut Source<'_>,
+    ) -> Result<(), Error> {
         let data = src.take(&name(layer, alpha_name(layout)), &[C::USIZE])?;
         self.alpha.copy_from_slice(&data);
         Ok(())
@@ -296,14 +389,26 @@ impl<C: ArrayLength> StateDict for crate::activation::PReLUChannels<C> {
 
 /// Serializes tensors to safetensors bytes.
 pub fn to_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>, Error> {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
     let views: Result<Vec<_>, _> = tensors
         .iter()
         .zip(&bytes)
-        .map(|(t, b)| safetensors::tensor::TensorView::new(Dtype::F32, t.shape.clone(), b).map(|v| (t.name.clone(), v)))
+        .map(|(t, b)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, t.shape.clone(), b)
+                .map(|v| (t.name.clone(), v))
+        })
         .collect();
-    let views = views.map_err(|e| Error::WeightFile { path: "(memory)".to_string(), message: e.to_string() })?;
-    safetensors::serialize(views, None).map_err(|e| Error::WeightFile { path: "(memory)".to_string(), message: e.to_string() })
+    let views = views.map_err(|e| Error::WeightFile {
+        path: "(memory)".to_string(),
+        message: e.to_string(),
+    })?;
+    safetensors::serialize(views, None).map_err(|e| Error::WeightFile {
+        path: "(memory)".to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Saving and loading a whole network as a safetensors file. Implemented for every network
@@ -325,7 +430,10 @@ pub trait SafeTensors: Network + StateDict + Default {
     fn save_safetensors_as(&self, path: impl AsRef<Path>, layout: Layout) -> Result<(), Error> {
         let path = path.as_ref();
         let bytes = to_bytes(&self.state_dict(layout))?;
-        std::fs::write(path, bytes).map_err(|source| Error::Io { path: path.display().to_string(), source })
+        std::fs::write(path, bytes).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Reads a network from a file with PyTorch names and layouts.
@@ -337,7 +445,10 @@ pub trait SafeTensors: Network + StateDict + Default {
     fn load_safetensors_as(path: impl AsRef<Path>, layout: Layout) -> Result<Self, Error> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: name.clone(),
+            source,
+        })?;
         Self::from_safetensors_bytes(&bytes, &name, layout)
     }
 
@@ -353,4 +464,3 @@ pub trait SafeTensors: Network + StateDict + Default {
 }
 
 impl<N: Network + StateDict + Default> SafeTensors for N {}
-

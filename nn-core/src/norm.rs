@@ -22,6 +22,9 @@ pub const BN_MOMENTUM: f32 = 0.1;
 /// the unbiased variance (n / (n - 1)). Inference (`Layer::forward`): the running statistics.
 /// eps = 1e-5. Starts at gamma 1, beta 0, running mean 0, running variance 1.
 ///
+/// With a single value per channel in a batch (a batch of 1 on `[C]`), the batch variance is 0
+/// and training outputs `beta`: use batches of at least 2 (PyTorch raises an error there).
+///
 /// Shapes: `[C] -> [C]` (`BatchNorm1d` on features), `[C, L] -> [C, L]` (`BatchNorm1d` on a
 /// signal), `[C, H, W] -> [C, H, W]` (`BatchNorm2d`); 2C parameters plus 2C running statistics.
 /// PyTorch `nn.BatchNorm1d(C)` / `nn.BatchNorm2d(C)`; Keras `layers.BatchNormalization`

@@ -196,6 +196,7 @@ fn check_block(
         });
         let o = g.tensor(out);
         g.ops.push(Op {
+            label: String::new(),
             kind: OpKind::Layer(g.layers.len() - 1),
             inputs: vec![t],
             output: o,
@@ -291,6 +292,7 @@ fn check_residual(
         });
         let o = g.tensor(s_out);
         g.ops.push(Op {
+            label: String::new(),
             kind: OpKind::Layer(g.layers.len() - 1),
             inputs: vec![t_in],
             output: o,
@@ -300,6 +302,7 @@ fn check_residual(
     let out = g.tensor(s_out);
     g.ops.push(Op {
         kind: OpKind::Add,
+        label: g.names[index].to_string(),
         inputs: vec![branch_out, skip],
         output: out,
     });

@@ -253,7 +253,7 @@ pub fn summary(net: &Network) -> String {
                 ));
             }
             OpKind::Add => rows.push((
-                "+ skip (Add)".to_string(),
+                format!("{} (Residual add)", op.label),
                 net.tensors[op.output].to_string(),
                 "0".to_string(),
                 "0".to_string(),
@@ -658,10 +658,15 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     // [c, h, w] (Keras orders those rows h, w, c).
     let flatten_of = |l: &Layer| -> TokenStream {
         let li = net.layers.iter().position(|x| std::ptr::eq(x, l));
-        let op = net.ops.iter().find(|o| matches!(o.kind, OpKind::Layer(i) if Some(i) == li));
+        let op = net
+            .ops
+            .iter()
+            .find(|o| matches!(o.kind, OpKind::Layer(i) if Some(i) == li));
         let prev = op.and_then(|o| net.ops.iter().find(|p| p.output == o.inputs[0]));
         match (l.kind, prev.map(|p| p.kind)) {
-            (LayerKind::Dense { .. }, Some(OpKind::Layer(pl))) if net.layers[pl].kind == LayerKind::Flatten => {
+            (LayerKind::Dense { .. }, Some(OpKind::Layer(pl)))
+                if net.layers[pl].kind == LayerKind::Flatten =>
+            {
                 match net.layers[pl].input {
                     crate::model::Shape::D3(c, h, w) => {
                         let (c, h, w) = (c as usize, h as usize, w as usize);

@@ -112,6 +112,7 @@ pub fn fold(net: &Network) -> Option<Folded> {
                 OpKind::Layer(l) => OpKind::Layer(new_index(l).unwrap_or(0)),
                 OpKind::Add => OpKind::Add,
             },
+            label: op.label.clone(),
             inputs: op.inputs.iter().map(|&i| resolve(i)).collect(),
             output: op.output,
         })

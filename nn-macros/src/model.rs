@@ -154,6 +154,8 @@ pub enum Head {
 /// of a residual block). Tensors are numbered; tensor 0 is the input.
 pub struct Op {
     pub kind: OpKind,
+    /// For a residual join, the block's name (for the summary); empty otherwise.
+    pub label: String,
     pub inputs: Vec<usize>,
     pub output: usize,
 }

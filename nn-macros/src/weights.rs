@@ -55,10 +55,22 @@ fn expected(net: &Network) -> Vec<Expected> {
         match l.kind {
             LayerKind::Dense { .. } => {
                 let (i, o) = (l.input.len() as usize, l.output.len() as usize);
-                out.push(Expected { name: n("weight"), shape: vec![o, i], field: f.clone(), target: Target::DenseWeight { i, o } });
-                out.push(Expected { name: n("bias"), shape: vec![o], field: f, target: Target::Plain("b") });
+                out.push(Expected {
+                    name: n("weight"),
+                    shape: vec![o, i],
+                    field: f.clone(),
+                    target: Target::DenseWeight { i, o },
+                });
+                out.push(Expected {
+                    name: n("bias"),
+                    shape: vec![o],
+                    field: f,
+                    target: Target::Plain("b"),
+                });
             }
-            LayerKind::Conv { filters, win, bias, .. } => {
+            LayerKind::Conv {
+                filters, win, bias, ..
+            } => {
                 let ci = crate::check::channels(l.input) as usize;
                 let co = filters as usize;
                 let mut shape = vec![co, ci];
@@ -68,20 +80,49 @@ fn expected(net: &Network) -> Vec<Expected> {
                     shape.push(win.kw as usize);
                 }
                 let taps = (win.kh * win.kw) as usize;
-                out.push(Expected { name: n("weight"), shape, field: f.clone(), target: Target::ConvWeight { ci, co, taps } });
+                out.push(Expected {
+                    name: n("weight"),
+                    shape,
+                    field: f.clone(),
+                    target: Target::ConvWeight { ci, co, taps },
+                });
                 if bias {
-                    out.push(Expected { name: n("bias"), shape: vec![co], field: f, target: Target::Plain("b") });
+                    out.push(Expected {
+                        name: n("bias"),
+                        shape: vec![co],
+                        field: f,
+                        target: Target::Plain("b"),
+                    });
                 }
             }
             LayerKind::BatchNorm => {
                 let c = crate::check::channels(l.input) as usize;
-                for (p, t) in [("weight", "gamma"), ("bias", "beta"), ("running_mean", "running_mean"), ("running_var", "running_var")] {
-                    out.push(Expected { name: n(p), shape: vec![c], field: f.clone(), target: Target::Plain(t) });
+                for (p, t) in [
+                    ("weight", "gamma"),
+                    ("bias", "beta"),
+                    ("running_mean", "running_mean"),
+                    ("running_var", "running_var"),
+                ] {
+                    out.push(Expected {
+                        name: n(p),
+                        shape: vec![c],
+                        field: f.clone(),
+                        target: Target::Plain(t),
+                    });
                 }
             }
             LayerKind::PReLU { per_channel, .. } => {
-                let c = if per_channel { crate::check::channels(l.input) as usize } else { 1 };
-                out.push(Expected { name: n("weight"), shape: vec![c], field: f, target: Target::Plain("alpha") });
+                let c = if per_channel {
+                    crate::check::channels(l.input) as usize
+                } else {
+                    1
+                };
+                out.push(Expected {
+                    name: n("weight"),
+                    shape: vec![c],
+                    field: f,
+                    target: Target::Plain("alpha"),
+                });
             }
             _ => {}
         }
@@ -100,8 +141,12 @@ pub fn expand(net: &Network, path: &str, span: Span) -> Result<TokenStream, syn:
     let bytes = std::fs::read(&full).map_err(|e| {
         syn::Error::new(span, format!("cannot read the weight file `{path}` ({e}); the path is relative to the crate's Cargo.toml ({})", full.display()))
     })?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
-        .map_err(|e| syn::Error::new(span, format!("`{path}` is not a valid safetensors file: {e}")))?;
+    let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
+        syn::Error::new(
+            span,
+            format!("`{path}` is not a valid safetensors file: {e}"),
+        )
+    })?;
     let want = expected(net);
     let mut errors: Option<syn::Error> = None;
     let mut push = |msg: String| {
@@ -140,7 +185,10 @@ pub fn expand(net: &Network, path: &str, span: Span) -> Result<TokenStream, syn:
     names.sort();
     for name in names {
         if !known.contains(&name) && !name.ends_with(".num_batches_tracked") {
-            push(format!("`{path}` has a tensor `{name}` that no layer of `{}` has", net.name));
+            push(format!(
+                "`{path}` has a tensor `{name}` that no layer of `{}` has",
+                net.name
+            ));
         }
     }
     if let Some(e) = errors {
@@ -174,11 +222,24 @@ pub fn expand(net: &Network, path: &str, span: Span) -> Result<TokenStream, syn:
             pub static #ident: [f32; #len] = [#(#lits),*];
         });
         let field = &t.field;
-        let ty = layer_of(net, field).map(crate::expand::layer_ty).unwrap_or_default();
+        let ty = layer_of(net, field)
+            .map(crate::expand::layer_ty)
+            .unwrap_or_default();
         let layer = quote!(::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut net.#field));
         assigns.push(match t.target {
-            Target::DenseWeight { .. } | Target::ConvWeight { .. } => quote!(#layer.weights_mut().copy_from_slice(&#ident);),
-            Target::Plain("alpha") if len == 1 && matches!(layer_of(net, field).map(|l| l.kind), Some(LayerKind::PReLU { per_channel: false, .. })) => {
+            Target::DenseWeight { .. } | Target::ConvWeight { .. } => {
+                quote!(#layer.weights_mut().copy_from_slice(&#ident);)
+            }
+            Target::Plain("alpha")
+                if len == 1
+                    && matches!(
+                        layer_of(net, field).map(|l| l.kind),
+                        Some(LayerKind::PReLU {
+                            per_channel: false,
+                            ..
+                        })
+                    ) =>
+            {
                 quote!(#layer.alpha = #ident[0];)
             }
             Target::Plain(f) => {
