@@ -47,11 +47,11 @@ nn::network! {
     pub struct Hidden50 { input: [2], hidden: Dense(50), Tanh, out: Dense(1), Sigmoid }
 }
 
-const SEED: u64 = 1;
+const SEED: u64 = 11;
 /// Points per moon.
 const PER_CLASS: usize = 300;
 /// Standard deviation of the Gaussian noise added to each coordinate.
-const NOISE: f32 = 0.2;
+const NOISE: f32 = 0.25;
 /// Fraction of the points held out for testing (stratified).
 const TEST_FRACTION: f32 = 0.3;
 /// L2 penalty on the weights (Adam's weight decay: the loss gets WEIGHT_DECAY / 2 * |w|^2).
@@ -90,15 +90,18 @@ struct Window {
 }
 
 impl Window {
-    /// The centre of grid cell (i, j).
-    fn cell_centre(&self, i: usize, j: usize) -> (f32, f32) {
-        let dx = (self.x.1 - self.x.0) / GRID as f32;
-        let dy = (self.y.1 - self.y.0) / GRID as f32;
+    /// Grid node (i, j), for i, j in 0..=GRID: the corners of the plotted cells.
+    fn node(&self, i: usize, j: usize) -> (f32, f32) {
         (
-            self.x.0 + (i as f32 + 0.5) * dx,
-            self.y.0 + (j as f32 + 0.5) * dy,
+            self.x.0 + (self.x.1 - self.x.0) * i as f32 / GRID as f32,
+            self.y.0 + (self.y.1 - self.y.0) * j as f32 / GRID as f32,
         )
     }
+}
+
+/// Index of grid node (i, j) in `Trained::grid`.
+fn node_index(i: usize, j: usize) -> usize {
+    i * (GRID + 1) + j
 }
 
 /// One trained model: its figures and p(class 1) on the plotting grid.
@@ -107,7 +110,7 @@ struct Trained {
     train_accuracy: f32,
     test_accuracy: f32,
     params: usize,
-    /// p(class 1) at each grid cell centre, row-major over (i = x, j = y).
+    /// p(class 1) at each grid node, indexed by `node_index`.
     grid: Vec<f32>,
     seconds: f32,
 }
@@ -133,10 +136,10 @@ where
         .seed(SEED)
         .progress(false)
         .fit(&mut net, train, None)?;
-    let mut grid = Vec::with_capacity(GRID * GRID);
-    for i in 0..GRID {
-        for j in 0..GRID {
-            let (x, y) = window.cell_centre(i, j);
+    let mut grid = Vec::with_capacity((GRID + 1) * (GRID + 1));
+    for i in 0..=GRID {
+        for j in 0..=GRID {
+            let (x, y) = window.node(i, j);
             let mut p: Point = [x, y].into();
             scaler.apply(&mut p);
             grid.push(net.forward(&p)[0]);
@@ -196,17 +199,17 @@ fn main() -> Result<(), Box<dyn Error>> {
         fit_model::<Hidden20>("20 hidden units", wd, d, &scaler, window)?,
         fit_model::<Hidden50>("50 hidden units", wd, d, &scaler, window)?,
     ];
-    println!("model                 params  train acc  test acc   time");
+    println!("model                   params  train acc  test acc   time");
     for m in &models {
         println!(
-            "{:<20}  {:>6}  {:>9.4}  {:>8.4}  {:>4.2} s",
+            "{:<22}  {:>6}  {:>9.4}  {:>8.4}  {:>4.2} s",
             m.title, m.params, m.train_accuracy, m.test_accuracy, m.seconds
         );
     }
     // The regularization's part: the widest network again without weight decay.
     let plain = fit_model::<Hidden50>("50 hidden units, no L2", 0.0, d, &scaler, window)?;
     println!(
-        "{:<20}  {:>6}  {:>9.4}  {:>8.4}  {:>4.2} s  (for comparison; not plotted)",
+        "{:<22}  {:>6}  {:>9.4}  {:>8.4}  {:>4.2} s  (for comparison; not plotted)",
         plain.title, plain.params, plain.train_accuracy, plain.test_accuracy, plain.seconds
     );
 
@@ -231,8 +234,8 @@ fn blend(a: RGBColor, b: RGBColor, t: f32) -> RGBColor {
     RGBColor(m(a.0, b.0), m(a.1, b.1), m(a.2, b.2))
 }
 
-/// Panel 1: the training data. Then per model: p(class 1) as a colour wash (the decision
-/// boundary is where it turns), the p = 0.5 cells darkened, and the test points.
+/// Panel 1: the training data. Then per model: p(class 1) in bands of 0.1, the decision
+/// boundary p = 0.5 as a black line, and the test points.
 fn plot(
     train: &Dataset<Point, usize>,
     test: &Dataset<Point, usize>,
@@ -241,13 +244,13 @@ fn plot(
     path: &str,
 ) -> Result<(), Box<dyn Error>> {
     common::register_font();
-    let root = BitMapBackend::new(path, (1200, 640)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1040, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(common::plot_err)?;
     let root = root
         .titled(
             "Two moons: decision regions of logistic regression and one hidden tanh layer \
              (L2-regularized), with test points",
-            ("sans-serif", 19),
+            ("sans-serif", 17),
         )
         .map_err(common::plot_err)?;
     let panels = root.split_evenly((2, 4));
@@ -291,27 +294,40 @@ fn plot(
         match model {
             None => points(&mut chart, train)?,
             Some(m) => {
-                let dx = (window.x.1 - window.x.0) / GRID as f32;
-                let dy = (window.y.1 - window.y.0) / GRID as f32;
                 let mut cells = Vec::with_capacity(GRID * GRID);
+                let mut boundary = Vec::new();
                 for i in 0..GRID {
                     for j in 0..GRID {
-                        let p = m.grid[i * GRID + j];
-                        // Sharpen the wash so that confident regions are flat and the boundary
-                        // stands out; cells where p crosses 0.5 are drawn darker.
-                        let crosses = |ii: usize, jj: usize| {
-                            ii < GRID && jj < GRID && (m.grid[ii * GRID + jj] > 0.5) != (p > 0.5)
-                        };
-                        let colour = if crosses(i + 1, j) || crosses(i, j + 1) {
-                            RGBColor(60, 60, 60)
-                        } else {
-                            light(blend(c0, c1, p))
-                        };
-                        let (x, y) = (window.x.0 + i as f32 * dx, window.y.0 + j as f32 * dy);
-                        cells.push(Rectangle::new([(x, y), (x + dx, y + dy)], colour.filled()));
+                        // Corners counter-clockwise from the lower left, with p(class 1).
+                        let corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)]
+                            .map(|(a, b)| (window.node(a, b), m.grid[node_index(a, b)]));
+                        let mean = corners.iter().map(|c| c.1).sum::<f32>() / 4.0;
+                        // Bands of 0.1 in p (filled contours), which also keeps the PNG small.
+                        let mean = ((mean * 10.0).floor() + 0.5) / 10.0;
+                        cells.push(Rectangle::new(
+                            [corners[0].0, corners[2].0],
+                            light(blend(c0, c1, mean)).filled(),
+                        ));
+                        // Marching squares: where p - 0.5 changes sign along an edge, the
+                        // boundary crosses it (linear interpolation); join the crossings in pairs.
+                        let mut cross = Vec::with_capacity(4);
+                        for e in 0..4 {
+                            let ((a, pa), (b, pb)) = (corners[e], corners[(e + 1) % 4]);
+                            if (pa > 0.5) != (pb > 0.5) {
+                                let t = (0.5 - pa) / (pb - pa);
+                                cross.push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
+                            }
+                        }
+                        for pair in cross.chunks_exact(2) {
+                            boundary.push(PathElement::new(
+                                vec![pair[0], pair[1]],
+                                BLACK.stroke_width(2),
+                            ));
+                        }
                     }
                 }
                 chart.draw_series(cells).map_err(common::plot_err)?;
+                chart.draw_series(boundary).map_err(common::plot_err)?;
                 points(&mut chart, test)?;
             }
         }

@@ -1,17 +1,22 @@
 //! Double descent: test error against the width of a one-hidden-layer network, from far below
-//! to far above the interpolation threshold, on a small noisy training set.
+//! to far above the interpolation threshold, on a small training set with noisy labels.
 //!
-//! MNIST-1D (as in the MNIST-1D paper's double-descent figure, in miniature): a seeded subset
-//! of the canonical training rows, a fraction of whose labels are replaced by a different,
-//! random class (seeded); the canonical 1000 test rows, labels untouched. Networks
-//! `Dense(w), ReLU, Dense(10)`, w from 1 to 512, trained with Adam without any regularization
-//! (no weight decay, no early stopping) until the wide ones fit every training label, noise
-//! included. Classical statistics predicts a U (more parameters, more overfitting); what appears
-//! is a second descent: the test error peaks near the interpolation threshold, where the
-//! network has just enough parameters to fit the noisy labels (about samples x classes), and
-//! falls again beyond it. Each width is averaged over a few initializations.
+//! MNIST-1D, as in the double-descent experiments of the MNIST-1D paper, in miniature: a seeded
+//! subset of 1000 of the canonical training rows, 30% of whose labels are replaced by a
+//! different, random class (seeded); the canonical 1000 test rows, labels untouched. Networks
+//! `Dense(w), ReLU, Dense(10)` with w from 1 to 512 (one `network!` type per width, generated
+//! by a `macro_rules!`), trained with Adam and no regularization at all (no weight decay, no
+//! early stopping) for long enough that the wide ones fit every training label, noise included.
+//! Each width is averaged over three initializations.
 //!
-//! Run: `cargo run --release --example double_descent` (two threads). Writes
+//! The classical picture is a U: more parameters, more overfitting. What appears is a second
+//! descent: the test error falls, rises to a peak where the network has just enough capacity
+//! to fit the noisy labels (the interpolation threshold, where the training error reaches 0),
+//! and falls again as the network grows beyond it. Measured here, the threshold sits at about
+//! 2.5 parameters per training sample, below the "samples x classes" rule of thumb (both are
+//! marked on the plot).
+//!
+//! Run: `cargo run --release --example double_descent` (uses two threads). Writes
 //! `double_descent.png`.
 
 mod common;
@@ -19,25 +24,36 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use common::XySeries;
+use common::{XySeries, XyStyle};
 use nn::prelude::*;
 use nn::typenum::U40;
+use plotters::prelude::SeriesLabelPosition;
 
 type Data = Dataset<Tensor<Shape1<U40>>, usize>;
 
 /// Training rows used (of the 4000 canonical ones).
-const N_TRAIN: usize = 500;
+const N_TRAIN: usize = 1000;
 /// Fraction of the training labels replaced by a different, random class.
-const NOISE: f32 = 0.2;
+const NOISE: f32 = 0.3;
 const CLASSES: usize = 10;
-const EPOCHS: usize = 1000;
+const EPOCHS: usize = 500;
 const LR: f32 = 1e-3;
 /// Initializations (and shuffling seeds) averaged per width.
 const SEEDS: [u64; 3] = [1, 2, 3];
 const DATA_SEED: u64 = 42;
+/// A width interpolates when its mean training error is below this.
+const FITS: f32 = 0.01;
 
-/// Trains one network of type `N` and returns (train error, test error).
-fn run<N>(train: &Data, test: &Data, seed: u64) -> Result<(f32, f32), nn::Error>
+/// What one trained network scores.
+#[derive(Clone, Copy)]
+struct Scores {
+    train_error: f32,
+    test_error: f32,
+    test_loss: f32,
+}
+
+/// Trains one network of type `N` without regularization and scores it.
+fn run<N>(train: &Data, test: &Data, seed: u64) -> Result<Scores, nn::Error>
 where
     N: Trainable<InputShape = Shape1<U40>>,
     CrossEntropy: Loss<N::OutputShape, Target = usize>,
@@ -48,10 +64,15 @@ where
         .epochs(EPOCHS)
         .seed(seed)
         .fit(&mut net, train, None)?;
-    Ok((1.0 - accuracy(&net, train), 1.0 - accuracy(&net, test)))
+    let m = evaluate(&net, &CrossEntropy, test);
+    Ok(Scores {
+        train_error: 1.0 - accuracy(&net, train),
+        test_error: 1.0 - m.accuracy.unwrap_or(0.0),
+        test_loss: m.loss,
+    })
 }
 
-type RunFn = fn(&Data, &Data, u64) -> Result<(f32, f32), nn::Error>;
+type RunFn = fn(&Data, &Data, u64) -> Result<Scores, nn::Error>;
 
 /// Declares one network per width and lists (width, parameters, its training function).
 macro_rules! widths {
@@ -72,9 +93,12 @@ macro_rules! widths {
 }
 
 widths! {
-    W1 = 1, W2 = 2, W4 = 4, W8 = 8, W16 = 16, W32 = 32, W48 = 48, W64 = 64, W80 = 80,
-    W96 = 96, W128 = 128, W192 = 192, W256 = 256, W512 = 512,
+    W1 = 1, W2 = 2, W4 = 4, W8 = 8, W12 = 12, W16 = 16, W24 = 24, W32 = 32, W48 = 48, W64 = 64,
+    W80 = 80, W96 = 96, W128 = 128, W192 = 192, W256 = 256, W512 = 512,
 }
+
+/// Parameters per hidden unit (40 inputs + 1 bias + 10 outputs); the output biases add 10.
+const PER_UNIT: usize = W2::PARAMS - W1::PARAMS;
 
 /// The first `N_TRAIN` rows of a seeded shuffle of `train`, with `NOISE` of their labels
 /// replaced by a different random class; returns the set and the number of labels changed.
@@ -93,12 +117,21 @@ fn noisy_subset(train: &Data) -> (Data, usize) {
     (sub, flips)
 }
 
+/// One row of the table: the means over the seeds that trained.
+struct Row {
+    width: usize,
+    params: usize,
+    train_error: f32,
+    test_error: f32,
+    test_loss: f32,
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let start = std::time::Instant::now();
     let data = Data::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist1d.csv"))?;
     let (full_train, test) = data.split_at(4000);
     let (train, flipped) = noisy_subset(&full_train);
-    let threshold = N_TRAIN * CLASSES;
+    let nk = N_TRAIN * CLASSES;
     println!(
         "MNIST-1D: {} training rows ({flipped} labels = {:.0}% replaced by a wrong class, seed \
          {DATA_SEED}), {} clean test rows",
@@ -107,126 +140,199 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         test.len()
     );
     println!(
-        "networks Dense(w), ReLU, Dense(10): {} parameters per hidden unit; Adam lr {LR}, batch \
-         32, {EPOCHS} epochs, no regularization; {} seeds per width",
-        W2::PARAMS - W1::PARAMS,
+        "networks Dense(w), ReLU, Dense(10): {PER_UNIT} w + 10 parameters; Adam lr {LR}, batch \
+         32, {EPOCHS} epochs, no regularization; mean of {} seeds per width; samples x classes \
+         = {nk}",
         SEEDS.len()
     );
-    println!("samples x classes = {threshold} parameters");
 
-    // Jobs (model, seed), widest first so the two threads finish together.
+    // Jobs (model, seed), widest first so the threads finish together.
     let mut jobs: Vec<(usize, u64)> = (0..MODELS.len())
         .flat_map(|m| SEEDS.iter().map(move |&s| (m, s)))
         .collect();
     jobs.sort_by_key(|&(m, _)| std::cmp::Reverse(MODELS[m].0));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, u64, Result<(f32, f32), nn::Error>)>> = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).min(4);
+    let results: Mutex<Vec<(usize, u64, Result<Scores, nn::Error>)>> = Mutex::new(Vec::new());
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| loop {
                 let j = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(m, seed)) = jobs.get(j) else { break };
+                let Some(&(m, seed)) = jobs.get(j) else {
+                    break;
+                };
                 let r = (MODELS[m].2)(&train, &test, seed);
-                results.lock().expect("no thread panicked").push((m, seed, r));
+                if let Ok(mut all) = results.lock() {
+                    all.push((m, seed, r));
+                }
             });
         }
     });
-    let results = results.into_inner().expect("no thread panicked");
+    let results = results
+        .into_inner()
+        .map_err(|_| "a training thread panicked")?;
 
-    let mut table = Vec::new();
+    let mut table: Vec<Row> = Vec::new();
     println!(
-        "\n{:>6} {:>8} {:>8} {:>12} {:>12} {:>16}",
-        "width", "params", "/(n*K)", "train error", "test error", "test min..max"
+        "\n{:>6} {:>7} {:>7} {:>12} {:>11} {:>14} {:>10}",
+        "width", "params", "/(n*K)", "train error", "test error", "test min..max", "test loss"
     );
-    for (m, &(w, params, _)) in MODELS.iter().enumerate() {
-        let mut tr = Vec::new();
-        let mut te = Vec::new();
+    for (m, &(width, params, _)) in MODELS.iter().enumerate() {
+        let mut ok: Vec<Scores> = Vec::new();
         for (_, seed, r) in results.iter().filter(|r| r.0 == m) {
             match r {
-                Ok((a, b)) => {
-                    tr.push(*a);
-                    te.push(*b);
-                }
-                Err(e) => println!("width {w}, seed {seed}: training failed: {e}"),
+                Ok(s) => ok.push(*s),
+                Err(e) => println!("width {width}, seed {seed}: training failed: {e}"),
             }
         }
-        if te.is_empty() {
+        if ok.is_empty() {
             continue;
         }
-        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
-        let (lo, hi) = te.iter().fold((f32::INFINITY, 0.0f32), |(l, h), &v| (l.min(v), h.max(v)));
-        let (mtr, mte) = (mean(&tr), mean(&te));
+        let mean = |f: fn(&Scores) -> f32| ok.iter().map(f).sum::<f32>() / ok.len() as f32;
+        let (lo, hi) = ok.iter().fold((f32::INFINITY, 0.0f32), |(l, h), s| {
+            (l.min(s.test_error), h.max(s.test_error))
+        });
+        let row = Row {
+            width,
+            params,
+            train_error: mean(|s| s.train_error),
+            test_error: mean(|s| s.test_error),
+            test_loss: mean(|s| s.test_loss),
+        };
         println!(
-            "{w:>6} {params:>8} {:>8.2} {mtr:>12.4} {mte:>12.4} {:>16}",
-            params as f32 / threshold as f32,
-            format!("{lo:.3}..{hi:.3}")
+            "{width:>6} {params:>7} {:>7.2} {:>12.4} {:>11.4} {:>14} {:>10.3}",
+            params as f32 / nk as f32,
+            row.train_error,
+            row.test_error,
+            format!("{lo:.3}..{hi:.3}"),
+            row.test_loss
         );
-        table.push((w, params, mtr, mte));
+        table.push(row);
+    }
+    if table.is_empty() {
+        return Err("no network trained".into());
     }
 
-    // The peak: the highest test error after the first local minimum (the end of the first
-    // descent), if the error falls again after it.
-    let te: Vec<f32> = table.iter().map(|r| r.3).collect();
-    let first_min = (1..te.len().saturating_sub(1))
-        .find(|&i| te[i] <= te[i - 1] && te[i] <= te[i + 1])
+    // The interpolation threshold: the narrowest width that fits the noisy training set. The
+    // classical optimum: the lowest test error below it. The peak: the highest test error from
+    // there on.
+    let threshold = table.iter().position(|r| r.train_error < FITS);
+    match threshold {
+        Some(t) => println!(
+            "\ninterpolation threshold (mean training error < {FITS}): width {} ({} parameters, \
+             {:.2} per training sample, {:.2} x n*K)",
+            table[t].width,
+            table[t].params,
+            table[t].params as f32 / N_TRAIN as f32,
+            table[t].params as f32 / nk as f32
+        ),
+        None => println!("\nno width fits the training set (training error < {FITS})"),
+    }
+    let by_test = |a: &&Row, b: &&Row| a.test_error.total_cmp(&b.test_error);
+    let under = &table[..threshold.unwrap_or(table.len()).max(1)];
+    let best_under = under.iter().min_by(by_test).expect("not empty");
+    let from = table
+        .iter()
+        .position(|r| r.width == best_under.width)
         .unwrap_or(0);
-    let peak = (first_min + 1..te.len()).max_by(|&a, &b| te[a].total_cmp(&te[b]));
-    let interp = table.iter().find(|r| r.2 == 0.0).map(|r| r.0);
-    match interp {
-        Some(w) => println!("\nnarrowest width with zero training error (mean over seeds): {w}"),
-        None => println!("\nno width reached zero training error"),
-    }
+    let peak = table[from..].iter().max_by(by_test).expect("not empty");
+    let last = &table[table.len() - 1];
 
-    let train_pts: Vec<(f32, f32)> = table.iter().map(|r| (r.0 as f32, r.2)).collect();
-    let test_pts: Vec<(f32, f32)> = table.iter().map(|r| (r.0 as f32, r.3)).collect();
-    let threshold_w = (threshold as f32 - 10.0) / (W2::PARAMS - W1::PARAMS) as f32;
-    let marker = format!("params = n x K ({threshold})");
-    common::plot_xy_log_x(
+    let train_pts: Vec<(f32, f32)> = table
+        .iter()
+        .map(|r| (r.width as f32, r.train_error))
+        .collect();
+    let test_pts: Vec<(f32, f32)> = table
+        .iter()
+        .map(|r| (r.width as f32, r.test_error))
+        .collect();
+    let nk_width = (nk - 10) as f32 / PER_UNIT as f32;
+    let nk_label = format!("params = n x K = {nk}");
+    let fit_label = threshold.map(|t| format!("train error reaches 0 (w = {})", table[t].width));
+    let mut markers = vec![(nk_width, nk_label.as_str())];
+    if let (Some(t), Some(label)) = (threshold, fit_label.as_deref()) {
+        markers.insert(0, (table[t].width as f32, label));
+    }
+    let seed_pts: Vec<(f32, f32)> = results
+        .iter()
+        .filter_map(|(m, _, r)| r.as_ref().ok().map(|s| (MODELS[*m].0 as f32, s.test_error)))
+        .collect();
+    let full = [
+        XySeries {
+            name: "test error (clean labels)",
+            points: &test_pts,
+            color: 3,
+            style: XyStyle::Solid,
+        },
+        XySeries {
+            name: "train error (noisy labels)",
+            points: &train_pts,
+            color: 0,
+            style: XyStyle::Dashed,
+        },
+    ];
+    let zoom = [
+        XySeries {
+            name: "test error, mean",
+            points: &test_pts,
+            color: 3,
+            style: XyStyle::Solid,
+        },
+        XySeries {
+            name: "test error, each seed",
+            points: &seed_pts,
+            color: 7,
+            style: XyStyle::Points,
+        },
+    ];
+    let seeds = SEEDS.len();
+    common::plot_log_x_panels(
         "double_descent.png",
         &format!(
-            "MNIST-1D, {N_TRAIN} samples, {:.0}% label noise: one hidden layer of width w",
+            "Double descent on MNIST-1D: {N_TRAIN} samples, {:.0}% label noise, \
+             Dense(w), ReLU, Dense(10), Adam, {EPOCHS} epochs",
             100.0 * NOISE
         ),
         "hidden width w (log scale)",
-        "error",
         &[
-            XySeries {
-                name: "test error",
-                points: &test_pts,
-                color: 3,
-                dashed: false,
+            common::LogXPanel {
+                caption: "train and test error",
+                y_label: &format!("error (mean of {seeds} seeds)"),
+                series: &full,
+                y_range: Some((0.0, 0.85)),
+                legend: SeriesLabelPosition::LowerLeft,
             },
-            XySeries {
-                name: "train error (noisy labels)",
-                points: &train_pts,
-                color: 0,
-                dashed: true,
+            common::LogXPanel {
+                caption: "test error, zoomed",
+                y_label: "test error",
+                series: &zoom,
+                y_range: None,
+                legend: SeriesLabelPosition::LowerLeft,
             },
         ],
-        Some((threshold_w, &marker)),
+        &markers,
     )?;
     println!("wrote double_descent.png");
     println!("runtime {:.1} s", start.elapsed().as_secs_f32());
 
-    match peak {
-        Some(p) if p + 1 < te.len() && te[p] > te[first_min] && te[p] > te[te.len() - 1] => {
-            let (w, params, _, e) = table[p];
-            println!(
-                "test error peak at width {w} ({params} parameters, {:.2} x n*K): {e:.4}, against \
-                 {:.4} at width {} and {:.4} at width {}",
-                params as f32 / threshold as f32,
-                te[first_min],
-                table[first_min].0,
-                te[te.len() - 1],
-                table[te.len() - 1].0
-            )
-        }
-        _ => println!(
-            "no double-descent peak: test error {:.4} at the widest network, minimum {:.4}",
-            te.last().copied().unwrap_or(f32::NAN),
-            te.iter().copied().fold(f32::INFINITY, f32::min)
-        ),
+    if peak.test_error > best_under.test_error && peak.test_error > last.test_error {
+        println!(
+            "double descent: test error {:.4} at width {}, peak {:.4} at width {} ({} \
+             parameters, {:.2} x n*K), {:.4} at width {}",
+            best_under.test_error,
+            best_under.width,
+            peak.test_error,
+            peak.width,
+            peak.params,
+            peak.params as f32 / nk as f32,
+            last.test_error,
+            last.width
+        );
+    } else {
+        println!(
+            "no double-descent peak: test error {:.4} at width {}, {:.4} at the widest ({})",
+            best_under.test_error, best_under.width, last.test_error, last.width
+        );
     }
     Ok(())
 }

@@ -35,7 +35,10 @@ fn main() -> Result<(), nn::Error> {
     );
 
     // Train on 16-feature, 5-class real data (see the module docs).
-    let digits = Dataset::<Tensor<Shape1<nn::typenum::U64>>, usize>::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/digits.csv"))?;
+    let digits = Dataset::<Tensor<Shape1<nn::typenum::U64>>, usize>::from_csv(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/data/digits.csv"
+    ))?;
     let mut data: Dataset<Input<JetTagger>, usize> = Dataset::default();
     for (x, &y) in digits.iter().filter(|(_, &y)| y < 5) {
         data.x.push(Input::<JetTagger>::from_fn(|k| {
@@ -47,7 +50,11 @@ fn main() -> Result<(), nn::Error> {
     }
     let (train, test) = data.stratified_split(0.2, 7);
     let mut net = JetTagger::new(2023);
-    Trainer::new(Adam::new(3e-3), CrossEntropy).epochs(60).seed(7).progress(false).fit(&mut net, &train, None)?;
+    Trainer::new(Adam::new(3e-3), CrossEntropy)
+        .epochs(60)
+        .seed(7)
+        .progress(false)
+        .fit(&mut net, &train, None)?;
     println!(
         "trained on digits 0-4 pooled to 16 features: test accuracy {:.4} ({} test samples)",
         evaluate(&net, &CrossEntropy, &test).accuracy.unwrap_or(0.0),

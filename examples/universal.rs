@@ -6,9 +6,10 @@
 //!
 //! (b) A real regression: scikit-learn's diabetes data (`data/diabetes.csv`, see
 //! `data/DIABETES.md`), 10 baseline variables -> disease progression after one year. An MLP
-//! (10-32-1, ReLU) against a linear model (10-1), both trained with MSE on a seeded 80/20 split,
-//! with the closed-form least-squares fit as a check on the linear one. Writes
-//! `universal_regression.png` (predicted against true, test set).
+//! (10-32-1, ReLU; its L2 strength picked on a validation split) against a linear model (10-1),
+//! both trained with MSE and early stopping on a seeded 80/20 split, with the closed-form
+//! least-squares fit as a check on the linear one; then 20 more seeded splits, because one test
+//! set of 88 rows is noisy. Writes `universal_regression.png` (predicted against true, test set).
 //!
 //! Run: `cargo run --release --example universal`.
 
@@ -493,11 +494,12 @@ fn least_squares<S: Shape>(data: &Dataset<Tensor<S>, Scalar>) -> Result<Vec<f32>
             return Err("least squares: the features are linearly dependent".into());
         }
         a.swap(col, pivot);
-        for r in 0..d {
+        let pivot_row = a[col].clone();
+        for (r, row) in a.iter_mut().enumerate() {
             if r != col {
-                let f = a[r][col] / a[col][col];
-                for c in col..=d {
-                    a[r][c] -= f * a[col][c];
+                let f = row[col] / pivot_row[col];
+                for (v, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *v -= f * p;
                 }
             }
         }

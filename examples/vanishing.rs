@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::XySeries;
+use common::{XySeries, XyStyle};
 use nn::prelude::*;
 use nn::typenum::U40;
 
@@ -126,7 +126,11 @@ where
             if id.name != "weight" {
                 return;
             }
-            let norm = g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt();
+            let norm = g
+                .iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>()
+                .sqrt();
             if b == 0 {
                 sums.push((format!("{}.{}", id.layer, id.name), 0.0));
             }
@@ -160,7 +164,10 @@ where
         .seed(seed)
         .fit(net, train, None)?;
     let loss = h.last().map_or(f32::NAN, |e| e.train_loss);
-    Ok((loss, evaluate(net, &CrossEntropy, test).accuracy.unwrap_or(0.0)))
+    Ok((
+        loss,
+        evaluate(net, &CrossEntropy, test).accuracy.unwrap_or(0.0),
+    ))
 }
 
 /// Generates a function returning, for each hidden layer, the fraction of units whose
@@ -230,13 +237,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let relu_init = weight_grad_norms(&mut relu, &train_set);
     let sgd = || Sgd::new(LR).momentum(0.9);
     for (name, r) in [
-        ("sigmoid", train(&mut sig, sgd(), EPOCHS, SEED, &train_set, &test)),
-        ("ReLU", train(&mut relu, sgd(), EPOCHS, SEED, &train_set, &test)),
+        (
+            "sigmoid",
+            train(&mut sig, sgd(), EPOCHS, SEED, &train_set, &test),
+        ),
+        (
+            "ReLU",
+            train(&mut relu, sgd(), EPOCHS, SEED, &train_set, &test),
+        ),
     ] {
         match r {
-            Ok((loss, acc)) => println!(
-                "  {name:<8} final training loss {loss:.4}, test accuracy {acc:.4}"
-            ),
+            Ok((loss, acc)) => {
+                println!("  {name:<8} final training loss {loss:.4}, test accuracy {acc:.4}")
+            }
             Err(e) => println!("  {name:<8} training failed: {e}"),
         }
     }
@@ -262,7 +275,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ratio(&relu_trained)
     );
     let pts = |v: &[(String, f32)]| -> Vec<(f32, f32)> {
-        v.iter().enumerate().map(|(i, p)| (i as f32 + 1.0, p.1)).collect()
+        v.iter()
+            .enumerate()
+            .map(|(i, p)| (i as f32 + 1.0, p.1))
+            .collect()
     };
     let (a, b, c, d) = (
         pts(&sig_init),
@@ -276,10 +292,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Dense layer (1 = next to the input)",
         "norm of the weight gradient",
         &[
-            XySeries { name: "sigmoid, at initialization", points: &a, color: 3, dashed: true },
-            XySeries { name: "sigmoid, after training", points: &b, color: 3, dashed: false },
-            XySeries { name: "ReLU, at initialization", points: &c, color: 0, dashed: true },
-            XySeries { name: "ReLU, after training", points: &d, color: 0, dashed: false },
+            XySeries {
+                name: "sigmoid, at initialization",
+                points: &a,
+                color: 3,
+                style: XyStyle::Dashed,
+            },
+            XySeries {
+                name: "sigmoid, after training",
+                points: &b,
+                color: 3,
+                style: XyStyle::Solid,
+            },
+            XySeries {
+                name: "ReLU, at initialization",
+                points: &c,
+                color: 0,
+                style: XyStyle::Dashed,
+            },
+            XySeries {
+                name: "ReLU, after training",
+                points: &d,
+                color: 0,
+                style: XyStyle::Solid,
+            },
         ],
     )?;
     println!("  wrote vanishing_gradients.png");
@@ -298,7 +334,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  at initialization: dead fraction {init:.3?}");
     // Five configurations; per configuration, the per-layer fractions of each seed that trained.
     let labels = [
-        format!("ReLU, lr {LR_NORMAL}, {} epochs", PHASE_EPOCHS + RECOVERY_EPOCHS),
+        format!(
+            "ReLU, lr {LR_NORMAL}, {} epochs",
+            PHASE_EPOCHS + RECOVERY_EPOCHS
+        ),
         format!("ReLU, lr {LR_LARGE}"),
         format!("ReLU, lr {LR_LARGE}, then {LR_NORMAL}"),
         format!("LeakyReLU, lr {LR_LARGE}"),
@@ -306,7 +345,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let mut fractions: Vec<Vec<Vec<f32>>> = vec![Vec::new(); labels.len()];
     let mut accs: Vec<Vec<f32>> = vec![Vec::new(); labels.len()];
-    let mut record = |k: usize, seed: u64, r: Result<(f32, f32), nn::Error>, f: &dyn Fn() -> Vec<f32>| {
+    let mut record = |k: usize,
+                      seed: u64,
+                      r: Result<(f32, f32), nn::Error>,
+                      f: &dyn Fn() -> Vec<f32>| {
         match r {
             Ok((loss, acc)) => {
                 let fr = f();
@@ -327,21 +369,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     for &seed in &DEAD_SEEDS {
         let mut normal = ReluMlp::new(seed);
-        let r = train(&mut normal, Adam::new(LR_NORMAL), PHASE_EPOCHS + RECOVERY_EPOCHS, seed, &train_set, &test);
-        record(0, seed, r, &|| dead_relu(&mut normal.clone(), &train_set, false));
+        let r = train(
+            &mut normal,
+            Adam::new(LR_NORMAL),
+            PHASE_EPOCHS + RECOVERY_EPOCHS,
+            seed,
+            &train_set,
+            &test,
+        );
+        record(0, seed, r, &|| {
+            dead_relu(&mut normal.clone(), &train_set, false)
+        });
 
         let mut large = ReluMlp::new(seed);
-        let r = train(&mut large, Adam::new(LR_LARGE), PHASE_EPOCHS, seed, &train_set, &test);
-        if record(1, seed, r, &|| dead_relu(&mut large.clone(), &train_set, false)) {
-            let r = train(&mut large, Adam::new(LR_NORMAL), RECOVERY_EPOCHS, seed, &train_set, &test);
-            record(2, seed, r, &|| dead_relu(&mut large.clone(), &train_set, false));
+        let r = train(
+            &mut large,
+            Adam::new(LR_LARGE),
+            PHASE_EPOCHS,
+            seed,
+            &train_set,
+            &test,
+        );
+        if record(1, seed, r, &|| {
+            dead_relu(&mut large.clone(), &train_set, false)
+        }) {
+            let r = train(
+                &mut large,
+                Adam::new(LR_NORMAL),
+                RECOVERY_EPOCHS,
+                seed,
+                &train_set,
+                &test,
+            );
+            record(2, seed, r, &|| {
+                dead_relu(&mut large.clone(), &train_set, false)
+            });
         }
 
         let mut leaky = LeakyMlp::new(seed);
-        let r = train(&mut leaky, Adam::new(LR_LARGE), PHASE_EPOCHS, seed, &train_set, &test);
-        if record(3, seed, r, &|| dead_leaky(&mut leaky.clone(), &train_set, true)) {
-            let r = train(&mut leaky, Adam::new(LR_NORMAL), RECOVERY_EPOCHS, seed, &train_set, &test);
-            record(4, seed, r, &|| dead_leaky(&mut leaky.clone(), &train_set, true));
+        let r = train(
+            &mut leaky,
+            Adam::new(LR_LARGE),
+            PHASE_EPOCHS,
+            seed,
+            &train_set,
+            &test,
+        );
+        if record(3, seed, r, &|| {
+            dead_leaky(&mut leaky.clone(), &train_set, true)
+        }) {
+            let r = train(
+                &mut leaky,
+                Adam::new(LR_NORMAL),
+                RECOVERY_EPOCHS,
+                seed,
+                &train_set,
+                &test,
+            );
+            record(4, seed, r, &|| {
+                dead_leaky(&mut leaky.clone(), &train_set, true)
+            });
         }
     }
 
@@ -365,11 +452,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for v in m {
             print!(" {v:>6.3}");
         }
-        let acc = if accs[k].is_empty() { f32::NAN } else { mean(&accs[k]) };
+        let acc = if accs[k].is_empty() {
+            f32::NAN
+        } else {
+            mean(&accs[k])
+        };
         println!(" {acc:>10.4}");
     }
-    let series: Vec<(&str, &[f32])> =
-        labels.iter().zip(&means).map(|(l, m)| (l.as_str(), m.as_slice())).collect();
+    let series: Vec<(&str, &[f32])> = labels
+        .iter()
+        .zip(&means)
+        .map(|(l, m)| (l.as_str(), m.as_slice()))
+        .collect();
     common::plot_grouped_bars(
         "vanishing_dead_relu.png",
         &format!(

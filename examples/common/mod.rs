@@ -167,8 +167,18 @@ fn draw_panel(
 // Helpers added for the `vanishing` and `double_descent` examples (begin).
 // ---------------------------------------------------------------------------------------------
 
-/// A named series of (x, y) points with a colour index and a dashed flag, for
-/// [`plot_xy_log_y`] and [`plot_xy_log_x`].
+/// How an [`XySeries`] is drawn.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum XyStyle {
+    /// A thick line with filled markers.
+    Solid,
+    /// A dashed line with hollow markers.
+    Dashed,
+    /// Small markers only, no line.
+    Points,
+}
+
+/// A named series of (x, y) points, for [`plot_xy_log_y`] and [`plot_log_x_panels`].
 pub struct XySeries<'a> {
     /// Legend label.
     pub name: &'a str,
@@ -176,10 +186,11 @@ pub struct XySeries<'a> {
     pub points: &'a [(f32, f32)],
     /// Index into [`PALETTE`].
     pub color: usize,
-    /// Drawn dashed (thinner, with hollow markers) instead of solid.
-    pub dashed: bool,
+    /// Line style.
+    pub style: XyStyle,
 }
 
+/// Smallest and largest finite (with `positive`, also > 0) value picked from the points.
 fn xy_range(series: &[XySeries], pick: impl Fn(&(f32, f32)) -> f32, positive: bool) -> (f32, f32) {
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
     for s in series {
@@ -207,40 +218,43 @@ where
     for s in series {
         let color = PALETTE[s.color % PALETTE.len()];
         let pts: Vec<(f32, f32)> = s.points.iter().copied().filter(|p| keep(p)).collect();
-        let style = if s.dashed {
-            color.stroke_width(2)
-        } else {
-            color.stroke_width(3)
-        };
-        let dashed = s.dashed;
-        if dashed {
-            chart
-                .draw_series(DashedLineSeries::new(pts.clone(), 8, 6, style))
-                .map_err(plot_err)?;
-        } else {
-            chart
-                .draw_series(LineSeries::new(pts.clone(), style))
-                .map_err(plot_err)?;
+        let style = s.style;
+        match style {
+            XyStyle::Solid => {
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(3)))
+                    .map_err(plot_err)?;
+            }
+            XyStyle::Dashed => {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        pts.clone(),
+                        8,
+                        6,
+                        color.stroke_width(2),
+                    ))
+                    .map_err(plot_err)?;
+            }
+            XyStyle::Points => {}
         }
         chart
-            .draw_series(pts.iter().map(move |&p| {
-                if dashed {
-                    Circle::new(p, 4, color.stroke_width(2))
-                } else {
-                    Circle::new(p, 4, color.filled())
-                }
+            .draw_series(pts.iter().map(move |&p| match style {
+                XyStyle::Solid => Circle::new(p, 4, color.filled()),
+                XyStyle::Dashed => Circle::new(p, 4, color.stroke_width(2)),
+                XyStyle::Points => Circle::new(p, 2, color.mix(0.7).filled()),
             }))
             .map_err(plot_err)?
             .label(s.name)
             .legend(move |(x, y)| {
-                PathElement::new(
-                    vec![(x, y), (x + 24, y)],
-                    if dashed {
-                        color.stroke_width(2)
-                    } else {
-                        color.stroke_width(3)
-                    },
-                )
+                // The same composition for every style: a line and a marker.
+                let (line, marker, r): (ShapeStyle, ShapeStyle, i32) = match style {
+                    XyStyle::Solid => (color.stroke_width(3), color.filled(), 4),
+                    XyStyle::Dashed => (color.stroke_width(2), color.stroke_width(2), 4),
+                    XyStyle::Points => (TRANSPARENT.into(), color.filled(), 3),
+                };
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (24, 0)], line)
+                    + Circle::new((12, 0), r, marker)
             });
     }
     Ok(())
@@ -290,70 +304,93 @@ pub fn plot_xy_log_y(
     Ok(())
 }
 
-/// Lines with markers, logarithmic x (base 2 tick labels) and linear y; `marker_x` draws a
-/// labelled vertical grey line (e.g. a threshold).
-pub fn plot_xy_log_x(
+/// One panel of [`plot_log_x_panels`].
+pub struct LogXPanel<'a> {
+    /// Caption above the panel.
+    pub caption: &'a str,
+    /// Y axis description.
+    pub y_label: &'a str,
+    /// The curves.
+    pub series: &'a [XySeries<'a>],
+    /// Fixed y range; `None` fits the data (with a margin).
+    pub y_range: Option<(f32, f32)>,
+    /// Where the legend goes.
+    pub legend: SeriesLabelPosition,
+}
+
+/// Panels side by side sharing a logarithmic x axis (linear y); each of `markers` (x, legend
+/// label) is drawn in every panel as a vertical grey dashed line (e.g. a threshold).
+pub fn plot_log_x_panels(
     path: &str,
     title: &str,
     x_label: &str,
-    y_label: &str,
-    series: &[XySeries],
-    marker_x: Option<(f32, &str)>,
+    panels: &[LogXPanel],
+    markers: &[(f32, &str)],
 ) -> Result<(), Box<dyn std::error::Error>> {
     register_font();
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    let width = 620 * panels.len().max(1) as u32;
+    let root = BitMapBackend::new(path, (width, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
-    let (x_lo, x_hi) = xy_range(series, |p| p.0, true);
-    let (y_lo, y_hi) = xy_range(series, |p| p.1, false);
-    let y_pad = ((y_hi - y_lo) * 0.05).max(1e-3);
-    let (y0, y1) = ((y_lo - y_pad).min(0.0), y_hi + y_pad);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(65)
-        .build_cartesian_2d((x_lo / 1.3..x_hi * 1.3).log_scale(), y0..y1)
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc(y_label)
-        .x_label_formatter(&|v| format!("{v:.0}"))
-        .y_label_formatter(&|v| format!("{v:.2}"))
-        .draw()
-        .map_err(plot_err)?;
-    if let Some((x, label)) = marker_x {
-        let grey = RGBColor(120, 120, 120);
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x, y0), (x, y1)],
-                4,
-                4,
-                grey.stroke_width(1),
-            ))
+    let root = root.titled(title, ("sans-serif", 22)).map_err(plot_err)?;
+    let areas = root.split_evenly((1, panels.len().max(1)));
+    for (panel, area) in panels.iter().zip(&areas) {
+        let (x_lo, x_hi) = xy_range(panel.series, |p| p.0, true);
+        let (y0, y1) = panel.y_range.unwrap_or_else(|| {
+            let (lo, hi) = xy_range(panel.series, |p| p.1, false);
+            let pad = ((hi - lo) * 0.08).max(1e-3);
+            (lo - pad, hi + pad)
+        });
+        let mut chart = ChartBuilder::on(area)
+            .caption(panel.caption, ("sans-serif", 17))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(60)
+            .build_cartesian_2d((x_lo / 1.3..x_hi * 1.3).log_scale(), y0..y1)
             .map_err(plot_err)?;
         chart
-            .draw_series(std::iter::once(Text::new(
-                label.to_string(),
-                (x * 1.05, y1 - (y1 - y0) * 0.04),
-                ("sans-serif", 15).into_font().color(&grey),
-            )))
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(panel.y_label)
+            .x_labels(12)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.2}"))
+            .draw()
+            .map_err(plot_err)?;
+        for (k, &(x, label)) in markers.iter().enumerate() {
+            let grey = if k % 2 == 0 {
+                RGBColor(90, 90, 90)
+            } else {
+                RGBColor(160, 160, 160)
+            };
+            let (dash, gap) = if k % 2 == 0 { (6, 4) } else { (2, 4) };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(x, y0), (x, y1)],
+                    dash,
+                    gap,
+                    grey.stroke_width(2),
+                ))
+                .map_err(plot_err)?
+                .label(label)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], grey.stroke_width(2))
+                });
+        }
+        draw_xy_series(&mut chart, panel.series, |p| p.0 > 0.0 && p.1.is_finite())?;
+        chart
+            .configure_series_labels()
+            .position(panel.legend.clone())
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
             .map_err(plot_err)?;
     }
-    draw_xy_series(&mut chart, series, |p| p.0 > 0.0 && p.1.is_finite())?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
 
-/// Grouped vertical bars with values in [0, 1] (fractions): one group per category, one bar
-/// per series in each group, the value printed above each bar.
+/// Grouped vertical bars of fractions in [0, 1], shown as percentages: one group per category,
+/// one bar per series in each group, the value printed above each bar (NaN: "n/a", no bar).
 pub fn plot_grouped_bars(
     path: &str,
     title: &str,
@@ -362,7 +399,7 @@ pub fn plot_grouped_bars(
     series: &[(&str, &[f32])],
 ) -> Result<(), Box<dyn std::error::Error>> {
     register_font();
-    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    let root = BitMapBackend::new(path, (1000, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
     let groups = categories.len().max(1);
     let y_hi = series
@@ -371,13 +408,13 @@ pub fn plot_grouped_bars(
         .filter(|v| v.is_finite())
         .fold(0.0f32, f32::max)
         .max(0.05)
-        * 1.15;
+        * 1.6;
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 22))
+        .caption(title, ("sans-serif", 20))
         .margin(15)
-        .x_label_area_size(45)
+        .x_label_area_size(40)
         .y_label_area_size(65)
-        .build_cartesian_2d(0f32..groups as f32, 0f32..y_hi.min(1.1))
+        .build_cartesian_2d(0f32..groups as f32, 0f32..y_hi.min(1.6))
         .map_err(plot_err)?;
     let cats: Vec<String> = categories.iter().map(|c| c.to_string()).collect();
     chart
@@ -393,14 +430,14 @@ pub fn plot_grouped_bars(
             }
         })
         .y_desc(y_label)
-        .y_label_formatter(&|v| format!("{v:.2}"))
+        .y_label_formatter(&|v| format!("{:.0}%", 100.0 * v))
         .draw()
         .map_err(plot_err)?;
     let k = series.len().max(1) as f32;
-    let bar_w = 0.8 / k;
+    let bar_w = 0.84 / k;
     for (si, (name, values)) in series.iter().enumerate() {
         let color = PALETTE[si % PALETTE.len()];
-        let x0 = |g: usize| g as f32 + 0.1 + si as f32 * bar_w;
+        let x0 = move |g: usize| g as f32 + 0.08 + si as f32 * bar_w;
         chart
             .draw_series(
                 values
@@ -408,7 +445,7 @@ pub fn plot_grouped_bars(
                     .enumerate()
                     .filter(|(_, v)| v.is_finite())
                     .map(|(g, &v)| {
-                        Rectangle::new([(x0(g), 0.0), (x0(g) + bar_w * 0.92, v)], color.filled())
+                        Rectangle::new([(x0(g), 0.0), (x0(g) + bar_w * 0.9, v)], color.filled())
                     }),
             )
             .map_err(plot_err)?
@@ -417,14 +454,14 @@ pub fn plot_grouped_bars(
         chart
             .draw_series(values.iter().enumerate().map(|(g, &v)| {
                 let text = if v.is_finite() {
-                    format!("{v:.2}")
+                    format!("{:.0}%", 100.0 * v)
                 } else {
                     "n/a".to_string()
                 };
                 let y = if v.is_finite() { v } else { 0.0 };
                 Text::new(
                     text,
-                    (x0(g) + bar_w * 0.1, y + y_hi * 0.015),
+                    (x0(g) + bar_w * 0.1, y + y_hi * 0.035),
                     ("sans-serif", 13).into_font().color(&BLACK),
                 )
             }))
@@ -433,7 +470,7 @@ pub fn plot_grouped_bars(
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
+        .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()
         .map_err(plot_err)?;

@@ -23,7 +23,7 @@ macro_rules! elementwise_layer {
     ($($t:ty),*) => {$(
         impl<S: Shape> Layer<S, S> for $t {
             type Grad = ();
-            #[inline]
+            #[inline(always)]
             fn forward(&self, x: &Tensor<S>, y: &mut Tensor<S>) {
                 for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
                     *y = self.f(x);
@@ -405,7 +405,7 @@ impl Parameters for PReLU {
 }
 impl<S: Shape> Layer<S, S> for PReLU {
     type Grad = PReLU;
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: &Tensor<S>, y: &mut Tensor<S>) {
         for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
             *y = self.f(x);
@@ -449,7 +449,7 @@ pub struct Softmax;
 
 impl Softmax {
     /// Writes softmax(x) into y. Slices must have equal lengths.
-    #[inline]
+    #[inline(always)]
     pub fn apply(x: &[f32], y: &mut [f32]) {
         let mut m = f32::NEG_INFINITY;
         for &v in x {
@@ -468,7 +468,7 @@ impl Softmax {
 
 impl<S: Shape> Layer<S, S> for Softmax {
     type Grad = ();
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: &Tensor<S>, y: &mut Tensor<S>) {
         Softmax::apply(x.as_slice(), y.as_mut_slice());
     }
@@ -614,7 +614,7 @@ macro_rules! prelu_channels_layer {
             $shape<C $(, $d)*>: Shape,
         {
             type Grad = Self;
-            #[inline]
+            #[inline(always)]
             fn forward(&self, x: &Tensor<$shape<C $(, $d)*>>, y: &mut Tensor<$shape<C $(, $d)*>>) {
                 self.apply(x.as_slice(), y.as_mut_slice());
             }

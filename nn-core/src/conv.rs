@@ -462,7 +462,7 @@ where
 {
     type Grad = Self;
 
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: &Tensor<Shape3<CI, H, W>>, y: &mut Tensor<Shape3<CO, OH, OW>>) {
         let mut acc = GenericArray::<f32, CO>::default();
         let b = if BIAS { Some(self.b.as_slice()) } else { None };
@@ -590,7 +590,7 @@ where
 {
     type Grad = Self;
 
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: &Tensor<Shape2<CI, L>>, y: &mut Tensor<Shape2<CO, OL>>) {
         let mut acc = GenericArray::<f32, CO>::default();
         let b = if BIAS { Some(self.b.as_slice()) } else { None };

@@ -171,6 +171,31 @@ pub mod __private {
         new_inline(f)
     }
 
+    /// Whether generated `forward` functions should take their AVX2 copy: the CPU has AVX2
+    /// and FMA (detected once at run time with `std`), and the crate was not already compiled
+    /// for them (then the plain copy is just as fast).
+    #[inline]
+    pub fn use_avx2() -> bool {
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+        {
+            use core::sync::atomic::{AtomicU8, Ordering};
+            static STATE: AtomicU8 = AtomicU8::new(0); // 0 unknown, 1 no, 2 yes
+            match STATE.load(Ordering::Relaxed) {
+                0 => {
+                    let yes = std::is_x86_feature_detected!("avx2")
+                        && std::is_x86_feature_detected!("fma");
+                    STATE.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                    yes
+                }
+                s => s == 2,
+            }
+        }
+        #[cfg(not(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2"))))]
+        {
+            false
+        }
+    }
+
     /// Builds a small layer by value, then lets `f` initialize it.
     #[inline]
     pub fn new_inline<T: Default>(f: impl FnOnce(&mut T)) -> T {

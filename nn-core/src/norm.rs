@@ -89,7 +89,7 @@ impl<C: ArrayLength> BatchNorm<C> {
     }
 
     /// Per-channel scale and shift of inference: y = a x + c.
-    #[inline]
+    #[inline(always)]
     pub fn affine(&self, c: usize) -> (f32, f32) {
         let a = self.gamma[c] / libm::sqrtf(self.running_var[c] + BN_EPS);
         (a, self.beta[c] - a * self.running_mean[c])
@@ -257,7 +257,7 @@ macro_rules! bn_layer {
             $shape<C $(, $d)*>: Shape,
         {
             type Grad = Self;
-            #[inline]
+            #[inline(always)]
             fn forward(&self, x: &Tensor<$shape<C $(, $d)*>>, y: &mut Tensor<$shape<C $(, $d)*>>) {
                 let plane = <$shape<C $(, $d)*> as Shape>::LEN / C::USIZE;
                 for c in 0..C::USIZE {
@@ -308,7 +308,7 @@ pub struct Dropout {
 
 impl<S: Shape> Layer<S, S> for Dropout {
     type Grad = ();
-    #[inline]
+    #[inline(always)]
     fn forward(&self, x: &Tensor<S>, y: &mut Tensor<S>) {
         y.as_mut_slice().copy_from_slice(x.as_slice());
     }
@@ -359,7 +359,7 @@ impl Dropout {
 }
 
 /// Adds `b` into `a`, elementwise (the join of a residual block).
-#[inline]
+#[inline(always)]
 pub fn add_into<S: Shape>(a: &mut Tensor<S>, b: &Tensor<S>) {
     for (x, &y) in a.as_mut_slice().iter_mut().zip(b.as_slice()) {
         *x += y;
@@ -367,7 +367,7 @@ pub fn add_into<S: Shape>(a: &mut Tensor<S>, b: &Tensor<S>) {
 }
 
 /// Adds batch `b` into batch `a`, elementwise.
-#[inline]
+#[inline(always)]
 pub fn add_batch_into<S: Shape>(a: &mut [Tensor<S>], b: &[Tensor<S>]) {
     for (x, y) in a.iter_mut().zip(b) {
         add_into(x, y);

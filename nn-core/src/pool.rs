@@ -303,7 +303,7 @@ macro_rules! pool2d_impl {
             <W as WindowOut<KW, SW, PL, PR>>::Out: SameSize<OW>,
         {
             type Grad = ();
-            #[inline]
+            #[inline(always)]
             fn forward(&self, x: &Tensor<Shape3<C, H, W>>, y: &mut Tensor<Shape3<C, OH, OW>>) {
                 let g = geom(C::USIZE, H::USIZE, W::USIZE, KH::USIZE, KW::USIZE, SH::USIZE, SW::USIZE, PT::USIZE, PL::USIZE, OH::USIZE, OW::USIZE);
                 #[allow(clippy::redundant_closure_call)]
@@ -343,7 +343,7 @@ macro_rules! pool1d_impl {
             <L as WindowOut<K, S, P0, P1>>::Out: SameSize<OL>,
         {
             type Grad = ();
-            #[inline]
+            #[inline(always)]
             fn forward(&self, x: &Tensor<Shape2<C, L>>, y: &mut Tensor<Shape2<C, OL>>) {
                 let g = geom(C::USIZE, 1, L::USIZE, 1, K::USIZE, 1, S::USIZE, 0, P0::USIZE, 1, OL::USIZE);
                 #[allow(clippy::redundant_closure_call)]

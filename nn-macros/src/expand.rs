@@ -592,7 +592,20 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     };
     let as_input =
         quote!(let #t0: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x););
-    let forward_body = body(quote! { #as_input #(#fwd_steps_all)* #last });
+    let forward_core = body(quote! { let #t0 = x; #(#fwd_steps_all)* #last });
+    // Fast by default: on x86-64 CPUs with AVX2 the same straight-line code runs from a copy
+    // compiled for AVX2 (detected once at run time).
+    let forward_dispatch = body(quote! {
+        let x: &::nn::Tensor<#in_ty> = ::nn::InputOf::<Self, #input_len>::as_input(x);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if ::nn::__private::use_avx2() {
+                // SAFETY: `use_avx2` checked that the CPU supports AVX2 and FMA.
+                return unsafe { self.__nn_forward_avx2(x) };
+            }
+        }
+        self.__nn_forward_base(x)
+    });
     let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits });
     // With errors the input shape may be unknown: accept anything, so calls raise no follow-on error.
     let input_bound = if ok {
@@ -662,7 +675,26 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
             .ops
             .iter()
             .find(|o| matches!(o.kind, OpKind::Layer(i) if Some(i) == li));
-        let prev = op.and_then(|o| net.ops.iter().find(|p| p.output == o.inputs[0]));
+        // Walk back over layers that keep values in place (activations, dropout) to the Flatten.
+        let mut prev = op.and_then(|o| net.ops.iter().find(|p| p.output == o.inputs[0]));
+        while let Some(p) = prev {
+            match p.kind {
+                OpKind::Layer(pl)
+                    if matches!(
+                        net.layers[pl].kind,
+                        LayerKind::Act(_)
+                            | LayerKind::Dropout { .. }
+                            | LayerKind::PReLU {
+                                per_channel: false,
+                                ..
+                            }
+                    ) =>
+                {
+                    prev = net.ops.iter().find(|q| q.output == p.inputs[0]);
+                }
+                _ => break,
+            }
+        }
         match (l.kind, prev.map(|p| p.kind)) {
             (LayerKind::Dense { .. }, Some(OpKind::Layer(pl)))
                 if net.layers[pl].kind == LayerKind::Flatten =>
@@ -768,7 +800,26 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
                 /// `[f32; INPUT_LEN]` array; allocates nothing.
                 #[inline]
                 pub fn forward(&self, x: &#input_bound) -> ::nn::Tensor<#out_ty> {
-                    #forward_body
+                    #forward_dispatch
+                }
+
+                /// `forward` compiled for the baseline target.
+                #[doc(hidden)]
+                #[inline(always)]
+                pub fn __nn_forward_base(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                    #forward_core
+                }
+
+                /// `forward` compiled with AVX2 and FMA enabled (same results: no fused
+                /// multiply-adds are introduced), chosen at run time by `forward`.
+                ///
+                /// # Safety
+                /// The CPU must support AVX2 and FMA.
+                #[doc(hidden)]
+                #[cfg(target_arch = "x86_64")]
+                #[target_feature(enable = "avx,avx2,fma")]
+                pub unsafe fn __nn_forward_avx2(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
+                    #forward_core
                 }
 
                 /// Inference stopping before the final `Softmax`/`Sigmoid` (the logits).
