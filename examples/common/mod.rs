@@ -246,15 +246,12 @@ where
             .map_err(plot_err)?
             .label(s.name)
             .legend(move |(x, y)| {
-                // The same composition for every style: a line and a marker.
-                let (line, marker, r): (ShapeStyle, ShapeStyle, i32) = match style {
-                    XyStyle::Solid => (color.stroke_width(3), color.filled(), 4),
-                    XyStyle::Dashed => (color.stroke_width(2), color.stroke_width(2), 4),
-                    XyStyle::Points => (TRANSPARENT.into(), color.filled(), 3),
+                let (x0, x1, line) = match style {
+                    XyStyle::Solid => (x, x + 24, color.stroke_width(3)),
+                    XyStyle::Dashed => (x, x + 24, color.stroke_width(1)),
+                    XyStyle::Points => (x + 9, x + 14, color.stroke_width(5)),
                 };
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (24, 0)], line)
-                    + Circle::new((12, 0), r, marker)
+                PathElement::new(vec![(x0, y), (x1, y)], line)
             });
     }
     Ok(())
