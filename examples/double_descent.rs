@@ -7,17 +7,22 @@
 //! `Dense(w), ReLU, Dense(10)` with w from 1 to 512 (one `network!` type per width, generated
 //! by a `macro_rules!`), trained with Adam and no regularization at all (no weight decay, no
 //! early stopping) for long enough that the wide ones fit every training label, noise included.
-//! Each width is averaged over three initializations.
+//! Each width is averaged over five initializations.
 //!
 //! The classical picture is a U: more parameters, more overfitting. What appears is a second
 //! descent: the test error falls, rises to a peak where the network has just enough capacity
 //! to fit the noisy labels (the interpolation threshold, where the training error reaches 0),
-//! and falls again as the network grows beyond it. Measured here, the threshold sits at about
-//! 2.5 parameters per training sample, below the "samples x classes" rule of thumb (both are
-//! marked on the plot).
+//! and falls again as the network grows beyond it. Measured here, the training error reaches 0
+//! between widths 48 and 64, 2.5 to 3.3 parameters per training sample: a quarter to a third
+//! of the "samples x classes" rule of thumb (both are marked on the plot). The peak is a few
+//! points of error high, larger than the spread between seeds (printed). The test
+//! cross-entropy (also printed) peaks later, around width 128, and barely comes down.
+//! (The first setting tried, 500 rows with 20% noise, 1000 epochs, gave hardly any first
+//! descent: test error 0.74 at widths 1 to 4, 0.77 at 12 to 16, 0.71 at 512; too little signal
+//! in 500 rows.)
 //!
-//! Run: `cargo run --release --example double_descent` (uses two threads). Writes
-//! `double_descent.png`.
+//! Run: `cargo run --release --example double_descent` (uses two threads; about 30 s on two
+//! cores). Writes `double_descent.png`.
 
 mod common;
 
@@ -39,7 +44,7 @@ const CLASSES: usize = 10;
 const EPOCHS: usize = 500;
 const LR: f32 = 1e-3;
 /// Initializations (and shuffling seeds) averaged per width.
-const SEEDS: [u64; 3] = [1, 2, 3];
+const SEEDS: [u64; 5] = [1, 2, 3, 4, 5];
 const DATA_SEED: u64 = 42;
 /// A width interpolates when its mean training error is below this.
 const FITS: f32 = 0.01;
@@ -73,6 +78,8 @@ where
 }
 
 type RunFn = fn(&Data, &Data, u64) -> Result<Scores, nn::Error>;
+/// A finished job: model index, seed, outcome.
+type JobResult = (usize, u64, Result<Scores, nn::Error>);
 
 /// Declares one network per width and lists (width, parameters, its training function).
 macro_rules! widths {
@@ -152,7 +159,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     jobs.sort_by_key(|&(m, _)| std::cmp::Reverse(MODELS[m].0));
     let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<(usize, u64, Result<Scores, nn::Error>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<JobResult>> = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
     std::thread::scope(|s| {
         for _ in 0..threads {
