@@ -117,6 +117,10 @@ fn large_layers_are_built_on_the_heap_without_a_stack_copy() {
     let net = M3::new(2);
     assert!(allocations() > before, "the large layers were boxed");
     assert_eq!(net.fc1.weights().len(), 256 * 120);
+    assert_eq!((M3::PARAMS, M3::MACS), (44_426, 281_640));
+    assert_eq!(M3::PARAM_BYTES, 44_426 * 4);
+    assert_eq!(M3::STATE_BYTES, M3::PARAM_BYTES);
+    assert_eq!(M3::MAX_ACTIVATION_BYTES, 6 * 24 * 24 * 4);
 }
 
 #[test]

@@ -311,6 +311,13 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     let params = net.params() as usize;
     let macs = net.macs() as usize;
     let input_len = net.input.len() as usize;
+    let buffers: usize = net
+        .layers
+        .iter()
+        .filter(|l| l.kind == LayerKind::BatchNorm)
+        .map(|l| 2 * crate::check::channels(l.input) as usize)
+        .sum();
+    let max_act = net.tensors.iter().map(|t| t.len() as usize).max().unwrap_or(0);
     let output_len = net.output().len() as usize;
     let summary = summary(net);
     let head = match net.head {
@@ -784,6 +791,12 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
                 pub const PARAMS: usize = #params;
                 /// Multiply-accumulate operations of one forward pass.
                 pub const MACS: usize = #macs;
+                /// Bytes of the learnable parameters (`f32`).
+                pub const PARAM_BYTES: usize = #params * 4;
+                /// Bytes of the network's state: parameters plus batch-norm running statistics.
+                pub const STATE_BYTES: usize = (#params + #buffers) * 4;
+                /// Bytes of the largest activation tensor of one inference (stack use is a few of these).
+                pub const MAX_ACTIVATION_BYTES: usize = #max_act * 4;
                 /// Number of input values.
                 pub const INPUT_LEN: usize = #input_len;
                 /// Number of output values.
