@@ -653,10 +653,25 @@ mod tests {
                             if kh > h + pt + pb || kw > w + pl + pr {
                                 continue;
                             }
-                            let (oh, ow) = ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
-                            let g = Geom { cin, cout, h, w, kh, kw, sh, sw, pt, pl, oh, ow };
+                            let (oh, ow) =
+                                ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
+                            let g = Geom {
+                                cin,
+                                cout,
+                                h,
+                                w,
+                                kh,
+                                kw,
+                                sh,
+                                sw,
+                                pt,
+                                pl,
+                                oh,
+                                ow,
+                            };
                             let x: std::vec::Vec<f32> = (0..cin * h * w).map(|_| rnd()).collect();
-                            let wt: std::vec::Vec<f32> = (0..kh * kw * cin * cout).map(|_| rnd()).collect();
+                            let wt: std::vec::Vec<f32> =
+                                (0..kh * kw * cin * cout).map(|_| rnd()).collect();
                             let b: std::vec::Vec<f32> = (0..cout).map(|_| rnd()).collect();
                             let mut acc = std::vec![0.0; cout];
                             let mut want = std::vec![0.0; cout * oh * ow];
@@ -664,7 +679,10 @@ mod tests {
                             let mut got = std::vec![0.0; cout * oh * ow];
                             conv_forward(g, &x, &wt, Some(&b), &mut got, &mut acc);
                             for (i, (a, e)) in got.iter().zip(&want).enumerate() {
-                                assert!((a - e).abs() <= 1e-5 * (1.0 + e.abs()), "{g:?}: output {i}: {a} vs {e}");
+                                assert!(
+                                    (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                                    "{g:?}: output {i}: {a} vs {e}"
+                                );
                             }
                             checked += 1;
                         }

@@ -317,7 +317,12 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
         .filter(|l| l.kind == LayerKind::BatchNorm)
         .map(|l| 2 * crate::check::channels(l.input) as usize)
         .sum();
-    let max_act = net.tensors.iter().map(|t| t.len() as usize).max().unwrap_or(0);
+    let max_act = net
+        .tensors
+        .iter()
+        .map(|t| t.len() as usize)
+        .max()
+        .unwrap_or(0);
     let output_len = net.output().len() as usize;
     let summary = summary(net);
     let head = match net.head {

@@ -1,0 +1,998 @@
+//! `nn-bench`: the reference models of `shared/MODELS.md` (M1-M4) run by `nn` and by the Rust
+//! peers (dfdx 0.13, candle 0.11, tract 0.23) in one process and one run, with a measured compute
+//! floor, written as JSON.
+//!
+//! ```text
+//! cargo run --release -p nn-bench -- --out results.json [--quick]
+//! ```
+//!
+//! Measures (as in `benches/models.rs`):
+//! - (a) batch-1 forward latency, ns per sample: the input is built from a slice in every call and
+//!   the softmax is included (`nn`: `Input::try_from` + `forward`; candle: `Tensor::from_slice`
+//!   + forward + `softmax_last_dim`; tract: `Tensor::from_shape` + `SimpleState::run`; dfdx:
+//!   `tensor_from_vec` + forward + `softmax`).
+//! - (b) batch-256 forward throughput, samples per second: `nn` loops `forward` over 256 prepared
+//!   inputs; the peers run one forward pass on a prepared `[256, ...]` tensor (their batched path).
+//! - (c) one training step at batch 32, us per step: forward, softmax cross-entropy on the logits,
+//!   backward and a plain SGD update (lr 0.01). The labels rotate every step (as in
+//!   `benches/models.rs`) so the run stays stationary. tract is inference-only.
+//!
+//! Every figure is the median over timed repetitions (each repetition long enough, >= 20 us, that
+//! the clock's overhead does not count) after a warm-up. The compute floor comes from a peak-FMA
+//! micro-benchmark (16 independent accumulators of vector FMAs, AVX-512 or AVX2+FMA chosen at run
+//! time, best of several runs): floor = MACs / peak.
+//!
+//! Threads: `main` sets `RAYON_NUM_THREADS=1` before anything starts rayon. candle reads it for
+//! its gemm (`candle_core::utils::get_num_threads`) and dfdx's gemm uses rayon's global pool, so
+//! every implementation runs on one thread, like `nn` (candle with two threads is 10-30x slower
+//! at these sizes, MODELS.md). tract is single-threaded by default.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use nn::prelude::*;
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+// ------------------------------------------------------------------------------------------------
+// The models, as declared in benches/models.rs.
+
+nn::network! {
+    /// M1: the hls4ml jet tagger.
+    pub struct M1 {
+        input: [16],
+        fc1: Dense(64), ReLU,
+        fc2: Dense(32), ReLU,
+        fc3: Dense(32), ReLU,
+        out: Dense(5),
+        Softmax,
+    }
+}
+
+nn::network! {
+    /// M2: the digits CNN.
+    pub struct M2 {
+        input: [1, 8, 8],
+        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
+        Flatten, fc: Dense(10), Softmax,
+    }
+}
+
+nn::network! {
+    /// M3: LeNet-5 style.
+    pub struct M3 {
+        input: [1, 28, 28],
+        conv1: Conv2d(6, kernel = 5), ReLU, MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
+        Flatten, fc1: Dense(120), ReLU, fc2: Dense(84), ReLU, fc3: Dense(10), Softmax,
+    }
+}
+
+nn::network! {
+    /// M4: the MNIST-1D CNN.
+    pub struct M4 {
+        input: [1, 40],
+        conv1: Conv1d(32, kernel = 5, padding = 2), ReLU,
+        conv2: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
+        conv3: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
+        Flatten, fc: Dense(10), Softmax,
+    }
+}
+
+/// The same architectures for the peers: one sequential layer list per model.
+#[derive(Clone, Copy)]
+enum Spec {
+    Dense(usize, usize),
+    /// in, out, kernel, stride, padding
+    Conv1d(usize, usize, usize, usize, usize),
+    /// in, out, kernel, padding (stride 1)
+    Conv2d(usize, usize, usize, usize),
+    MaxPool2d(usize),
+    Relu,
+    Flatten,
+}
+
+struct Model {
+    name: &'static str,
+    /// Input shape without the batch dimension.
+    input: &'static [usize],
+    classes: usize,
+    macs: usize,
+    layers: &'static [Spec],
+    onnx: &'static [u8],
+}
+
+use Spec::*;
+
+fn models() -> [Model; 4] {
+    [
+        Model {
+            name: "M1",
+            input: &[16],
+            classes: 5,
+            macs: M1::MACS,
+            layers: &[
+                Dense(16, 64),
+                Relu,
+                Dense(64, 32),
+                Relu,
+                Dense(32, 32),
+                Relu,
+                Dense(32, 5),
+            ],
+            onnx: include_bytes!("../onnx/m1.onnx"),
+        },
+        Model {
+            name: "M2",
+            input: &[1, 8, 8],
+            classes: 10,
+            macs: M2::MACS,
+            layers: &[
+                Conv2d(1, 8, 3, 1),
+                Relu,
+                MaxPool2d(2),
+                Conv2d(8, 16, 3, 1),
+                Relu,
+                MaxPool2d(2),
+                Flatten,
+                Dense(64, 10),
+            ],
+            onnx: include_bytes!("../onnx/m2.onnx"),
+        },
+        Model {
+            name: "M3",
+            input: &[1, 28, 28],
+            classes: 10,
+            macs: M3::MACS,
+            layers: &[
+                Conv2d(1, 6, 5, 0),
+                Relu,
+                MaxPool2d(2),
+                Conv2d(6, 16, 5, 0),
+                Relu,
+                MaxPool2d(2),
+                Flatten,
+                Dense(256, 120),
+                Relu,
+                Dense(120, 84),
+                Relu,
+                Dense(84, 10),
+            ],
+            onnx: include_bytes!("../onnx/m3.onnx"),
+        },
+        Model {
+            name: "M4",
+            input: &[1, 40],
+            classes: 10,
+            macs: M4::MACS,
+            layers: &[
+                Conv1d(1, 32, 5, 1, 2),
+                Relu,
+                Conv1d(32, 32, 3, 2, 1),
+                Relu,
+                Conv1d(32, 32, 3, 2, 1),
+                Relu,
+                Flatten,
+                Dense(320, 10),
+            ],
+            onnx: include_bytes!("../onnx/m4.onnx"),
+        },
+    ]
+}
+
+const SEED: u64 = 42;
+const THROUGHPUT_BATCH: usize = 256;
+const TRAIN_BATCH: usize = 32;
+const LR: f64 = 0.01;
+
+/// Deterministic inputs in [-2, 2) (the LCG of benches/models.rs).
+fn inputs(n: usize, len: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            (0..len)
+                .map(|_| {
+                    s = s
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Rotating labels: sample `i` of step `step` has class `(i + step) % classes`.
+fn labels(step: usize, classes: usize) -> impl Iterator<Item = usize> {
+    (0..TRAIN_BATCH).map(move |i| (i + step) % classes)
+}
+
+// ------------------------------------------------------------------------------------------------
+// Timing harness.
+
+struct Harness {
+    warmup: Duration,
+    measure: Duration,
+    min_reps: usize,
+    max_reps: usize,
+}
+
+impl Harness {
+    /// Median seconds per call of `f`: warm up, choose how many calls make one repetition (at
+    /// least 20 us), then time repetitions until the measuring time is spent (at least
+    /// `min_reps` of them).
+    fn seconds_per_call(&self, mut f: impl FnMut()) -> f64 {
+        let start = Instant::now();
+        let mut calls = 0u64;
+        while calls < 2 || start.elapsed() < self.warmup {
+            f();
+            calls += 1;
+        }
+        let per_call = start.elapsed().as_secs_f64() / calls as f64;
+        let inner = ((20e-6 / per_call).ceil() as u64).max(1);
+        let mut reps = Vec::new();
+        let t0 = Instant::now();
+        while reps.len() < self.min_reps
+            || (t0.elapsed() < self.measure && reps.len() < self.max_reps)
+        {
+            let s = Instant::now();
+            for _ in 0..inner {
+                f();
+            }
+            reps.push(s.elapsed().as_secs_f64() / inner as f64);
+        }
+        reps.sort_by(f64::total_cmp);
+        let n = reps.len();
+        if n % 2 == 1 {
+            reps[n / 2]
+        } else {
+            0.5 * (reps[n / 2 - 1] + reps[n / 2])
+        }
+    }
+
+    /// (a) in ns per sample.
+    fn latency(&self, f: impl FnMut()) -> f64 {
+        self.seconds_per_call(f) * 1e9
+    }
+
+    /// (b) in samples per second, `f` processing `THROUGHPUT_BATCH` samples.
+    fn throughput(&self, f: impl FnMut()) -> f64 {
+        THROUGHPUT_BATCH as f64 / self.seconds_per_call(f)
+    }
+
+    /// (c) in us per step.
+    fn step(&self, f: impl FnMut()) -> f64 {
+        self.seconds_per_call(f) * 1e6
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Results.
+
+struct Entry {
+    imp: &'static str,
+    model: &'static str,
+    measure: char,
+    value: f64,
+}
+
+fn unit(measure: char) -> &'static str {
+    match measure {
+        'a' => "ns/sample",
+        'b' => "samples/s",
+        _ => "us/step",
+    }
+}
+
+struct Results {
+    entries: Vec<Entry>,
+}
+
+impl Results {
+    fn push(&mut self, imp: &'static str, model: &'static str, measure: char, value: f64) {
+        eprintln!(
+            "  {imp:<6} {model} ({measure}) {} {}",
+            fmt_value(measure, value),
+            unit(measure)
+        );
+        self.entries.push(Entry {
+            imp,
+            model,
+            measure,
+            value,
+        });
+    }
+
+    fn get(&self, imp: &str, model: &str, measure: char) -> Option<f64> {
+        self.entries
+            .iter()
+            .find(|e| e.imp == imp && e.model == model && e.measure == measure)
+            .map(|e| e.value)
+    }
+}
+
+fn fmt_value(measure: char, v: f64) -> String {
+    let s = match measure {
+        'b' if v >= 1e6 => return format!("{:.2} M", v / 1e6),
+        'b' if v >= 1e3 => return format!("{:.1} k", v / 1e3),
+        _ if v >= 100.0 => format!("{v:.0}"),
+        _ if v >= 10.0 => format!("{v:.1}"),
+        _ => format!("{v:.2}"),
+    };
+    // Thousands separators for the integer part.
+    let (int, frac) = s.split_once('.').map_or((s.as_str(), ""), |(i, f)| (i, f));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+// ------------------------------------------------------------------------------------------------
+// nn.
+
+fn bench_nn<N>(h: &Harness, r: &mut Results, name: &'static str)
+where
+    N: Trainable + Clone,
+    CrossEntropy: Loss<N::OutputShape, Target = usize>,
+{
+    let net = N::new(SEED);
+
+    let slice: Vec<f32> = inputs(1, N::INPUT_LEN, SEED).remove(0);
+    let a = h.latency(|| {
+        let x = nn::Input::<N>::try_from(black_box(&slice[..])).unwrap();
+        black_box(net.forward(&x));
+    });
+    r.push("nn", name, 'a', a);
+
+    let xs: Vec<nn::Input<N>> = inputs(THROUGHPUT_BATCH, N::INPUT_LEN, SEED + 1)
+        .iter()
+        .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap())
+        .collect();
+    let b = h.throughput(|| {
+        for x in black_box(&xs).iter() {
+            black_box(net.forward(x));
+        }
+    });
+    r.push("nn", name, 'b', b);
+
+    let mut net = net.clone();
+    let x: nn::Batch<N::InputShape, TRAIN_BATCH> = nn::batch_from(
+        inputs(TRAIN_BATCH, N::INPUT_LEN, SEED + 2)
+            .iter()
+            .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap()),
+    );
+    let mut targets = vec![0usize; TRAIN_BATCH];
+    let mut step = 0usize;
+    let mut grad = nn::zeroed_batch::<N::OutputShape, TRAIN_BATCH>();
+    let mut sgd = Sgd::new(LR as f32);
+    let loss_fn = CrossEntropy;
+    let c = h.step(|| {
+        step += 1;
+        for (t, l) in targets.iter_mut().zip(labels(step, N::OUTPUT_LEN)) {
+            *t = l;
+        }
+        let cache = net.forward_train::<TRAIN_BATCH>(black_box(&x));
+        let logits = N::cache_logits(&cache);
+        let loss = loss_fn.loss_grad(&logits[..], &targets, &mut grad[..]);
+        let (grads, _dx) = net.backward_logits(&cache, &grad);
+        sgd.step(&mut net, &grads);
+        black_box(loss);
+    });
+    r.push("nn", name, 'c', c);
+}
+
+// ------------------------------------------------------------------------------------------------
+// dfdx 0.13 (M1 only: its Conv2D and pooling need the `nightly` feature, and it has no Conv1d).
+
+fn bench_dfdx_m1(h: &Harness, r: &mut Results) {
+    use dfdx::optim::{Optimizer, Sgd as DfdxSgd, SgdConfig};
+    use dfdx::prelude::*;
+
+    type Mlp = (
+        (Linear<16, 64>, ReLU),
+        (Linear<64, 32>, ReLU),
+        (Linear<32, 32>, ReLU),
+        Linear<32, 5>,
+    );
+    let dev = Cpu::seed_from_u64(SEED);
+    let mut model = dev.build_module::<Mlp, f32>();
+
+    let slice: Vec<f32> = inputs(1, 16, SEED).remove(0);
+    let a = h.latency(|| {
+        let x = dev.tensor_from_vec(black_box(&slice[..]).to_vec(), (Const::<16>,));
+        black_box(model.forward(x).softmax::<Axis<0>>());
+    });
+    r.push("dfdx", "M1", 'a', a);
+
+    let xb: Vec<f32> = inputs(THROUGHPUT_BATCH, 16, SEED + 1).concat();
+    let xb = dev.tensor_from_vec(xb, (Const::<THROUGHPUT_BATCH>, Const::<16>));
+    let b = h.throughput(|| {
+        black_box(model.forward(black_box(&xb).clone()).softmax::<Axis<1>>());
+    });
+    r.push("dfdx", "M1", 'b', b);
+
+    let x = dev.tensor_from_vec(
+        inputs(TRAIN_BATCH, 16, SEED + 2).concat(),
+        (Const::<TRAIN_BATCH>, Const::<16>),
+    );
+    let mut opt = DfdxSgd::new(
+        &model,
+        SgdConfig {
+            lr: LR,
+            momentum: None,
+            weight_decay: None,
+        },
+    );
+    let mut grads = Some(model.alloc_grads());
+    let mut step = 0usize;
+    let mut onehot = vec![0.0f32; TRAIN_BATCH * 5];
+    let c = h.step(|| {
+        step += 1;
+        onehot.iter_mut().for_each(|v| *v = 0.0);
+        for (i, l) in labels(step, 5).enumerate() {
+            onehot[i * 5 + l] = 1.0;
+        }
+        let y = dev.tensor_from_vec(onehot.clone(), (Const::<TRAIN_BATCH>, Const::<5>));
+        let logits = model.forward_mut(black_box(&x).trace(grads.take().unwrap()));
+        let loss = cross_entropy_with_logits_loss(logits, y);
+        black_box(loss.array());
+        let mut g = loss.backward();
+        opt.update(&mut model, &g).unwrap();
+        model.zero_grads(&mut g);
+        grads = Some(g);
+    });
+    r.push("dfdx", "M1", 'c', c);
+}
+
+// ------------------------------------------------------------------------------------------------
+// candle 0.11.
+
+mod peer_candle {
+    use super::*;
+    use candle_core::{DType, Device, Tensor};
+    use candle_nn::{Module, Optimizer, VarBuilder, VarMap};
+
+    enum Layer {
+        Linear(candle_nn::Linear),
+        Conv1d(candle_nn::Conv1d),
+        Conv2d(candle_nn::Conv2d),
+        MaxPool2d(usize),
+        Relu,
+        Flatten,
+    }
+
+    struct Net {
+        layers: Vec<Layer>,
+        varmap: VarMap,
+    }
+
+    impl Net {
+        fn new(m: &Model) -> candle_core::Result<Net> {
+            let varmap = VarMap::new();
+            let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+            let mut layers = Vec::new();
+            for (i, s) in m.layers.iter().enumerate() {
+                let vb = vb.pp(format!("l{i}"));
+                layers.push(match *s {
+                    Spec::Dense(i, o) => Layer::Linear(candle_nn::linear(i, o, vb)?),
+                    Spec::Conv1d(i, o, k, stride, padding) => {
+                        let cfg = candle_nn::Conv1dConfig {
+                            padding,
+                            stride,
+                            ..Default::default()
+                        };
+                        Layer::Conv1d(candle_nn::conv1d(i, o, k, cfg, vb)?)
+                    }
+                    Spec::Conv2d(i, o, k, padding) => {
+                        let cfg = candle_nn::Conv2dConfig {
+                            padding,
+                            ..Default::default()
+                        };
+                        Layer::Conv2d(candle_nn::conv2d(i, o, k, cfg, vb)?)
+                    }
+                    Spec::MaxPool2d(k) => Layer::MaxPool2d(k),
+                    Spec::Relu => Layer::Relu,
+                    Spec::Flatten => Layer::Flatten,
+                });
+            }
+            Ok(Net { layers, varmap })
+        }
+
+        fn logits(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+            let mut x = x.clone();
+            for l in &self.layers {
+                x = match l {
+                    Layer::Linear(m) => m.forward(&x)?,
+                    Layer::Conv1d(m) => m.forward(&x)?,
+                    Layer::Conv2d(m) => m.forward(&x)?,
+                    Layer::MaxPool2d(k) => x.max_pool2d(*k)?,
+                    Layer::Relu => x.relu()?,
+                    Layer::Flatten => x.flatten_from(1)?,
+                };
+            }
+            Ok(x)
+        }
+
+        fn probabilities(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+            candle_nn::ops::softmax_last_dim(&self.logits(x)?)
+        }
+    }
+
+    fn shape(batch: usize, m: &Model) -> Vec<usize> {
+        let mut s = vec![batch];
+        s.extend_from_slice(m.input);
+        s
+    }
+
+    pub fn bench(h: &Harness, r: &mut Results, m: &Model) -> Res<()> {
+        let dev = Device::Cpu;
+        let net = Net::new(m)?;
+        let len: usize = m.input.iter().product();
+
+        let slice: Vec<f32> = inputs(1, len, SEED).remove(0);
+        let s1 = shape(1, m);
+        let y = net.probabilities(&Tensor::from_slice(&slice, s1.as_slice(), &dev)?)?;
+        assert_eq!(y.dims(), &[1, m.classes]);
+        let a = h.latency(|| {
+            let x = Tensor::from_slice(black_box(&slice[..]), s1.as_slice(), &dev).unwrap();
+            black_box(net.probabilities(&x).unwrap());
+        });
+        r.push("candle", m.name, 'a', a);
+
+        let xb = inputs(THROUGHPUT_BATCH, len, SEED + 1).concat();
+        let xb = Tensor::from_vec(xb, shape(THROUGHPUT_BATCH, m), &dev)?;
+        let b = h.throughput(|| {
+            black_box(net.probabilities(black_box(&xb)).unwrap());
+        });
+        r.push("candle", m.name, 'b', b);
+
+        let x = inputs(TRAIN_BATCH, len, SEED + 2).concat();
+        let x = Tensor::from_vec(x, shape(TRAIN_BATCH, m), &dev)?;
+        let mut opt = candle_nn::SGD::new(net.varmap.all_vars(), LR)?;
+        let mut step = 0usize;
+        let c = h.step(|| {
+            step += 1;
+            let t: Vec<u32> = labels(step, m.classes).map(|l| l as u32).collect();
+            let t = Tensor::from_vec(t, TRAIN_BATCH, &dev).unwrap();
+            let logits = net.logits(black_box(&x)).unwrap();
+            let loss = candle_nn::loss::cross_entropy(&logits, &t).unwrap();
+            opt.backward_step(&loss).unwrap();
+            black_box(loss);
+        });
+        r.push("candle", m.name, 'c', c);
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// tract 0.23 (inference only), the ONNX files of nn-bench/scripts/make_onnx.py, one optimized
+// plan per batch size and a reused `SimpleState`.
+
+mod peer_tract {
+    use super::{black_box, inputs, Harness, Model, Res, Results, SEED, THROUGHPUT_BATCH};
+    use tract_onnx::prelude::*;
+    use tract_onnx::tract_core::plan::SimpleState;
+
+    fn plan(m: &Model, batch: usize) -> TractResult<Arc<TypedRunnableModel>> {
+        let mut shape = vec![batch];
+        shape.extend_from_slice(m.input);
+        tract_onnx::onnx()
+            .model_for_read(&mut &m.onnx[..])?
+            .with_input_fact(0, InferenceFact::dt_shape(f32::datum_type(), shape))?
+            .into_optimized()?
+            .into_runnable()
+    }
+
+    pub fn bench(h: &Harness, r: &mut Results, m: &Model) -> Res<()> {
+        let len: usize = m.input.iter().product();
+
+        let mut s1 = vec![1];
+        s1.extend_from_slice(m.input);
+        let p1 = plan(m, 1)?;
+        let mut state = SimpleState::new(&p1)?;
+        let slice: Vec<f32> = inputs(1, len, SEED).remove(0);
+        let y = state.run(tvec![Tensor::from_shape(&s1, &slice)?.into()])?;
+        assert_eq!(y[0].shape(), &[1, m.classes]);
+        let a = h.latency(|| {
+            let x = Tensor::from_shape(&s1, black_box(&slice[..])).unwrap();
+            black_box(state.run(tvec![x.into()]).unwrap());
+        });
+        r.push("tract", m.name, 'a', a);
+
+        let mut sb = vec![THROUGHPUT_BATCH];
+        sb.extend_from_slice(m.input);
+        let pb = plan(m, THROUGHPUT_BATCH)?;
+        let mut state = SimpleState::new(&pb)?;
+        let xb: TValue =
+            Tensor::from_shape(&sb, &inputs(THROUGHPUT_BATCH, len, SEED + 1).concat())?.into();
+        let b = h.throughput(|| {
+            black_box(state.run(tvec![black_box(&xb).clone()]).unwrap());
+        });
+        r.push("tract", m.name, 'b', b);
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Peak FMA throughput of one core.
+
+macro_rules! fma_kernel {
+    (
+        $name:ident, $feat:literal, $vec:ty, $lanes:expr,
+        $set1:ident, $fmadd:ident, $add:ident, $store:ident, [$($c:ident),+]
+    ) => {
+        /// `iters` rounds of independent vector FMAs (one per accumulator); returns the MACs done
+        /// and a sum that keeps the work alive.
+        #[target_feature(enable = $feat)]
+        unsafe fn $name(iters: u64) -> (u64, f32) {
+            use std::arch::x86_64::*;
+            let a: $vec = $set1(black_box(0.999_999));
+            let b: $vec = $set1(black_box(1e-7));
+            let mut k = 0.0f32;
+            $(
+                k += 0.01;
+                let mut $c: $vec = $set1(k);
+            )+
+            for _ in 0..iters {
+                $( $c = $fmadd($c, a, b); )+
+            }
+            let mut s: $vec = $set1(0.0);
+            $( s = $add(s, $c); )+
+            let mut out = [0.0f32; $lanes];
+            $store(out.as_mut_ptr(), s);
+            let accumulators = [$(stringify!($c)),+].len() as u64;
+            (iters * accumulators * $lanes, out.iter().sum())
+        }
+    };
+}
+
+// AVX-512 has 32 vector registers: 16 accumulators. AVX2 has 16: 12 accumulators leave room for
+// the two operands (16 would spill; 8 in flight already cover 2 pipes x 4 cycles of latency).
+#[cfg(target_arch = "x86_64")]
+fma_kernel!(
+    fma_avx512,
+    "avx512f",
+    std::arch::x86_64::__m512,
+    16,
+    _mm512_set1_ps,
+    _mm512_fmadd_ps,
+    _mm512_add_ps,
+    _mm512_storeu_ps,
+    [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15]
+);
+#[cfg(target_arch = "x86_64")]
+fma_kernel!(
+    fma_avx2,
+    "avx2,fma",
+    std::arch::x86_64::__m256,
+    8,
+    _mm256_set1_ps,
+    _mm256_fmadd_ps,
+    _mm256_add_ps,
+    _mm256_storeu_ps,
+    [c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11]
+);
+
+/// Fallback: 16 independent scalar multiply-adds (what the compiler makes of them).
+fn fma_scalar(iters: u64) -> (u64, f32) {
+    let mut c = [0.0f32; 16];
+    for (i, v) in c.iter_mut().enumerate() {
+        *v = i as f32 * 0.01;
+    }
+    let (a, b) = (black_box(0.999_999f32), black_box(1e-7f32));
+    for _ in 0..iters {
+        for v in c.iter_mut() {
+            *v = *v * a + b;
+        }
+    }
+    (iters * 16, c.iter().sum())
+}
+
+/// GMAC/s of `kernel`, best of `runs` runs of about 50 ms each.
+fn peak_of(kernel: impl Fn(u64) -> (u64, f32), runs: usize) -> f64 {
+    black_box(kernel(100_000));
+    let t = Instant::now();
+    black_box(kernel(1_000_000));
+    let iters = (1_000_000.0 * 0.05 / t.elapsed().as_secs_f64().max(1e-6)) as u64;
+    let mut best = 0.0f64;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (macs, s) = kernel(black_box(iters.max(1)));
+        let dt = t.elapsed().as_secs_f64();
+        black_box(s);
+        best = best.max(macs as f64 / dt / 1e9);
+    }
+    best
+}
+
+/// The peak of every kernel this CPU runs: (name, GMAC/s), best first.
+fn peaks() -> Vec<(&'static str, f64)> {
+    let mut out = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            out.push(("avx512f", peak_of(|n| unsafe { fma_avx512(n) }, 10)));
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            out.push(("avx2+fma", peak_of(|n| unsafe { fma_avx2(n) }, 10)));
+        }
+    }
+    out.push(("scalar", peak_of(fma_scalar, 5)));
+    out.sort_by(|a, b| b.1.total_cmp(&a.1));
+    out
+}
+
+// ------------------------------------------------------------------------------------------------
+// Report.
+
+const IMPLS: [&str; 4] = ["nn", "dfdx", "candle", "tract"];
+
+fn why_missing(imp: &str, model: &str, measure: char) -> &'static str {
+    match imp {
+        "dfdx" if model != "M1" => "n/b",
+        "tract" if measure == 'c' => "n/a",
+        _ => "err",
+    }
+}
+
+fn table(r: &Results, ms: &[Model]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| model | measure | nn | dfdx | candle | tract | floor | best peer / nn | nn / floor |"
+    );
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|");
+    for m in ms {
+        for measure in ['a', 'b', 'c'] {
+            let label = match measure {
+                'a' => "(a) ns/sample",
+                'b' => "(b) samples/s",
+                _ => "(c) us/step",
+            };
+            let _ = write!(s, "| {} | {label} |", m.name);
+            for imp in IMPLS {
+                match r.get(imp, m.name, measure) {
+                    Some(v) => {
+                        let _ = write!(s, " {} |", fmt_value(measure, v));
+                    }
+                    None => {
+                        let _ = write!(s, " {} |", why_missing(imp, m.name, measure));
+                    }
+                }
+            }
+            let floor = r.get("floor", m.name, measure);
+            let _ = write!(
+                s,
+                " {} |",
+                floor.map_or("-".into(), |v| fmt_value(measure, v))
+            );
+            let nn = r.get("nn", m.name, measure);
+            let peers: Vec<f64> = IMPLS[1..]
+                .iter()
+                .filter_map(|imp| r.get(imp, m.name, measure))
+                .collect();
+            // best peer / nn: how many times faster nn is than the fastest peer (> 1: nn faster).
+            // nn / floor: how many times the compute floor nn takes (>= 1).
+            let (ratio, of_floor) = match (nn, measure) {
+                (Some(nn), 'b') => (
+                    peers.iter().cloned().reduce(f64::max).map(|p| nn / p),
+                    floor.map(|f| f / nn),
+                ),
+                (Some(nn), _) => (
+                    peers.iter().cloned().reduce(f64::min).map(|p| p / nn),
+                    floor.map(|f| nn / f),
+                ),
+                _ => (None, None),
+            };
+            let _ = writeln!(
+                s,
+                " {} | {} |",
+                ratio.map_or("-".into(), |x| format!("{x:.1}x")),
+                of_floor.map_or("-".into(), |x| format!("{x:.1}x")),
+            );
+        }
+    }
+    s
+}
+
+fn json(r: &Results, peak: f64, isa: &str) -> String {
+    let mut s = String::from("[\n");
+    for e in &r.entries {
+        let _ = writeln!(
+            s,
+            "  {{\"impl\": \"{}\", \"model\": \"{}\", \"measure\": \"{}\", \"value\": {}, \"unit\": \"{}\"}},",
+            e.imp,
+            e.model,
+            e.measure,
+            json_number(e.value),
+            unit(e.measure)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  {{\"impl\": \"peak\", \"value\": {}, \"unit\": \"GMAC/s\", \"isa\": \"{isa}\"}}\n]",
+        json_number(peak)
+    );
+    s
+}
+
+fn json_number(v: f64) -> String {
+    assert!(v.is_finite(), "non-finite measurement {v}");
+    // Four significant digits are more than the run-to-run noise.
+    let digits = (4 - 1 - v.abs().log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$}")
+}
+
+fn compiled_for() -> &'static str {
+    if cfg!(target_feature = "avx512f") {
+        "AVX-512 (target-cpu=native or similar)"
+    } else if cfg!(target_feature = "avx2") {
+        "AVX2"
+    } else {
+        "x86-64 baseline (SSE2)"
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+
+struct Args {
+    out: Option<String>,
+    quick: bool,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        out: None,
+        quick: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--out" => args.out = it.next(),
+            "--quick" => args.quick = true,
+            "-h" | "--help" => {
+                println!(
+                    "usage: nn-bench [--out FILE] [--quick]\n\n\
+                     Runs M1-M4 with nn, dfdx (M1), candle and tract and prints a table;\n\
+                     --out FILE writes the figures as JSON; --quick shortens every measurement\n\
+                     (a smoke test, not for the record)."
+                );
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("nn-bench: unknown argument `{other}` (try --help)");
+                std::process::exit(2);
+            }
+        }
+    }
+    args
+}
+
+fn run(args: Args) -> Res<()> {
+    let h = if args.quick {
+        Harness {
+            warmup: Duration::from_millis(20),
+            measure: Duration::from_millis(60),
+            min_reps: 3,
+            max_reps: 100_000,
+        }
+    } else {
+        Harness {
+            warmup: Duration::from_millis(400),
+            measure: Duration::from_millis(1500),
+            min_reps: 11,
+            max_reps: 200_000,
+        }
+    };
+    let t_start = Instant::now();
+    let ms = models();
+    let mut r = Results {
+        entries: Vec::new(),
+    };
+
+    eprintln!("peak FMA ...");
+    let peaks = peaks();
+    let (isa, peak) = peaks[0];
+    for (name, gmacs) in &peaks {
+        eprintln!("  {name:<9} {gmacs:.1} GMAC/s");
+    }
+
+    for m in &ms {
+        eprintln!("{} ({} MACs) ...", m.name, m.macs);
+        match m.name {
+            "M1" => bench_nn::<M1>(&h, &mut r, m.name),
+            "M2" => bench_nn::<M2>(&h, &mut r, m.name),
+            "M3" => bench_nn::<M3>(&h, &mut r, m.name),
+            _ => bench_nn::<M4>(&h, &mut r, m.name),
+        }
+        if m.name == "M1" {
+            bench_dfdx_m1(&h, &mut r);
+        }
+        if let Err(e) = peer_candle::bench(&h, &mut r, m) {
+            eprintln!("  candle {}: error: {e}", m.name);
+        }
+        if let Err(e) = peer_tract::bench(&h, &mut r, m) {
+            eprintln!("  tract {}: error: {e}", m.name);
+        }
+        // Floors: (a) MACs / peak; (b) peak / MACs; (c) about 3x the forward work (forward,
+        // input gradient, weight gradient) times the batch.
+        let ns = m.macs as f64 / peak;
+        r.entries.push(Entry {
+            imp: "floor",
+            model: m.name,
+            measure: 'a',
+            value: ns,
+        });
+        r.entries.push(Entry {
+            imp: "floor",
+            model: m.name,
+            measure: 'b',
+            value: 1e9 / ns,
+        });
+        r.entries.push(Entry {
+            imp: "floor",
+            model: m.name,
+            measure: 'c',
+            value: 3.0 * TRAIN_BATCH as f64 * ns / 1e3,
+        });
+    }
+
+    let peak_line = peaks
+        .iter()
+        .map(|(n, g)| format!("{n} {g:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    println!(
+        "nn-bench: one thread (RAYON_NUM_THREADS=1), nn compiled for {}; peak FMA (GMAC/s): {peak_line}\n",
+        compiled_for()
+    );
+    print!("{}", table(&r, &ms));
+    println!(
+        "\nn/b: not built (dfdx 0.13's Conv2D and pooling need its `nightly` feature, and it has no Conv1d); \
+         n/a: tract is inference-only.\n\
+         best peer / nn: the fastest peer's time over nn's ((b): nn's rate over the fastest \
+         peer's), > 1 when nn is faster; nn / floor: nn's time over the floor ((b): the floor's \
+         rate over nn's).\n\
+         floor: (a) MACs / peak, (b) peak / MACs, (c) 3 x MACs x 32 / peak. Whole run {:.0} s.",
+        t_start.elapsed().as_secs_f64()
+    );
+    if let Some(out) = args.out {
+        std::fs::write(&out, json(&r, peak, isa))?;
+        println!("wrote {out}");
+    }
+    Ok(())
+}
+
+fn main() {
+    // Before anything starts rayon's global pool or asks candle for its thread count.
+    std::env::set_var("RAYON_NUM_THREADS", "1");
+    let args = parse_args();
+    // forward_train::<32> of M3 keeps its batch cache on the stack: give it room.
+    let worker = std::thread::Builder::new()
+        .name("nn-bench".into())
+        .stack_size(256 << 20)
+        .spawn(move || run(args).map_err(|e| e.to_string()))
+        .expect("spawn the benchmark thread");
+    match worker.join() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            eprintln!("nn-bench: {e}");
+            std::process::exit(1);
+        }
+        Err(_) => std::process::exit(1),
+    }
+}
