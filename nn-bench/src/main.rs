@@ -8,9 +8,9 @@
 //!
 //! Measures (as in `benches/models.rs`):
 //! - (a) batch-1 forward latency, ns per sample: the input is built from a slice in every call and
-//!   the softmax is included (`nn`: `Input::try_from` + `forward`; candle: `Tensor::from_slice`
-//!   + forward + `softmax_last_dim`; tract: `Tensor::from_shape` + `SimpleState::run`; dfdx:
-//!   `tensor_from_vec` + forward + `softmax`).
+//!   the softmax is included (`nn`: `Input::try_from`, `forward`; candle: `Tensor::from_slice`,
+//!   forward, `softmax_last_dim`; tract: `Tensor::from_shape`, `SimpleState::run`; dfdx:
+//!   `tensor_from_vec`, forward, `softmax`).
 //! - (b) batch-256 forward throughput, samples per second: `nn` loops `forward` over 256 prepared
 //!   inputs; the peers run one forward pass on a prepared `[256, ...]` tensor (their batched path).
 //! - (c) one training step at batch 32, us per step: forward, softmax cross-entropy on the logits,

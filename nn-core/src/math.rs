@@ -139,7 +139,7 @@ pub fn exp_neg(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5; // Cephes 5.0000001201e-1, which is 0.5 in f32
     let e = p * r * r + r + 1.0;
     let ni = (big.to_bits() as i32).wrapping_sub(0x4B40_0000);
     let v = e * f32::from_bits(((ni + 127) << 23) as u32);
