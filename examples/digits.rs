@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SGD with momentum and L2 weight decay; the best validation epoch is kept.
     let mut net = DigitsCnn::new(SEED);
     let history = Trainer::new(
-        Sgd::new(0.05).momentum(0.9).weight_decay(2e-3),
+        Sgd::new(0.01).momentum(0.9).weight_decay(1e-3),
         CrossEntropy,
     )
     .batch_size::<32>()
