@@ -42,9 +42,12 @@
 //! normalized (`|got - want| / (atol + rtol |want|)`, must be `<= 1`) errors; `summary_table`
 //! prints them per case. Run `cargo test --release --test parity_deep -- --nocapture`.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
-use std::sync::OnceLock;
+
+use common::fixtures::*;
+use common::flat;
 
 use nn::generic_array::ArrayLength;
 use nn::typenum::consts::*;
@@ -52,115 +55,9 @@ use nn::typenum::Unsigned;
 use nn::{BatchNorm, Layer, Network, Parameters, Shape, Shape1, Shape2, Shape3, Tensor, Trainable};
 use serde_json::{json, Value};
 
-const RTOL_FWD: f64 = 1e-5;
-const ATOL_FWD: f64 = 1e-6;
-const RTOL_GRAD: f64 = 1e-4;
-const ATOL_GRAD: f64 = 1e-5;
-
-/// Written into `dx` before a backward pass, which must overwrite every cell.
-const SENTINEL: f32 = 1234.5;
-
 // ---------------------------------------------------------------------------------------------
 // Reading fixtures
 // ---------------------------------------------------------------------------------------------
-
-fn load(file: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", file]
-        .iter()
-        .collect();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()))
-}
-
-fn fixture(file: &str) -> &'static Value {
-    static BN: OnceLock<Value> = OnceLock::new();
-    static RES: OnceLock<Value> = OnceLock::new();
-    match file {
-        "batchnorm.json" => BN.get_or_init(|| load(file)),
-        "residual.json" => RES.get_or_init(|| load(file)),
-        _ => panic!("unknown fixture file {file}"),
-    }
-}
-
-/// The case named `name` in list `list` of `file` (names are unique within one list).
-fn case(file: &str, list: &str, name: &str) -> &'static Value {
-    let all = fixture(file)[list]
-        .as_array()
-        .unwrap_or_else(|| panic!("{file}: missing list `{list}`"));
-    let found: Vec<&Value> = all.iter().filter(|c| c["name"] == name).collect();
-    assert_eq!(
-        found.len(),
-        1,
-        "{file}/{list}: {} cases named `{name}`",
-        found.len()
-    );
-    found[0]
-}
-
-/// A fixture tensor: `{"shape": [...], "data": [...]}`.
-struct Fx {
-    shape: Vec<usize>,
-    data: Vec<f64>,
-}
-
-impl Fx {
-    /// The data as f32. The README guarantees f32-representable inputs; serde_json (without
-    /// `float_roundtrip`) may parse a decimal one f64 ulp away from the nearest f64, which still
-    /// rounds back to the same f32, so the check allows 2^-52-relative parse errors only.
-    fn f32s(&self) -> Vec<f32> {
-        self.data
-            .iter()
-            .map(|&v| {
-                let f = v as f32;
-                assert!(
-                    (f as f64 - v).abs() <= v.abs() * f64::EPSILON,
-                    "fixture input {v} is not an f32 value"
-                );
-                f
-            })
-            .collect()
-    }
-}
-
-/// The tensor `field` of a case, or `None` when it is JSON `null`.
-fn fx(v: &Value, field: &str) -> Option<Fx> {
-    let t = v
-        .get(field)
-        .unwrap_or_else(|| panic!("missing field `{field}`"));
-    if t.is_null() {
-        return None;
-    }
-    let shape: Vec<usize> = t["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dimension") as usize)
-        .collect();
-    let data: Vec<f64> = t["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_f64().expect("number"))
-        .collect();
-    assert_eq!(
-        data.len(),
-        shape.iter().product::<usize>(),
-        "`{field}`: data length does not match shape {shape:?}"
-    );
-    Some(Fx { shape, data })
-}
-
-fn req(v: &Value, field: &str) -> Fx {
-    fx(v, field).unwrap_or_else(|| panic!("field `{field}` is null"))
-}
-
-fn tensors_from<S: Shape>(flat: &[f32]) -> Vec<Tensor<S>> {
-    assert_eq!(flat.len() % S::LEN, 0);
-    flat.chunks(S::LEN)
-        .map(|c| Tensor::try_from(c).expect("length checked"))
-        .collect()
-}
 
 fn array_from<S: Shape, const B: usize>(flat: &[f32]) -> [Tensor<S>; B] {
     assert_eq!(
@@ -172,19 +69,8 @@ fn array_from<S: Shape, const B: usize>(flat: &[f32]) -> [Tensor<S>; B] {
     std::array::from_fn(|b| Tensor::try_from(&flat[b * S::LEN..(b + 1) * S::LEN]).expect("length"))
 }
 
-fn flat<S: Shape>(t: &[Tensor<S>]) -> Vec<f64> {
-    t.iter()
-        .flat_map(|t| t.as_slice().iter().map(|&v| v as f64))
-        .collect()
-}
-
 fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
-}
-
-/// The dimensions of a shape type (`[C, H, W]`, `[C, L]` or `[N]`).
-fn dims<S: Shape>() -> Vec<usize> {
-    S::DIMS[..S::RANK].to_vec()
 }
 
 fn count_sentinels<S: Shape>(t: &[Tensor<S>]) -> usize {

@@ -2,6 +2,8 @@
 //! differences (with a negative control), and small helpers.
 #![allow(dead_code)]
 
+pub mod fixtures;
+
 use nn::{ParamId, Parameters, Rng, Shape, Tensor};
 
 /// Tolerance relative to the tensor's gradient scale (largest |fd|).
