@@ -46,50 +46,8 @@ pub fn plot_curves(
     register_font();
     let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE).map_err(plot_err)?;
-    let n = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(2);
-    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for (_, ys) in series {
-        for &y in ys.iter().filter(|y| y.is_finite()) {
-            lo = lo.min(y);
-            hi = hi.max(y);
-        }
-    }
-    if !lo.is_finite() {
-        (lo, hi) = (0.0, 1.0);
-    }
-    let pad = ((hi - lo) * 0.05).max(1e-6);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 24))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(1f32..n as f32, (lo - pad)..(hi + pad))
-        .map_err(plot_err)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc(y_label)
-        .draw()
-        .map_err(plot_err)?;
-    for (i, (name, ys)) in series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(
-                ys.iter().enumerate().map(|(e, &y)| (e as f32 + 1.0, y)),
-                color.stroke_width(2),
-            ))
-            .map_err(plot_err)?
-            .label(*name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_err)?;
+    let root = root.titled(title, ("sans-serif", 24)).map_err(plot_err)?;
+    draw_panel(&root, y_label, series)?;
     root.present().map_err(plot_err)?;
     Ok(())
 }
