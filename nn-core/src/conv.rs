@@ -5,11 +5,12 @@ use core::marker::PhantomData;
 
 use generic_array::{ArrayLength, GenericArray};
 use typenum::{Unsigned, U0, U1};
-use wide::f32x8;
 
+use crate::conv_simd::{Const, ConstGeom, ConvForward};
 use crate::geometry::{SameSize, WindowOut};
 use crate::init::{Init, Rng};
 use crate::layer::{Layer, ParamId, ParamKind, Parameters};
+use crate::simd::dispatch;
 use crate::tensor::{Shape, Shape2, Shape3, Tensor};
 
 /// Kernel weights stored `[ky][kx][ci][co]`: output channels innermost, so the inner loop is a
@@ -35,189 +36,9 @@ pub(crate) struct Geom {
     pub ow: usize,
 }
 
-/// Loads 8 consecutive values.
-#[inline(always)]
-fn load8(s: &[f32]) -> f32x8 {
-    let mut a = [0.0f32; 8];
-    a.copy_from_slice(&s[..8]);
-    f32x8::from(a)
-}
-
-/// Output positions per register block for 32 filters: 16 accumulators fit AVX-512's 32 vector
-/// registers; with 16 registers (SSE, AVX2) 8 accumulators avoid spills (measured: 4 positions
-/// are 5% faster on M3/M4 with AVX-512 and 4% slower without).
-#[cfg(target_feature = "avx512f")]
-const POSITIONS_PER_BLOCK: usize = 4;
-/// Output positions per register block for 32 filters (see the AVX-512 variant).
-#[cfg(not(target_feature = "avx512f"))]
-const POSITIONS_PER_BLOCK: usize = 2;
-
-/// `y = conv(x, w) + b` for one sample; `acc` has `cout` cells (scratch for the general path).
-///
-/// Three paths, chosen from constants (so only one survives inlining):
-/// - filters a multiple of 8: register blocks of 8 accumulators (filters x output positions),
-///   see [`conv_forward_blocked`];
-/// - otherwise, stride 1: 8 output positions of a row at once (contiguous input), per filter;
-/// - otherwise the plain loop.
-#[inline(always)]
-pub(crate) fn conv_forward(
-    g: Geom,
-    x: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    y: &mut [f32],
-    acc: &mut [f32],
-) {
-    if g.cout.is_multiple_of(32) {
-        conv_forward_blocked::<4, { POSITIONS_PER_BLOCK }>(g, x, w, b, y)
-    } else if g.cout.is_multiple_of(16) {
-        conv_forward_blocked::<2, { 2 * POSITIONS_PER_BLOCK }>(g, x, w, b, y)
-    } else if g.cout.is_multiple_of(8) {
-        conv_forward_blocked::<1, 8>(g, x, w, b, y)
-    } else if g.sw == 1 && g.ow >= 8 {
-        conv_forward_positions8(g, x, w, b, y, acc)
-    } else {
-        conv_forward_plain(g, x, w, b, y, acc, 0, g.ow)
-    }
-}
-
-/// Register-blocked convolution for filters in multiples of `8 * V`: `V` vectors of 8 filters
-/// times `P` output positions of a row make `V * P` independent accumulators (8 keeps the FMA
-/// units busy); each weight vector feeds `P` positions, each input value `V` vectors.
-#[inline(always)]
-fn conv_forward_blocked<const V: usize, const P: usize>(
-    g: Geom,
-    x: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    y: &mut [f32],
-) {
-    let (hw, ohw, co_n) = (g.h * g.w, g.oh * g.ow, g.cout);
-    for c0 in (0..co_n).step_by(8 * V) {
-        let mut bias = [f32x8::ZERO; V];
-        if let Some(b) = b {
-            for (v, bv) in bias.iter_mut().enumerate() {
-                *bv = load8(&b[c0 + 8 * v..]);
-            }
-        }
-        for oy in 0..g.oh {
-            let mut ox = 0;
-            while ox < g.ow {
-                let n = (g.ow - ox).min(P);
-                let mut acc = [bias; P];
-                for ky in 0..g.kh {
-                    let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
-                    if iy >= g.h {
-                        continue;
-                    }
-                    for kx in 0..g.kw {
-                        let mut ix = [0usize; P];
-                        for (j, i) in ix.iter_mut().enumerate() {
-                            *i = ((ox + j) * g.sw + kx).wrapping_sub(g.pl);
-                        }
-                        let base = (ky * g.kw + kx) * g.cin;
-                        for ci in 0..g.cin {
-                            let row = &x[ci * hw + iy * g.w..][..g.w];
-                            let off = (base + ci) * co_n + c0;
-                            let mut wv = [f32x8::ZERO; V];
-                            for (v, wvv) in wv.iter_mut().enumerate() {
-                                *wvv = load8(&w[off + 8 * v..]);
-                            }
-                            for j in 0..P {
-                                let xv = f32x8::splat(if ix[j] < g.w { row[ix[j]] } else { 0.0 });
-                                for v in 0..V {
-                                    acc[j][v] = xv.mul_add(wv[v], acc[j][v]);
-                                }
-                            }
-                        }
-                    }
-                }
-                for (j, a) in acc.iter().enumerate().take(n) {
-                    for v in 0..V {
-                        for (l, val) in a[v].to_array().into_iter().enumerate() {
-                            y[(c0 + 8 * v + l) * ohw + oy * g.ow + ox + j] = val;
-                        }
-                    }
-                }
-                ox += P;
-            }
-        }
-    }
-}
-
-/// Stride-1 convolution vectorized along output rows: a register block holds up to 4 vectors
-/// of 8 consecutive output positions for 2 filters (8 independent accumulators); each input
-/// vector load feeds both filters.
-#[inline(always)]
-fn conv_forward_positions8(
-    g: Geom,
-    x: &[f32],
-    w: &[f32],
-    b: Option<&[f32]>,
-    y: &mut [f32],
-    acc: &mut [f32],
-) {
-    const NV: usize = 4;
-    let (hw, ohw, co_n) = (g.h * g.w, g.oh * g.ow, g.cout);
-    // Output columns whose every tap lies inside the input row: [lo, hi).
-    let lo = g.pl.min(g.ow);
-    let hi = (g.w + g.pl + 1).saturating_sub(g.kw).min(g.ow).max(lo);
-    let full = (hi - lo) / 8 * 8;
-    let mut co = 0;
-    while co < co_n {
-        let pair = co + 1 < co_n;
-        let bias = |c: usize| b.map_or(0.0, |b| b[c]);
-        for oy in 0..g.oh {
-            let mut ox = lo;
-            while ox < lo + full {
-                let nv = ((lo + full - ox) / 8).min(NV);
-                let mut a0 = [f32x8::splat(bias(co)); NV];
-                let mut a1 = [f32x8::splat(if pair { bias(co + 1) } else { 0.0 }); NV];
-                for ky in 0..g.kh {
-                    let iy = (oy + ky).wrapping_sub(g.pt);
-                    if iy >= g.h {
-                        continue;
-                    }
-                    for kx in 0..g.kw {
-                        let base = (ky * g.kw + kx) * g.cin;
-                        for ci in 0..g.cin {
-                            let row = &x[ci * hw + iy * g.w + ox + kx - g.pl..];
-                            let woff = (base + ci) * co_n + co;
-                            let w0 = f32x8::splat(w[woff]);
-                            let w1 = f32x8::splat(if pair { w[woff + 1] } else { 0.0 });
-                            for v in 0..NV {
-                                if v < nv {
-                                    let xv = load8(&row[8 * v..]);
-                                    a0[v] = xv.mul_add(w0, a0[v]);
-                                    a1[v] = xv.mul_add(w1, a1[v]);
-                                }
-                            }
-                        }
-                    }
-                }
-                for v in 0..nv {
-                    y[co * ohw + oy * g.ow + ox + 8 * v..][..8].copy_from_slice(&a0[v].to_array());
-                    if pair {
-                        y[(co + 1) * ohw + oy * g.ow + ox + 8 * v..][..8]
-                            .copy_from_slice(&a1[v].to_array());
-                    }
-                }
-                ox += 8 * nv;
-            }
-        }
-        co += 2;
-    }
-    // Columns at the borders and the remainder go through the plain loop.
-    if lo > 0 {
-        conv_forward_plain(g, x, w, b, y, acc, 0, lo);
-    }
-    if lo + full < g.ow {
-        conv_forward_plain(g, x, w, b, y, acc, lo + full, g.ow);
-    }
-}
-
-/// The plain loop over output columns `[ox0, ox1)` of every row.
-#[inline(always)]
+/// The plain loop over output columns `[ox0, ox1)` of every row: the reference the vectorized
+/// kernels of [`crate::conv_simd`] are tested against.
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
 fn conv_forward_plain(
     g: Geom,
@@ -473,16 +294,14 @@ where
 
     #[inline(always)]
     fn forward(&self, x: &Tensor<Shape3<CI, H, W>>, y: &mut Tensor<Shape3<CO, OH, OW>>) {
-        let mut acc = GenericArray::<f32, CO>::default();
         let b = if BIAS { Some(self.b.as_slice()) } else { None };
-        conv_forward(
-            geom2::<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>(),
-            x.as_slice(),
-            self.weights(),
+        dispatch(ConvForward {
+            g: Const::<G2<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>>::new(),
+            x: x.as_slice(),
+            w: self.weights(),
             b,
-            y.as_mut_slice(),
-            &mut acc,
-        );
+            y: y.as_mut_slice(),
+        });
     }
 
     fn backward_batch(
@@ -543,6 +362,45 @@ fn geom2<
     }
 }
 
+/// A convolution's geometry as a type (its [`ConstGeom`] is [`geom2`]), so the run-time
+/// dispatched kernels are compiled with constant loop bounds.
+#[allow(clippy::type_complexity)]
+struct G2<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>(
+    PhantomData<(CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW)>,
+);
+
+impl<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW> ConstGeom
+    for G2<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>
+where
+    CI: Unsigned,
+    CO: Unsigned,
+    KH: Unsigned,
+    KW: Unsigned,
+    SH: Unsigned,
+    SW: Unsigned,
+    PT: Unsigned,
+    PL: Unsigned,
+    H: Unsigned,
+    W: Unsigned,
+    OH: Unsigned,
+    OW: Unsigned,
+{
+    const G: Geom = Geom {
+        cin: CI::USIZE,
+        cout: CO::USIZE,
+        h: H::USIZE,
+        w: W::USIZE,
+        kh: KH::USIZE,
+        kw: KW::USIZE,
+        sh: SH::USIZE,
+        sw: SW::USIZE,
+        pt: PT::USIZE,
+        pl: PL::USIZE,
+        oh: OH::USIZE,
+        ow: OW::USIZE,
+    };
+}
+
 /// Splits a gradient layer into its kernel and bias slices.
 fn grad_parts<'a, K, CO: ArrayLength>(
     w: &'a mut K,
@@ -601,16 +459,14 @@ where
 
     #[inline(always)]
     fn forward(&self, x: &Tensor<Shape2<CI, L>>, y: &mut Tensor<Shape2<CO, OL>>) {
-        let mut acc = GenericArray::<f32, CO>::default();
         let b = if BIAS { Some(self.b.as_slice()) } else { None };
-        conv_forward(
-            geom2::<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>(),
-            x.as_slice(),
-            self.weights(),
+        dispatch(ConvForward {
+            g: Const::<G2<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>>::new(),
+            x: x.as_slice(),
+            w: self.weights(),
             b,
-            y.as_mut_slice(),
-            &mut acc,
-        );
+            y: y.as_mut_slice(),
+        });
     }
 
     fn backward_batch(
@@ -643,6 +499,55 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv_simd::forward;
+    use std::vec::Vec;
+
+    /// The vectorized forward with every instruction set this CPU has, named.
+    fn every_isa(
+        g: Geom,
+        x: &[f32],
+        w: &[f32],
+        b: &[f32],
+        n: usize,
+    ) -> Vec<(&'static str, Vec<f32>)> {
+        let mut out = Vec::new();
+        let mut y = std::vec![f32::NAN; n];
+        forward(crate::simd::Portable, g, x, w, Some(b), &mut y);
+        out.push(("portable", y));
+        #[cfg(target_arch = "x86_64")]
+        {
+            use crate::conv_simd::ConvForward;
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut y = std::vec![f32::NAN; n];
+                // SAFETY: AVX2 and FMA were detected.
+                unsafe {
+                    crate::simd::run_avx2(ConvForward {
+                        g,
+                        x,
+                        w,
+                        b: Some(b),
+                        y: &mut y,
+                    })
+                };
+                out.push(("avx2", y));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut y = std::vec![f32::NAN; n];
+                // SAFETY: AVX-512F was detected.
+                unsafe {
+                    crate::simd::run_avx512(ConvForward {
+                        g,
+                        x,
+                        w,
+                        b: Some(b),
+                        y: &mut y,
+                    })
+                };
+                out.push(("avx512", y));
+            }
+        }
+        out
+    }
 
     /// The register-blocked and row-vectorized kernels against the plain scalar loop, over many
     /// geometries (filters that are and are not multiples of 8, strides, paddings, borders).
@@ -654,8 +559,8 @@ mod tests {
             (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
         };
         let mut checked = 0;
-        for &(cin, cout) in &[(1, 8), (3, 16), (2, 32), (1, 6), (4, 5), (3, 24)] {
-            for &(h, w) in &[(1, 12), (5, 9), (8, 8), (3, 17)] {
+        for &(cin, cout) in &[(1, 8), (3, 16), (2, 32), (1, 6), (4, 5), (3, 24), (2, 80)] {
+            for &(h, w) in &[(1, 12), (5, 9), (8, 8), (3, 17), (4, 40), (2, 70)] {
                 for &(kh, kw) in &[(1, 3), (3, 3), (2, 5)] {
                     for &(sh, sw) in &[(1, 1), (2, 2), (1, 2)] {
                         for &(pt, pb, pl, pr) in &[(0, 0, 0, 0), (1, 1, 1, 1), (0, 1, 2, 0)] {
@@ -685,15 +590,15 @@ mod tests {
                             let mut acc = std::vec![0.0; cout];
                             let mut want = std::vec![0.0; cout * oh * ow];
                             conv_forward_plain(g, &x, &wt, Some(&b), &mut want, &mut acc, 0, ow);
-                            let mut got = std::vec![0.0; cout * oh * ow];
-                            conv_forward(g, &x, &wt, Some(&b), &mut got, &mut acc);
-                            for (i, (a, e)) in got.iter().zip(&want).enumerate() {
-                                assert!(
-                                    (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
-                                    "{g:?}: output {i}: {a} vs {e}"
-                                );
+                            for (isa, got) in every_isa(g, &x, &wt, &b, cout * oh * ow) {
+                                for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                                    assert!(
+                                        (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                                        "{isa}, {g:?}: output {i}: {a} vs {e}"
+                                    );
+                                }
+                                checked += 1;
                             }
-                            checked += 1;
                         }
                     }
                 }

@@ -15,6 +15,7 @@ extern crate std;
 
 pub mod activation;
 pub mod conv;
+mod conv_simd;
 pub mod dense;
 pub mod flatten;
 pub mod geometry;
@@ -27,6 +28,7 @@ pub mod norm;
 #[cfg(feature = "alloc")]
 pub mod optim;
 pub mod pool;
+mod simd;
 pub mod tensor;
 
 #[cfg(feature = "std")]

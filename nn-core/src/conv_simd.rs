@@ -1,0 +1,576 @@
+//! Vectorized convolution forward, written once over [`Isa`] and run with the widest instruction
+//! set the CPU has (see [`crate::simd`]).
+//!
+//! Two register-blocked kernels, chosen from the geometry (constants after inlining):
+//! - **filters**: a block is `V` vectors of filters times `P` output positions of a row; each
+//!   weight vector feeds `P` positions, each input value (broadcast) `V` vectors. Any stride and
+//!   padding; the `V * P` outputs are written channel by channel.
+//! - **positions** (stride 1 along rows): a block is `NV` vectors of consecutive output columns
+//!   times `F` filters; each input vector feeds `F` filters. Columns whose taps would leave the
+//!   row (padding) go through the filters kernel.
+//!
+//! The choice minimizes vector operations plus scalar stores for the layer; both kernels are
+//! checked against the plain loop in `conv::tests`.
+
+use core::marker::PhantomData;
+
+use crate::conv::Geom;
+use crate::simd::{Isa, Kernel};
+
+/// Where a kernel gets its geometry: a constant of a layer type (so the runtime-dispatched copy
+/// still sees constants) or a value (tests).
+pub(crate) trait GeomOf: Copy {
+    /// The geometry.
+    fn geom(self) -> Geom;
+}
+
+impl GeomOf for Geom {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn geom(self) -> Geom {
+        self
+    }
+}
+
+/// A geometry known from types.
+pub(crate) trait ConstGeom {
+    /// The geometry.
+    const G: Geom;
+}
+
+/// [`GeomOf`] for a [`ConstGeom`] type.
+pub(crate) struct Const<T>(PhantomData<T>);
+
+impl<T> Clone for Const<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Const<T> {}
+
+impl<T> Const<T> {
+    /// The marker.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    pub(crate) fn new() -> Self {
+        Const(PhantomData)
+    }
+}
+
+impl<T: ConstGeom> GeomOf for Const<T> {
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn geom(self) -> Geom {
+        T::G
+    }
+}
+
+/// `y = conv(x, w) + b` for one sample as a [`Kernel`] for [`crate::simd::dispatch`].
+pub(crate) struct ConvForward<'a, G: GeomOf> {
+    pub g: G,
+    pub x: &'a [f32],
+    pub w: &'a [f32],
+    pub b: Option<&'a [f32]>,
+    pub y: &'a mut [f32],
+}
+
+impl<G: GeomOf> Kernel for ConvForward<'_, G> {
+    type Out = ();
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn run<S: Isa>(self, s: S) {
+        forward(s, self.g.geom(), self.x, self.w, self.b, self.y)
+    }
+}
+
+/// Cells of the on-stack copy of a zero-padded input (8 KiB; 64-bit targets only, so small
+/// embedded stacks never carry it).
+const SCRATCH: usize = 2048;
+
+/// Accumulator registers a block may use (the rest hold weights, inputs and broadcasts).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn acc_budget<S: Isa>() -> usize {
+    if S::REGS >= 32 {
+        24
+    } else {
+        12
+    }
+}
+
+/// Output positions per filters-kernel block with `v` vectors of filters for rows of `width`
+/// columns: the block size (at most the accumulator budget) that minimizes the vector loads and
+/// multiply-adds of a row, wasted positions of the last block included.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn positions_per_block<S: Isa>(v: usize, width: usize) -> usize {
+    let max = acc_budget::<S>() / v;
+    let mut best = (usize::MAX, 1);
+    for p in [12, 10, 8, 6, 5, 4, 3, 2, 1] {
+        if p <= max {
+            let cost = width.div_ceil(p) * (p * v + v);
+            if cost < best.0 {
+                best = (cost, p);
+            }
+        }
+    }
+    best.1
+}
+
+/// Output columns `[lo, hi)` whose every tap lies inside the input row.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn interior(g: Geom) -> (usize, usize) {
+    let lo = g.pl.div_ceil(g.sw).min(g.ow);
+    let hi = if g.w + g.pl >= g.kw {
+        ((g.w + g.pl - g.kw) / g.sw + 1).min(g.ow)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// Forward of one sample with the operations of `s`.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+pub(crate) fn forward<S: Isa>(
+    s: S,
+    g: Geom,
+    x: &[f32],
+    w: &[f32],
+    b: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    assert!(
+        x.len() >= g.cin * g.h * g.w
+            && w.len() >= g.kh * g.kw * g.cin * g.cout
+            && y.len() >= g.cout * g.oh * g.ow
+            && b.is_none_or(|b| b.len() >= g.cout)
+            && g.sw >= 1
+            && g.sh >= 1
+    );
+    let l = S::LANES;
+    let (lo, hi) = interior(g);
+    let taps = g.kh * g.kw * g.cin;
+    // Cost in vector operations (+ scalar stores, each about as dear) of the two kernels.
+    let nvf = g.cout.div_ceil(l);
+    let filters_cost = g.oh * g.ow * (nvf * taps + g.cout);
+    let positions_cost = g.oh * ((hi - lo).div_ceil(l) * g.cout * taps)
+        + g.oh * (g.ow - (hi - lo)) * (nvf * taps + g.cout);
+    // SAFETY (both calls): the lengths were checked above, and every index the kernels form
+    // stays inside them (see the kernels).
+    unsafe {
+        if g.sw == 1 && hi > lo && positions_cost < filters_cost {
+            positions_all(s, g, x.as_ptr(), w.as_ptr(), b, y.as_mut_ptr(), lo, hi);
+            filters_all(
+                s,
+                g,
+                x.as_ptr(),
+                w.as_ptr(),
+                b,
+                y.as_mut_ptr(),
+                0,
+                lo,
+                lo,
+                lo,
+            );
+            filters_all(
+                s,
+                g,
+                x.as_ptr(),
+                w.as_ptr(),
+                b,
+                y.as_mut_ptr(),
+                hi,
+                g.ow,
+                hi,
+                hi,
+            );
+        } else {
+            filters_all(
+                s,
+                g,
+                x.as_ptr(),
+                w.as_ptr(),
+                b,
+                y.as_mut_ptr(),
+                0,
+                g.ow,
+                lo,
+                hi,
+            );
+        }
+    }
+}
+
+/// The filters kernel over columns `[ox0, ox1)` of every row; blocks inside the interior
+/// `[lo, hi)` skip the column checks.
+///
+/// # Safety
+/// `x`, `w`, `y` (and `b`) hold the cells `g` describes.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn filters_all<S: Isa>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    ox0: usize,
+    ox1: usize,
+    lo: usize,
+    hi: usize,
+) {
+    if ox0 >= ox1 {
+        return;
+    }
+    let nvf = g.cout.div_ceil(S::LANES);
+    // SAFETY: forwarded.
+    unsafe {
+        match nvf {
+            1 => filters_rows::<S, 1>(s, g, x, w, b, y, 0, ox0, ox1, lo, hi),
+            2 => filters_rows::<S, 2>(s, g, x, w, b, y, 0, ox0, ox1, lo, hi),
+            3 => filters_rows::<S, 3>(s, g, x, w, b, y, 0, ox0, ox1, lo, hi),
+            _ => {
+                let mut c0 = 0;
+                while c0 < g.cout {
+                    filters_rows::<S, 4>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi);
+                    c0 += 4 * S::LANES;
+                }
+            }
+        }
+    }
+}
+
+/// The filters kernel for filters `c0..` (up to `V` vectors) over columns `[ox0, ox1)`.
+///
+/// # Safety
+/// As [`filters_all`].
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn filters_rows<S: Isa, const V: usize>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    c0: usize,
+    ox0: usize,
+    ox1: usize,
+    lo: usize,
+    hi: usize,
+) {
+    // SAFETY: forwarded.
+    unsafe {
+        match positions_per_block::<S>(V, ox1 - ox0) {
+            12 => filters_rows_p::<S, V, 12>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            10 => filters_rows_p::<S, V, 10>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            8 => filters_rows_p::<S, V, 8>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            6 => filters_rows_p::<S, V, 6>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            5 => filters_rows_p::<S, V, 5>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            4 => filters_rows_p::<S, V, 4>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            3 => filters_rows_p::<S, V, 3>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            2 => filters_rows_p::<S, V, 2>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            _ => filters_rows_p::<S, V, 1>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+        }
+    }
+}
+
+/// Splits each row's columns `[ox0, ox1)` into blocks of `P`: a whole block inside the interior
+/// `[lo, hi)` skips the column checks, the others check.
+///
+/// # Safety
+/// As [`filters_all`].
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn filters_rows_p<S: Isa, const V: usize, const P: usize>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    c0: usize,
+    ox0: usize,
+    ox1: usize,
+    lo: usize,
+    hi: usize,
+) {
+    let nc = (g.cout - c0).min(V * S::LANES);
+    // Padded columns the blocks read: with zero padding written out, every block runs unchecked.
+    let wp = ((ox0 + (ox1 - ox0).div_ceil(P) * P - 1) * g.sw + g.kw).max(g.w + g.pl);
+    let needs_checks = ox0 * g.sw < g.pl || wp > g.w + g.pl;
+    if needs_checks && cfg!(target_pointer_width = "64") && g.cin * g.h * wp <= SCRATCH {
+        let mut buf = core::mem::MaybeUninit::<[f32; SCRATCH]>::uninit();
+        let p = buf.as_mut_ptr() as *mut f32;
+        // SAFETY: `cin * h * wp <= SCRATCH` cells are written (zeros, then each input row at
+        // column `pl`), so the kernel reads only initialized cells of `buf`; `x` holds
+        // `cin * h * w` cells (checked by `forward`).
+        unsafe {
+            for r in 0..g.cin * g.h {
+                let row = p.add(r * wp);
+                core::ptr::write_bytes(row, 0, wp);
+                core::ptr::copy_nonoverlapping(x.add(r * g.w), row.add(g.pl), g.w);
+            }
+            let gp = Geom { w: wp, pl: 0, ..g };
+            for oy in 0..g.oh {
+                let mut ox = ox0;
+                while ox < ox1 {
+                    let n = (ox1 - ox).min(P);
+                    filters_block::<S, V, P, false>(s, gp, p, w, b, y, c0, nc, oy, ox, n);
+                    ox += n;
+                }
+            }
+        }
+        return;
+    }
+    for oy in 0..g.oh {
+        let mut ox = ox0;
+        while ox < ox1 {
+            let n = (ox1 - ox).min(P);
+            // SAFETY: forwarded; unchecked blocks lie inside [lo, hi).
+            unsafe {
+                if n == P && ox >= lo && ox + P <= hi {
+                    filters_block::<S, V, P, false>(s, g, x, w, b, y, c0, nc, oy, ox, P);
+                } else {
+                    filters_block::<S, V, P, true>(s, g, x, w, b, y, c0, nc, oy, ox, n);
+                }
+            }
+            ox += n;
+        }
+    }
+}
+
+/// One block: filters `c0..c0 + nc` (`nc <= V * LANES`) at positions `ox..ox + n` (`n <= P`) of
+/// row `oy`. With `CHECK`, taps outside the row read zero (and positions past `n` are computed
+/// from in-bounds cells and dropped); without, every tap of the `P` positions is in the row.
+///
+/// # Safety
+/// As [`filters_all`]; without `CHECK`, every tap of the `P` positions is in the row.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn filters_block<S: Isa, const V: usize, const P: usize, const CHECK: bool>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    c0: usize,
+    nc: usize,
+    oy: usize,
+    ox: usize,
+    n: usize,
+) {
+    let l = S::LANES;
+    let hw = g.h * g.w;
+    // SAFETY: every pointer below stays inside the buffers: weights `(tap * cout + c0 + v * l)`
+    // with at most `nc - v * l` lanes, inputs at a checked or interior `(iy, ix)`, outputs at
+    // `(c0 + c, oy, ox + j)` with `c < nc`, `j < n`.
+    unsafe {
+        let mut bias = [s.zero(); V];
+        if let Some(b) = b {
+            for (v, bv) in bias.iter_mut().enumerate() {
+                *bv = s.load_n(b.as_ptr().add(c0 + v * l), nc.saturating_sub(v * l));
+            }
+        }
+        let mut acc = [bias; P];
+        for ky in 0..g.kh {
+            let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+            if iy >= g.h {
+                continue;
+            }
+            for kx in 0..g.kw {
+                let mut ix = [0usize; P];
+                let mut ok = [true; P];
+                for j in 0..P {
+                    ix[j] = ((ox + j) * g.sw + kx).wrapping_sub(g.pl);
+                    if CHECK {
+                        ok[j] = ix[j] < g.w;
+                        if !ok[j] {
+                            ix[j] = 0;
+                        }
+                    }
+                }
+                let wt = w.add((ky * g.kw + kx) * g.cin * g.cout + c0);
+                let xr = x.add(iy * g.w);
+                for ci in 0..g.cin {
+                    let wp = wt.add(ci * g.cout);
+                    let mut wv = [s.zero(); V];
+                    for (v, wvv) in wv.iter_mut().enumerate() {
+                        *wvv = s.load_n(wp.add(v * l), nc.saturating_sub(v * l));
+                    }
+                    let xp = xr.add(ci * hw);
+                    for j in 0..P {
+                        let xv = *xp.add(ix[j]);
+                        let xv = if CHECK && !ok[j] { 0.0 } else { xv };
+                        let xs = s.splat(xv);
+                        for v in 0..V {
+                            acc[j][v] = s.fma(xs, wv[v], acc[j][v]);
+                        }
+                    }
+                }
+            }
+        }
+        // Spill the block with constant indices only (so `acc` itself stays in registers), then
+        // write it channel by channel.
+        let ohw = g.oh * g.ow;
+        let tmp: [[S::V; V]; P] = acc;
+        for (j, t) in tmp.iter().enumerate().take(n) {
+            let out = y.add(oy * g.ow + ox + j);
+            // `t` is `V` vectors of `LANES` consecutive `f32`s.
+            debug_assert_eq!(core::mem::size_of::<S::V>(), 4 * l);
+            let t = core::slice::from_raw_parts(t.as_ptr() as *const f32, V * l);
+            for (c, &val) in t.iter().enumerate().take(nc) {
+                *out.add((c0 + c) * ohw) = val;
+            }
+        }
+    }
+}
+
+/// The positions kernel over the interior columns `[lo, hi)` of every row (stride 1 along rows).
+///
+/// # Safety
+/// As [`filters_all`]; `g.sw == 1` and `[lo, hi)` is the interior.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn positions_all<S: Isa>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    lo: usize,
+    hi: usize,
+) {
+    let nv = (hi - lo).div_ceil(S::LANES).min(3);
+    // SAFETY: forwarded.
+    unsafe {
+        match nv {
+            1 => positions_nv::<S, 1>(s, g, x, w, b, y, lo, hi),
+            2 => positions_nv::<S, 2>(s, g, x, w, b, y, lo, hi),
+            _ => positions_nv::<S, 3>(s, g, x, w, b, y, lo, hi),
+        }
+    }
+}
+
+/// Filters per positions-kernel block: the largest of 8, 6, 4, 2 that divides the filter count
+/// and fits the accumulator budget with `NV` vectors (1 otherwise).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn filters_per_block<S: Isa, const NV: usize>(cout: usize) -> usize {
+    let max = acc_budget::<S>() / NV;
+    for f in [8, 6, 4, 2] {
+        if f <= max && cout.is_multiple_of(f) {
+            return f;
+        }
+    }
+    1
+}
+
+/// # Safety
+/// As [`positions_all`].
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn positions_nv<S: Isa, const NV: usize>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    lo: usize,
+    hi: usize,
+) {
+    // SAFETY: forwarded.
+    unsafe {
+        match filters_per_block::<S, NV>(g.cout) {
+            8 => positions_f::<S, 8, NV>(s, g, x, w, b, y, lo, hi),
+            6 => positions_f::<S, 6, NV>(s, g, x, w, b, y, lo, hi),
+            4 => positions_f::<S, 4, NV>(s, g, x, w, b, y, lo, hi),
+            2 => positions_f::<S, 2, NV>(s, g, x, w, b, y, lo, hi),
+            _ => positions_f::<S, 1, NV>(s, g, x, w, b, y, lo, hi),
+        }
+    }
+}
+
+/// # Safety
+/// As [`positions_all`]; `F` divides `g.cout`.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn positions_f<S: Isa, const F: usize, const NV: usize>(
+    s: S,
+    g: Geom,
+    x: *const f32,
+    w: *const f32,
+    b: Option<&[f32]>,
+    y: *mut f32,
+    lo: usize,
+    hi: usize,
+) {
+    let l = S::LANES;
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    let mut co = 0;
+    while co < g.cout {
+        for oy in 0..g.oh {
+            let mut ox = lo;
+            while ox < hi {
+                let cols = (hi - ox).min(NV * l);
+                // SAFETY: filters `co..co + F` exist; the input vectors start at interior
+                // columns and read at most `cols - v * l` cells of one row; outputs likewise.
+                unsafe {
+                    let mut acc = [[s.zero(); NV]; F];
+                    if let Some(b) = b {
+                        for (f, a) in acc.iter_mut().enumerate() {
+                            *a = [s.splat(b[co + f]); NV];
+                        }
+                    }
+                    for ky in 0..g.kh {
+                        let iy = (oy * g.sh + ky).wrapping_sub(g.pt);
+                        if iy >= g.h {
+                            continue;
+                        }
+                        for kx in 0..g.kw {
+                            let xr = x.add(iy * g.w + ox + kx - g.pl);
+                            let wt = w.add((ky * g.kw + kx) * g.cin * g.cout + co);
+                            for ci in 0..g.cin {
+                                let xp = xr.add(ci * hw);
+                                let mut xv = [s.zero(); NV];
+                                for (v, xvv) in xv.iter_mut().enumerate() {
+                                    *xvv = s.load_n(xp.add(v * l), cols.saturating_sub(v * l));
+                                }
+                                let wp = wt.add(ci * g.cout);
+                                for (f, a) in acc.iter_mut().enumerate() {
+                                    let wf = s.splat(*wp.add(f));
+                                    for v in 0..NV {
+                                        a[v] = s.fma(xv[v], wf, a[v]);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    for (f, a) in acc.iter().enumerate() {
+                        let out = y.add((co + f) * ohw + oy * g.ow + ox);
+                        for (v, &av) in a.iter().enumerate() {
+                            if v * l < cols {
+                                s.store_n(out.add(v * l), av, cols - v * l);
+                            }
+                        }
+                    }
+                }
+                ox += cols;
+            }
+        }
+        co += F;
+    }
+}
