@@ -17,6 +17,22 @@ pub trait Activation: Copy {
     fn f<R: Real>(&self, x: R) -> R;
     /// g'(x); `y` is g(x), which some derivatives reuse.
     fn df<R: Real>(&self, x: R, y: R) -> R;
+    /// How a vector kernel may apply g while the values are in registers (an optimization
+    /// hint; the default applies [`Activation::f`] to the stored results).
+    #[doc(hidden)]
+    const FUSED: Fused = Fused::Scalar;
+}
+
+/// How a vector kernel may apply an activation in registers (see [`Activation::FUSED`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fused {
+    /// g(x) = x: nothing to do.
+    Identity,
+    /// g(x) = max(0, x), NaN propagated.
+    Relu,
+    /// Any other g: applied with [`Activation::f`] after the vector store.
+    Scalar,
 }
 
 macro_rules! elementwise_layer {
@@ -52,6 +68,7 @@ macro_rules! elementwise_layer {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Identity;
 impl Activation for Identity {
+    const FUSED: Fused = Fused::Identity;
     const NAME: &'static str = "Identity";
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
@@ -121,6 +138,7 @@ impl Activation for Tanh {
 pub struct ReLU;
 impl Activation for ReLU {
     const NAME: &'static str = "ReLU";
+    const FUSED: Fused = Fused::Relu;
     #[inline(always)]
     fn f<R: Real>(&self, x: R) -> R {
         // Written so that NaN propagates (as in PyTorch) instead of becoming 0.

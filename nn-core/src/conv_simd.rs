@@ -14,6 +14,7 @@
 
 use core::marker::PhantomData;
 
+use crate::activation::{Activation, Fused};
 use crate::conv::Geom;
 use crate::simd::{Isa, Kernel};
 
@@ -66,20 +67,22 @@ impl<T: ConstGeom> GeomOf for Const<T> {
 }
 
 /// `y = conv(x, w) + b` for one sample as a [`Kernel`] for [`crate::simd::dispatch`].
-pub(crate) struct ConvForward<'a, G: GeomOf> {
+/// `act` is applied to every output (in registers where [`Activation::FUSED`] allows).
+pub(crate) struct ConvForward<'a, G: GeomOf, A: Activation> {
     pub g: G,
     pub x: &'a [f32],
     pub w: &'a [f32],
     pub b: Option<&'a [f32]>,
     pub y: &'a mut [f32],
+    pub act: A,
 }
 
-impl<G: GeomOf> Kernel for ConvForward<'_, G> {
+impl<G: GeomOf, A: Activation> Kernel for ConvForward<'_, G, A> {
     type Out = ();
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     fn run<S: Isa>(self, s: S) {
-        forward(s, self.g.geom(), self.x, self.w, self.b, self.y)
+        forward(s, self.g.geom(), self.x, self.w, self.b, self.y, self.act)
     }
 }
 
@@ -133,13 +136,14 @@ fn interior(g: Geom) -> (usize, usize) {
 /// Forward of one sample with the operations of `s`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(crate) fn forward<S: Isa>(
+pub(crate) fn forward<S: Isa, A: Activation>(
     s: S,
     g: Geom,
     x: &[f32],
     w: &[f32],
     b: Option<&[f32]>,
     y: &mut [f32],
+    act: A,
 ) {
     assert!(
         x.len() >= g.cin * g.h * g.w
@@ -161,7 +165,7 @@ pub(crate) fn forward<S: Isa>(
     // stays inside them (see the kernels).
     unsafe {
         if g.sw == 1 && hi > lo && positions_cost < filters_cost {
-            positions_all(s, g, x.as_ptr(), w.as_ptr(), b, y.as_mut_ptr(), lo, hi);
+            positions_all(s, g, x.as_ptr(), w.as_ptr(), b, y.as_mut_ptr(), act, lo, hi);
             filters_all(
                 s,
                 g,
@@ -169,6 +173,7 @@ pub(crate) fn forward<S: Isa>(
                 w.as_ptr(),
                 b,
                 y.as_mut_ptr(),
+                act,
                 0,
                 lo,
                 lo,
@@ -181,6 +186,7 @@ pub(crate) fn forward<S: Isa>(
                 w.as_ptr(),
                 b,
                 y.as_mut_ptr(),
+                act,
                 hi,
                 g.ow,
                 hi,
@@ -194,6 +200,7 @@ pub(crate) fn forward<S: Isa>(
                 w.as_ptr(),
                 b,
                 y.as_mut_ptr(),
+                act,
                 0,
                 g.ow,
                 lo,
@@ -211,13 +218,14 @@ pub(crate) fn forward<S: Isa>(
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn filters_all<S: Isa>(
+unsafe fn filters_all<S: Isa, A: Activation>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     ox0: usize,
     ox1: usize,
     lo: usize,
@@ -230,13 +238,13 @@ unsafe fn filters_all<S: Isa>(
     // SAFETY: forwarded.
     unsafe {
         match nvf {
-            1 => filters_rows::<S, 1>(s, g, x, w, b, y, 0, ox0, ox1, lo, hi),
-            2 => filters_rows::<S, 2>(s, g, x, w, b, y, 0, ox0, ox1, lo, hi),
-            3 => filters_rows::<S, 3>(s, g, x, w, b, y, 0, ox0, ox1, lo, hi),
+            1 => filters_rows::<S, 1, _>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
+            2 => filters_rows::<S, 2, _>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
+            3 => filters_rows::<S, 3, _>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
             _ => {
                 let mut c0 = 0;
                 while c0 < g.cout {
-                    filters_rows::<S, 4>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi);
+                    filters_rows::<S, 4, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi);
                     c0 += 4 * S::LANES;
                 }
             }
@@ -251,13 +259,14 @@ unsafe fn filters_all<S: Isa>(
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn filters_rows<S: Isa, const V: usize>(
+unsafe fn filters_rows<S: Isa, const V: usize, A: Activation>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     c0: usize,
     ox0: usize,
     ox1: usize,
@@ -267,15 +276,15 @@ unsafe fn filters_rows<S: Isa, const V: usize>(
     // SAFETY: forwarded.
     unsafe {
         match positions_per_block::<S>(V, ox1 - ox0) {
-            12 => filters_rows_p::<S, V, 12>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            10 => filters_rows_p::<S, V, 10>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            8 => filters_rows_p::<S, V, 8>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            6 => filters_rows_p::<S, V, 6>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            5 => filters_rows_p::<S, V, 5>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            4 => filters_rows_p::<S, V, 4>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            3 => filters_rows_p::<S, V, 3>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            2 => filters_rows_p::<S, V, 2>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
-            _ => filters_rows_p::<S, V, 1>(s, g, x, w, b, y, c0, ox0, ox1, lo, hi),
+            12 => filters_rows_p::<S, V, 12, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            10 => filters_rows_p::<S, V, 10, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            8 => filters_rows_p::<S, V, 8, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            6 => filters_rows_p::<S, V, 6, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            5 => filters_rows_p::<S, V, 5, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            4 => filters_rows_p::<S, V, 4, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            3 => filters_rows_p::<S, V, 3, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            2 => filters_rows_p::<S, V, 2, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
+            _ => filters_rows_p::<S, V, 1, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
         }
     }
 }
@@ -288,13 +297,14 @@ unsafe fn filters_rows<S: Isa, const V: usize>(
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn filters_rows_p<S: Isa, const V: usize, const P: usize>(
+unsafe fn filters_rows_p<S: Isa, const V: usize, const P: usize, A: Activation>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     c0: usize,
     ox0: usize,
     ox1: usize,
@@ -322,7 +332,7 @@ unsafe fn filters_rows_p<S: Isa, const V: usize, const P: usize>(
                 let mut ox = ox0;
                 while ox < ox1 {
                     let n = (ox1 - ox).min(P);
-                    filters_block::<S, V, P, false>(s, gp, p, w, b, y, c0, nc, oy, ox, n);
+                    filters_block::<S, V, P, false, _>(s, gp, p, w, b, y, act, c0, nc, oy, ox, n);
                     ox += n;
                 }
             }
@@ -336,9 +346,9 @@ unsafe fn filters_rows_p<S: Isa, const V: usize, const P: usize>(
             // SAFETY: forwarded; unchecked blocks lie inside [lo, hi).
             unsafe {
                 if n == P && ox >= lo && ox + P <= hi {
-                    filters_block::<S, V, P, false>(s, g, x, w, b, y, c0, nc, oy, ox, P);
+                    filters_block::<S, V, P, false, _>(s, g, x, w, b, y, act, c0, nc, oy, ox, P);
                 } else {
-                    filters_block::<S, V, P, true>(s, g, x, w, b, y, c0, nc, oy, ox, n);
+                    filters_block::<S, V, P, true, _>(s, g, x, w, b, y, act, c0, nc, oy, ox, n);
                 }
             }
             ox += n;
@@ -355,13 +365,20 @@ unsafe fn filters_rows_p<S: Isa, const V: usize, const P: usize>(
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn filters_block<S: Isa, const V: usize, const P: usize, const CHECK: bool>(
+unsafe fn filters_block<
+    S: Isa,
+    const V: usize,
+    const P: usize,
+    const CHECK: bool,
+    A: Activation,
+>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     c0: usize,
     nc: usize,
     oy: usize,
@@ -428,7 +445,7 @@ unsafe fn filters_block<S: Isa, const V: usize, const P: usize, const CHECK: boo
             debug_assert_eq!(core::mem::size_of::<S::V>(), 4 * l);
             let t = core::slice::from_raw_parts(t.as_ptr() as *const f32, V * l);
             for (c, &val) in t.iter().enumerate().take(nc) {
-                *out.add((c0 + c) * ohw) = val;
+                *out.add((c0 + c) * ohw) = act.f(val);
             }
         }
     }
@@ -441,13 +458,14 @@ unsafe fn filters_block<S: Isa, const V: usize, const P: usize, const CHECK: boo
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn positions_all<S: Isa>(
+unsafe fn positions_all<S: Isa, A: Activation>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     lo: usize,
     hi: usize,
 ) {
@@ -455,9 +473,9 @@ unsafe fn positions_all<S: Isa>(
     // SAFETY: forwarded.
     unsafe {
         match nv {
-            1 => positions_nv::<S, 1>(s, g, x, w, b, y, lo, hi),
-            2 => positions_nv::<S, 2>(s, g, x, w, b, y, lo, hi),
-            _ => positions_nv::<S, 3>(s, g, x, w, b, y, lo, hi),
+            1 => positions_nv::<S, 1, _>(s, g, x, w, b, y, act, lo, hi),
+            2 => positions_nv::<S, 2, _>(s, g, x, w, b, y, act, lo, hi),
+            _ => positions_nv::<S, 3, _>(s, g, x, w, b, y, act, lo, hi),
         }
     }
 }
@@ -481,24 +499,25 @@ fn filters_per_block<S: Isa, const NV: usize>(cout: usize) -> usize {
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn positions_nv<S: Isa, const NV: usize>(
+unsafe fn positions_nv<S: Isa, const NV: usize, A: Activation>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     lo: usize,
     hi: usize,
 ) {
     // SAFETY: forwarded.
     unsafe {
         match filters_per_block::<S, NV>(g.cout) {
-            8 => positions_f::<S, 8, NV>(s, g, x, w, b, y, lo, hi),
-            6 => positions_f::<S, 6, NV>(s, g, x, w, b, y, lo, hi),
-            4 => positions_f::<S, 4, NV>(s, g, x, w, b, y, lo, hi),
-            2 => positions_f::<S, 2, NV>(s, g, x, w, b, y, lo, hi),
-            _ => positions_f::<S, 1, NV>(s, g, x, w, b, y, lo, hi),
+            8 => positions_f::<S, 8, NV, _>(s, g, x, w, b, y, act, lo, hi),
+            6 => positions_f::<S, 6, NV, _>(s, g, x, w, b, y, act, lo, hi),
+            4 => positions_f::<S, 4, NV, _>(s, g, x, w, b, y, act, lo, hi),
+            2 => positions_f::<S, 2, NV, _>(s, g, x, w, b, y, act, lo, hi),
+            _ => positions_f::<S, 1, NV, _>(s, g, x, w, b, y, act, lo, hi),
         }
     }
 }
@@ -508,13 +527,14 @@ unsafe fn positions_nv<S: Isa, const NV: usize>(
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn positions_f<S: Isa, const F: usize, const NV: usize>(
+unsafe fn positions_f<S: Isa, const F: usize, const NV: usize, A: Activation>(
     s: S,
     g: Geom,
     x: *const f32,
     w: *const f32,
     b: Option<&[f32]>,
     y: *mut f32,
+    act: A,
     lo: usize,
     hi: usize,
 ) {
@@ -563,7 +583,18 @@ unsafe fn positions_f<S: Isa, const F: usize, const NV: usize>(
                         let out = y.add((co + f) * ohw + oy * g.ow + ox);
                         for (v, &av) in a.iter().enumerate() {
                             if v * l < cols {
+                                let av = if A::FUSED == Fused::Relu {
+                                    // `max(0, v)` returns `v` when it is NaN, as `ReLU` does.
+                                    s.max(s.zero(), av)
+                                } else {
+                                    av
+                                };
                                 s.store_n(out.add(v * l), av, cols - v * l);
+                            }
+                        }
+                        if A::FUSED == Fused::Scalar {
+                            for k in 0..cols {
+                                *out.add(k) = act.f(*out.add(k));
                             }
                         }
                     }

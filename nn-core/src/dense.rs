@@ -2,8 +2,10 @@
 
 use generic_array::{ArrayLength, GenericArray};
 
+use crate::activation::{Activation, Fused};
 use crate::init::{Init, Rng};
 use crate::layer::{Layer, ParamId, ParamKind, Parameters};
+use crate::simd::{dispatch, Isa, Kernel};
 use crate::tensor::{Shape1, Tensor};
 
 /// Fully connected layer: y = W x + b, with `I` inputs and `O` outputs (`Dense(O)` in the DSL).
@@ -154,96 +156,140 @@ impl<I: ArrayLength, O: ArrayLength> Parameters for Dense<I, O> {
     }
 }
 
-/// Vector width the tiles are sized for (outputs per register), from the compile-time target.
-#[cfg(target_feature = "avx512f")]
-const LANES: usize = 16;
-/// Vector width the tiles are sized for (outputs per register), from the compile-time target.
-#[cfg(all(target_feature = "avx", not(target_feature = "avx512f")))]
-const LANES: usize = 8;
-/// Vector width the tiles are sized for (outputs per register), from the compile-time target.
-#[cfg(not(target_feature = "avx"))]
-const LANES: usize = 4;
+/// `y = act(W x + b)` as a [`Kernel`] for [`dispatch`].
+struct DenseForward<'a, I: ArrayLength, O: ArrayLength, A> {
+    d: &'a Dense<I, O>,
+    x: &'a [f32],
+    y: &'a mut [f32],
+    act: A,
+}
 
-/// `acc += x * row[..W]`.
-#[inline(always)]
-fn axpy<const W: usize>(acc: &mut [f32; W], x: f32, row: &[f32]) {
-    let row = &row[..W];
-    for t in 0..W {
-        acc[t] += x * row[t];
+impl<I: ArrayLength, O: ArrayLength, A: Activation> Kernel for DenseForward<'_, I, O, A> {
+    type Out = ();
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn run<S: Isa>(self, s: S) {
+        let (ni, no) = (I::USIZE, O::USIZE);
+        assert!(self.x.len() >= ni && self.y.len() >= no);
+        let (x, w, b, y) = (
+            self.x.as_ptr(),
+            self.d.weights().as_ptr(),
+            self.d.b.as_ptr(),
+            self.y.as_mut_ptr(),
+        );
+        let l = S::LANES;
+        let big = S::REGS >= 32;
+        let tmax = if big { 8 } else { 4 };
+        let mut ob = 0;
+        // SAFETY: `x` has `ni` cells, `w` `ni * no`, `b` and `y` `no`; every tile reads and
+        // writes only outputs `ob..ob + min(T * LANES, no - ob)` (see `tile`).
+        unsafe {
+            while no - ob >= tmax * l {
+                if big {
+                    tile::<S, 8, 2, A>(s, ni, no, ob, x, w, b, y, self.act);
+                } else {
+                    tile::<S, 4, 2, A>(s, ni, no, ob, x, w, b, y, self.act);
+                }
+                ob += tmax * l;
+            }
+            match ((no - ob).div_ceil(l), big) {
+                (0, _) => {}
+                (1, _) => tile::<S, 1, 8, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (2, true) => tile::<S, 2, 8, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (2, false) => tile::<S, 2, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (3, _) => tile::<S, 3, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (4, _) => tile::<S, 4, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (5, _) => tile::<S, 5, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (6, _) => tile::<S, 6, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                (7, _) => tile::<S, 7, 2, A>(s, ni, no, ob, x, w, b, y, self.act),
+                _ => tile::<S, 8, 2, A>(s, ni, no, ob, x, w, b, y, self.act),
+            }
+        }
     }
 }
 
-/// One tile of `W` outputs starting at `ob`: `y = act(b + sum_i x[i] w[i][ob..ob + W])`. Input `i`
-/// feeds partial sum `i % 4` (four independent dependency chains, written out so the compiler
-/// keeps them in registers); the partial sums are added in a fixed order, so every target gives
-/// the same bits.
-#[inline(always)]
+/// Rows ahead to prefetch when the weights do not fit in L1.
+const PREFETCH_ROWS: usize = 2;
+
+/// One tile: outputs `ob..ob + n` with `n = min(T * LANES, no - ob)` (at least
+/// `(T - 1) * LANES + 1`), as `T` vectors times `C` independent partial sums over the inputs
+/// (input `i` feeds sum `i % C`), added pairwise at the end; bias and activation are applied in
+/// registers where the activation allows.
+///
+/// # Safety
+/// `x` holds `ni` cells, `w` `ni * no`, `b` and `y` `no`.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-fn tile<const W: usize, F: Fn(f32) -> f32>(
-    x: &[f32],
-    w: &[f32],
+unsafe fn tile<S: Isa, const T: usize, const C: usize, A: Activation>(
+    s: S,
+    ni: usize,
     no: usize,
     ob: usize,
-    b: &[f32],
-    y: &mut [f32],
-    act: &F,
+    x: *const f32,
+    w: *const f32,
+    b: *const f32,
+    y: *mut f32,
+    act: A,
 ) {
-    let n = x.len();
-    let (mut a0, mut a1, mut a2, mut a3) = ([0f32; W], [0f32; W], [0f32; W], [0f32; W]);
-    let full = n - n % 4;
-    let mut i = 0;
-    while i < full {
-        axpy(&mut a0, x[i], &w[i * no + ob..]);
-        axpy(&mut a1, x[i + 1], &w[(i + 1) * no + ob..]);
-        axpy(&mut a2, x[i + 2], &w[(i + 2) * no + ob..]);
-        axpy(&mut a3, x[i + 3], &w[(i + 3) * no + ob..]);
-        i += 4;
-    }
-    if n - full > 0 {
-        axpy(&mut a0, x[full], &w[full * no + ob..]);
-    }
-    if n - full > 1 {
-        axpy(&mut a1, x[full + 1], &w[(full + 1) * no + ob..]);
-    }
-    if n - full > 2 {
-        axpy(&mut a2, x[full + 2], &w[(full + 2) * no + ob..]);
-    }
-    let (b, y) = (&b[ob..ob + W], &mut y[ob..ob + W]);
-    for t in 0..W {
-        y[t] = act(b[t] + ((a0[t] + a1[t]) + (a2[t] + a3[t])));
-    }
-}
-
-/// `y = act(W x + b)`: outputs in tiles two vector registers wide (8 accumulator registers with
-/// the 4 partial sums, no spills on any target), then one register wide, then the remainder,
-/// whose width is a constant so a single arm of the final `match` survives.
-#[inline(always)]
-fn dense_forward<I: ArrayLength, O: ArrayLength, F: Fn(f32) -> f32>(
-    d: &Dense<I, O>,
-    x: &[f32],
-    y: &mut [f32],
-    act: F,
-) {
-    let (ni, no) = (I::USIZE, O::USIZE);
-    let (x, y, w, b) = (&x[..ni], &mut y[..no], &d.weights()[..ni * no], &d.b[..no]);
-    let mut ob = 0;
-    while ob + 2 * LANES <= no {
-        tile::<{ 2 * LANES }, F>(x, w, no, ob, b, y, &act);
-        ob += 2 * LANES;
-    }
-    while ob + LANES <= no {
-        tile::<LANES, F>(x, w, no, ob, b, y, &act);
-        ob += LANES;
-    }
-    macro_rules! rest {
-        ($($n:literal)*) => {
-            match no - ob {
-                $($n => tile::<$n, F>(x, w, no, ob, b, y, &act),)*
-                _ => {}
+    let l = S::LANES;
+    let n = (no - ob).min(T * l);
+    let prefetch = ni * no * 4 > 32 * 1024;
+    // SAFETY: weight row `i` is `w[i * no..][..no]`; lane counts are clamped to `n` per vector.
+    unsafe {
+        let mut acc = [[s.zero(); T]; C];
+        let full = ni / C * C;
+        let mut i = 0;
+        while i < full {
+            for (c, a) in acc.iter_mut().enumerate() {
+                let xs = s.splat(*x.add(i + c));
+                let row = w.add((i + c) * no + ob);
+                if prefetch {
+                    // Weights larger than L1 stream from L2: ask for rows ahead.
+                    for t in 0..(T * l).div_ceil(16) {
+                        s.prefetch(row.wrapping_add(PREFETCH_ROWS * no + t * 16));
+                    }
+                }
+                for (t, at) in a.iter_mut().enumerate() {
+                    *at = s.fma(xs, s.load_n(row.add(t * l), n - t * l), *at);
+                }
             }
-        };
+            i += C;
+        }
+        for (c, a) in acc.iter_mut().enumerate() {
+            if full + c < ni {
+                let xs = s.splat(*x.add(full + c));
+                let row = w.add((full + c) * no + ob);
+                for (t, at) in a.iter_mut().enumerate() {
+                    *at = s.fma(xs, s.load_n(row.add(t * l), n - t * l), *at);
+                }
+            }
+        }
+        // Pairwise sum of the partial sums: C -> C/2 -> ... -> 1.
+        let mut width = C;
+        while width > 1 {
+            width /= 2;
+            for c in 0..width {
+                for t in 0..T {
+                    acc[c][t] = s.add(acc[c][t], acc[c + width][t]);
+                }
+            }
+        }
+        for t in 0..T {
+            let k = n - t * l;
+            let mut v = s.add(acc[0][t], s.load_n(b.add(ob + t * l), k));
+            if A::FUSED == Fused::Relu {
+                // `max(0, v)` returns `v` when it is NaN, as `ReLU` does.
+                v = s.max(s.zero(), v);
+            }
+            s.store_n(y.add(ob + t * l), v, k);
+        }
+        if A::FUSED == Fused::Scalar {
+            for o in ob..ob + n {
+                *y.add(o) = act.f(*y.add(o));
+            }
+        }
     }
-    rest!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
 }
 
 impl<I, O> Dense<I, O>
@@ -255,13 +301,13 @@ where
     /// `y = act(W x + b)`. The code generated by `network!` calls this for `Dense` followed by
     /// an activation.
     #[inline(always)]
-    pub fn forward_act<A: crate::activation::Activation>(
+    pub fn forward_act<A: Activation>(
         &self,
         x: &Tensor<Shape1<I>>,
         y: &mut Tensor<Shape1<O>>,
         act: A,
     ) {
-        dense_forward(self, x.as_slice(), y.as_mut_slice(), |v| act.f(v));
+        Layer::forward_act(self, x, y, act);
     }
 }
 
@@ -274,7 +320,22 @@ where
 
     #[inline(always)]
     fn forward(&self, x: &Tensor<Shape1<I>>, y: &mut Tensor<Shape1<O>>) {
-        dense_forward(self, x.as_slice(), y.as_mut_slice(), |v| v);
+        dispatch(DenseForward {
+            d: self,
+            x: x.as_slice(),
+            y: y.as_mut_slice(),
+            act: crate::activation::Identity,
+        });
+    }
+
+    #[inline(always)]
+    fn forward_act<A: Activation>(&self, x: &Tensor<Shape1<I>>, y: &mut Tensor<Shape1<O>>, act: A) {
+        dispatch(DenseForward {
+            d: self,
+            x: x.as_slice(),
+            y: y.as_mut_slice(),
+            act,
+        });
     }
 
     fn backward_batch(

@@ -75,6 +75,22 @@ pub trait Layer<I: Shape, O: Shape> {
     /// Computes `y = layer(x)` for one sample.
     fn forward(&self, x: &Tensor<I>, y: &mut Tensor<O>);
 
+    /// Computes `y = act(layer(x))` for one sample. `network!` calls this for a layer followed
+    /// by an activation; `Dense`, `Conv1d` and `Conv2d` apply the activation while the values
+    /// are still in registers, other layers run [`Layer::forward`] and then the activation.
+    #[inline(always)]
+    fn forward_act<A: crate::activation::Activation>(
+        &self,
+        x: &Tensor<I>,
+        y: &mut Tensor<O>,
+        act: A,
+    ) {
+        self.forward(x, y);
+        for v in y.as_mut_slice() {
+            *v = act.f(*v);
+        }
+    }
+
     /// Computes the outputs of a mini-batch (training mode).
     fn forward_batch(&self, x: &[Tensor<I>], y: &mut [Tensor<O>]) {
         for (x, y) in x.iter().zip(y.iter_mut()) {

@@ -16,6 +16,8 @@ extern crate std;
 pub mod activation;
 pub mod conv;
 mod conv_simd;
+#[cfg(feature = "alloc")]
+mod conv_simd_backward;
 pub mod dense;
 pub mod flatten;
 pub mod geometry;

@@ -61,6 +61,13 @@ pub(crate) trait Isa: Copy {
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
     /// Sum of the lanes.
     fn sum(self, v: Self::V) -> f32;
+    /// Hints that the cache line holding `p` will be read soon (no effect where unsupported;
+    /// never faults, so `p` may point anywhere).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn prefetch(self, p: *const f32) {
+        let _ = p;
+    }
 
     /// `n` values from `p` (a whole vector when `n >= LANES`).
     ///
@@ -111,7 +118,7 @@ pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
         // SAFETY: the crate is compiled for AVX-512F, so every CPU running it has it.
-        k.run(unsafe { x86::Avx512::new() })
+        unsafe { x86::run_avx512(k) }
     }
     #[cfg(all(target_arch = "x86_64", not(target_feature = "avx512f")))]
     {
@@ -251,6 +258,12 @@ mod x86 {
 
         #[cfg_attr(not(debug_assertions), inline(always))]
         #[cfg_attr(debug_assertions, inline)]
+        fn prefetch(self, p: *const f32) {
+            // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
         fn zero(self) -> __m512 {
             // SAFETY: see above the impl.
             unsafe { _mm512_setzero_ps() }
@@ -329,6 +342,12 @@ mod x86 {
         const REGS: usize = 16;
         type V = __m256;
 
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn prefetch(self, p: *const f32) {
+            // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+        }
         #[cfg_attr(not(debug_assertions), inline(always))]
         #[cfg_attr(debug_assertions, inline)]
         fn zero(self) -> __m256 {
@@ -450,6 +469,7 @@ mod x86 {
     /// # Safety
     /// The CPU must support AVX-512F.
     #[target_feature(enable = "avx512f,avx2,fma")]
+    #[inline(never)]
     #[allow(dead_code)]
     pub(crate) unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
         // SAFETY: the caller checked the CPU.

@@ -426,12 +426,12 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
                 .filter(|n| {
                     matches!(n.kind, LayerKind::Act(_)) && net.ops[j + 1].inputs[0] == op.output
                 });
-            if let (LayerKind::Dense { .. }, Some(act)) = (l.kind, fused) {
+            if let (LayerKind::Dense { .. } | LayerKind::Conv { .. }, Some(act)) = (l.kind, fused) {
                 let out2 = &ts[net.ops[j + 1].output];
                 let act_value = layer_value(act);
                 steps.push(quote_spanned! {span=>
                     let mut #out2 = ::nn::Tensor::<#s_out>::zeros();
-                    (#value).forward_act(&#input, &mut #out2, #act_value);
+                    ::nn::Layer::<#s_in, #s_out>::forward_act(&#value, &#input, &mut #out2, #act_value);
                 });
                 j += 2;
                 continue;
