@@ -835,6 +835,7 @@ mod tests {
                             let want = [want_dx, want_dw, want_db];
                             // Every pairing of the weight- and input-gradient kernels.
                             let mut got = Vec::new();
+                            #[allow(clippy::unusual_byte_groupings)] // weight-kernel_dx-kernel bits
                             for force in [0b001_01, 0b010_10, 0b011_01, 0b100_10] {
                                 crate::conv_simd_backward::FORCE
                                     .store(force, core::sync::atomic::Ordering::Relaxed);

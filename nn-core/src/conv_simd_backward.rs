@@ -28,6 +28,10 @@
 //! Scratch (padded copies) comes from the caller; [`backward`] keeps it per thread with `std`.
 //! Checked against the plain loop, every kernel with every geometry, in `conv::tests`.
 
+// Accumulator arrays are indexed by loop counters on purpose: with constant bounds the loops
+// unroll to constant indices and the arrays stay in registers (iterators over them do not always).
+#![allow(clippy::needless_range_loop)]
+
 use crate::conv::Geom;
 use crate::conv_simd::GeomOf;
 use crate::simd::{Isa, Kernel};
@@ -608,7 +612,7 @@ unsafe fn dw_taps<S: Isa>(s: S, g: Geom, n: usize, xp: *const f32, dy: *const f3
     let nv = (g.kw * g.cin).div_ceil(S::LANES);
     let nt = nv.div_ceil(nv.div_ceil(4));
     let f = filters_dividing(g.cout, |f| {
-        f * nt <= acc_budget::<S>() && f * nt + nt + 1 <= S::REGS
+        f * nt <= acc_budget::<S>() && f * nt + nt < S::REGS
     });
     macro_rules! go {
         ($(($t:literal, $f:literal))*) => {

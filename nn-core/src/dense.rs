@@ -221,6 +221,7 @@ const PREFETCH_ROWS: usize = 2;
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::needless_range_loop)] // constant indices keep the accumulators in registers
 unsafe fn tile<S: Isa, const T: usize, const C: usize, A: Activation>(
     s: S,
     ni: usize,
