@@ -60,6 +60,7 @@ pub(crate) trait Isa: Copy {
     /// Lane-wise maximum.
     fn max(self, a: Self::V, b: Self::V) -> Self::V;
     /// Sum of the lanes.
+    #[allow(dead_code)] // used by the training kernels, which need `alloc`
     fn sum(self, v: Self::V) -> f32;
     /// Hints that the cache line holding `p` will be read soon (no effect where unsupported;
     /// never faults, so `p` may point anywhere).
