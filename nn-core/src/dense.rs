@@ -363,3 +363,121 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Identity, ReLU, Tanh};
+    use std::vec::Vec;
+
+    /// `act(W x + b)` by the plain loop.
+    fn reference<I: ArrayLength, O: ArrayLength, A: Activation>(
+        d: &Dense<I, O>,
+        x: &[f32],
+        act: A,
+    ) -> Vec<f32> {
+        (0..O::USIZE)
+            .map(|o| {
+                let s: f64 = (0..I::USIZE).map(|i| x[i] as f64 * d.w[i][o] as f64).sum();
+                act.f((s + d.b[o] as f64) as f32)
+            })
+            .collect()
+    }
+
+    /// The kernel with every instruction set this CPU has.
+    fn every_isa<I: ArrayLength, O: ArrayLength, A: Activation>(
+        d: &Dense<I, O>,
+        x: &[f32],
+        act: A,
+    ) -> Vec<(&'static str, Vec<f32>)> {
+        let mut out = Vec::new();
+        let mut y = std::vec![f32::NAN; O::USIZE];
+        DenseForward {
+            d,
+            x,
+            y: &mut y,
+            act,
+        }
+        .run(crate::simd::Portable);
+        out.push(("portable", y));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut y = std::vec![f32::NAN; O::USIZE];
+                // SAFETY: AVX2 and FMA were detected.
+                unsafe {
+                    crate::simd::run_avx2(DenseForward {
+                        d,
+                        x,
+                        y: &mut y,
+                        act,
+                    })
+                };
+                out.push(("avx2", y));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut y = std::vec![f32::NAN; O::USIZE];
+                // SAFETY: AVX-512F was detected.
+                unsafe {
+                    crate::simd::run_avx512(DenseForward {
+                        d,
+                        x,
+                        y: &mut y,
+                        act,
+                    })
+                };
+                out.push(("avx512", y));
+            }
+        }
+        out
+    }
+
+    fn check<I: ArrayLength, O: ArrayLength>() -> usize {
+        let mut rng = Rng::new(11);
+        let d = Dense::<I, O>::new(Init::Xavier, &mut rng);
+        let mut d = d;
+        for (o, b) in d.b.iter_mut().enumerate() {
+            *b = (o as f32 * 0.37).sin();
+        }
+        let x: Vec<f32> = (0..I::USIZE).map(|i| (i as f32 * 0.71).cos()).collect();
+        let mut n = 0;
+        macro_rules! with {
+            ($act:expr, $name:literal) => {
+                let want = reference(&d, &x, $act);
+                for (isa, got) in every_isa(&d, &x, $act) {
+                    for (o, (g, w)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (g - w).abs() <= 1e-5 * (1.0 + w.abs()) * (I::USIZE as f32).sqrt(),
+                            "{isa}, {}, Dense<{}, {}>: output {o}: {g} vs {w}",
+                            $name,
+                            I::USIZE,
+                            O::USIZE
+                        );
+                    }
+                    n += 1;
+                }
+            };
+        }
+        with!(Identity, "identity");
+        with!(ReLU, "relu");
+        with!(Tanh, "tanh");
+        n
+    }
+
+    /// The vector kernel against the plain loop, for every instruction set of the machine and
+    /// output counts that are and are not multiples of the vector widths (tails, many tiles).
+    #[test]
+    fn vector_kernel_matches_the_plain_loop() {
+        use typenum::*;
+        let n = check::<U16, U64>()
+            + check::<U64, U32>()
+            + check::<U32, U5>()
+            + check::<U256, U120>()
+            + check::<U7, U33>()
+            + check::<U3, U130>()
+            + check::<U1, U1>()
+            + check::<U120, U84>()
+            + check::<U9, U200>();
+        assert!(n >= 27, "only {n} runs");
+    }
+}
