@@ -1019,8 +1019,15 @@ fn network3_cross_entropy_backward_logits() {
     let labels = [0, 2, 1, 2];
     // The logits are the input of the softmax head.
     let cache = net.clone().forward_train::<B>(&x);
+    // Equal up to rounding: the batched dense product sums in another order than one sample.
     for (logits, x) in Net3::cache_logits(&cache).iter().zip(&x) {
-        assert_eq!(*logits, net.forward_logits(x));
+        let one = net.forward_logits(x);
+        for (a, b) in logits.as_slice().iter().zip(one.as_slice()) {
+            assert!(
+                (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                "{logits:?} vs {one:?}"
+            );
+        }
     }
     check_network(
         "Net3 CrossEntropy",

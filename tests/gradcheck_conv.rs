@@ -1141,12 +1141,15 @@ fn check_network<N: Trainable>(
         (loss32 as f64 - loss64).abs() <= 1e-6 * loss64.abs().max(1.0),
         "{label}: f32 loss {loss32} vs f64 loss {loss64}"
     );
+    // Equal up to rounding: the batched dense product sums in another order than one sample.
     for (logits, x) in N::cache_logits(&cache).iter().zip(x) {
-        assert_eq!(
-            *logits,
-            net.forward_logits(x),
-            "{label}: cached logits vs forward_logits"
-        );
+        let one = net.forward_logits(x);
+        for (a, b) in logits.as_slice().iter().zip(one.as_slice()) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "{label}: cached logits {logits:?} vs forward_logits {one:?}"
+            );
+        }
     }
     let (base, margin) = pattern(net, x);
 

@@ -155,3 +155,82 @@ fn the_counter_counts() {
     assert!(allocations() > before);
     drop(v);
 }
+
+nn::network! {
+    /// Residual blocks, batch normalization and dropout (inference: running statistics, no
+    /// dropping), for the batched forward.
+    struct Mixed {
+        input: [2, 6, 6],
+        stem: Conv2d(3, kernel = 3, padding = 1, bias = false), bn0: BatchNorm2d, Tanh,
+        r1: Residual {
+            c1: Conv2d(3, kernel = 3, padding = 1, bias = false), bn1: BatchNorm2d, ReLU,
+            c2: Conv2d(3, kernel = 3, padding = 1),
+        }, Tanh,
+        Flatten, Dropout(0.25),
+        fc1: Dense(6), Tanh, bn3: BatchNorm1d,
+        r3: Residual { d1: Dense(6), ReLU },
+        out: Dense(3), Softmax,
+    }
+}
+
+/// `forward_batch` over `count` samples: no allocation, and each output equal to `forward`'s
+/// up to rounding.
+fn batch_matches_forward<N: nn::Network>(net: &N, count: usize) -> usize {
+    let xs: Vec<nn::Input<N>> = (0..count)
+        .map(|s| nn::Input::<N>::from_fn(|i| ((s * 131 + i) as f32 * 0.37).sin()))
+        .collect();
+    let mut ys: Vec<nn::Output<N>> = vec![nn::Output::<N>::filled(f32::NAN); count];
+    let before = allocations();
+    net.forward_batch(&xs, &mut ys).unwrap();
+    let after = allocations();
+    assert_eq!(after - before, 0, "{}: forward_batch allocated", N::NAME);
+    for (s, (x, y)) in xs.iter().zip(&ys).enumerate() {
+        let one = net.forward(x);
+        for (o, (a, b)) in y.as_slice().iter().zip(one.as_slice()).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "{}: sample {s} of {count}, output {o}: batch {a} vs forward {b}",
+                N::NAME
+            );
+        }
+    }
+    count
+}
+
+#[test]
+fn batched_forward_equals_forward_and_allocates_nothing() {
+    let (m1, acts, m2, m3, m4, mixed) = (
+        M1::new(3),
+        AllActs::new(3),
+        M2::new(3),
+        M3::new(3),
+        M4::new(3),
+        Mixed::new(3),
+    );
+    let mut checked = 0;
+    // Empty, single, odd, more than one chunk (16 samples for M1), not a multiple of any block.
+    for count in [0, 1, 3, 4, 7, 16, 17, 100] {
+        checked += batch_matches_forward(&m1, count);
+        checked += batch_matches_forward(&acts, count);
+        checked += batch_matches_forward(&m2, count);
+        checked += batch_matches_forward(&m4, count);
+        checked += batch_matches_forward(&mixed, count);
+    }
+    checked += batch_matches_forward(&m3, 5);
+    assert_eq!(checked, 5 * 148 + 5);
+}
+
+#[test]
+fn batched_forward_rejects_slices_of_different_lengths() {
+    let net = M1::new(1);
+    let xs = vec![nn::Input::<M1>::filled(0.5); 3];
+    let mut ys = vec![nn::Output::<M1>::zeros(); 2];
+    let err = net.forward_batch(&xs, &mut ys).unwrap_err();
+    assert_eq!((err.inputs, err.outputs), (3, 2));
+    assert_eq!(
+        err.to_string(),
+        "forward_batch was given 3 inputs but 2 outputs; pass slices of the same length"
+    );
+    let as_error: nn::Error = err.into();
+    assert!(as_error.to_string().contains("3 inputs but 2 outputs"));
+}

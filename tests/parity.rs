@@ -282,11 +282,17 @@ where
     let mut ys = vec![Tensor::<Shape1<O>>::zeros(); batch];
     layer.forward_batch(&xs, &mut ys);
     st.check(&format!("{n} y"), &flat(&ys), &y.data);
-    // The single-sample inference path gives the same values.
+    // The single-sample inference path gives the same values up to rounding (the batched
+    // product sums in another order).
     for (xb, yb) in xs.iter().zip(&ys) {
         let mut y1 = Tensor::<Shape1<O>>::zeros();
         layer.forward(xb, &mut y1);
-        assert_eq!(&y1, yb, "{n}: forward differs from forward_batch");
+        for (a, b) in y1.as_slice().iter().zip(yb.as_slice()) {
+            assert!(
+                (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                "{n}: forward {y1:?} differs from forward_batch {yb:?}"
+            );
+        }
     }
 
     let mut dxs = vec![Tensor::<Shape1<I>>::zeros(); batch];

@@ -11,8 +11,9 @@
 //!   the softmax is included (`nn`: `Input::try_from`, `forward`; candle: `Tensor::from_slice`,
 //!   forward, `softmax_last_dim`; tract: `Tensor::from_shape`, `SimpleState::run`; dfdx:
 //!   `tensor_from_vec`, forward, `softmax`).
-//! - (b) batch-256 forward throughput, samples per second: `nn` loops `forward` over 256 prepared
-//!   inputs; the peers run one forward pass on a prepared `[256, ...]` tensor (their batched path).
+//! - (b) batch-256 forward throughput, samples per second: `nn` runs `forward_batch` on 256
+//!   prepared inputs (chunks of samples through each layer); the peers run one forward pass on a
+//!   prepared `[256, ...]` tensor (their batched path).
 //! - (c) one training step at batch 32, us per step: forward, softmax cross-entropy on the logits,
 //!   backward and a plain SGD update (lr 0.01). The labels rotate every step (as in
 //!   `benches/models.rs`) so the run stays stationary. tract is inference-only.
@@ -360,10 +361,11 @@ where
         .iter()
         .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap())
         .collect();
+    let mut ys = vec![nn::Output::<N>::zeros(); THROUGHPUT_BATCH];
     let b = h.throughput(|| {
-        for x in black_box(&xs).iter() {
-            black_box(net.forward(x));
-        }
+        net.forward_batch(black_box(&xs), &mut ys)
+            .expect("as many outputs as inputs");
+        black_box(&ys);
     });
     r.push("nn", name, 'b', b);
 

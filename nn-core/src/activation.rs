@@ -45,6 +45,13 @@ macro_rules! elementwise_layer {
                     *y = self.f(x);
                 }
             }
+            fn forward_batch(&self, x: &[Tensor<S>], y: &mut [Tensor<S>]) {
+                let n = x.len().min(y.len());
+                let (x, y) = (Tensor::flatten_batch(&x[..n]), Tensor::flatten_batch_mut(&mut y[..n]));
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y = self.f(x);
+                }
+            }
             fn backward_batch(
                 &self,
                 x: &[Tensor<S>],
@@ -53,11 +60,12 @@ macro_rules! elementwise_layer {
                 dx: &mut [Tensor<S>],
                 _grad: &mut (),
             ) {
-                for b in 0..x.len() {
-                    let (x, y, dy, dx) = (x[b].as_slice(), y[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
-                    for i in 0..x.len() {
-                        dx[i] = dy[i] * self.df(x[i], y[i]);
-                    }
+                // One flat loop over the batch, zipped so that it vectorizes (no bounds checks).
+                let n = x.len().min(y.len()).min(dy.len()).min(dx.len());
+                let (x, y, dy) = (Tensor::flatten_batch(&x[..n]), Tensor::flatten_batch(&y[..n]), Tensor::flatten_batch(&dy[..n]));
+                let dx = Tensor::flatten_batch_mut(&mut dx[..n]);
+                for (((dx, &x), &y), &dy) in dx.iter_mut().zip(x).zip(y).zip(dy) {
+                    *dx = dy * self.df(x, y);
                 }
             }
         }
@@ -489,6 +497,31 @@ impl<S: Shape> Layer<S, S> for Softmax {
     #[inline(always)]
     fn forward(&self, x: &Tensor<S>, y: &mut Tensor<S>) {
         Softmax::apply(x.as_slice(), y.as_mut_slice());
+    }
+    /// As `forward` per sample (the same bits), with the exponentials of the whole batch in
+    /// one flat loop that vectorizes even when a sample has only a few values.
+    fn forward_batch(&self, x: &[Tensor<S>], y: &mut [Tensor<S>]) {
+        let n = x.len().min(y.len());
+        for (x, y) in x[..n].iter().zip(y[..n].iter_mut()) {
+            let mut m = f32::NEG_INFINITY;
+            for &v in x.as_slice() {
+                m = if v > m { v } else { m };
+            }
+            for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
+                *y = x - m;
+            }
+        }
+        for v in Tensor::flatten_batch_mut(&mut y[..n]) {
+            *v = math::exp_neg(*v);
+        }
+        for y in y[..n].iter_mut() {
+            let y = y.as_mut_slice();
+            let sum: f32 = y.iter().sum();
+            let inv = 1.0 / sum;
+            for y in y.iter_mut() {
+                *y *= inv;
+            }
+        }
     }
     fn backward_batch(
         &self,

@@ -161,7 +161,10 @@ macro_rules! conv_common {
         {
             /// All zeros.
             fn default() -> Self {
-                $name { w: GenericArray::default(), b: GenericArray::default(), _geometry: PhantomData }
+                // SAFETY: `w` and `b` are arrays of `f32` (`GenericArray` is `repr(transparent)`
+                // over `[f32; N]`), for which all-zero bits are `0.0`, and `PhantomData` has no
+                // bits; a memset, unlike the element-by-element `GenericArray::default`.
+                $name { w: unsafe { core::mem::zeroed() }, b: unsafe { core::mem::zeroed() }, _geometry: PhantomData }
             }
         }
 

@@ -3,6 +3,7 @@
 use generic_array::{ArrayLength, GenericArray};
 
 use crate::activation::{Activation, Fused};
+use crate::gemm::Gemm;
 use crate::init::{Init, Rng};
 use crate::layer::{Layer, ParamId, ParamKind, Parameters};
 use crate::simd::{dispatch, Isa, Kernel};
@@ -36,10 +37,10 @@ impl<I: ArrayLength, O: ArrayLength> Clone for Dense<I, O> {
 impl<I: ArrayLength, O: ArrayLength> Default for Dense<I, O> {
     /// All zeros.
     fn default() -> Self {
-        Dense {
-            w: GenericArray::default(),
-            b: GenericArray::default(),
-        }
+        // SAFETY: `Dense` holds only arrays of `f32` (`GenericArray` is `repr(transparent)` over
+        // `[f32; N]`), for which all-zero bits are `0.0`; a memset, unlike the element-by-element
+        // `GenericArray::default`.
+        unsafe { core::mem::zeroed() }
     }
 }
 
@@ -339,6 +340,43 @@ where
         });
     }
 
+    fn forward_batch(&self, x: &[Tensor<Shape1<I>>], y: &mut [Tensor<Shape1<O>>]) {
+        self.forward_batch_act(x, y, crate::activation::Identity);
+    }
+
+    /// Batches of 4 and more run as one matrix product (each weight loaded once per block of
+    /// samples); smaller ones sample by sample.
+    #[inline(always)]
+    fn forward_batch_act<A: Activation>(
+        &self,
+        x: &[Tensor<Shape1<I>>],
+        y: &mut [Tensor<Shape1<O>>],
+        act: A,
+    ) {
+        let rows = x.len().min(y.len());
+        if rows < 4 {
+            for (x, y) in x.iter().zip(y.iter_mut()) {
+                Layer::forward_act(self, x, y, act);
+            }
+            return;
+        }
+        dispatch(Gemm {
+            rows,
+            cols: O::USIZE,
+            depth: I::USIZE,
+            a: Tensor::flatten_batch(&x[..rows]),
+            a_row: I::USIZE,
+            a_k: 1,
+            m: self.weights(),
+            m_k: O::USIZE,
+            y: Tensor::flatten_batch_mut(&mut y[..rows]),
+            y_row: O::USIZE,
+            bias: Some(self.b.as_slice()),
+            accumulate: false,
+            act,
+        });
+    }
+
     fn backward_batch(
         &self,
         x: &[Tensor<Shape1<I>>],
@@ -347,14 +385,64 @@ where
         dx: &mut [Tensor<Shape1<I>>],
         grad: &mut Dense<I, O>,
     ) {
-        for b in 0..x.len() {
-            let (x, dy, dx) = (x[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
-            for (gb, &d) in grad.b.iter_mut().zip(dy) {
+        let (ni, no) = (I::USIZE, O::USIZE);
+        let n = x.len().min(dy.len()).min(dx.len());
+        for dy in &dy[..n] {
+            for (gb, &d) in grad.b.iter_mut().zip(dy.as_slice()) {
                 *gb += d;
             }
-            for i in 0..I::USIZE {
+        }
+        #[cfg(feature = "alloc")]
+        {
+            let (xs, dys) = (
+                Tensor::flatten_batch(&x[..n]),
+                Tensor::flatten_batch(&dy[..n]),
+            );
+            // dW[i][o] += sum_b x[b][i] dy[b][o]: rows i, depth b (x read transposed).
+            dispatch(Gemm {
+                rows: ni,
+                cols: no,
+                depth: n,
+                a: xs,
+                a_row: 1,
+                a_k: ni,
+                m: dys,
+                m_k: no,
+                y: grad.weights_mut(),
+                y_row: no,
+                bias: None,
+                accumulate: true,
+                act: crate::activation::Identity,
+            });
+            // dx[b][i] = sum_o dy[b][o] w[i][o]: the weights transposed once, then rows b.
+            let w = self.weights();
+            let mut wt = alloc::vec![0.0f32; ni * no];
+            for (o, col) in wt.chunks_exact_mut(ni).enumerate() {
+                for (i, v) in col.iter_mut().enumerate() {
+                    *v = w[i * no + o];
+                }
+            }
+            dispatch(Gemm {
+                rows: n,
+                cols: ni,
+                depth: no,
+                a: dys,
+                a_row: no,
+                a_k: 1,
+                m: &wt,
+                m_k: ni,
+                y: Tensor::flatten_batch_mut(&mut dx[..n]),
+                y_row: ni,
+                bias: None,
+                accumulate: false,
+                act: crate::activation::Identity,
+            });
+        }
+        #[cfg(not(feature = "alloc"))]
+        for b in 0..n {
+            let (x, dy, dx) = (x[b].as_slice(), dy[b].as_slice(), dx[b].as_mut_slice());
+            for i in 0..ni {
                 let xi = x[i];
-                // dW row: contiguous, vectorizes; dx: an 8-lane dot product with the weight row.
                 for (g, &d) in grad.w[i].iter_mut().zip(dy) {
                     *g += xi * d;
                 }

@@ -186,3 +186,10 @@ impl From<ShapeError> for Error {
         Error::Shape(e)
     }
 }
+
+impl From<crate::network::BatchLenError> for Error {
+    /// As [`Error::Config`], with the error's message.
+    fn from(e: crate::network::BatchLenError) -> Self {
+        Error::Config(std::format!("{e}"))
+    }
+}

@@ -91,10 +91,26 @@ pub trait Layer<I: Shape, O: Shape> {
         }
     }
 
-    /// Computes the outputs of a mini-batch (training mode).
+    /// Computes the outputs of a batch, as [`Layer::forward`] does for each sample (`x` and `y`
+    /// have the same length). `Dense` overrides it to reuse each weight across samples. Batch
+    /// normalization and dropout have separate training-mode methods; here they infer.
     fn forward_batch(&self, x: &[Tensor<I>], y: &mut [Tensor<O>]) {
         for (x, y) in x.iter().zip(y.iter_mut()) {
             self.forward(x, y);
+        }
+    }
+
+    /// Computes `y = act(layer(x))` for a batch, as [`Layer::forward_act`] does for each
+    /// sample. `network!`'s batched inference calls this for a layer followed by an activation.
+    #[inline(always)]
+    fn forward_batch_act<A: crate::activation::Activation>(
+        &self,
+        x: &[Tensor<I>],
+        y: &mut [Tensor<O>],
+        act: A,
+    ) {
+        for (x, y) in x.iter().zip(y.iter_mut()) {
+            self.forward_act(x, y, act);
         }
     }
 

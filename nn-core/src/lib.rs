@@ -20,6 +20,7 @@ mod conv_simd;
 mod conv_simd_backward;
 pub mod dense;
 pub mod flatten;
+mod gemm;
 pub mod geometry;
 pub mod init;
 pub mod layer;
@@ -54,7 +55,7 @@ pub use layer::{Layer, ParamId, ParamKind, Parameters};
 pub use loss::{BinaryCrossEntropy, CrossEntropy, Head, Loss, Mse};
 #[cfg(feature = "alloc")]
 pub use network::{batch_from, zeroed_batch, Batch, Trainable};
-pub use network::{Input, InputOf, Network, Output};
+pub use network::{BatchLenError, Input, InputOf, Network, Output};
 pub use norm::{add_batch_into, add_into, BatchNorm, BnSaved, Dropout};
 #[cfg(feature = "alloc")]
 pub use optim::{Adam, Optimizer, Sgd};

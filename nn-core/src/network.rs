@@ -36,7 +36,38 @@ pub trait Network: Parameters {
     /// Inference on one sample, stopping before the final `Softmax`/`Sigmoid` if there is one
     /// (the logits); equal to [`Network::forward`] otherwise.
     fn forward_logits(&self, x: &Tensor<Self::InputShape>) -> Tensor<Self::OutputShape>;
+
+    /// Inference on a batch: `ys[i] = forward(xs[i])` for every `i`, a chunk of samples at a
+    /// time so that dense layers load each weight once per chunk (the results equal
+    /// [`Network::forward`]'s up to rounding: the sums run in another order). Allocates
+    /// nothing. `Err` if `xs` and `ys` have different lengths.
+    fn forward_batch(
+        &self,
+        xs: &[Tensor<Self::InputShape>],
+        ys: &mut [Tensor<Self::OutputShape>],
+    ) -> Result<(), BatchLenError>;
 }
+
+/// [`Network::forward_batch`] was given `inputs` samples but `outputs` output tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLenError {
+    /// The number of input samples.
+    pub inputs: usize,
+    /// The number of output tensors.
+    pub outputs: usize,
+}
+
+impl core::fmt::Display for BatchLenError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "forward_batch was given {} inputs but {} outputs; pass slices of the same length",
+            self.inputs, self.outputs
+        )
+    }
+}
+
+impl core::error::Error for BatchLenError {}
 
 /// A value that `N::forward` accepts as one input sample: the network's input tensor, or an
 /// array of exactly `LEN` values (`LEN` is `N::INPUT_LEN`). `network!` implements it for both.

@@ -119,9 +119,12 @@ pub struct Tensor<S: Shape> {
 pub type Vector<N> = Tensor<Shape1<N>>;
 
 impl<S: Shape> Clone for Tensor<S> {
+    #[inline]
     fn clone(&self) -> Self {
+        // SAFETY: `f32` is `Copy`, so a bitwise copy of the array is a valid clone (a memcpy,
+        // where `GenericArray::clone` collects the elements one by one through an iterator).
         Tensor {
-            data: self.data.clone(),
+            data: unsafe { core::ptr::read(&self.data) },
         }
     }
 }
@@ -151,9 +154,12 @@ impl<S: Shape> Tensor<S> {
 
     /// A tensor of zeros.
     #[inline]
-    pub fn zeros() -> Self {
+    pub const fn zeros() -> Self {
         Tensor {
-            data: GenericArray::default(),
+            // SAFETY: `GenericArray<f32, N>` is `N` consecutive `f32`s, for which all-zero bits
+            // are `0.0`. (This compiles to a plain memset; `GenericArray::default` writes the
+            // elements one by one through an iterator.)
+            data: unsafe { core::mem::zeroed() },
         }
     }
 
@@ -183,6 +189,25 @@ impl<S: Shape> Tensor<S> {
     #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [f32] {
         self.data.as_mut_slice()
+    }
+
+    /// The elements of consecutive tensors (a batch) as one flat slice: tensor `b` starts at
+    /// `b * S::LEN`.
+    #[inline]
+    pub fn flatten_batch(batch: &[Self]) -> &[f32] {
+        // SAFETY: `Tensor<S>` is `repr(transparent)` over `GenericArray<f32, S::Len>`, which is
+        // `S::LEN` consecutive `f32`s with no padding, so `batch.len()` tensors are
+        // `batch.len() * S::LEN` consecutive initialized `f32`s within one allocation.
+        unsafe { core::slice::from_raw_parts(batch.as_ptr() as *const f32, batch.len() * S::LEN) }
+    }
+
+    /// [`Tensor::flatten_batch`], mutably.
+    #[inline]
+    pub fn flatten_batch_mut(batch: &mut [Self]) -> &mut [f32] {
+        // SAFETY: as in `flatten_batch`; the exclusive borrow covers the whole slice.
+        unsafe {
+            core::slice::from_raw_parts_mut(batch.as_mut_ptr() as *mut f32, batch.len() * S::LEN)
+        }
     }
 
     /// The underlying generic array.

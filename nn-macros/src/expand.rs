@@ -400,18 +400,41 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     // Inference: straight-line calls, every tensor on the stack. A `Dense` followed by an
     // elementwise activation that alone consumes its output is fused (the activation applied while
     // the values are in registers).
-    let fwd_steps = |end: usize| -> Vec<TokenStream> {
+    // `batched`: the same over chunks of `__NN_K` samples, each tensor an array of `__NN_K`
+    // (of which the first `__nn_n` are live), each layer called once per chunk.
+    // Returns the declarations (batched: the chunk buffers, made once per call) and the steps.
+    let fwd_steps = |end: usize, batched: bool| -> (Vec<TokenStream>, Vec<TokenStream>) {
         let mut steps = Vec::new();
+        let mut decls = Vec::new();
         let mut j = 0;
+        let mut new_tensor = |out: &proc_macro2::Ident, s_out: &TokenStream| {
+            if batched {
+                decls.push(quote!(let mut #out: [::nn::Tensor<#s_out>; __NN_K] = [const { ::nn::Tensor::<#s_out>::zeros() }; __NN_K];));
+                quote!()
+            } else {
+                quote!(let mut #out = ::nn::Tensor::<#s_out>::zeros();)
+            }
+        };
         while j < end {
             let op = &net.ops[j];
             let out = &ts[op.output];
             let s_out = &shapes[op.output];
             let Some(l) = layer_of(j) else {
                 let (a, b) = (&ts[op.inputs[0]], &ts[op.inputs[1]]);
-                steps.push(quote! {
-                    let mut #out = ::core::clone::Clone::clone(&#a);
-                    ::nn::add_into(&mut #out, &#b);
+                let make = new_tensor(out, s_out);
+                steps.push(if batched {
+                    quote! {
+                        #make
+                        #out[..__nn_n].clone_from_slice(&#a[..__nn_n]);
+                        for (o, b) in #out[..__nn_n].iter_mut().zip(&#b[..__nn_n]) {
+                            ::nn::add_into(o, b);
+                        }
+                    }
+                } else {
+                    quote! {
+                        let mut #out = ::core::clone::Clone::clone(&#a);
+                        ::nn::add_into(&mut #out, &#b);
+                    }
                 });
                 j += 1;
                 continue;
@@ -429,23 +452,50 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
             if let (LayerKind::Dense { .. } | LayerKind::Conv { .. }, Some(act)) = (l.kind, fused) {
                 let out2 = &ts[net.ops[j + 1].output];
                 let act_value = layer_value(act);
-                steps.push(quote_spanned! {span=>
-                    let mut #out2 = ::nn::Tensor::<#s_out>::zeros();
-                    ::nn::Layer::<#s_in, #s_out>::forward_act(&#value, &#input, &mut #out2, #act_value);
+                let make = new_tensor(out2, s_out);
+                steps.push(if batched {
+                    quote_spanned! {span=>
+                        #make
+                        ::nn::Layer::<#s_in, #s_out>::forward_batch_act(&#value, &#input[..__nn_n], &mut #out2[..__nn_n], #act_value);
+                    }
+                } else {
+                    quote_spanned! {span=>
+                        #make
+                        ::nn::Layer::<#s_in, #s_out>::forward_act(&#value, &#input, &mut #out2, #act_value);
+                    }
                 });
                 j += 2;
                 continue;
             }
-            steps.push(quote_spanned! {span=>
-                let mut #out = ::nn::Tensor::<#s_out>::zeros();
-                ::nn::Layer::<#s_in, #s_out>::forward(&#value, &#input, &mut #out);
+            let make = new_tensor(out, s_out);
+            steps.push(if batched {
+                quote_spanned! {span=>
+                    #make
+                    ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &#input[..__nn_n], &mut #out[..__nn_n]);
+                }
+            } else {
+                quote_spanned! {span=>
+                    #make
+                    ::nn::Layer::<#s_in, #s_out>::forward(&#value, &#input, &mut #out);
+                }
             });
             j += 1;
         }
-        steps
+        (decls, steps)
     };
-    let fwd_logits_steps = fwd_steps(net.logits_ops);
-    let fwd_steps_all = fwd_steps(net.ops.len());
+    let fwd_logits_steps = fwd_steps(net.logits_ops, false).1;
+    let fwd_steps_all = fwd_steps(net.ops.len(), false).1;
+    let (fwd_batch_decls, fwd_batch_steps) = fwd_steps(net.ops.len(), true);
+    // Samples per chunk of the batched forward: the chunk's tensors take at most 64 KiB of
+    // stack (16 samples for small networks, 1 for large ones).
+    let per_sample: u64 = net
+        .tensors
+        .iter()
+        .skip(1)
+        .map(|t| t.len())
+        .sum::<u64>()
+        .max(1);
+    let chunk = (16384 / per_sample).clamp(1, 16) as usize;
     let last = &ts[net.output];
     let logits = &ts[net.logits];
     let t0 = &ts[0];
@@ -619,6 +669,19 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
         self.__nn_forward_base(x)
     });
     let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits });
+    let batch_body = body(quote! {
+        if xs.len() != ys.len() {
+            return ::core::result::Result::Err(::nn::BatchLenError { inputs: xs.len(), outputs: ys.len() });
+        }
+        const __NN_K: usize = #chunk;
+        #(#fwd_batch_decls)*
+        for (#t0, __nn_ys) in xs.chunks(__NN_K).zip(ys.chunks_mut(__NN_K)) {
+            let __nn_n = #t0.len();
+            #(#fwd_batch_steps)*
+            __nn_ys.clone_from_slice(&#last[..__nn_n]);
+        }
+        ::core::result::Result::Ok(())
+    });
     // With errors the input shape may be unknown: accept anything, so calls raise no follow-on error.
     let input_bound = if ok {
         quote!(impl ::nn::InputOf<Self, #input_len>)
@@ -846,6 +909,18 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
                     #logits_body
                 }
 
+                /// Inference on a batch, `ys[i] = forward(xs[i])`, a chunk of samples at a time
+                /// so that dense layers load each weight once per chunk (results equal
+                /// `forward`'s up to rounding). Allocates nothing. `Err` if the slices' lengths
+                /// differ.
+                pub fn forward_batch(
+                    &self,
+                    xs: &[::nn::Tensor<#in_ty>],
+                    ys: &mut [::nn::Tensor<#out_ty>],
+                ) -> ::core::result::Result<(), ::nn::BatchLenError> {
+                    #batch_body
+                }
+
                 /// The summary table (see [`Self::SUMMARY`]).
                 pub fn summary() -> &'static str {
                     Self::SUMMARY
@@ -890,6 +965,10 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
                 #[inline]
                 fn forward_logits(&self, x: &::nn::Tensor<#in_ty>) -> ::nn::Tensor<#out_ty> {
                     #name::forward_logits(self, x)
+                }
+                #[inline]
+                fn forward_batch(&self, xs: &[::nn::Tensor<#in_ty>], ys: &mut [::nn::Tensor<#out_ty>]) -> ::core::result::Result<(), ::nn::BatchLenError> {
+                    #name::forward_batch(self, xs, ys)
                 }
             }
 
