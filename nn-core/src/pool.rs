@@ -653,7 +653,7 @@ mod tests {
                             let g = geom(c, h, w, kh, kw, sh, sw, pt, pl, oh, ow);
                             let x: Vec<f32> = (0..c * h * w)
                                 .map(|_| match rnd() % 64 {
-                                    0 => f32::from_bits(0x7fc0_0000 | rnd() % 1024),
+                                    0 => f32::from_bits(0x7fc0_0000 | (rnd() % 1024)),
                                     1 => f32::NEG_INFINITY,
                                     2 => f32::INFINITY,
                                     3 => 0.0,
