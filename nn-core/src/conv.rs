@@ -678,6 +678,121 @@ mod tests {
         assert!(checked > 300, "only {checked} geometries checked");
     }
 
+    /// One geometry through the vectorized forward (every instruction set without activation,
+    /// ReLU and Tanh with the one `dispatch` picks) against the plain loop; returns the number
+    /// of runs compared.
+    fn check_forward(g: Geom, rnd: &mut impl FnMut() -> f32) -> usize {
+        use crate::activation::{Activation, ReLU, Tanh};
+        let x: Vec<f32> = (0..g.cin * g.h * g.w).map(|_| rnd()).collect();
+        let wt: Vec<f32> = (0..g.kh * g.kw * g.cin * g.cout).map(|_| rnd()).collect();
+        let b: Vec<f32> = (0..g.cout).map(|_| rnd()).collect();
+        let n = g.cout * g.oh * g.ow;
+        let mut acc = std::vec![0.0; g.cout];
+        let mut want = std::vec![0.0; n];
+        conv_forward_plain(g, &x, &wt, Some(&b), &mut want, &mut acc, 0, g.ow);
+        // Outputs with guard cells after them, checked untouched.
+        let fused = |relu: bool| {
+            let mut y = std::vec![f32::NAN; n + 16];
+            y[n..].fill(1234.5);
+            let (x, w, b, y2) = (&x[..], &wt[..], Some(&b[..]), &mut y[..n]);
+            if relu {
+                crate::simd::dispatch(ConvForward {
+                    g,
+                    x,
+                    w,
+                    b,
+                    y: y2,
+                    act: ReLU,
+                });
+            } else {
+                crate::simd::dispatch(ConvForward {
+                    g,
+                    x,
+                    w,
+                    b,
+                    y: y2,
+                    act: Tanh,
+                });
+            }
+            assert!(
+                y[n..].iter().all(|&v| v == 1234.5),
+                "{g:?}: write past the end"
+            );
+            y.truncate(n);
+            std::vec![("dispatch", y)]
+        };
+        let runs = [
+            ("identity", every_isa(g, &x, &wt, &b, n, Identity)),
+            ("relu", fused(true)),
+            ("tanh", fused(false)),
+        ];
+        let mut checked = 0;
+        for (act, outputs) in runs {
+            for (isa, got) in outputs {
+                assert_eq!(got.len(), n);
+                for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                    let e = match act {
+                        "relu" => ReLU.f(*e),
+                        "tanh" => Tanh.f(*e),
+                        _ => *e,
+                    };
+                    assert!(
+                        (a - e).abs() <= 1e-5 * (1.0 + e.abs()),
+                        "{isa}, {act}, {g:?}: output {i}: {a} vs {e}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+        checked
+    }
+
+    /// Every forward kernel, forced in turn (the compact one where the geometry allows it, then
+    /// the filters and positions ones), against the plain loop over small images: sizes that
+    /// are and are not multiples of the vector width, one and several rows per vector, strides,
+    /// asymmetric padding, filter counts that are not multiples of the block.
+    #[test]
+    fn forced_forward_kernels_match_the_plain_loop() {
+        use crate::conv_simd::FORCE;
+        use core::sync::atomic::Ordering;
+        let mut seed = 5u32;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let (mut checked, mut compact) = (0, 0);
+        for force in [1, 2] {
+            for &(cin, cout) in &[(1, 8), (8, 16), (3, 5), (2, 6), (1, 1), (6, 16), (4, 24)] {
+                for &(h, w) in &[(8, 8), (4, 4), (5, 7), (1, 40), (12, 12), (3, 17), (2, 2)] {
+                    for &(kh, kw) in &[(3, 3), (1, 5), (2, 2), (5, 5)] {
+                        for &(sh, sw) in &[(1, 1), (2, 2), (2, 1), (1, 3)] {
+                            for &(pt, pb, pl, pr) in &[(0, 0, 0, 0), (1, 1, 1, 1), (2, 0, 0, 1)] {
+                                if kh > h + pt + pb || kw > w + pl + pr {
+                                    continue;
+                                }
+                                let (oh, ow) =
+                                    ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
+                                #[rustfmt::skip]
+                                let g = Geom { cin, cout, h, w, kh, kw, sh, sw, pt, pl, oh, ow };
+                                FORCE.store(force, Ordering::Relaxed);
+                                if force == 1 && crate::conv_simd::compact_allowed(g) {
+                                    compact += 1;
+                                }
+                                checked += check_forward(g, &mut rnd);
+                                FORCE.store(0, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 2000, "only {checked} runs checked");
+        assert!(
+            compact > 600,
+            "the compact kernel ran for only {compact} geometries"
+        );
+    }
+
     /// The vectorized backward of a batch with every instruction set this CPU has, named: `(dx,
     /// dw, db)` from `dw0`, `db0`.
     #[allow(clippy::too_many_arguments)]

@@ -5,8 +5,10 @@ use core::marker::PhantomData;
 use typenum::{Unsigned, U0};
 
 use crate::conv::Geom;
+use crate::conv_simd::{Const, ConstGeom, GeomOf};
 use crate::geometry::{SameSize, WindowOut};
 use crate::layer::Layer;
+use crate::simd::{dispatch, Isa, Kernel};
 use crate::tensor::{Shape, Shape2, Shape3, Tensor};
 
 /// Index (within one channel plane) of the first maximum of the window at `(oy, ox)`, in
@@ -46,8 +48,193 @@ fn max_nan(m: f32, v: f32) -> f32 {
     }
 }
 
+/// Max pooling forward: the vector kernel where the geometry allows it, else the plain loop.
+/// (`g` is a [`Const`] for layers, so the run-time dispatched kernel sees constants.)
 #[inline(always)]
-fn max_forward(g: Geom, x: &[f32], y: &mut [f32]) {
+fn max_forward<G: GeomOf>(g: G, x: &[f32], y: &mut [f32]) {
+    if !dispatch(MaxForward { g, x, y }) {
+        max_forward_plain(g.geom(), x, y);
+    }
+}
+
+/// [`max_forward_vec`] as a [`Kernel`]: returns whether it ran.
+struct MaxForward<'a, G: GeomOf> {
+    g: G,
+    x: &'a [f32],
+    y: &'a mut [f32],
+}
+
+impl<G: GeomOf> Kernel for MaxForward<'_, G> {
+    type Out = bool;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn run<S: Isa>(self, s: S) -> bool {
+        max_forward_vec(s, self.g.geom(), self.x, self.y)
+    }
+}
+
+/// A pooling geometry as a type (its [`ConstGeom`]).
+#[allow(clippy::type_complexity)]
+struct PoolGeom<C, H, W, KH, KW, SH, SW, PT, PL, OH, OW>(
+    PhantomData<(C, H, W, KH, KW, SH, SW, PT, PL, OH, OW)>,
+);
+
+impl<C, H, W, KH, KW, SH, SW, PT, PL, OH, OW> ConstGeom
+    for PoolGeom<C, H, W, KH, KW, SH, SW, PT, PL, OH, OW>
+where
+    C: Unsigned,
+    H: Unsigned,
+    W: Unsigned,
+    KH: Unsigned,
+    KW: Unsigned,
+    SH: Unsigned,
+    SW: Unsigned,
+    PT: Unsigned,
+    PL: Unsigned,
+    OH: Unsigned,
+    OW: Unsigned,
+{
+    const G: Geom = Geom {
+        cin: C::USIZE,
+        cout: C::USIZE,
+        h: H::USIZE,
+        w: W::USIZE,
+        kh: KH::USIZE,
+        kw: KW::USIZE,
+        sh: SH::USIZE,
+        sw: SW::USIZE,
+        pt: PT::USIZE,
+        pl: PL::USIZE,
+        oh: OH::USIZE,
+        ow: OW::USIZE,
+    };
+}
+
+/// How [`max_forward_vec`] covers the outputs: vectors of `rows` output rows of `cols`
+/// consecutive outputs each (`rows > 1` only when `cols == ow`).
+#[derive(Clone, Copy)]
+struct MaxPlan {
+    rows: usize,
+    cols: usize,
+    /// Output rows continue from one channel to the next (`h == oh * sh`).
+    merged: bool,
+}
+
+/// The vector kernel's layout for `g` with `lanes` lanes, if the geometry allows it: no
+/// padding, windows at most 4 wide, and the top rows of the windows of a vector's outputs
+/// within two vectors of input.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn max_plan(g: Geom, lanes: usize) -> Option<MaxPlan> {
+    let inside = g.pt == 0
+        && g.pl == 0
+        && (g.oh - 1) * g.sh + g.kh <= g.h
+        && (g.ow - 1) * g.sw + g.kw <= g.w;
+    if !inside || g.kw > 4 || g.kw > 2 * lanes || g.oh * g.ow == 0 {
+        return None;
+    }
+    // Columns per vector: the top-left cells of `cols` outputs and their windows' widths lie
+    // within `2 * lanes` cells.
+    let cols = g.ow.min(lanes).min((2 * lanes - g.kw) / g.sw + 1);
+    let merged = g.h == g.oh * g.sh;
+    let mut rows = 1;
+    if cols == g.ow {
+        while (rows + 1) * g.ow <= lanes
+            && rows * g.sh * g.w + (g.ow - 1) * g.sw + g.kw <= 2 * lanes
+            && (merged || rows < g.oh)
+        {
+            rows += 1;
+        }
+    }
+    Some(MaxPlan { rows, cols, merged })
+}
+
+/// Max pooling forward with the operations of `s` (see [`max_plan`]); `false` (nothing
+/// written) where the geometry does not allow it. Each output is the maximum of its window in
+/// row-major order with [`Isa::max_nan`], the same operations as [`max_forward_plain`], so the
+/// results are identical (NaN payloads and zero signs included).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn max_forward_vec<S: Isa>(s: S, g: Geom, x: &[f32], y: &mut [f32]) -> bool {
+    let l = S::LANES;
+    let Some(plan) = max_plan(g, l) else {
+        return false;
+    };
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    assert!(x.len() >= g.cin * hw && y.len() >= g.cin * ohw);
+    // Lane `i` reads the cells `t[i] + kx` of each window row: table `kx`.
+    let mut idx = [s.indices(&[0; 16]); 4];
+    for (kx, ix) in idx.iter_mut().enumerate().take(g.kw) {
+        let mut t = [0u32; 16];
+        for (i, ti) in t.iter_mut().enumerate().take(plan.rows * plan.cols) {
+            *ti = ((i / plan.cols) * g.sh * g.w + (i % plan.cols) * g.sw + kx) as u32;
+        }
+        *ix = s.indices(&t);
+    }
+    // Groups of output rows: across channels when merged, else within each channel.
+    let (groups, rows_per) = if plan.merged {
+        (1, g.cin * g.oh)
+    } else {
+        (g.cin, g.oh)
+    };
+    let (xl, yp, xp) = (x.len(), y.as_mut_ptr(), x.as_ptr());
+    for grp in 0..groups {
+        let mut r = 0;
+        while r < rows_per {
+            let nr = plan.rows.min(rows_per - r);
+            // Global output row and its first input row.
+            let (orow, irow) = (grp * g.oh + r, grp * g.h + r * g.sh);
+            let mut ox = 0;
+            while ox < g.ow {
+                let nc = plan.cols.min(g.ow - ox);
+                let start = irow * g.w + ox * g.sw;
+                let out = orow * g.ow + ox;
+                if start + (g.kh - 1) * g.w + 2 * l <= xl {
+                    // SAFETY: the loads read `2 * l` cells from `start + ky * w`, inside `x`
+                    // (checked just above); the store writes `nr * nc` outputs (`nc` of one
+                    // row, or `nr` whole rows of one channel or of consecutive ones when
+                    // merged) from `out`, inside `y`'s `cin * oh * ow` cells.
+                    unsafe {
+                        let mut m = s.zero();
+                        for ky in 0..g.kh {
+                            let p = xp.add(start + ky * g.w);
+                            let (a, b) = (s.load(p), s.load(p.add(l)));
+                            for (kx, &ix) in idx.iter().enumerate().take(g.kw) {
+                                let v = s.permute2(a, b, ix);
+                                m = if ky == 0 && kx == 0 {
+                                    v
+                                } else {
+                                    s.max_nan(m, v)
+                                };
+                            }
+                        }
+                        s.store_n(yp.add(out), m, nr * nc);
+                    }
+                } else {
+                    // The last cells of the input: the plain loop for these outputs.
+                    for j in 0..nr * nc {
+                        let (ro, co) = (j / nc, j % nc);
+                        let first = (irow + ro * g.sh) * g.w + (ox + co) * g.sw;
+                        let mut m = f32::NEG_INFINITY;
+                        for ky in 0..g.kh {
+                            for kx in 0..g.kw {
+                                m = max_nan(m, x[first + ky * g.w + kx]);
+                            }
+                        }
+                        y[out + ro * g.ow + co] = m;
+                    }
+                }
+                ox += nc;
+            }
+            r += nr;
+        }
+    }
+    true
+}
+
+/// The plain loop (the reference of [`max_forward_vec`] in the tests).
+#[inline(always)]
+fn max_forward_plain(g: Geom, x: &[f32], y: &mut [f32]) {
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     // Without padding every window lies inside the input: no bounds tests in the loop.
     let inside = g.pt == 0
@@ -145,7 +332,8 @@ fn avg_divisor(g: &Geom, oy: usize, ox: usize, count_pad: bool) -> f32 {
 }
 
 #[inline(always)]
-fn avg_forward(g: Geom, x: &[f32], y: &mut [f32], count_pad: bool) {
+fn avg_forward<G: GeomOf>(g: G, x: &[f32], y: &mut [f32], count_pad: bool) {
+    let g = g.geom();
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     for c in 0..g.cin {
         for oy in 0..g.oh {
@@ -305,7 +493,7 @@ macro_rules! pool2d_impl {
             type Grad = ();
             #[inline(always)]
             fn forward(&self, x: &Tensor<Shape3<C, H, W>>, y: &mut Tensor<Shape3<C, OH, OW>>) {
-                let g = geom(C::USIZE, H::USIZE, W::USIZE, KH::USIZE, KW::USIZE, SH::USIZE, SW::USIZE, PT::USIZE, PL::USIZE, OH::USIZE, OW::USIZE);
+                let g = Const::<PoolGeom<C, H, W, KH, KW, SH, SW, PT, PL, OH, OW>>::new();
                 #[allow(clippy::redundant_closure_call)]
                 ($fwd)(g, x.as_slice(), y.as_mut_slice() $(, $cp)?);
             }
@@ -345,7 +533,8 @@ macro_rules! pool1d_impl {
             type Grad = ();
             #[inline(always)]
             fn forward(&self, x: &Tensor<Shape2<C, L>>, y: &mut Tensor<Shape2<C, OL>>) {
-                let g = geom(C::USIZE, 1, L::USIZE, 1, K::USIZE, 1, S::USIZE, 0, P0::USIZE, 1, OL::USIZE);
+                use typenum::U1;
+                let g = Const::<PoolGeom<C, U1, L, U1, K, U1, S, U0, P0, U1, OL>>::new();
                 #[allow(clippy::redundant_closure_call)]
                 ($fwd)(g, x.as_slice(), y.as_mut_slice() $(, $cp)?);
             }
@@ -381,3 +570,129 @@ pool1d_impl!(
     |g, _x: &[f32], dy: &[f32], dx: &mut [f32], cp| avg_backward(g, dy, dx, cp),
     const COUNT_PAD
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    /// The vector max-pooling kernel with every instruction set this CPU has, named; `None`
+    /// where the geometry does not allow it.
+    fn every_isa(g: Geom, x: &[f32]) -> Vec<(&'static str, Option<Vec<f32>>)> {
+        let n = g.cin * g.oh * g.ow;
+        let fresh = || {
+            let mut y = std::vec![1234.5; n + 16];
+            y[..n].fill(f32::from_bits(0x7fc0_dead));
+            y
+        };
+        let done = |ran: bool, y: Vec<f32>| ran.then_some(y);
+        let mut out = Vec::new();
+        let mut y = fresh();
+        let ran = max_forward_vec(crate::simd::Portable, g, x, &mut y[..n]);
+        out.push(("portable", done(ran, y)));
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                let mut y = fresh();
+                // SAFETY: AVX2 and FMA were detected.
+                let ran = unsafe {
+                    crate::simd::run_avx2(MaxForward {
+                        g,
+                        x,
+                        y: &mut y[..n],
+                    })
+                };
+                out.push(("avx2", done(ran, y)));
+            }
+            if std::is_x86_feature_detected!("avx512f") {
+                let mut y = fresh();
+                // SAFETY: AVX-512F was detected.
+                let ran = unsafe {
+                    crate::simd::run_avx512(MaxForward {
+                        g,
+                        x,
+                        y: &mut y[..n],
+                    })
+                };
+                out.push(("avx512", done(ran, y)));
+            }
+        }
+        out
+    }
+
+    /// The vector max pooling against the plain loop, bit for bit (NaN payloads, zero signs),
+    /// over many geometries and inputs holding NaNs, infinities and signed zeros; nothing is
+    /// written past the output.
+    #[test]
+    fn vector_max_pool_matches_the_plain_loop() {
+        let mut seed = 3u32;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            seed >> 8
+        };
+        let (mut checked, mut vectorized) = (0, 0);
+        for &c in &[1, 3, 8, 16] {
+            for &(h, w) in &[
+                (8, 8),
+                (4, 4),
+                (24, 24),
+                (5, 7),
+                (1, 40),
+                (2, 70),
+                (9, 33),
+                (3, 2),
+            ] {
+                for &(kh, kw) in &[(2, 2), (3, 3), (1, 2), (2, 3), (4, 4), (1, 5)] {
+                    for &(sh, sw) in &[(2, 2), (1, 1), (3, 3), (2, 1), (1, 2)] {
+                        for &(pt, pb, pl, pr) in &[(0, 0, 0, 0), (1, 0, 1, 1)] {
+                            if kh > h + pt + pb || kw > w + pl + pr {
+                                continue;
+                            }
+                            let (oh, ow) =
+                                ((h + pt + pb - kh) / sh + 1, (w + pl + pr - kw) / sw + 1);
+                            let g = geom(c, h, w, kh, kw, sh, sw, pt, pl, oh, ow);
+                            let x: Vec<f32> = (0..c * h * w)
+                                .map(|_| match rnd() % 64 {
+                                    0 => f32::from_bits(0x7fc0_0000 | (rnd() % 1024)),
+                                    1 => f32::NEG_INFINITY,
+                                    2 => f32::INFINITY,
+                                    3 => 0.0,
+                                    4 => -0.0,
+                                    r => (r % 8) as f32 - 4.0,
+                                })
+                                .collect();
+                            let n = c * oh * ow;
+                            let mut want = std::vec![0.0; n];
+                            max_forward_plain(g, &x, &mut want);
+                            for (isa, got) in every_isa(g, &x) {
+                                let Some(got) = got else { continue };
+                                assert!(
+                                    got[n..].iter().all(|&v| v == 1234.5),
+                                    "{isa}, {g:?}: write past the end"
+                                );
+                                for (i, (a, e)) in got.iter().zip(&want).enumerate() {
+                                    assert_eq!(
+                                        a.to_bits(),
+                                        e.to_bits(),
+                                        "{isa}, {g:?}: output {i}: {a} vs {e}"
+                                    );
+                                }
+                                vectorized += 1;
+                            }
+                            // And through the layer's entry point.
+                            let mut y = std::vec![0.0; n];
+                            max_forward(g, &x, &mut y);
+                            assert!(y.iter().zip(&want).all(|(a, e)| a.to_bits() == e.to_bits()));
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 500, "only {checked} geometries checked");
+        assert!(
+            vectorized > 500,
+            "the vector kernel ran only {vectorized} times"
+        );
+    }
+}

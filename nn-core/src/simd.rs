@@ -62,6 +62,18 @@ pub(crate) trait Isa: Copy {
     /// Sum of the lanes.
     #[allow(dead_code)] // used by the training kernels, which need `alloc`
     fn sum(self, v: Self::V) -> f32;
+    /// Lane indices for [`Isa::permute2`].
+    type Idx: Copy;
+    /// Relative cost of one [`Isa::permute2`] with its two loads, in multiply-adds (for the
+    /// kernels' cost models).
+    const PERMUTE_COST: usize;
+    /// Index vector from the first `LANES` entries of `i` (each `< 2 * LANES`).
+    fn indices(self, i: &[u32; 16]) -> Self::Idx;
+    /// Lane `j` is lane `idx[j]` of the `2 * LANES` lanes of `a` then `b`.
+    fn permute2(self, a: Self::V, b: Self::V, idx: Self::Idx) -> Self::V;
+    /// Lane-wise `if b > a || b is NaN { b } else { a }`: the maximum where NaN wins and, of
+    /// equal values, the first one is kept (as the scalar `max_nan` of the pooling layers).
+    fn max_nan(self, a: Self::V, b: Self::V) -> Self::V;
     /// Hints that the cache line holding `p` will be read soon (no effect where unsupported;
     /// never faults, so `p` may point anywhere).
     #[cfg_attr(not(debug_assertions), inline(always))]
@@ -203,6 +215,38 @@ impl Isa for Portable {
     fn max(self, a: Self::V, b: Self::V) -> Self::V {
         a.fast_max(b)
     }
+    type Idx = [u32; 8];
+    const PERMUTE_COST: usize = 16;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn indices(self, i: &[u32; 16]) -> [u32; 8] {
+        core::array::from_fn(|j| i[j] & 15)
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn permute2(self, a: Self::V, b: Self::V, idx: [u32; 8]) -> Self::V {
+        let (a, b) = (a.to_array(), b.to_array());
+        wide::f32x8::from(core::array::from_fn::<f32, 8, _>(|j| {
+            let k = idx[j] as usize;
+            if k < 8 {
+                a[k]
+            } else {
+                b[k & 7]
+            }
+        }))
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn max_nan(self, a: Self::V, b: Self::V) -> Self::V {
+        let (a, b) = (a.to_array(), b.to_array());
+        wide::f32x8::from(core::array::from_fn::<f32, 8, _>(|j| {
+            if b[j] > a[j] || b[j].is_nan() {
+                b[j]
+            } else {
+                a[j]
+            }
+        }))
+    }
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     fn sum(self, v: Self::V) -> f32 {
@@ -317,6 +361,30 @@ mod x86 {
             // SAFETY: see above the impl.
             unsafe { _mm512_max_ps(a, b) }
         }
+        type Idx = __m512i;
+        const PERMUTE_COST: usize = 1;
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn indices(self, i: &[u32; 16]) -> __m512i {
+            // SAFETY: see above the impl; `i` holds the 16 values read.
+            unsafe { _mm512_loadu_si512(i.as_ptr() as *const _) }
+        }
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn permute2(self, a: __m512, b: __m512, idx: __m512i) -> __m512 {
+            // SAFETY: see above the impl.
+            unsafe { _mm512_permutex2var_ps(a, idx, b) }
+        }
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn max_nan(self, a: __m512, b: __m512) -> __m512 {
+            // SAFETY: see above the impl. `max_ps(b, a)` is `b > a ? b : a` (so `a` when either
+            // is NaN); lanes where `b` is NaN take `b`.
+            unsafe {
+                let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(b, b);
+                _mm512_mask_blend_ps(nan, _mm512_max_ps(b, a), b)
+            }
+        }
         #[cfg_attr(not(debug_assertions), inline(always))]
         #[cfg_attr(debug_assertions, inline)]
         fn sum(self, v: __m512) -> f32 {
@@ -402,6 +470,40 @@ mod x86 {
         fn max(self, a: __m256, b: __m256) -> __m256 {
             // SAFETY: see above the impls.
             unsafe { _mm256_max_ps(a, b) }
+        }
+        type Idx = (__m256i, __m256);
+        const PERMUTE_COST: usize = 2;
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn indices(self, i: &[u32; 16]) -> (__m256i, __m256) {
+            // SAFETY: see above the impls; `i` holds the 8 values read. The second vector has
+            // the sign bit set in lanes that take `b` (index bit 3).
+            unsafe {
+                let idx = _mm256_loadu_si256(i.as_ptr() as *const __m256i);
+                (idx, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))
+            }
+        }
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn permute2(self, a: __m256, b: __m256, idx: (__m256i, __m256)) -> __m256 {
+            // SAFETY: see above the impls.
+            unsafe {
+                _mm256_blendv_ps(
+                    _mm256_permutevar8x32_ps(a, idx.0),
+                    _mm256_permutevar8x32_ps(b, idx.0),
+                    idx.1,
+                )
+            }
+        }
+        #[cfg_attr(not(debug_assertions), inline(always))]
+        #[cfg_attr(debug_assertions, inline)]
+        fn max_nan(self, a: __m256, b: __m256) -> __m256 {
+            // SAFETY: see above the impls. `max_ps(b, a)` is `b > a ? b : a`; lanes where `b` is
+            // NaN take `b`.
+            unsafe {
+                let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(b, b);
+                _mm256_blendv_ps(_mm256_max_ps(b, a), b, nan)
+            }
         }
         #[cfg_attr(not(debug_assertions), inline(always))]
         #[cfg_attr(debug_assertions, inline)]
