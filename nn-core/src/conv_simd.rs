@@ -123,7 +123,11 @@ const SCRATCH: usize = 2048;
 #[cfg_attr(debug_assertions, inline)]
 const fn acc_budget<S: Isa>() -> usize {
     if S::REGS >= 32 {
-        24
+        if cfg!(target_feature = "avx512f") {
+            24
+        } else {
+            16
+        }
     } else {
         12
     }
