@@ -63,29 +63,47 @@ pub use self::train_path::*;
 mod train_path {
     use super::*;
     use crate::layer::ParamId;
+    use alloc::alloc::Layout;
     use alloc::boxed::Box;
-    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::ptr::NonNull;
 
     /// A mini-batch of `B` tensors on the heap.
     pub type Batch<S, const B: usize> = Box<[Tensor<S>; B]>;
 
-    /// A zeroed mini-batch, built on the heap without a stack temporary.
+    /// A zeroed mini-batch, built on the heap without a stack temporary (one zeroed
+    /// allocation: fresh pages from the system need no clearing).
     pub fn zeroed_batch<S: Shape, const B: usize>() -> Batch<S, B> {
-        match vec![Tensor::<S>::zeros(); B].into_boxed_slice().try_into() {
-            Ok(b) => b,
-            Err(_) => unreachable!("a vector of B elements converts to [_; B]"),
+        let layout = Layout::new::<[Tensor<S>; B]>();
+        if layout.size() == 0 {
+            // SAFETY: for a zero-sized type a dangling, well-aligned pointer is a valid `Box`
+            // (it is never dereferenced or deallocated).
+            return unsafe { Box::from_raw(NonNull::<[Tensor<S>; B]>::dangling().as_ptr()) };
         }
+        // SAFETY: `layout` has a non-zero size.
+        let p = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<[Tensor<S>; B]>();
+        if p.is_null() {
+            alloc::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `p` comes from the global allocator with the layout of `[Tensor<S>; B]`, as
+        // `Box` requires, and all-zero bytes are a valid value of that type: a `Tensor` is a
+        // `repr(transparent)` wrapper of a `GenericArray<f32, _>`, that is of `f32`s only (no
+        // padding), and the all-zero `f32` is 0.0.
+        unsafe { Box::from_raw(p) }
     }
 
-    /// Copies `B` tensors into a heap mini-batch.
+    /// Copies `B` tensors into a heap mini-batch (zeros after the last item if there are fewer;
+    /// items after the `B`-th are ignored).
     pub fn batch_from<S: Shape, const B: usize>(
         items: impl IntoIterator<Item = Tensor<S>>,
     ) -> Batch<S, B> {
-        let mut b = zeroed_batch::<S, B>();
-        for (slot, item) in b.iter_mut().zip(items) {
-            *slot = item;
+        let mut v = Vec::with_capacity(B);
+        v.extend(items.into_iter().take(B));
+        v.resize_with(B, Tensor::zeros);
+        match v.into_boxed_slice().try_into() {
+            Ok(b) => b,
+            Err(_) => unreachable!("a vector of B elements converts to [_; B]"),
         }
-        b
     }
 
     /// The training path of a generated network: batched forward with a cache of
