@@ -149,6 +149,63 @@ mod train_path {
             d_logits: &[Tensor<Self::OutputShape>; B],
         ) -> (Box<Self::Gradients>, Batch<Self::InputShape, B>);
 
+        /// A cache with every batch allocated (zeroed), to be filled by
+        /// [`Trainable::forward_train_into`].
+        fn new_cache<const B: usize>() -> Self::Cache<B>;
+
+        /// Like [`Trainable::forward_train`], writing into `cache` (from
+        /// [`Trainable::new_cache`] or an earlier step) instead of allocating a new one: every
+        /// batch and saved statistic is overwritten, with the same results.
+        ///
+        /// A training loop that keeps its cache, its gradients and calls
+        /// [`Trainable::backward_logits_into`] (or [`Trainable::backward_into`]) allocates
+        /// (almost) nothing per step. Reusing memory pays: a fresh multi-megabyte cache per step
+        /// costs page faults and clearing that can take longer than the arithmetic.
+        ///
+        /// ```
+        /// # use nn_core::*;
+        /// fn train<N: Trainable>(net: &mut N, x: &Batch<N::InputShape, 32>, targets: &[usize])
+        /// where
+        ///     CrossEntropy: Loss<N::OutputShape, Target = usize>,
+        /// {
+        ///     let mut cache = N::new_cache::<32>();
+        ///     let mut grads: Box<N::Gradients> = Default::default();
+        ///     let mut d_logits = zeroed_batch::<N::OutputShape, 32>();
+        ///     let mut sgd = Sgd::new(0.01);
+        ///     for _ in 0..100 {
+        ///         net.forward_train_into(x, &mut cache);
+        ///         CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], targets, &mut d_logits[..]);
+        ///         net.backward_logits_into(&mut cache, &d_logits, &mut grads);
+        ///         sgd.step(net, &grads);
+        ///     }
+        /// }
+        /// ```
+        fn forward_train_into<const B: usize>(
+            &mut self,
+            x: &[Tensor<Self::InputShape>; B],
+            cache: &mut Self::Cache<B>,
+        );
+
+        /// Like [`Trainable::backward`], without allocating per call: the parameter gradients
+        /// are written into `grads` (overwritten, not accumulated), backward's intermediate
+        /// gradient batches are kept in `cache` (allocated by the first call) and the gradient
+        /// with respect to the inputs is returned from there. Same results as `backward`.
+        fn backward_into<'c, const B: usize>(
+            &self,
+            cache: &'c mut Self::Cache<B>,
+            d_output: &[Tensor<Self::OutputShape>; B],
+            grads: &mut Self::Gradients,
+        ) -> &'c [Tensor<Self::InputShape>; B];
+
+        /// Like [`Trainable::backward_logits`], without allocating per call (as
+        /// [`Trainable::backward_into`]).
+        fn backward_logits_into<'c, const B: usize>(
+            &self,
+            cache: &'c mut Self::Cache<B>,
+            d_logits: &[Tensor<Self::OutputShape>; B],
+            grads: &mut Self::Gradients,
+        ) -> &'c [Tensor<Self::InputShape>; B];
+
         /// Visits every parameter with its gradient, in lockstep (what optimizers use).
         fn zip_gradients(
             &mut self,
