@@ -118,22 +118,11 @@ fn beats(v: f32, m: f32) -> bool {
 
 /// Backward of max pooling for one sample: each output's gradient goes to the first maximum of
 /// its window (see [`window_argmax`]); cells in no window, or never a maximum, get 0.
+///
+/// (Specialized 2x2 / stride 2 versions, with branches or branch-free, vectorized by LLVM or
+/// not, were all slower within LeNet-5's training step than this general loop.)
 #[inline(always)]
 fn max_backward(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let inside = g.pt == 0
-        && g.pl == 0
-        && (g.oh - 1) * g.sh + g.kh <= g.h
-        && (g.ow - 1) * g.sw + g.kw <= g.w;
-    if inside && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 {
-        max_backward_2x2(g, x, dy, dx);
-    } else {
-        max_backward_any(g, x, dy, dx);
-    }
-}
-
-/// [`max_backward`] for any geometry: the plain loop (also the reference of the 2x2 case).
-#[inline(always)]
-fn max_backward_any(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     dx.fill(0.0);
     for c in 0..g.cin {
@@ -145,54 +134,6 @@ fn max_backward_any(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
                 }
             }
         }
-    }
-}
-
-/// [`max_backward`] for 2x2 windows with stride 2 and no padding: the windows tile the input,
-/// so every covered cell is written once (`0.0 + dy` at the maximum, as the general loop's
-/// accumulation into zeros gives, 0 elsewhere) and only the uncovered last row or column (odd
-/// sizes) is zeroed separately.
-#[inline(always)]
-fn max_backward_2x2(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let (hw, ohw, w, ow) = (g.h * g.w, g.oh * g.ow, g.w, g.ow);
-    // Counts hidden from the optimizer, as in `max_forward`: fully unrolled, LLVM vectorizes
-    // across rows and channels with gathers and scatters.
-    for c in 0..core::hint::black_box(g.cin) {
-        let plane = &x[c * hw..][..hw];
-        let grad = &dy[c * ohw..][..ohw];
-        let out = &mut dx[c * hw..][..hw];
-        for oy in 0..core::hint::black_box(g.oh) {
-            let r0 = &plane[2 * oy * w..][..2 * ow];
-            let r1 = &plane[(2 * oy + 1) * w..][..2 * ow];
-            let gr = &grad[oy * ow..][..ow];
-            let (o0, o1) = out[2 * oy * w..][..2 * w].split_at_mut(w);
-            let (o0, o1) = (&mut o0[..2 * ow], &mut o1[..2 * ow]);
-            for ox in 0..ow {
-                let (a, b) = (r0[2 * ox], r0[2 * ox + 1]);
-                let (c, d) = (r1[2 * ox], r1[2 * ox + 1]);
-                // Row-major scan a, b, c, d: index of the first maximum (or first NaN).
-                let (mut m, mut k) = (a, 0u8);
-                if beats(b, m) {
-                    (m, k) = (b, 1);
-                }
-                if beats(c, m) {
-                    (m, k) = (c, 2);
-                }
-                if beats(d, m) {
-                    k = 3;
-                }
-                let v = 0.0 + gr[ox];
-                o0[2 * ox] = if k == 0 { v } else { 0.0 };
-                o0[2 * ox + 1] = if k == 1 { v } else { 0.0 };
-                o1[2 * ox] = if k == 2 { v } else { 0.0 };
-                o1[2 * ox + 1] = if k == 3 { v } else { 0.0 };
-            }
-            // An odd width leaves the last column out of every window.
-            out[2 * oy * w..][2 * ow..w].fill(0.0);
-            out[(2 * oy + 1) * w..][2 * ow..w].fill(0.0);
-        }
-        // An odd height leaves the last row out.
-        out[2 * g.oh * w..].fill(0.0);
     }
 }
 
@@ -501,56 +442,12 @@ mod tests {
     use std::vec;
     use std::vec::Vec;
 
-    /// Values with many exact ties, signed zeros, infinities and NaNs.
-    fn nasty(rng: &mut Rng, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|_| match rng.below(12) {
-                0 => f32::NAN,
-                1 => f32::INFINITY,
-                2 => f32::NEG_INFINITY,
-                3 => -0.0,
-                4 => 0.0,
-                _ => rng.below(4) as f32 - 1.0,
-            })
-            .collect()
-    }
-
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|v| v.to_bits()).collect()
     }
 
     #[test]
-    fn max_2x2_matches_plain_loop() {
-        let mut rng = Rng::new(5);
-        for (c, h, w) in [
-            (1, 2, 2),
-            (3, 4, 6),
-            (2, 5, 4),
-            (2, 4, 7),
-            (4, 7, 9),
-            (6, 24, 24),
-        ] {
-            let (oh, ow) = (h / 2, w / 2);
-            let g = geom(c, h, w, 2, 2, 2, 2, 0, 0, oh, ow);
-            for _ in 0..20 {
-                let x = nasty(&mut rng, c * h * w);
-                let mut dy = nasty(&mut rng, c * oh * ow);
-                dy.iter_mut()
-                    .for_each(|v| *v = if v.is_nan() { -0.0 } else { *v });
-                let mut want = vec![f32::NAN; x.len()];
-                max_backward_any(g, &x, &dy, &mut want);
-                let mut got = vec![f32::NAN; x.len()];
-                max_backward_2x2(g, &x, &dy, &mut got);
-                assert_eq!(bits(&got), bits(&want), "{c}x{h}x{w}");
-                let mut via = vec![f32::NAN; x.len()];
-                max_backward(g, &x, &dy, &mut via);
-                assert_eq!(bits(&via), bits(&want));
-            }
-        }
-    }
-
-    #[test]
-    fn max_2x2_routes_to_first_maximum_and_first_nan() {
+    fn max_routes_to_first_maximum_and_first_nan() {
         let nan = f32::NAN;
         // One 2x2 window per case, row-major [a, b; c, d]: where the gradient goes.
         let cases: [([f32; 4], usize); 8] = [
@@ -566,7 +463,7 @@ mod tests {
         let g = geom(1, 2, 2, 2, 2, 2, 2, 0, 0, 1, 1);
         for (x, at) in cases {
             let mut dx = [nan; 4];
-            max_backward_2x2(g, &x, &[2.5], &mut dx);
+            max_backward(g, &x, &[2.5], &mut dx);
             let mut want = [0.0; 4];
             want[at] = 2.5;
             assert_eq!(dx, want, "{x:?}");
