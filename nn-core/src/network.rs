@@ -121,6 +121,9 @@ mod train_path {
         /// Forward pass over a mini-batch in training mode, keeping what backward needs: batch
         /// normalization uses (and updates its running statistics from) the batch, dropout
         /// drops. Hence `&mut self`; inference (`forward`) never changes the network.
+        ///
+        /// Allocates a new cache on every call; a loop of many steps should keep one and call
+        /// [`Trainable::forward_train_into`].
         fn forward_train<const B: usize>(
             &mut self,
             x: &[Tensor<Self::InputShape>; B],
