@@ -148,51 +148,55 @@ fn max_backward_any(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
     }
 }
 
-/// [`max_backward`] for 2x2 windows with stride 2 and no padding: zeroes `dx` (one `memset`),
-/// then adds each output's gradient to the first maximum of its four cells, found by three
-/// comparisons (no window bookkeeping or bounds tests).
+/// [`max_backward`] for 2x2 windows with stride 2 and no padding: the windows tile the input,
+/// so every covered cell is written once (`0.0 + dy` at the maximum, as the general loop's
+/// accumulation into zeros gives, 0 elsewhere) and only the uncovered last row or column (odd
+/// sizes) is zeroed separately.
 #[inline(always)]
 fn max_backward_2x2(g: Geom, x: &[f32], dy: &[f32], dx: &mut [f32]) {
     let (hw, ohw, w, ow) = (g.h * g.w, g.oh * g.ow, g.w, g.ow);
-    dx.fill(0.0);
-    // Alternatives measured within LeNet-5's training step (batch 32, 530 us with this loop):
-    // writing all four cells of each window instead of the `memset`, which LLVM vectorizes
-    // with gathers and scatters, 600 us; the general loop 550 us; hiding the counts from the
-    // optimizer (`black_box`) 537 us; branch-free selects slower still.
-    if g.h == 2 * g.oh {
-        // Even height: the channels' rows of windows follow each other, one loop over all.
-        for r in 0..g.cin * g.oh {
-            max_2x2_row(x, dy, dx, 2 * r * w, r * ow, w, ow);
-        }
-    } else {
-        for c in 0..g.cin {
-            for oy in 0..g.oh {
-                max_2x2_row(x, dy, dx, c * hw + 2 * oy * w, c * ohw + oy * ow, w, ow);
+    // Measured within the training step at batch 32 (LeNet-5, M3 / the 8x8 digits CNN, M2), us
+    // per step with uniformly random inputs / smooth inputs: this loop 588 / 600 and 62.5 / 63;
+    // a branchy loop storing once into a zeroed `dx`, 735 / 520 and 61 / 62 (its branches
+    // mispredict on random data); the general loop 811 / 543; branch-free masks with the counts
+    // hidden from the optimizer 564 / 569 but 96 for M2. This one does not depend on the data.
+    // The channel and row counts are hidden from the optimizer, as in `max_forward`.
+    for c in 0..core::hint::black_box(g.cin) {
+        let plane = &x[c * hw..][..hw];
+        let grad = &dy[c * ohw..][..ohw];
+        let out = &mut dx[c * hw..][..hw];
+        for oy in 0..core::hint::black_box(g.oh) {
+            let r0 = &plane[2 * oy * w..][..2 * ow];
+            let r1 = &plane[(2 * oy + 1) * w..][..2 * ow];
+            let gr = &grad[oy * ow..][..ow];
+            let (o0, o1) = out[2 * oy * w..][..2 * w].split_at_mut(w);
+            let (o0, o1) = (&mut o0[..2 * ow], &mut o1[..2 * ow]);
+            for ox in 0..ow {
+                let (a, b) = (r0[2 * ox], r0[2 * ox + 1]);
+                let (c, d) = (r1[2 * ox], r1[2 * ox + 1]);
+                // Row-major scan a, b, c, d: index of the first maximum (or first NaN).
+                let (mut m, mut k) = (a, 0u8);
+                if beats(b, m) {
+                    (m, k) = (b, 1);
+                }
+                if beats(c, m) {
+                    (m, k) = (c, 2);
+                }
+                if beats(d, m) {
+                    k = 3;
+                }
+                let v = 0.0 + gr[ox];
+                o0[2 * ox] = if k == 0 { v } else { 0.0 };
+                o0[2 * ox + 1] = if k == 1 { v } else { 0.0 };
+                o1[2 * ox] = if k == 2 { v } else { 0.0 };
+                o1[2 * ox + 1] = if k == 3 { v } else { 0.0 };
             }
+            // An odd width leaves the last column out of every window.
+            out[2 * oy * w..][2 * ow..w].fill(0.0);
+            out[(2 * oy + 1) * w..][2 * ow..w].fill(0.0);
         }
-    }
-}
-
-/// One row of 2x2 windows for [`max_backward_2x2`]: the windows' top-left cells start at
-/// `x[top]` (rows `w` apart), their gradients at `dy[at]`.
-#[inline(always)]
-fn max_2x2_row(x: &[f32], dy: &[f32], dx: &mut [f32], top: usize, at: usize, w: usize, ow: usize) {
-    let r0 = &x[top..][..2 * ow];
-    let r1 = &x[top + w..][..2 * ow];
-    let gr = &dy[at..][..ow];
-    for ox in 0..ow {
-        // Row-major scan a, b, c, d: offset of the first maximum (or first NaN).
-        let (mut m, mut i) = (r0[2 * ox], top + 2 * ox);
-        if beats(r0[2 * ox + 1], m) {
-            (m, i) = (r0[2 * ox + 1], top + 2 * ox + 1);
-        }
-        if beats(r1[2 * ox], m) {
-            (m, i) = (r1[2 * ox], top + w + 2 * ox);
-        }
-        if beats(r1[2 * ox + 1], m) {
-            i = top + w + 2 * ox + 1;
-        }
-        dx[i] += gr[ox];
+        // An odd height leaves the last row out.
+        out[2 * g.oh * w..].fill(0.0);
     }
 }
 
