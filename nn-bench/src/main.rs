@@ -380,15 +380,19 @@ where
     let mut grad = nn::zeroed_batch::<N::OutputShape, TRAIN_BATCH>();
     let mut sgd = Sgd::new(LR as f32);
     let loss_fn = CrossEntropy;
+    // A training loop keeps its buffers (as `Trainer` does): the cache, which also holds
+    // backward's gradient batches, and the parameter gradients.
+    let mut cache = N::new_cache::<TRAIN_BATCH>();
+    let mut grads: Box<N::Gradients> = Default::default();
     let c = h.step(|| {
         step += 1;
         for (t, l) in targets.iter_mut().zip(labels(step, N::OUTPUT_LEN)) {
             *t = l;
         }
-        let cache = net.forward_train::<TRAIN_BATCH>(black_box(&x));
+        net.forward_train_into(black_box(&x), &mut cache);
         let logits = N::cache_logits(&cache);
         let loss = loss_fn.loss_grad(&logits[..], &targets, &mut grad[..]);
-        let (grads, _dx) = net.backward_logits(&cache, &grad);
+        black_box(net.backward_logits_into(&mut cache, &grad, &mut grads));
         sgd.step(&mut net, &grads);
         black_box(loss);
     });

@@ -94,29 +94,47 @@ pub use self::train_path::*;
 mod train_path {
     use super::*;
     use crate::layer::ParamId;
+    use alloc::alloc::Layout;
     use alloc::boxed::Box;
-    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::ptr::NonNull;
 
     /// A mini-batch of `B` tensors on the heap.
     pub type Batch<S, const B: usize> = Box<[Tensor<S>; B]>;
 
-    /// A zeroed mini-batch, built on the heap without a stack temporary.
+    /// A zeroed mini-batch, built on the heap without a stack temporary (one zeroed
+    /// allocation: fresh pages from the system need no clearing).
     pub fn zeroed_batch<S: Shape, const B: usize>() -> Batch<S, B> {
-        match vec![Tensor::<S>::zeros(); B].into_boxed_slice().try_into() {
-            Ok(b) => b,
-            Err(_) => unreachable!("a vector of B elements converts to [_; B]"),
+        let layout = Layout::new::<[Tensor<S>; B]>();
+        if layout.size() == 0 {
+            // SAFETY: for a zero-sized type a dangling, well-aligned pointer is a valid `Box`
+            // (it is never dereferenced or deallocated).
+            return unsafe { Box::from_raw(NonNull::<[Tensor<S>; B]>::dangling().as_ptr()) };
         }
+        // SAFETY: `layout` has a non-zero size.
+        let p = unsafe { alloc::alloc::alloc_zeroed(layout) }.cast::<[Tensor<S>; B]>();
+        if p.is_null() {
+            alloc::alloc::handle_alloc_error(layout);
+        }
+        // SAFETY: `p` comes from the global allocator with the layout of `[Tensor<S>; B]`, as
+        // `Box` requires, and all-zero bytes are a valid value of that type: a `Tensor` is a
+        // `repr(transparent)` wrapper of a `GenericArray<f32, _>`, that is of `f32`s only (no
+        // padding), and the all-zero `f32` is 0.0.
+        unsafe { Box::from_raw(p) }
     }
 
-    /// Copies `B` tensors into a heap mini-batch.
+    /// Copies `B` tensors into a heap mini-batch (zeros after the last item if there are fewer;
+    /// items after the `B`-th are ignored).
     pub fn batch_from<S: Shape, const B: usize>(
         items: impl IntoIterator<Item = Tensor<S>>,
     ) -> Batch<S, B> {
-        let mut b = zeroed_batch::<S, B>();
-        for (slot, item) in b.iter_mut().zip(items) {
-            *slot = item;
+        let mut v = Vec::with_capacity(B);
+        v.extend(items.into_iter().take(B));
+        v.resize_with(B, Tensor::zeros);
+        match v.into_boxed_slice().try_into() {
+            Ok(b) => b,
+            Err(_) => unreachable!("a vector of B elements converts to [_; B]"),
         }
-        b
     }
 
     /// The training path of a generated network: batched forward with a cache of
@@ -134,6 +152,9 @@ mod train_path {
         /// Forward pass over a mini-batch in training mode, keeping what backward needs: batch
         /// normalization uses (and updates its running statistics from) the batch, dropout
         /// drops. Hence `&mut self`; inference (`forward`) never changes the network.
+        ///
+        /// Allocates a new cache on every call; a loop of many steps should keep one and call
+        /// [`Trainable::forward_train_into`].
         fn forward_train<const B: usize>(
             &mut self,
             x: &[Tensor<Self::InputShape>; B],
@@ -161,6 +182,63 @@ mod train_path {
             cache: &Self::Cache<B>,
             d_logits: &[Tensor<Self::OutputShape>; B],
         ) -> (Box<Self::Gradients>, Batch<Self::InputShape, B>);
+
+        /// A cache with every batch allocated (zeroed), to be filled by
+        /// [`Trainable::forward_train_into`].
+        fn new_cache<const B: usize>() -> Self::Cache<B>;
+
+        /// Like [`Trainable::forward_train`], writing into `cache` (from
+        /// [`Trainable::new_cache`] or an earlier step) instead of allocating a new one: every
+        /// batch and saved statistic is overwritten, with the same results.
+        ///
+        /// A training loop that keeps its cache, its gradients and calls
+        /// [`Trainable::backward_logits_into`] (or [`Trainable::backward_into`]) allocates
+        /// (almost) nothing per step. Reusing memory pays: a fresh multi-megabyte cache per step
+        /// costs page faults and clearing that can take longer than the arithmetic.
+        ///
+        /// ```
+        /// # use nn_core::*;
+        /// fn train<N: Trainable>(net: &mut N, x: &Batch<N::InputShape, 32>, targets: &[usize])
+        /// where
+        ///     CrossEntropy: Loss<N::OutputShape, Target = usize>,
+        /// {
+        ///     let mut cache = N::new_cache::<32>();
+        ///     let mut grads: Box<N::Gradients> = Default::default();
+        ///     let mut d_logits = zeroed_batch::<N::OutputShape, 32>();
+        ///     let mut sgd = Sgd::new(0.01);
+        ///     for _ in 0..100 {
+        ///         net.forward_train_into(x, &mut cache);
+        ///         CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], targets, &mut d_logits[..]);
+        ///         net.backward_logits_into(&mut cache, &d_logits, &mut grads);
+        ///         sgd.step(net, &grads);
+        ///     }
+        /// }
+        /// ```
+        fn forward_train_into<const B: usize>(
+            &mut self,
+            x: &[Tensor<Self::InputShape>; B],
+            cache: &mut Self::Cache<B>,
+        );
+
+        /// Like [`Trainable::backward`], without allocating per call: the parameter gradients
+        /// are written into `grads` (overwritten, not accumulated), backward's intermediate
+        /// gradient batches are kept in `cache` (allocated by the first call) and the gradient
+        /// with respect to the inputs is returned from there. Same results as `backward`.
+        fn backward_into<'c, const B: usize>(
+            &self,
+            cache: &'c mut Self::Cache<B>,
+            d_output: &[Tensor<Self::OutputShape>; B],
+            grads: &mut Self::Gradients,
+        ) -> &'c [Tensor<Self::InputShape>; B];
+
+        /// Like [`Trainable::backward_logits`], without allocating per call (as
+        /// [`Trainable::backward_into`]).
+        fn backward_logits_into<'c, const B: usize>(
+            &self,
+            cache: &'c mut Self::Cache<B>,
+            d_logits: &[Tensor<Self::OutputShape>; B],
+            grads: &mut Self::Gradients,
+        ) -> &'c [Tensor<Self::InputShape>; B];
 
         /// Visits every parameter with its gradient, in lockstep (what optimizers use).
         fn zip_gradients(

@@ -79,6 +79,16 @@ pub struct BnSaved<C: ArrayLength> {
     pub inv_std: GenericArray<f32, C>,
 }
 
+impl<C: ArrayLength> Default for BnSaved<C> {
+    /// Zero statistics (a placeholder until a training forward pass fills them in).
+    fn default() -> Self {
+        BnSaved {
+            mean: GenericArray::default(),
+            inv_std: GenericArray::default(),
+        }
+    }
+}
+
 impl<C: ArrayLength> BatchNorm<C> {
     /// Sets gamma 1, beta 0, running mean 0, running variance 1 (PyTorch's start).
     pub fn init(&mut self) {

@@ -78,14 +78,20 @@ impl Optimizer for Sgd {
             } else {
                 0.0
             };
-            let v = &mut vel[off..off + p.len()];
-            for i in 0..p.len() {
-                let gi = g[i] + decay * p[i];
-                if mu == 0.0 {
-                    p[i] -= lr * gi;
-                } else {
-                    v[i] = mu * v[i] + gi;
-                    p[i] -= lr * v[i];
+            // Separate loops: with the test inside, the vectorized loop stores to the velocity
+            // under a mask even without momentum, and masked stores to never-written (copy-on-
+            // write zero) pages are very slow on some CPUs.
+            if mu == 0.0 {
+                for (p, &g) in p.iter_mut().zip(g) {
+                    let gi = g + decay * *p;
+                    *p -= lr * gi;
+                }
+            } else {
+                let v = &mut vel[off..off + p.len()];
+                for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
+                    let gi = g + decay * *p;
+                    *v = mu * *v + gi;
+                    *p -= lr * *v;
                 }
             }
         });

@@ -10,9 +10,10 @@ use crate::data::Dataset;
 use crate::error::Error;
 use crate::init::Rng;
 use crate::loss::{Head, Loss};
-use crate::network::{batch_from, zeroed_batch, Input, Network, Trainable};
+use crate::network::{zeroed_batch, Input, Network, Trainable};
 use crate::optim::Optimizer;
 use crate::tensor::Tensor;
+use std::boxed::Box;
 
 /// Loss and accuracy of a network on a data set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -207,16 +208,22 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
         bar.set_prefix(N::NAME);
         let mut grad = zeroed_batch::<N::OutputShape, B>();
         let mut targets: Vec<L::Target> = Vec::with_capacity(B);
+        // One set of buffers for every step: no allocation (and page faults) per step.
+        let mut x = zeroed_batch::<N::InputShape, B>();
+        let mut cache = N::new_cache::<B>();
+        let mut grads: Box<N::Gradients> = Default::default();
 
         for epoch in 1..=self.epochs {
             rng.shuffle(&mut order);
             let (mut loss_sum, mut correct, mut counted) = (0.0f64, 0usize, 0usize);
             for step in 0..steps {
                 let idx = (0..B).map(|k| order[(step * B + k) % n]);
-                let x = batch_from::<N::InputShape, B>(idx.clone().map(|i| train.x[i].clone()));
+                for (slot, i) in x.iter_mut().zip(idx.clone()) {
+                    slot.clone_from(&train.x[i]);
+                }
                 targets.clear();
                 targets.extend(idx.map(|i| train.y[i].clone()));
-                let cache = net.forward_train(&x);
+                net.forward_train_into(&x, &mut cache);
                 let pred = if on_logits {
                     N::cache_logits(&cache)
                 } else {
@@ -239,11 +246,11 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
                 }
                 counted += real;
                 loss_sum += loss as f64 * real as f64;
-                let (grads, _) = if on_logits {
-                    net.backward_logits(&cache, &grad)
+                if on_logits {
+                    net.backward_logits_into(&mut cache, &grad, &mut grads);
                 } else {
-                    net.backward(&cache, &grad)
-                };
+                    net.backward_into(&mut cache, &grad, &mut grads);
+                }
                 self.optimizer.step(net, &grads);
             }
             let train_loss = (loss_sum / counted as f64) as f32;

@@ -501,7 +501,8 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     let t0 = &ts[0];
 
     // Training: one heap batch per tensor, kept in the cache with what batch norm and dropout
-    // saved.
+    // saved. The steps write into an existing cache (`forward_train_into`); `forward_train`
+    // runs them on a new one.
     let mut saved_fields = Vec::new();
     let train_steps: Vec<TokenStream> = net
         .ops
@@ -509,14 +510,14 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
         .enumerate()
         .map(|(j, op)| {
             let out = &ts[op.output];
-            let s_out = &shapes[op.output];
             let Some(l) = layer_of(j) else {
                 let (a, b) = (&ts[op.inputs[0]], &ts[op.inputs[1]]);
                 return quote! {
-                    let mut #out: ::nn::Batch<#s_out, __NN_B> = ::nn::batch_from(#a.iter().cloned());
-                    ::nn::add_batch_into(&mut #out[..], &#b[..]);
+                    cache.#out.clone_from_slice(&cache.#a[..]);
+                    ::nn::add_batch_into(&mut cache.#out[..], &cache.#b[..]);
                 };
             };
+            let s_out = &shapes[op.output];
             let (input, s_in) = (&ts[op.inputs[0]], &shapes[op.inputs[0]]);
             let value = layer_value(l);
             let sj = &saved[j];
@@ -526,20 +527,17 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
                     let c = typenum(crate::check::channels(l.input));
                     saved_fields.push((sj.clone(), quote!(::nn::BnSaved<#c>), format!("Batch statistics of layer `{}`.", l.name)));
                     quote! {
-                        let mut #out = ::nn::zeroed_batch::<#s_out, __NN_B>();
-                        let #sj = ::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut self.#f).forward_train(&#input[..], &mut #out[..]);
+                        cache.#sj = ::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut self.#f).forward_train(&cache.#input[..], &mut cache.#out[..]);
                     }
                 }
                 LayerKind::Dropout { .. } => {
                     saved_fields.push((sj.clone(), quote!(::nn::__private::Vec<f32>), format!("Dropout mask of layer `{}`.", l.name)));
                     quote! {
-                        let mut #out = ::nn::zeroed_batch::<#s_out, __NN_B>();
-                        let #sj = (#value).forward_train(&mut self.__nn_rng, &#input[..], &mut #out[..]);
+                        cache.#sj = (#value).forward_train(&mut self.__nn_rng, &cache.#input[..], &mut cache.#out[..]);
                     }
                 }
                 _ => quote! {
-                    let mut #out = ::nn::zeroed_batch::<#s_out, __NN_B>();
-                    ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &#input[..], &mut #out[..]);
+                    ::nn::Layer::<#s_in, #s_out>::forward_batch(&#value, &cache.#input[..], &mut cache.#out[..]);
                 },
             }
         })
@@ -548,22 +546,21 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     let saved_tys: Vec<_> = saved_fields.iter().map(|f| f.1.clone()).collect();
     let saved_docs: Vec<_> = saved_fields.iter().map(|f| f.2.clone()).collect();
 
-    // Backward: ops in reverse; a tensor's gradient is created by its first contribution and
-    // accumulated from the others (a residual block's input feeds two paths).
-    let backward_from = |start: usize, end: usize| -> Vec<TokenStream> {
+    // Backward: ops in reverse; a tensor's gradient is written by its first contribution into its
+    // buffer `bufs.d<i>` and the others are added to it (a residual block's input feeds two
+    // paths: a layer's contribution goes through a buffer `bufs.g<j>` of its own first). The
+    // starting gradient is the caller's `d_start`. Returns the steps and the buffers they use.
+    let backward_from = |start: usize, end: usize, d_start: &syn::Ident| {
         let mut defined = vec![false; net.tensors.len()];
         defined[start] = true;
         let mut steps = Vec::new();
-        let give = |steps: &mut Vec<TokenStream>,
-                    defined: &mut Vec<bool>,
-                    to: usize,
-                    from: TokenStream| {
-            let d = &ds[to];
-            if defined[to] {
-                steps.push(quote!(::nn::add_batch_into(&mut #d[..], &#from[..]);));
+        let mut bufs: Vec<(syn::Ident, TokenStream)> = Vec::new();
+        let grad_of = |i: usize| {
+            if i == start {
+                quote!(#d_start)
             } else {
-                defined[to] = true;
-                steps.push(quote!(let mut #d = #from;));
+                let d = &ds[i];
+                quote!(bufs.#d)
             }
         };
         for j in (0..end).rev() {
@@ -571,22 +568,23 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
             if !defined[op.output] {
                 continue;
             }
-            let d_out = &ds[op.output];
+            let d_out = grad_of(op.output);
             let Some(l) = layer_of(j) else {
                 for &i in &op.inputs {
-                    give(
-                        &mut steps,
-                        &mut defined,
-                        i,
-                        quote!(::nn::batch_from::<_, __NN_B>(#d_out.iter().cloned())),
-                    );
+                    let d = grad_of(i);
+                    if defined[i] {
+                        steps.push(quote!(::nn::add_batch_into(&mut #d[..], &#d_out[..]);));
+                    } else {
+                        defined[i] = true;
+                        bufs.push((ds[i].clone(), shapes[i].clone()));
+                        steps.push(quote!(#d.clone_from_slice(&#d_out[..]);));
+                    }
                 }
                 continue;
             };
             let i = op.inputs[0];
             let (s_in, s_out) = (&shapes[i], &shapes[op.output]);
             let (a_in, a_out) = (&ts[i], &ts[op.output]);
-            let tmp = format_ident!("g{}", j);
             let value = layer_value(l);
             let ty = layer_ty(l);
             let f = &l.name;
@@ -595,35 +593,61 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
             } else {
                 quote!(&mut ())
             };
+            let accumulate = defined[i];
+            let target = if accumulate {
+                let tmp = format_ident!("g{}", j);
+                bufs.push((tmp.clone(), s_in.clone()));
+                quote!(bufs.#tmp)
+            } else {
+                defined[i] = true;
+                bufs.push((ds[i].clone(), s_in.clone()));
+                grad_of(i)
+            };
             let sj = &saved[j];
-            let call = match l.kind {
+            steps.push(match l.kind {
                 LayerKind::BatchNorm => quote! {
-                    ::core::borrow::Borrow::<#ty>::borrow(&self.#f).backward_train(&cache.#a_in[..], &cache.#sj, &#d_out[..], &mut #tmp[..], #grad);
+                    ::core::borrow::Borrow::<#ty>::borrow(&self.#f).backward_train(&cache.#a_in[..], &cache.#sj, &#d_out[..], &mut #target[..], #grad);
                 },
                 LayerKind::Dropout { .. } => quote! {
-                    (#value).backward_train(&cache.#sj, &#d_out[..], &mut #tmp[..]);
+                    (#value).backward_train(&cache.#sj, &#d_out[..], &mut #target[..]);
                 },
                 _ => quote! {
-                    ::nn::Layer::<#s_in, #s_out>::backward_batch(&#value, &cache.#a_in[..], &cache.#a_out[..], &#d_out[..], &mut #tmp[..], #grad);
+                    ::nn::Layer::<#s_in, #s_out>::backward_batch(&#value, &cache.#a_in[..], &cache.#a_out[..], &#d_out[..], &mut #target[..], #grad);
                 },
-            };
-            steps.push(quote! {
-                let mut #tmp = ::nn::zeroed_batch::<#s_in, __NN_B>();
-                #call
             });
-            give(&mut steps, &mut defined, i, quote!(#tmp));
+            if accumulate {
+                let d = grad_of(i);
+                steps.push(quote!(::nn::add_batch_into(&mut #d[..], &#target[..]);));
+            }
         }
-        if !defined[0] {
-            let d0 = &ds[0];
-            let s0 = &shapes[0];
-            steps.push(quote!(let #d0 = ::nn::zeroed_batch::<#s0, __NN_B>();));
+        // The input gradient is returned from `bufs.d0`.
+        let d0 = &ds[0];
+        if start == 0 {
+            steps.push(quote!(bufs.#d0.clone_from_slice(&#d_start[..]);));
+        } else if !defined[0] {
+            steps.push(quote! {
+                for t in bufs.#d0.iter_mut() {
+                    t.as_mut_slice().fill(0.0);
+                }
+            });
         }
-        steps
+        bufs.push((d0.clone(), shapes[0].clone()));
+        (steps, bufs)
     };
-    let bwd_all = backward_from(net.output, net.ops.len());
-    let bwd_logits = backward_from(net.logits, net.logits_ops);
-    let d_last = &ds[net.output];
-    let d_logits = &ds[net.logits];
+    let d_output_ident = format_ident!("d_output");
+    let d_logits_ident = format_ident!("d_logits");
+    let (bwd_all, bufs_all) = backward_from(net.output, net.ops.len(), &d_output_ident);
+    let (bwd_logits, bufs_logits) = backward_from(net.logits, net.logits_ops, &d_logits_ident);
+    // One buffer struct serves both: the union of their buffers.
+    let mut buf_fields: Vec<(syn::Ident, TokenStream)> = Vec::new();
+    for (n, t) in bufs_all.into_iter().chain(bufs_logits) {
+        if !buf_fields.iter().any(|(m, _)| *m == n) {
+            buf_fields.push((n, t));
+        }
+    }
+    let buf_names: Vec<_> = buf_fields.iter().map(|f| f.0.clone()).collect();
+    let buf_shapes: Vec<_> = buf_fields.iter().map(|f| f.1.clone()).collect();
+    let bufs_name = format_ident!("__{}Backward", name);
     let d0 = &ds[0];
     // Tensors the training pass produces (the input and every op's output; a folded network
     // has ids that no op produces any more).
@@ -695,21 +719,48 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     };
     let new_body = body(quote! { Self { #(#field_names: #field_inits,)* #rng_field } });
     let train_body = body(quote! {
-        let #t0: ::nn::Batch<#in_ty, __NN_B> = ::nn::batch_from(x.iter().cloned());
-        #(#train_steps)*
-        #cache_name { #(#live_ts,)* #(#saved_names,)* }
+        let mut cache = <Self as ::nn::Trainable>::new_cache::<__NN_B>();
+        ::nn::Trainable::forward_train_into(self, x, &mut cache);
+        cache
     });
+    let train_into_body = body(quote! {
+        cache.#t0.clone_from_slice(&x[..]);
+        #(#train_steps)*
+    });
+    let new_cache_body = body(quote! {
+        #cache_name {
+            #(#live_ts: ::nn::zeroed_batch(),)*
+            #(#saved_names: ::core::default::Default::default(),)*
+            __nn_bwd: ::core::option::Option::None,
+        }
+    });
+    // The allocating versions run the same steps on fresh gradients and buffers.
     let backward_body = body(quote! {
         let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
-        let #d_last: ::nn::Batch<#out_ty, __NN_B> = ::nn::batch_from(d_output.iter().cloned());
+        let mut bufs = #bufs_name::<__NN_B>::new();
         #(#bwd_all)*
-        (g, #d0)
+        (g, bufs.#d0)
     });
     let backward_logits_body = body(quote! {
         let mut g: ::nn::__private::Box<#grads_name> = ::core::default::Default::default();
-        let #d_logits: ::nn::Batch<#out_ty, __NN_B> = ::nn::batch_from(d_logits.iter().cloned());
+        let mut bufs = #bufs_name::<__NN_B>::new();
         #(#bwd_logits)*
-        (g, #d0)
+        (g, bufs.#d0)
+    });
+    let zero_grads = quote! {
+        ::nn::Parameters::visit_mut(grads, "", &mut |_, v: &mut [f32]| v.fill(0.0));
+        let g = grads;
+        let bufs = cache.__nn_bwd.get_or_insert_with(#bufs_name::<__NN_B>::new);
+    };
+    let backward_into_body = body(quote! {
+        #zero_grads
+        #(#bwd_all)*
+        &bufs.#d0
+    });
+    let backward_logits_into_body = body(quote! {
+        #zero_grads
+        #(#bwd_logits)*
+        &bufs.#d0
     });
     let output_acts = &ts[net.output];
     let acts = &live_ts;
@@ -849,6 +900,24 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
             #vis struct #cache_name<const __NN_B: usize> {
                 #( #[doc = #cache_docs] pub #acts: ::nn::Batch<#live_shapes, __NN_B>, )*
                 #( #[doc = #saved_docs] pub #saved_names: #saved_tys, )*
+                /// Backward's gradient batches, kept by `backward_into` for the next step.
+                #[allow(dead_code)]
+                __nn_bwd: ::core::option::Option<#bufs_name<__NN_B>>,
+            }
+
+            /// Gradient batches of backward: one per tensor that gets a gradient (and one per
+            /// extra contribution to a tensor that several layers read).
+            #[doc(hidden)]
+            #[allow(dead_code, non_camel_case_types)]
+            struct #bufs_name<const __NN_B: usize> {
+                #( #buf_names: ::nn::Batch<#buf_shapes, __NN_B>, )*
+            }
+
+            #[allow(dead_code)]
+            impl<const __NN_B: usize> #bufs_name<__NN_B> {
+                fn new() -> Self {
+                    Self { #( #buf_names: ::nn::zeroed_batch(), )* }
+                }
             }
         }
 
@@ -979,6 +1048,28 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
 
                     fn forward_train<const __NN_B: usize>(&mut self, x: &[::nn::Tensor<#in_ty>; __NN_B]) -> #cache_name<__NN_B> {
                         #train_body
+                    }
+                    fn new_cache<const __NN_B: usize>() -> #cache_name<__NN_B> {
+                        #new_cache_body
+                    }
+                    fn forward_train_into<const __NN_B: usize>(&mut self, x: &[::nn::Tensor<#in_ty>; __NN_B], cache: &mut #cache_name<__NN_B>) {
+                        #train_into_body
+                    }
+                    fn backward_into<'c, const __NN_B: usize>(
+                        &self,
+                        cache: &'c mut #cache_name<__NN_B>,
+                        d_output: &[::nn::Tensor<#out_ty>; __NN_B],
+                        grads: &mut #grads_name,
+                    ) -> &'c [::nn::Tensor<#in_ty>; __NN_B] {
+                        #backward_into_body
+                    }
+                    fn backward_logits_into<'c, const __NN_B: usize>(
+                        &self,
+                        cache: &'c mut #cache_name<__NN_B>,
+                        d_logits: &[::nn::Tensor<#out_ty>; __NN_B],
+                        grads: &mut #grads_name,
+                    ) -> &'c [::nn::Tensor<#in_ty>; __NN_B] {
+                        #backward_logits_into_body
                     }
                     fn cache_output<const __NN_B: usize>(cache: &#cache_name<__NN_B>) -> &[::nn::Tensor<#out_ty>; __NN_B] {
                         &cache.#output_acts
