@@ -234,3 +234,29 @@ fn batched_forward_rejects_slices_of_different_lengths() {
     let as_error: nn::Error = err.into();
     assert!(as_error.to_string().contains("3 inputs but 2 outputs"));
 }
+
+nn::network! {
+    /// Only a softmax: the logits are the input itself.
+    struct SoftmaxOnly {
+        input: [3],
+        Softmax,
+    }
+}
+
+#[test]
+fn a_head_right_after_the_input_has_the_input_as_logits() {
+    let net = SoftmaxOnly::new(0);
+    let x = [1.0f32, 2.0, 3.0];
+    assert_eq!(net.forward_logits(&x).as_slice(), &x);
+    let p = net.forward(&x);
+    let e: Vec<f64> = x.iter().map(|&v| (v as f64).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    for (got, want) in p.as_slice().iter().zip(&e) {
+        assert!(
+            (*got as f64 - want / sum).abs() < 1e-6,
+            "{got} vs {}",
+            want / sum
+        );
+    }
+    assert_eq!(batch_matches_forward(&net, 9), 9);
+}

@@ -692,7 +692,13 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
         }
         self.__nn_forward_base(x)
     });
-    let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits });
+    // A network whose head follows the input directly has the input as its logits.
+    let logits_value = if net.logits == 0 {
+        quote!(::core::clone::Clone::clone(#logits))
+    } else {
+        quote!(#logits)
+    };
+    let logits_body = body(quote! { #as_input #(#fwd_logits_steps)* #logits_value });
     let batch_body = body(quote! {
         if xs.len() != ys.len() {
             return ::core::result::Result::Err(::nn::BatchLenError { inputs: xs.len(), outputs: ys.len() });
