@@ -486,8 +486,9 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
     let fwd_logits_steps = fwd_steps(net.logits_ops, false).1;
     let fwd_steps_all = fwd_steps(net.ops.len(), false).1;
     let (fwd_batch_decls, fwd_batch_steps) = fwd_steps(net.ops.len(), true);
-    // Samples per chunk of the batched forward: the chunk's tensors take at most 64 KiB of
-    // stack (16 samples for small networks, 1 for large ones).
+    // Samples per chunk of the batched forward: a power of two (whole register blocks in the
+    // dense products) such that the chunk's tensors take at most 64 KiB of stack (16 samples
+    // for small networks, 1 for large ones).
     let per_sample: u64 = net
         .tensors
         .iter()
@@ -495,7 +496,7 @@ fn expand_network(net: &Network, ok: bool) -> TokenStream {
         .map(|t| t.len())
         .sum::<u64>()
         .max(1);
-    let chunk = (16384 / per_sample).clamp(1, 16) as usize;
+    let chunk = 1usize << (16384 / per_sample).clamp(1, 16).ilog2();
     let last = &ts[net.output];
     let logits = &ts[net.logits];
     let t0 = &ts[0];
