@@ -542,7 +542,7 @@ impl<S: Shape> Layer<S, S> for Softmax {
 }
 
 /// Parametric ReLU with one learnable slope per channel (per feature for vectors):
-/// g(x) = x if x >= 0 else a[c] x, initialized to 0.25. `PReLU(per_channel = true)` in the DSL.
+/// `g(x) = x if x >= 0 else a[c] x`, initialized to 0.25. `PReLU(per_channel = true)` in the DSL.
 /// PyTorch `nn.PReLU(num_parameters=C)`; Keras `layers.PReLU(shared_axes=[2, 3])` (channels first).
 pub struct PReLUChannels<C: generic_array::ArrayLength> {
     /// The slope of each channel.

@@ -241,7 +241,7 @@ macro_rules! conv_common {
 /// 2-D convolution: `CO` filters of `KH x KW` cells over `CI` input channels, stride
 /// `(SH, SW)`, zero padding `(PT, PB, PL, PR)` (top, bottom, left, right), optional bias.
 ///
-/// y[co][oy][ox] = b[co] + sum over ci, ky, kx of w[co][ci][ky][kx] * x[ci][oy*SH + ky - PT][ox*SW + kx - PL]
+/// `y[co][oy][ox] = b[co] + sum over ci, ky, kx of w[co][ci][ky][kx] * x[ci][oy*SH + ky - PT][ox*SW + kx - PL]`
 /// (cells outside the input are zero). Each filter has one sub-filter per input channel and
 /// sums them, as in the lecture.
 ///
@@ -418,7 +418,7 @@ fn grad_parts<'a, K, CO: ArrayLength>(
 /// 1-D convolution: `CO` filters of `K` cells over `CI` input channels, stride `S`, zero
 /// padding `(P0, P1)` (left, right), optional bias.
 ///
-/// y[co][o] = b[co] + sum over ci, k of w[co][ci][k] * x[ci][o*S + k - P0].
+/// `y[co][o] = b[co] + sum over ci, k of w[co][ci][k] * x[ci][o*S + k - P0]`.
 ///
 /// Shapes: `[CI, L] -> [CO, OL]` with OL = floor((L + P0 + P1 - K) / S) + 1; parameters
 /// CO·CI·K (+ CO); multiply-accumulates CO·CI·K·OL.

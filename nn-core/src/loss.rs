@@ -52,7 +52,7 @@ pub fn bce_with_logits<R: Real>(z: R, t: R) -> (R, R) {
     (loss, math::sigmoid(z) - t)
 }
 
-/// Softmax cross-entropy of logits `z` with class `label`: logsumexp(z) - z[label]; gradient
+/// Softmax cross-entropy of logits `z` with class `label`: `logsumexp(z) - z[label]`; gradient
 /// softmax(z) - onehot(label), written into `grad`. PyTorch `CrossEntropyLoss`.
 pub fn softmax_cross_entropy<R: Real>(z: &[R], label: usize, grad: &mut [R]) -> R {
     let mut m = z[0];
