@@ -215,93 +215,109 @@ mod tests {
     use crate::activation::{Identity, ReLU, Tanh};
     use std::vec::Vec;
 
-    /// `Y` by the plain loop, in f64.
-    #[allow(clippy::too_many_arguments)]
-    fn reference<A: Activation>(
+    /// One product to check: sizes, `A` with its strides, `M` (rows of `cols`), the initial `Y`.
+    struct Case<'a> {
         rows: usize,
         cols: usize,
         depth: usize,
-        a: &[f32],
-        (a_row, a_k): (usize, usize),
-        m: &[f32],
-        y0: &[f32],
+        a: &'a [f32],
+        strides: (usize, usize),
+        m: &'a [f32],
+        y0: &'a [f32],
         y_row: usize,
-        bias: Option<&[f32]>,
+        bias: Option<&'a [f32]>,
         accumulate: bool,
-        act: A,
-    ) -> Vec<f32> {
-        let mut y = y0.to_vec();
-        for r in 0..rows {
-            for c in 0..cols {
-                let mut v: f64 = (0..depth)
-                    .map(|k| a[r * a_row + k * a_k] as f64 * m[k * cols + c] as f64)
-                    .sum();
-                if accumulate {
-                    v += y0[r * y_row + c] as f64;
-                    y[r * y_row + c] = v as f32;
-                } else {
-                    v += bias.map_or(0.0, |b| b[c] as f64);
-                    y[r * y_row + c] = act.f(v as f32);
-                }
-            }
-        }
-        y
     }
 
-    /// Runs the kernel with every instruction set of this CPU on copies of `y0`.
-    #[allow(clippy::too_many_arguments)]
-    fn every_isa<A: Activation>(
-        rows: usize,
-        cols: usize,
-        depth: usize,
-        a: &[f32],
-        (a_row, a_k): (usize, usize),
-        m: &[f32],
-        y0: &[f32],
-        y_row: usize,
-        bias: Option<&[f32]>,
-        accumulate: bool,
-        act: A,
-    ) -> Vec<(&'static str, Vec<f32>)> {
-        let mut out = Vec::new();
-        macro_rules! go {
-            ($name:literal, $run:expr) => {{
-                let mut y = y0.to_vec();
-                let g = Gemm {
-                    rows,
-                    cols,
-                    depth,
-                    a,
-                    a_row,
-                    a_k,
-                    m,
-                    m_k: cols,
-                    y: &mut y,
-                    y_row,
-                    bias,
-                    accumulate,
-                    act,
-                };
-                #[allow(clippy::redundant_closure_call)]
-                ($run)(g);
-                out.push(($name, y));
-            }};
-        }
-        go!("portable", |g: Gemm<'_, A>| g.run(crate::simd::Portable));
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                // SAFETY: AVX2 and FMA were detected.
-                go!("avx2", |g: Gemm<'_, A>| unsafe { crate::simd::run_avx2(g) });
+    impl Case<'_> {
+        /// `Y` by the plain loop, in f64.
+        fn reference<A: Activation>(&self, act: A) -> Vec<f32> {
+            let ((a_row, a_k), y_row) = (self.strides, self.y_row);
+            let mut y = self.y0.to_vec();
+            for r in 0..self.rows {
+                for c in 0..self.cols {
+                    let mut v: f64 = (0..self.depth)
+                        .map(|k| {
+                            self.a[r * a_row + k * a_k] as f64 * self.m[k * self.cols + c] as f64
+                        })
+                        .sum();
+                    if self.accumulate {
+                        v += self.y0[r * y_row + c] as f64;
+                        y[r * y_row + c] = v as f32;
+                    } else {
+                        v += self.bias.map_or(0.0, |b| b[c] as f64);
+                        y[r * y_row + c] = act.f(v as f32);
+                    }
+                }
             }
-            if std::is_x86_feature_detected!("avx512f") {
-                // SAFETY: AVX-512F was detected.
-                go!("avx512", |g: Gemm<'_, A>| unsafe {
-                    crate::simd::run_avx512(g)
-                });
-            }
+            y
         }
-        out
+
+        /// Runs the kernel with every instruction set of this CPU on copies of `y0`.
+        fn every_isa<A: Activation>(&self, act: A) -> Vec<(&'static str, Vec<f32>)> {
+            let mut out = Vec::new();
+            macro_rules! go {
+                ($name:literal, $run:expr) => {{
+                    let mut y = self.y0.to_vec();
+                    let g = Gemm {
+                        rows: self.rows,
+                        cols: self.cols,
+                        depth: self.depth,
+                        a: self.a,
+                        a_row: self.strides.0,
+                        a_k: self.strides.1,
+                        m: self.m,
+                        m_k: self.cols,
+                        y: &mut y,
+                        y_row: self.y_row,
+                        bias: self.bias,
+                        accumulate: self.accumulate,
+                        act,
+                    };
+                    #[allow(clippy::redundant_closure_call)]
+                    ($run)(g);
+                    out.push(($name, y));
+                }};
+            }
+            go!("portable", |g: Gemm<'_, A>| g.run(crate::simd::Portable));
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: AVX2 and FMA were detected.
+                    go!("avx2", |g: Gemm<'_, A>| unsafe { crate::simd::run_avx2(g) });
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: AVX-512F was detected.
+                    go!("avx512", |g: Gemm<'_, A>| unsafe {
+                        crate::simd::run_avx512(g)
+                    });
+                }
+            }
+            out
+        }
+
+        /// Checks every instruction set against the plain loop; the number of runs.
+        fn check<A: Activation>(&self, act: A) -> usize {
+            let want = self.reference(act);
+            let mut runs = 0;
+            for (isa, got) in self.every_isa(act) {
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    let tol = 1e-5 * (1.0 + w.abs()) * (self.depth as f32 + 1.0).sqrt();
+                    assert!(
+                        (g - w).abs() <= tol,
+                        "{isa}: {}x{}x{} strides {:?} accumulate {} bias {}: Y[{i}] {g} vs {w}",
+                        self.rows,
+                        self.cols,
+                        self.depth,
+                        self.strides,
+                        self.accumulate,
+                        self.bias.is_some()
+                    );
+                }
+                runs += 1;
+            }
+            runs
+        }
     }
 
     /// Every block shape and tail, strided and transposed `A`, bias, accumulation and fused
@@ -330,32 +346,19 @@ mod tests {
             for strides in [(depth, 1), (1, rows)] {
                 for accumulate in [false, true] {
                     for bias in [None, Some(&bias[..])] {
-                        macro_rules! with {
-                            ($act:expr) => {{
-                                let want = reference(
-                                    rows, cols, depth, &a, strides, &m, &y0, y_row, bias,
-                                    accumulate, $act,
-                                );
-                                for (isa, got) in every_isa(
-                                    rows, cols, depth, &a, strides, &m, &y0, y_row, bias,
-                                    accumulate, $act,
-                                ) {
-                                    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-                                        let tol = 1e-5 * (1.0 + w.abs()) * (depth as f32 + 1.0).sqrt();
-                                        assert!(
-                                            (g - w).abs() <= tol,
-                                            "{isa}: {rows}x{cols}x{depth} strides {strides:?} \
-                                             accumulate {accumulate} bias {}: Y[{i}] {g} vs {w}",
-                                            bias.is_some()
-                                        );
-                                    }
-                                    runs += 1;
-                                }
-                            }};
-                        }
-                        with!(Identity);
-                        with!(ReLU);
-                        with!(Tanh);
+                        let case = Case {
+                            rows,
+                            cols,
+                            depth,
+                            a: &a,
+                            strides,
+                            m: &m,
+                            y0: &y0,
+                            y_row,
+                            bias,
+                            accumulate,
+                        };
+                        runs += case.check(Identity) + case.check(ReLU) + case.check(Tanh);
                     }
                 }
             }
