@@ -8,8 +8,6 @@ use typenum::{Unsigned, U0, U1};
 
 use crate::activation::{Activation, Identity};
 use crate::conv_simd::{Const, ConstGeom, ConvForward};
-#[cfg(feature = "alloc")]
-use crate::conv_simd_backward::{flat, flat_mut};
 use crate::geometry::{SameSize, WindowOut};
 use crate::init::{Init, Rng};
 use crate::layer::{Layer, ParamId, ParamKind, Parameters};
@@ -331,37 +329,15 @@ where
         dx: &mut [Tensor<Shape3<CI, H, W>>],
         grad: &mut Self,
     ) {
-        assert!(dy.len() == x.len() && dx.len() == x.len());
-        let (dw, db) = grad_parts(&mut grad.w, &mut grad.b);
-        let db = if BIAS { Some(db) } else { None };
-        #[cfg(feature = "alloc")]
-        crate::conv_simd_backward::backward(
-            Const::<G2<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>>::new(),
-            flat(x),
+        backward_batch::<G2<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW>, CO, _, _, _>(
             self.weights(),
-            flat(dy),
-            flat_mut(dx),
-            dw,
-            db,
+            x,
+            dy,
+            dx,
+            &mut grad.w,
+            &mut grad.b,
+            BIAS,
         );
-        #[cfg(not(feature = "alloc"))]
-        {
-            let g = <G2<CI, CO, KH, KW, SH, SW, PT, PL, H, W, OH, OW> as ConstGeom>::G;
-            let mut gco = GenericArray::<f32, CO>::default();
-            let mut db = db;
-            for i in 0..x.len() {
-                conv_backward(
-                    g,
-                    x[i].as_slice(),
-                    self.weights(),
-                    dy[i].as_slice(),
-                    dx[i].as_mut_slice(),
-                    dw,
-                    db.as_deref_mut(),
-                    &mut gco,
-                );
-            }
-        }
     }
 }
 
@@ -413,6 +389,51 @@ fn grad_parts<'a, K, CO: ArrayLength>(
     // SAFETY: `K` is a nested `GenericArray` of `f32` (a kernel), i.e. `n` consecutive `f32`s.
     let w = unsafe { core::slice::from_raw_parts_mut(w as *mut K as *mut f32, n) };
     (w, b.as_mut_slice())
+}
+
+/// The batch backward of either convolution (geometry `G`): writes `dx`, adds into the
+/// gradient's kernel `gw` and (with `bias`) biases `gb`. Vectorized over the whole batch with
+/// `alloc`, the plain loop per sample without.
+#[allow(clippy::too_many_arguments)]
+fn backward_batch<G: ConstGeom, CO: ArrayLength, I: Shape, O: Shape, K>(
+    w: &[f32],
+    x: &[Tensor<I>],
+    dy: &[Tensor<O>],
+    dx: &mut [Tensor<I>],
+    gw: &mut K,
+    gb: &mut GenericArray<f32, CO>,
+    bias: bool,
+) {
+    assert!(dy.len() == x.len() && dx.len() == x.len());
+    let (dw, db) = grad_parts(gw, gb);
+    let db = if bias { Some(db) } else { None };
+    #[cfg(feature = "alloc")]
+    crate::conv_simd_backward::backward(
+        Const::<G>::new(),
+        Tensor::flatten_batch(x),
+        w,
+        Tensor::flatten_batch(dy),
+        Tensor::flatten_batch_mut(dx),
+        dw,
+        db,
+    );
+    #[cfg(not(feature = "alloc"))]
+    {
+        let mut gco = GenericArray::<f32, CO>::default();
+        let mut db = db;
+        for i in 0..x.len() {
+            conv_backward(
+                G::G,
+                x[i].as_slice(),
+                w,
+                dy[i].as_slice(),
+                dx[i].as_mut_slice(),
+                dw,
+                db.as_deref_mut(),
+                &mut gco,
+            );
+        }
+    }
 }
 
 /// 1-D convolution: `CO` filters of `K` cells over `CI` input channels, stride `S`, zero
@@ -491,37 +512,15 @@ where
         dx: &mut [Tensor<Shape2<CI, L>>],
         grad: &mut Self,
     ) {
-        assert!(dy.len() == x.len() && dx.len() == x.len());
-        let (dw, db) = grad_parts(&mut grad.w, &mut grad.b);
-        let db = if BIAS { Some(db) } else { None };
-        #[cfg(feature = "alloc")]
-        crate::conv_simd_backward::backward(
-            Const::<G2<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>>::new(),
-            flat(x),
+        backward_batch::<G2<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL>, CO, _, _, _>(
             self.weights(),
-            flat(dy),
-            flat_mut(dx),
-            dw,
-            db,
+            x,
+            dy,
+            dx,
+            &mut grad.w,
+            &mut grad.b,
+            BIAS,
         );
-        #[cfg(not(feature = "alloc"))]
-        {
-            let g = <G2<CI, CO, U1, K, U1, S, U0, P0, U1, L, U1, OL> as ConstGeom>::G;
-            let mut gco = GenericArray::<f32, CO>::default();
-            let mut db = db;
-            for i in 0..x.len() {
-                conv_backward(
-                    g,
-                    x[i].as_slice(),
-                    self.weights(),
-                    dy[i].as_slice(),
-                    dx[i].as_mut_slice(),
-                    dw,
-                    db.as_deref_mut(),
-                    &mut gco,
-                );
-            }
-        }
     }
 }
 

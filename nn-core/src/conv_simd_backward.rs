@@ -35,7 +35,6 @@
 use crate::conv::Geom;
 use crate::conv_simd::GeomOf;
 use crate::simd::{Isa, Kernel};
-use crate::tensor::{Shape, Tensor};
 
 /// Runs `$body` with `$j` bound to `0`, `1`, ... `$n - 1` (`$n <= $max`, `$max` 8 or 25), as
 /// straight-line code: indices into accumulator arrays are constants, so the arrays stay in
@@ -57,23 +56,6 @@ macro_rules! unroll {
             }
         )*
     };
-}
-
-/// The cells of a batch of tensors as one slice.
-#[cfg_attr(not(debug_assertions), inline(always))]
-#[cfg_attr(debug_assertions, inline)]
-pub(crate) fn flat<S: Shape>(t: &[Tensor<S>]) -> &[f32] {
-    // SAFETY: `Tensor` is a `repr(transparent)` `GenericArray` of `S::LEN` `f32`s (an array), so
-    // a slice of tensors is `len * S::LEN` consecutive initialized `f32`s.
-    unsafe { core::slice::from_raw_parts(t.as_ptr() as *const f32, t.len() * S::LEN) }
-}
-
-/// The cells of a batch of tensors as one mutable slice.
-#[cfg_attr(not(debug_assertions), inline(always))]
-#[cfg_attr(debug_assertions, inline)]
-pub(crate) fn flat_mut<S: Shape>(t: &mut [Tensor<S>]) -> &mut [f32] {
-    // SAFETY: as in `flat`; the exclusive borrow covers every cell.
-    unsafe { core::slice::from_raw_parts_mut(t.as_mut_ptr() as *mut f32, t.len() * S::LEN) }
 }
 
 /// Backward of a batch as a [`Kernel`] for [`crate::simd::dispatch`]: writes `dx`, adds into

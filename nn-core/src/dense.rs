@@ -385,7 +385,7 @@ where
         dx: &mut [Tensor<Shape1<I>>],
         grad: &mut Dense<I, O>,
     ) {
-        let (ni, no) = (I::USIZE, O::USIZE);
+        let ni = I::USIZE;
         let n = x.len().min(dy.len()).min(dx.len());
         for dy in &dy[..n] {
             for (gb, &d) in grad.b.iter_mut().zip(dy.as_slice()) {
@@ -394,6 +394,7 @@ where
         }
         #[cfg(feature = "alloc")]
         {
+            let no = O::USIZE;
             let (xs, dys) = (
                 Tensor::flatten_batch(&x[..n]),
                 Tensor::flatten_batch(&dy[..n]),
