@@ -22,49 +22,15 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use nn::prelude::*;
+use nn_models::bench::{
+    self, LR, SEED, THROUGHPUT_BATCH, THROUGHPUT_SEED, TRAIN_BATCH, TRAIN_SEED,
+};
 
-nn::network! {
-    /// M1: the hls4ml jet tagger.
-    pub struct M1 {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        out: Dense(5),
-        Softmax,
-    }
-}
-
-nn::network! {
-    /// M2: the digits CNN.
-    pub struct M2 {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
-        Flatten, fc: Dense(10), Softmax,
-    }
-}
-
-nn::network! {
-    /// M3: LeNet-5 style.
-    pub struct M3 {
-        input: [1, 28, 28],
-        conv1: Conv2d(6, kernel = 5), ReLU, MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
-        Flatten, fc1: Dense(120), ReLU, fc2: Dense(84), ReLU, fc3: Dense(10), Softmax,
-    }
-}
-
-nn::network! {
-    /// M4: the MNIST-1D CNN.
-    pub struct M4 {
-        input: [1, 40],
-        conv1: Conv1d(32, kernel = 5, padding = 2), ReLU,
-        conv2: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
-        conv3: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
-        Flatten, fc: Dense(10), Softmax,
-    }
-}
+// The reference models, declared once in `nn-models` (M1-M4 of `shared/MODELS.md`).
+nn_models::m1! { pub struct M1 }
+nn_models::m2! { pub struct M2 }
+nn_models::m3! { pub struct M3 }
+nn_models::m4! { pub struct M4 }
 
 nn::network! {
     /// M2 with batch normalization after each convolution (for the folding benchmark).
@@ -76,26 +42,12 @@ nn::network! {
     }
 }
 
-const SEED: u64 = 42;
-const THROUGHPUT_BATCH: usize = 256;
-const TRAIN_BATCH: usize = 32;
-
-/// Deterministic inputs in [-2, 2) (a small LCG; the values only need to be ordinary floats).
+/// `n` deterministic inputs of `len` values in [-2, 2): consecutive runs of
+/// `nn_models::bench::Inputs` (as nn-bench cuts them).
 fn inputs(n: usize, len: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut values = bench::Inputs::new(seed);
     (0..n)
-        .map(|_| {
-            (0..len)
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-                })
-                .collect()
-        })
+        .map(|_| values.by_ref().take(len).collect())
         .collect()
 }
 
@@ -122,7 +74,7 @@ where
 
     // (b) Batch-256 throughput: `forward_batch` on 256 prepared inputs.
     {
-        let xs: Vec<nn::Input<N>> = inputs(THROUGHPUT_BATCH, N::INPUT_LEN, SEED + 1)
+        let xs: Vec<nn::Input<N>> = inputs(THROUGHPUT_BATCH, N::INPUT_LEN, THROUGHPUT_SEED)
             .iter()
             .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap())
             .collect();
@@ -143,25 +95,24 @@ where
     {
         let mut net = net.clone();
         let x: nn::Batch<N::InputShape, TRAIN_BATCH> = nn::batch_from(
-            inputs(TRAIN_BATCH, N::INPUT_LEN, SEED + 2)
+            inputs(TRAIN_BATCH, N::INPUT_LEN, TRAIN_SEED)
                 .iter()
                 .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap()),
         );
-        // The labels rotate every step, so the network cannot memorize the fixed batch: the loss
-        // stays near ln(classes) and the gradients stay ordinary, so the run is stationary. With
-        // fixed labels the batch is memorized, the gradients shrink by orders of magnitude and
-        // the step time drifts (61 -> 89 us over 300k steps in a test on M1).
-        let mut targets: Vec<usize> = (0..TRAIN_BATCH).map(|i| i % N::OUTPUT_LEN).collect();
+        // The labels rotate every step (`bench::label`), so the run stays stationary.
+        let mut targets: Vec<usize> = (0..TRAIN_BATCH)
+            .map(|i| bench::label(i, 0, N::OUTPUT_LEN))
+            .collect();
         let mut step = 0usize;
         let mut grad = nn::zeroed_batch::<N::OutputShape, TRAIN_BATCH>();
-        let mut sgd = Sgd::new(0.01);
+        let mut sgd = Sgd::new(LR as f32);
         let loss_fn = nn::CrossEntropy;
         let mut g = c.benchmark_group(name);
         g.bench_function("c_train_step_batch32", |b| {
             b.iter(|| {
                 step += 1;
                 for (i, t) in targets.iter_mut().enumerate() {
-                    *t = (i + step) % N::OUTPUT_LEN;
+                    *t = bench::label(i, step, N::OUTPUT_LEN);
                 }
                 let cache = net.forward_train::<TRAIN_BATCH>(black_box(&x));
                 let logits = N::cache_logits(&cache);

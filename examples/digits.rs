@@ -9,18 +9,9 @@ mod common;
 use nn::prelude::*;
 use plotters::prelude::*;
 
-nn::network! {
-    /// Digit classifier for 8x8 images (M2).
-    pub struct DigitsCnn {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2) -> [8, 4, 4],
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        Flatten -> [64],
-        fc: Dense(10),
-        Softmax,
-    }
+nn_models::m2! {
+    /// Digit classifier for 8x8 images (M2, whose layers `nn_models::m2!` declares).
+    pub struct DigitsCnn
 }
 
 const SEED: u64 = 42;
@@ -61,28 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         history.best_epoch
     );
 
-    let loss: Vec<f32> = history.epochs.iter().map(|e| e.train_loss).collect();
-    let val_loss: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.validation.map(|v| v.loss))
-        .collect();
-    let acc: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.train_accuracy)
-        .collect();
-    let val_acc: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
-        .collect();
-    common::plot_curves2(
-        "digits_curves.png",
-        "Digits CNN (M2)",
-        &[("train", &loss), ("validation", &val_loss)],
-        &[("train", &acc), ("validation", &val_acc)],
-    )?;
+    common::plot_history("digits_curves.png", "Digits CNN (M2)", &history)?;
     plot_filters(&net, "digits_filters.png")?;
     println!("wrote digits_curves.png and digits_filters.png");
 

@@ -1,6 +1,7 @@
 //! M1, the hls4ml jet tagger of the lecture's Keras hands-on (16 high-level jet features, 5
-//! classes: gluon, light quark, W, Z, top), declared with `network!`; prints its summary and
-//! times batch-1 inference.
+//! classes: gluon, light quark, W, Z, top), declared once for the whole project by
+//! `nn_models::m1!` (which expands to `network!`); prints its summary and times batch-1
+//! inference.
 //!
 //! Run: `cargo run --release --example jet_tagger`. The last line is the median latency.
 //! The jet data set itself is not shipped (it lives on OpenML/Zenodo and nothing may download
@@ -14,16 +15,10 @@ use std::time::Instant;
 
 use nn::prelude::*;
 
-nn::network! {
-    /// The hls4ml jet-tagging MLP: 16 -> 64 -> 32 -> 32 -> 5, ReLU, softmax.
-    pub struct JetTagger {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        output: Dense(5),
-        Softmax,
-    }
+nn_models::m1! {
+    /// The hls4ml jet-tagging MLP (M1, whose layers `nn_models::m1!` declares; their names
+    /// are the tensor names of `m1.safetensors`).
+    pub struct JetTagger
 }
 
 fn main() -> Result<(), nn::Error> {

@@ -14,20 +14,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use nn::prelude::*;
 
-nn::network! {
-    /// LeNet-5 style (M3): two 5x5 convolutions with max pooling, three dense layers.
-    pub struct LeNet {
-        input: [1, 28, 28],
-        conv1: Conv2d(6, kernel = 5), ReLU,
-        MaxPool2d(2) -> [6, 12, 12],
-        conv2: Conv2d(16, kernel = 5), ReLU,
-        MaxPool2d(2) -> [16, 4, 4],
-        Flatten,
-        fc1: Dense(120), ReLU,
-        fc2: Dense(84), ReLU,
-        fc3: Dense(10),
-        Softmax,
-    }
+nn_models::m3! {
+    /// LeNet-5 style (M3, whose layers `nn_models::m3!` declares).
+    pub struct LeNet
 }
 
 /// Counts heap bytes currently allocated and the peak, to report what the network uses.
@@ -166,27 +155,10 @@ fn run() -> Result<(), String> {
         history.epochs.len(),
         history.best_epoch
     );
-    let loss: Vec<f32> = history.epochs.iter().map(|e| e.train_loss).collect();
-    let val_loss: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.validation.map(|v| v.loss))
-        .collect();
-    let acc: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.train_accuracy)
-        .collect();
-    let val_acc: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
-        .collect();
-    common::plot_curves2(
+    common::plot_history(
         "lenet_curves.png",
         "LeNet-5 (M3) on digits at 28x28",
-        &[("train", &loss), ("validation", &val_loss)],
-        &[("train", &acc), ("validation", &val_acc)],
+        &history,
     )
     .map_err(|e| e.to_string())?;
 

@@ -8,17 +8,9 @@ mod common;
 
 use nn::prelude::*;
 
-nn::network! {
-    /// The MNIST-1D CNN (M4): three 1-D convolutions of 32 filters, then a linear classifier.
-    pub struct Mnist1dCnn {
-        input: [1, 40],
-        conv1: Conv1d(32, kernel = 5, padding = 2), ReLU,
-        conv2: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
-        conv3: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU -> [32, 10],
-        Flatten,
-        fc: Dense(10),
-        Softmax,
-    }
+nn_models::m4! {
+    /// The MNIST-1D CNN (M4, whose layers `nn_models::m4!` declares).
+    pub struct Mnist1dCnn
 }
 
 const SEED: u64 = 1;
@@ -53,28 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         history.best_epoch
     );
 
-    let loss: Vec<f32> = history.epochs.iter().map(|e| e.train_loss).collect();
-    let val_loss: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.validation.map(|v| v.loss))
-        .collect();
-    let acc: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.train_accuracy)
-        .collect();
-    let val_acc: Vec<f32> = history
-        .epochs
-        .iter()
-        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
-        .collect();
-    common::plot_curves2(
-        "mnist1d_curves.png",
-        "MNIST-1D CNN (M4)",
-        &[("train", &loss), ("validation", &val_loss)],
-        &[("train", &acc), ("validation", &val_acc)],
-    )?;
+    common::plot_history("mnist1d_curves.png", "MNIST-1D CNN (M4)", &history)?;
     println!("wrote mnist1d_curves.png");
 
     let m = evaluate(&net, &CrossEntropy, &test);

@@ -35,17 +35,29 @@
 //! Every comparison reports its largest normalized error `|a - fd| / (atol + rtol |fd|)`, which
 //! must be `<= 1`, and also re-runs the comparison with the analytic gradient scaled by 1.01,
 //! which must be rejected: no tolerance here is loose enough to pass a 1 % gradient error.
+//!
+//! That comparison (`check_normalized`), the layer finite differences and the Richardson
+//! extrapolation are in `tests/common`, shared with `gradcheck_conv` and `gradcheck_deep` (which
+//! compare against the gradient's scale instead, `check_scaled`).
 
-use nn::activation::{SELU_ALPHA, SELU_LAMBDA};
-use nn::loss::{bce_with_logits, softmax_cross_entropy};
+mod common;
+
+use common::{
+    assert_cached_logits_match_forward, check_normalized, flat, flat_params, layer_backward,
+    layer_fd_inputs, layer_fd_params, max_normalized, normal_array, normal_tensor, perturbed,
+    richardson, Forward, B,
+};
+
 use nn::typenum::{U1, U4, U5, U6, U7};
+use nn::{bce_with_logits, softmax_cross_entropy};
 use nn::{
     Activation, Batch, BinaryCrossEntropy, CrossEntropy, Dense, Input, Layer, Loss, Mse,
     Parameters, Rng, Shape, Shape1, Tensor, Trainable,
 };
+use nn::{SELU_ALPHA, SELU_LAMBDA};
 
 // ---------------------------------------------------------------------------------------------
-// Comparison helpers
+// Tolerances (of `check_normalized`)
 // ---------------------------------------------------------------------------------------------
 
 /// f64 checks of the generic formulas.
@@ -54,65 +66,6 @@ const ATOL_F64: f64 = 1e-9;
 /// f32 kernels (layers, networks) against an f64-accumulated finite difference.
 const RTOL_F32: f64 = 1e-3;
 const ATOL_F32: f64 = 1e-4;
-
-/// Largest normalized error `|a - b| / (atol + rtol |b|)` over the pairs, with its index.
-fn max_normalized(analytic: &[f64], fd: &[f64], rtol: f64, atol: f64) -> (f64, usize) {
-    assert_eq!(analytic.len(), fd.len(), "length mismatch");
-    let mut worst = (0.0f64, 0usize);
-    for (i, (&a, &b)) in analytic.iter().zip(fd).enumerate() {
-        assert!(
-            a.is_finite() && b.is_finite(),
-            "non-finite value at {i}: {a} vs {b}"
-        );
-        let e = (a - b).abs() / (atol + rtol * b.abs());
-        if e > worst.0 {
-            worst = (e, i);
-        }
-    }
-    worst
-}
-
-/// Largest absolute and relative (over entries with `|fd| > atol`) errors, for the messages.
-fn abs_rel(analytic: &[f64], fd: &[f64], atol: f64) -> (f64, f64) {
-    let mut abs = 0.0f64;
-    let mut rel = 0.0f64;
-    for (&a, &b) in analytic.iter().zip(fd) {
-        abs = abs.max((a - b).abs());
-        if b.abs() > atol {
-            rel = rel.max((a - b).abs() / b.abs());
-        }
-    }
-    (abs, rel)
-}
-
-/// Asserts that `analytic` matches `fd` within tolerance, and that the same comparison rejects
-/// `1.01 * analytic` (so the check is able to fail). Returns the largest normalized error.
-fn assert_gradients(label: &str, analytic: &[f64], fd: &[f64], rtol: f64, atol: f64) -> f64 {
-    let (e, i) = max_normalized(analytic, fd, rtol, atol);
-    let (abs, rel) = abs_rel(analytic, fd, atol);
-    println!(
-        "{label}: {} values, max abs err {abs:.3e}, max rel err {rel:.3e}, max normalized {e:.3e}",
-        analytic.len()
-    );
-    assert!(
-        e <= 1.0,
-        "{label}: gradient mismatch at index {i}: analytic {} vs finite difference {} \
-         (normalized error {e:.3}, rtol {rtol}, atol {atol})",
-        analytic[i],
-        fd[i]
-    );
-    let scaled: Vec<f64> = analytic.iter().map(|a| a * 1.01).collect();
-    let (es, _) = max_normalized(&scaled, fd, rtol, atol);
-    assert!(
-        es > 1.0,
-        "{label}: the check cannot tell a 1% gradient error (normalized {es:.3}); too loose"
-    );
-    e
-}
-
-fn random_tensor<S: Shape>(rng: &mut Rng, scale: f32) -> Tensor<S> {
-    Tensor::from_fn(|_| rng.normal() * scale)
-}
 
 // ---------------------------------------------------------------------------------------------
 // Activations: df against central differences of f, in f64
@@ -141,7 +94,7 @@ fn activation_derivatives<A: Activation>(a: &A, xs: &[f64]) -> (Vec<f64>, Vec<f6
 fn check_activation<A: Activation>(label: &str, a: A) -> f64 {
     let xs = activation_points();
     let (analytic, fd) = activation_derivatives(&a, &xs);
-    assert_gradients(
+    check_normalized(
         &format!("{label} ({}) f64", A::NAME),
         &analytic,
         &fd,
@@ -204,7 +157,7 @@ fn activation_gelu_exact() {
     };
     let xs = activation_points();
     let (analytic, fd) = activation_derivatives(&a, &xs);
-    assert_gradients("gelu exact (GELU) f64", &analytic, &fd, RTOL_F64, 2e-8);
+    check_normalized("gelu exact (GELU) f64", &analytic, &fd, RTOL_F64, 2e-8);
     // And against the true GELU derivative Phi(x) + x phi(x) with f64 constants.
     let exact: Vec<f64> = xs
         .iter()
@@ -214,7 +167,7 @@ fn activation_gelu_exact() {
             cdf + x * pdf
         })
         .collect();
-    assert_gradients(
+    check_normalized(
         "gelu exact df vs Phi + x phi (f64 constants)",
         &analytic,
         &exact,
@@ -404,7 +357,7 @@ fn loss_bce_with_logits_f64() {
         assert_eq!(bce_with_logits(0.0f64, t).1, 0.5 - t);
         assert_eq!(bce_with_logits(0.0f64, t).0, core::f64::consts::LN_2);
     }
-    assert_gradients("bce_with_logits f64", &analytic, &fd, RTOL_F64, ATOL_F64);
+    check_normalized("bce_with_logits f64", &analytic, &fd, RTOL_F64, ATOL_F64);
 }
 
 #[test]
@@ -434,7 +387,7 @@ fn loss_softmax_cross_entropy_f64() {
             assert!(g.iter().sum::<f64>().abs() < 1e-12);
         }
     }
-    assert_gradients(
+    check_normalized(
         "softmax_cross_entropy f64",
         &analytic,
         &fd,
@@ -493,7 +446,7 @@ fn loss_mse_f32() {
     }
     let bound = 2.0 * f32::EPSILON as f64 * max_loss / (2.0 * h as f64);
     println!("mse: loss {loss}, FD rounding bound {bound:.3e}");
-    assert_gradients("mse f32 (Loss trait)", &analytic, &fd, 1e-6, bound);
+    check_normalized("mse f32 (Loss trait)", &analytic, &fd, 1e-6, bound);
 }
 
 /// The batch losses through `Loss::loss_grad` (f32): gradient of the batch mean.
@@ -505,7 +458,7 @@ fn loss_batch_cross_entropies_f32() {
     // Cross-entropy over 4 classes.
     {
         type S = Shape1<U4>;
-        let z: Vec<Tensor<S>> = (0..B).map(|_| random_tensor(&mut rng, 2.0)).collect();
+        let z: Vec<Tensor<S>> = (0..B).map(|_| normal_tensor(&mut rng, 2.0)).collect();
         let labels: Vec<usize> = (0..B).map(|_| rng.below(4)).collect();
         let mut grad = vec![Tensor::<S>::zeros(); B];
         CrossEntropy.loss_grad(&z, &labels, &mut grad);
@@ -522,7 +475,7 @@ fn loss_batch_cross_entropies_f32() {
                 fd.push((lp - lm) / (zp[b][j] as f64 - zm[b][j] as f64));
             }
         }
-        assert_gradients(
+        check_normalized(
             "CrossEntropy::loss_grad f32",
             &analytic,
             &fd,
@@ -533,7 +486,7 @@ fn loss_batch_cross_entropies_f32() {
     // Binary cross-entropy on one logit.
     {
         type S = Shape1<U1>;
-        let z: Vec<Tensor<S>> = (0..B).map(|_| random_tensor(&mut rng, 2.0)).collect();
+        let z: Vec<Tensor<S>> = (0..B).map(|_| normal_tensor(&mut rng, 2.0)).collect();
         let labels: Vec<usize> = (0..B).map(|_| rng.below(2)).collect();
         let mut grad = vec![Tensor::<S>::zeros(); B];
         BinaryCrossEntropy.loss_grad(&z, &labels, &mut grad);
@@ -548,7 +501,7 @@ fn loss_batch_cross_entropies_f32() {
             analytic.push(grad[b][0] as f64);
             fd.push((lp - lm) / (zp[b][0] as f64 - zm[b][0] as f64));
         }
-        assert_gradients(
+        check_normalized(
             "BinaryCrossEntropy::loss_grad f32",
             &analytic,
             &fd,
@@ -562,115 +515,20 @@ fn loss_batch_cross_entropies_f32() {
 // Layer kernels (f32) against f64-accumulated finite differences
 // ---------------------------------------------------------------------------------------------
 
-const H_F32: f32 = 1e-2;
-
-/// `J = sum_b sum_i y[b][i] g[b][i]`, accumulated in f64 from the f32 forward pass.
-fn objective<I: Shape, O: Shape, L: Layer<I, O>>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> f64 {
-    let mut y = vec![Tensor::<O>::zeros(); x.len()];
-    layer.forward_batch(x, &mut y);
-    y.iter()
-        .zip(g)
-        .flat_map(|(y, g)| y.as_slice().iter().zip(g.as_slice()))
-        .map(|(&y, &g)| y as f64 * g as f64)
-        .sum()
-}
-
-/// Analytic dx (and parameter gradient) from `backward_batch` with upstream `g`.
-fn layer_backward<I: Shape, O: Shape, L: Layer<I, O>>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> (Vec<Tensor<I>>, L::Grad) {
-    let mut y = vec![Tensor::<O>::zeros(); x.len()];
-    layer.forward_batch(x, &mut y);
-    let mut dx = vec![Tensor::<I>::zeros(); x.len()];
-    let mut grad = L::Grad::default();
-    layer.backward_batch(x, &y, g, &mut dx, &mut grad);
-    (dx, grad)
-}
-
-/// Central differences of `J` with respect to every input element.
-fn fd_inputs<I: Shape, O: Shape, L: Layer<I, O>>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> Vec<f64> {
-    let mut out = Vec::new();
-    for b in 0..x.len() {
-        for j in 0..I::LEN {
-            let (mut xp, mut xm) = (x.to_vec(), x.to_vec());
-            xp[b][j] += H_F32;
-            xm[b][j] -= H_F32;
-            let step = xp[b][j] as f64 - xm[b][j] as f64;
-            out.push((objective(layer, &xp, g) - objective(layer, &xm, g)) / step);
-        }
-    }
-    out
-}
-
-/// A copy of `p` with its `k`-th scalar (in `visit_mut` order) moved by `delta`; also returns
-/// the new value.
-fn perturbed<P: Parameters>(p: &P, k: usize, delta: f32) -> (P, f32) {
-    let mut q = p.clone();
-    let mut idx = 0usize;
-    let mut value = f32::NAN;
-    q.visit_mut("", &mut |_, vals| {
-        for v in vals.iter_mut() {
-            if idx == k {
-                *v += delta;
-                value = *v;
-            }
-            idx += 1;
-        }
-    });
-    assert!(idx > k, "parameter index {k} out of range ({idx})");
-    (q, value)
-}
-
-fn flat<P: Parameters>(p: &P) -> Vec<f64> {
-    let mut out = Vec::new();
-    p.visit("", &mut |_, vals| {
-        out.extend(vals.iter().map(|&v| v as f64))
-    });
-    out
-}
-
-/// Central differences of `J` with respect to every parameter of the layer.
-fn fd_params<I: Shape, O: Shape, L: Layer<I, O> + Parameters>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> Vec<f64> {
-    (0..L::COUNT)
-        .map(|k| {
-            let (lp, vp) = perturbed(layer, k, H_F32);
-            let (lm, vm) = perturbed(layer, k, -H_F32);
-            (objective(&lp, x, g) - objective(&lm, x, g)) / (vp as f64 - vm as f64)
-        })
-        .collect()
-}
-
-fn flat_tensors<S: Shape>(t: &[Tensor<S>]) -> Vec<f64> {
-    t.iter()
-        .flat_map(|t| t.as_slice().iter().map(|&v| v as f64))
-        .collect()
-}
+// The objective `J = sum y g` runs `forward_batch` (`common::Forward::Batch`), the kernels
+// `backward_batch` belongs to; the step is `common::H_LAYER` (1e-2).
 
 #[test]
 fn layer_softmax_backward_f32() {
     type S = Shape1<U7>;
     let mut rng = Rng::new(21);
-    let x: Vec<Tensor<S>> = (0..3).map(|_| random_tensor(&mut rng, 2.0)).collect();
-    let g: Vec<Tensor<S>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    let x: Vec<Tensor<S>> = (0..3).map(|_| normal_tensor(&mut rng, 2.0)).collect();
+    let g: Vec<Tensor<S>> = (0..3).map(|_| normal_tensor(&mut rng, 1.0)).collect();
     let (dx, _) = layer_backward(&nn::Softmax, &x, &g);
-    let fd = fd_inputs(&nn::Softmax, &x, &g);
-    assert_gradients(
+    let fd = layer_fd_inputs(&nn::Softmax, &x, &g, Forward::Batch);
+    check_normalized(
         "Softmax backward_batch dx (f32 vs f64 FD)",
-        &flat_tensors(&dx),
+        &flat(&dx),
         &fd,
         RTOL_F32,
         ATOL_F32,
@@ -689,29 +547,29 @@ fn layer_dense_backward_f32() {
     }
     type SI = Shape1<U5>;
     type SO = Shape1<U4>;
-    let x: Vec<Tensor<SI>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
-    let g: Vec<Tensor<SO>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    let x: Vec<Tensor<SI>> = (0..3).map(|_| normal_tensor(&mut rng, 1.0)).collect();
+    let g: Vec<Tensor<SO>> = (0..3).map(|_| normal_tensor(&mut rng, 1.0)).collect();
     let (dx, grad) = layer_backward(&d, &x, &g);
-    let fd_x = fd_inputs(&d, &x, &g);
-    assert_gradients(
+    let fd_x = layer_fd_inputs(&d, &x, &g, Forward::Batch);
+    check_normalized(
         "Dense backward_batch dx (f32 vs f64 FD)",
-        &flat_tensors(&dx),
+        &flat(&dx),
         &fd_x,
         RTOL_F32,
         ATOL_F32,
     );
-    let fd_p = fd_params(&d, &x, &g);
-    let analytic = flat(&grad);
+    let fd_p = layer_fd_params(&d, &x, &g, Forward::Batch);
+    let analytic = flat_params(&grad);
     // visit order: weight ([in][out], 20 values), then bias (4 values).
     assert_eq!(analytic.len(), 5 * 4 + 4);
-    assert_gradients(
+    check_normalized(
         "Dense backward_batch dW (f32 vs f64 FD)",
         &analytic[..20],
         &fd_p[..20],
         RTOL_F32,
         ATOL_F32,
     );
-    assert_gradients(
+    check_normalized(
         "Dense backward_batch db (f32 vs f64 FD)",
         &analytic[20..],
         &fd_p[20..],
@@ -724,7 +582,7 @@ fn layer_dense_backward_f32() {
     let mut grad2 = grad.clone();
     let mut dx2 = vec![Tensor::<SI>::zeros(); 3];
     d.backward_batch(&x, &y, &g, &mut dx2, &mut grad2);
-    for (a, b) in flat(&grad2).iter().zip(&analytic) {
+    for (a, b) in flat_params(&grad2).iter().zip(&analytic) {
         assert!((a - 2.0 * b).abs() <= 1e-6 * b.abs().max(1.0));
     }
 }
@@ -746,23 +604,23 @@ fn layer_prelu_backward_f32() {
             })
         })
         .collect();
-    let g: Vec<Tensor<S>> = (0..3).map(|_| random_tensor(&mut rng, 1.0)).collect();
+    let g: Vec<Tensor<S>> = (0..3).map(|_| normal_tensor(&mut rng, 1.0)).collect();
     for alpha in [0.25f32, -0.4, 1.3] {
         let p = nn::PReLU { alpha };
         let (dx, grad) = layer_backward(&p, &x, &g);
-        let fd_x = fd_inputs(&p, &x, &g);
-        assert_gradients(
+        let fd_x = layer_fd_inputs(&p, &x, &g, Forward::Batch);
+        check_normalized(
             &format!("PReLU({alpha}) backward_batch dx"),
-            &flat_tensors(&dx),
+            &flat(&dx),
             &fd_x,
             RTOL_F32,
             ATOL_F32,
         );
-        let fd_a = fd_params(&p, &x, &g);
+        let fd_a = layer_fd_params(&p, &x, &g, Forward::Batch);
         // One scalar: check it directly and with the usual sensitivity test.
-        assert_gradients(
+        check_normalized(
             &format!("PReLU({alpha}) backward_batch d/d alpha"),
-            &flat(&grad),
+            &flat_params(&grad),
             &fd_a,
             RTOL_F32,
             ATOL_F32,
@@ -816,11 +674,9 @@ nn::network! {
     }
 }
 
-const B: usize = 4;
-
 type Grads<N> = (
     Box<<N as Trainable>::Gradients>,
-    Batch<<N as nn::Network>::InputShape, B>,
+    Batch<<N as nn::Shapes>::InputShape, B>,
 );
 
 /// The batch loss of a network on a batch, as f64.
@@ -861,7 +717,7 @@ fn check_network<N: Trainable>(
     assert_eq!(analytic_flat.len(), N::PARAMS);
     assert_eq!(analytic_flat.len(), <N as Parameters>::COUNT);
     assert_eq!(
-        flat(&*grads),
+        flat_params(&*grads),
         analytic_flat,
         "gradients' visit differs from zip_gradients"
     );
@@ -877,15 +733,18 @@ fn check_network<N: Trainable>(
     // Parameters.
     let mut fd = Vec::with_capacity(N::PARAMS);
     for k in 0..N::PARAMS {
-        fd.push(derivative(&|delta| {
-            let (np, v) = perturbed(net, k, delta);
-            assert_eq!(
-                guard(&np, x),
-                signs,
-                "{label}: moving parameter {k} by {delta} crosses a kink"
-            );
-            (objective(&np, x), v as f64)
-        }));
+        fd.push(richardson(
+            &|delta| {
+                let (np, v) = perturbed(net, k, delta);
+                assert_eq!(
+                    guard(&np, x),
+                    signs,
+                    "{label}: moving parameter {k} by {delta} crosses a kink"
+                );
+                (objective(&np, x), v as f64)
+            },
+            H_NET,
+        ));
     }
     // Per tensor, so a failure names the layer and tensor.
     let mut start = 0;
@@ -909,7 +768,7 @@ fn check_network<N: Trainable>(
         );
         start = end;
     }
-    assert_gradients(
+    check_normalized(
         &format!("{label}: all {} parameters", N::PARAMS),
         &analytic_flat,
         &fd,
@@ -921,48 +780,36 @@ fn check_network<N: Trainable>(
     let mut fd_x = Vec::new();
     for b in 0..B {
         for j in 0..<N::InputShape as Shape>::LEN {
-            fd_x.push(derivative(&|delta| {
-                let mut xp = x.clone();
-                xp[b][j] += delta;
-                assert_eq!(
-                    guard(net, &xp),
-                    signs,
-                    "{label}: moving input [{b}][{j}] by {delta} crosses a kink"
-                );
-                (objective(net, &xp), xp[b][j] as f64)
-            }));
+            fd_x.push(richardson(
+                &|delta| {
+                    let mut xp = x.clone();
+                    xp[b][j] += delta;
+                    assert_eq!(
+                        guard(net, &xp),
+                        signs,
+                        "{label}: moving input [{b}][{j}] by {delta} crosses a kink"
+                    );
+                    (objective(net, &xp), xp[b][j] as f64)
+                },
+                H_NET,
+            ));
         }
     }
-    assert_gradients(
+    check_normalized(
         &format!("{label}: input gradient"),
-        &flat_tensors(&dx[..]),
+        &flat(&dx[..]),
         &fd_x,
         RTOL_F32,
         ATOL_F32,
     );
 }
 
-/// Steps of the network checks: central differences at `H_NET` and `H_NET / 2`, combined by
-/// Richardson extrapolation.
+/// Step of the network checks: central differences at `H_NET` and `H_NET / 2`, combined by
+/// Richardson extrapolation (`common::richardson`), `(4 D(h/2) - D(h)) / 3`. The extrapolation
+/// cancels the `h^2` truncation term of the central difference `D` (the remaining `h^4` term is
+/// `< 1e-7` relative here), so the step can be large enough (`1e-2`, `2e-2`) for the f32
+/// rounding noise of the loss to stay `~1e-5`.
 const H_NET: f32 = 2e-2;
-
-/// The derivative of a scalar function given `eval(delta) = (J(v + delta), v + delta)` (the
-/// value actually reached after f32 rounding): `(4 D(h/2) - D(h)) / 3`, where `D(h)` is the
-/// central difference with step `h`. The extrapolation cancels the `h^2` truncation term of the
-/// central difference (the remaining `h^4` term is `< 1e-7` relative here), so the step can be
-/// large enough (`1e-2`, `2e-2`) for the f32 rounding noise of the loss to stay `~1e-5`.
-fn derivative(eval: &dyn Fn(f32) -> (f64, f64)) -> f64 {
-    let central = |h: f32| {
-        let (lp, vp) = eval(h);
-        let (lm, vm) = eval(-h);
-        (lp - lm) / (vp - vm)
-    };
-    (4.0 * central(H_NET / 2.0) - central(H_NET)) / 3.0
-}
-
-fn random_batch<S: Shape>(rng: &mut Rng, scale: f32) -> [Tensor<S>; B] {
-    std::array::from_fn(|_| random_tensor(rng, scale))
-}
 
 fn no_kinks<N>(_: &N, _: &[Input<N>; B]) -> Vec<bool>
 where
@@ -1015,20 +862,10 @@ fn mse_analytic<N: Trainable>(
 fn network3_cross_entropy_backward_logits() {
     let net = Net3::new(7);
     let mut rng = Rng::new(70);
-    let x: [Input<Net3>; B] = random_batch(&mut rng, 1.0);
+    let x: [Input<Net3>; B] = normal_array(&mut rng, 1.0);
     let labels = [0, 2, 1, 2];
     // The logits are the input of the softmax head.
-    let cache = net.clone().forward_train::<B>(&x);
-    // Equal up to rounding: the batched dense product sums in another order than one sample.
-    for (logits, x) in Net3::cache_logits(&cache).iter().zip(&x) {
-        let one = net.forward_logits(x);
-        for (a, b) in logits.as_slice().iter().zip(one.as_slice()) {
-            assert!(
-                (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
-                "{logits:?} vs {one:?}"
-            );
-        }
-    }
+    assert_cached_logits_match_forward("Net3", &net, &x, 1e-6);
     check_network(
         "Net3 CrossEntropy",
         &net,
@@ -1043,7 +880,7 @@ fn network3_cross_entropy_backward_logits() {
 fn network3_mse_backward_through_softmax() {
     let net = Net3::new(8);
     let mut rng = Rng::new(80);
-    let x: [Input<Net3>; B] = random_batch(&mut rng, 1.0);
+    let x: [Input<Net3>; B] = normal_array(&mut rng, 1.0);
     // Targets far from the outputs make the MSE gradients large enough to test relatively.
     let targets: Vec<Tensor<Shape1<nn::typenum::U3>>> = (0..B)
         .map(|b| Tensor::from_fn(|i| if i == b % 3 { 1.5 } else { -0.5 }))
@@ -1061,9 +898,9 @@ fn network3_mse_backward_through_softmax() {
 /// NetKinks' pre-activations at its three kinked activations (cache a1, a3, a5), flattened.
 fn kink_preactivations(net: &NetKinks, x: &[Input<NetKinks>; B]) -> Vec<f32> {
     let c = net.clone().forward_train::<B>(x);
-    let mut v = flat_tensors(&c.a1[..]);
-    v.extend(flat_tensors(&c.a3[..]));
-    v.extend(flat_tensors(&c.a5[..]));
+    let mut v = flat(&c.a1[..]);
+    v.extend(flat(&c.a3[..]));
+    v.extend(flat(&c.a5[..]));
     v.into_iter().map(|v| v as f32).collect()
 }
 
@@ -1091,7 +928,7 @@ fn kinks_setup() -> (NetKinks, [Input<NetKinks>; B]) {
         // A slope other than the initial 0.25, so the test does not depend on the default.
         net.prelu.alpha = 0.3;
         let mut rng = Rng::new(seed + 1_000_000);
-        let x: [Input<NetKinks>; B] = random_batch(&mut rng, 1.0);
+        let x: [Input<NetKinks>; B] = normal_array(&mut rng, 1.0);
         let signs = kink_signs(&net, &x);
         // Both branches of every kinked activation must be exercised.
         let pos = signs.iter().filter(|s| **s).count();
@@ -1107,7 +944,7 @@ fn network_kinks_mse_backward() {
     let (net, x) = kinks_setup();
     let mut rng = Rng::new(90);
     let targets: Vec<Tensor<Shape1<nn::typenum::U3>>> =
-        (0..B).map(|_| random_tensor(&mut rng, 1.0)).collect();
+        (0..B).map(|_| normal_tensor(&mut rng, 1.0)).collect();
     check_network(
         "NetKinks (PReLU, ELU 0.5, LeakyReLU 0.2) Mse",
         &net,
@@ -1129,8 +966,8 @@ fn network_kinks_cross_entropy_without_head() {
     let mut d = nn::zeroed_batch::<Shape1<nn::typenum::U3>, B>();
     CrossEntropy.loss_grad(&NetKinks::cache_logits(&cache)[..], &labels, &mut d[..]);
     let (g2, dx2) = net.backward(&cache, &d);
-    assert_eq!(flat(&*g1), flat(&*g2));
-    assert_eq!(flat_tensors(&dx1[..]), flat_tensors(&dx2[..]));
+    assert_eq!(flat_params(&*g1), flat_params(&*g2));
+    assert_eq!(flat(&dx1[..]), flat(&dx2[..]));
     check_network(
         "NetKinks CrossEntropy",
         &net,
@@ -1145,7 +982,7 @@ fn network_kinks_cross_entropy_without_head() {
 fn network_sigmoid_head_binary_cross_entropy() {
     let net = NetBin::new(3);
     let mut rng = Rng::new(30);
-    let x: [Input<NetBin>; B] = random_batch(&mut rng, 1.5);
+    let x: [Input<NetBin>; B] = normal_array(&mut rng, 1.5);
     let labels = [1usize, 0, 0, 1];
     let objective = move |net: &NetBin, x: &[Input<NetBin>; B]| {
         let cache = net.clone().forward_train::<B>(x);
@@ -1172,7 +1009,7 @@ fn network_sigmoid_head_binary_cross_entropy() {
 fn network_sigmoid_head_mse_backward_through_sigmoid() {
     let net = NetBin::new(4);
     let mut rng = Rng::new(40);
-    let x: [Input<NetBin>; B] = random_batch(&mut rng, 1.5);
+    let x: [Input<NetBin>; B] = normal_array(&mut rng, 1.5);
     let targets: Vec<Tensor<Shape1<U1>>> = [3.0f32, -2.0, 3.0, -2.0]
         .iter()
         .map(|&t| Tensor::filled(t))

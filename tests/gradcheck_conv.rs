@@ -37,7 +37,7 @@
 //! `Loss::loss_grad` (CrossEntropy) + `Trainable::backward_logits`, compared for **every
 //! parameter** (visited with `Parameters::visit_mut` on the network and `visit` on the gradient
 //! struct) and every input against central differences of the batch loss. The loss for the
-//! differences is evaluated in f64 from the f32 logits (`nn::loss::softmax_cross_entropy::<f64>`,
+//! differences is evaluated in f64 from the f32 logits (`nn::softmax_cross_entropy::<f64>`,
 //! the same formula `loss_grad` runs in f32; asserted equal to `loss_grad`'s value within f32
 //! rounding), which removes the f32 rounding of the loss itself. The networks are curved (tanh,
 //! softmax), so the derivative is Richardson-extrapolated, `(4 D(h/2) - D(h)) / 3`, which
@@ -54,30 +54,23 @@
 //! input, same negative controls. The labels are unbalanced so that bias gradients (sums of
 //! `softmax - onehot`) do not cancel to noise level.
 //!
+//! The comparison (`check_scaled`), the finite differences, the network check
+//! (`check_network_scaled`) and the `checks!` harness are in `tests/common`, shared with the
+//! other gradient-check suites.
+//!
 //! Each check prints its errors; `summary_table` reruns all checks and prints the maxima per
 //! configuration class. Run `cargo test --release --test gradcheck_conv -- --nocapture`.
 
 mod common;
 
-use std::collections::BTreeMap;
-
+use common::geometry::Geo;
 use common::*;
 
-use nn::generic_array::ArrayLength;
-use nn::loss::softmax_cross_entropy;
 use nn::typenum::consts::*;
-use nn::typenum::Unsigned;
 use nn::{
-    AvgPool1d, AvgPool2d, Conv1d, Conv2d, CrossEntropy, Flatten, Input, Layer, Loss, MaxPool1d,
-    MaxPool2d, PReLUChannels, Parameters, Rng, Shape, Shape1, Shape2, Shape3, Tensor, Trainable,
+    AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, Input, Layer, MaxPool1d, MaxPool2d,
+    PReLUChannels, Parameters, Rng, Shape, Shape1, Shape2, Shape3, Tensor, Trainable,
 };
-
-/// Finite-difference step for the layer checks.
-const H: f32 = 1e-2;
-
-// ---------------------------------------------------------------------------------------------
-// Comparison, negative controls, reporting
-// ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
 // Inputs
@@ -132,54 +125,6 @@ fn randomize<P: Parameters>(p: &mut P, rng: &mut Rng, scale: f32) {
 // Layer finite differences
 // ---------------------------------------------------------------------------------------------
 
-/// `J = sum y g` in f64 from the f32 per-sample forward pass.
-fn objective<I: Shape, O: Shape, L: Layer<I, O>>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> f64 {
-    let mut total = 0.0f64;
-    for (x, g) in x.iter().zip(g) {
-        let mut y = Tensor::<O>::zeros();
-        layer.forward(x, &mut y);
-        for (&y, &g) in y.as_slice().iter().zip(g.as_slice()) {
-            total += y as f64 * g as f64;
-        }
-    }
-    total
-}
-
-fn backward<I: Shape, O: Shape, L: Layer<I, O>>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> (Vec<Tensor<I>>, L::Grad) {
-    let mut y = vec![Tensor::<O>::zeros(); x.len()];
-    layer.forward_batch(x, &mut y);
-    let mut dx = vec![Tensor::<I>::zeros(); x.len()];
-    let mut grad = L::Grad::default();
-    layer.backward_batch(x, &y, g, &mut dx, &mut grad);
-    (dx, grad)
-}
-
-fn fd_inputs<I: Shape, O: Shape, L: Layer<I, O>>(
-    layer: &L,
-    x: &[Tensor<I>],
-    g: &[Tensor<O>],
-) -> Vec<f64> {
-    let mut out = Vec::new();
-    for b in 0..x.len() {
-        for j in 0..I::LEN {
-            let (mut xp, mut xm) = (x.to_vec(), x.to_vec());
-            xp[b][j] += H;
-            xm[b][j] -= H;
-            let step = xp[b][j] as f64 - xm[b][j] as f64;
-            out.push((objective(layer, &xp, g) - objective(layer, &xm, g)) / step);
-        }
-    }
-    out
-}
-
 /// Checks dx of any layer.
 fn check_dx<I: Shape, O: Shape, L: Layer<I, O>>(
     class: &'static str,
@@ -188,12 +133,12 @@ fn check_dx<I: Shape, O: Shape, L: Layer<I, O>>(
     x: &[Tensor<I>],
     g: &[Tensor<O>],
 ) -> Row {
-    let (dx, _) = backward(layer, x, g);
-    check(
+    let (dx, _) = layer_backward(layer, x, g);
+    check_scaled(
         class,
         &format!("{label}: dx"),
         &flat(&dx),
-        &fd_inputs(layer, x, g),
+        &layer_fd_inputs(layer, x, g, Forward::PerSample),
     )
 }
 
@@ -205,20 +150,14 @@ fn check_with_params<I: Shape, O: Shape, L: Layer<I, O, Grad = L> + Parameters>(
     x: &[Tensor<I>],
     g: &[Tensor<O>],
 ) -> Vec<Row> {
-    let (dx, grad) = backward(layer, x, g);
-    let mut rows = vec![check(
+    let (dx, grad) = layer_backward(layer, x, g);
+    let mut rows = vec![check_scaled(
         class,
         &format!("{label}: dx"),
         &flat(&dx),
-        &fd_inputs(layer, x, g),
+        &layer_fd_inputs(layer, x, g, Forward::PerSample),
     )];
-    let fd: Vec<f64> = (0..L::COUNT)
-        .map(|k| {
-            let (lp, vp) = perturbed(layer, k, H);
-            let (lm, vm) = perturbed(layer, k, -H);
-            (objective(&lp, x, g) - objective(&lm, x, g)) / (vp as f64 - vm as f64)
-        })
-        .collect();
+    let fd = layer_fd_params(layer, x, g, Forward::PerSample);
     let mut start = 0;
     let tensors = tensors_of(&grad);
     let layer_names: Vec<&str> = tensors_of(layer).iter().map(|(id, _)| id.name).collect();
@@ -228,7 +167,7 @@ fn check_with_params<I: Shape, O: Shape, L: Layer<I, O, Grad = L> + Parameters>(
         "{label}: layer and gradient visit different tensors"
     );
     for (id, a) in &tensors {
-        rows.push(check(
+        rows.push(check_scaled(
             class,
             &format!("{label}: d{}", id.name),
             a,
@@ -241,96 +180,9 @@ fn check_with_params<I: Shape, O: Shape, L: Layer<I, O, Grad = L> + Parameters>(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Geometry of a layer type, for the padding-rule assertions and the reference pooling
+// Geometry of a layer type (`common::geometry::Geo`), for the padding-rule assertions and the
+// reference pooling
 // ---------------------------------------------------------------------------------------------
-
-/// Kernel `[kh, kw]`, stride `[sh, sw]`, padding `[top, bottom, left, right]` of a layer type
-/// (1-D layers: kh = sh = 1, no top/bottom padding).
-trait Geo {
-    const K: [usize; 2];
-    const S: [usize; 2];
-    const P: [usize; 4];
-}
-
-impl<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, const BIAS: bool> Geo
-    for Conv2d<CI, CO, KH, KW, SH, SW, PT, PB, PL, PR, BIAS>
-where
-    CI: ArrayLength,
-    CO: ArrayLength,
-    KH: ArrayLength,
-    KW: ArrayLength,
-    SH: Unsigned,
-    SW: Unsigned,
-    PT: Unsigned,
-    PB: Unsigned,
-    PL: Unsigned,
-    PR: Unsigned,
-{
-    const K: [usize; 2] = [KH::USIZE, KW::USIZE];
-    const S: [usize; 2] = [SH::USIZE, SW::USIZE];
-    const P: [usize; 4] = [PT::USIZE, PB::USIZE, PL::USIZE, PR::USIZE];
-}
-
-impl<CI, CO, K, S, P0, P1, const BIAS: bool> Geo for Conv1d<CI, CO, K, S, P0, P1, BIAS>
-where
-    CI: ArrayLength,
-    CO: ArrayLength,
-    K: ArrayLength,
-    S: Unsigned,
-    P0: Unsigned,
-    P1: Unsigned,
-{
-    const K: [usize; 2] = [1, K::USIZE];
-    const S: [usize; 2] = [1, S::USIZE];
-    const P: [usize; 4] = [0, 0, P0::USIZE, P1::USIZE];
-}
-
-impl<KH, KW, SH, SW, PT, PB, PL, PR> Geo for MaxPool2d<KH, KW, SH, SW, PT, PB, PL, PR>
-where
-    KH: Unsigned,
-    KW: Unsigned,
-    SH: Unsigned,
-    SW: Unsigned,
-    PT: Unsigned,
-    PB: Unsigned,
-    PL: Unsigned,
-    PR: Unsigned,
-{
-    const K: [usize; 2] = [KH::USIZE, KW::USIZE];
-    const S: [usize; 2] = [SH::USIZE, SW::USIZE];
-    const P: [usize; 4] = [PT::USIZE, PB::USIZE, PL::USIZE, PR::USIZE];
-}
-
-impl<KH, KW, SH, SW, PT, PB, PL, PR, const CP: bool> Geo
-    for AvgPool2d<KH, KW, SH, SW, PT, PB, PL, PR, CP>
-where
-    KH: Unsigned,
-    KW: Unsigned,
-    SH: Unsigned,
-    SW: Unsigned,
-    PT: Unsigned,
-    PB: Unsigned,
-    PL: Unsigned,
-    PR: Unsigned,
-{
-    const K: [usize; 2] = [KH::USIZE, KW::USIZE];
-    const S: [usize; 2] = [SH::USIZE, SW::USIZE];
-    const P: [usize; 4] = [PT::USIZE, PB::USIZE, PL::USIZE, PR::USIZE];
-}
-
-impl<K: Unsigned, S: Unsigned, P0: Unsigned, P1: Unsigned> Geo for MaxPool1d<K, S, P0, P1> {
-    const K: [usize; 2] = [1, K::USIZE];
-    const S: [usize; 2] = [1, S::USIZE];
-    const P: [usize; 4] = [0, 0, P0::USIZE, P1::USIZE];
-}
-
-impl<K: Unsigned, S: Unsigned, P0: Unsigned, P1: Unsigned, const CP: bool> Geo
-    for AvgPool1d<K, S, P0, P1, CP>
-{
-    const K: [usize; 2] = [1, K::USIZE];
-    const S: [usize; 2] = [1, S::USIZE];
-    const P: [usize; 4] = [0, 0, P0::USIZE, P1::USIZE];
-}
 
 /// `(channels, height, width)` of an image or signal shape (signals: height 1).
 fn chw<S: Shape>() -> (usize, usize, usize) {
@@ -669,7 +521,7 @@ where
         0.0,
         0.0,
     );
-    let (dx, _) = backward(&layer, &x, &g);
+    let (dx, _) = layer_backward(&layer, &x, &g);
     assert_close(
         &format!("{label}: dx vs reference routing"),
         &flat(&dx),
@@ -876,7 +728,7 @@ where
         0.0,
         0.0,
     );
-    let (dx, _) = backward(&layer, &x, &g);
+    let (dx, _) = layer_backward(&layer, &x, &g);
     let dx = flat(&dx);
     let err = assert_close(
         &format!("{label}: dx vs first-max routing (ties)"),
@@ -985,7 +837,7 @@ fn prelu_channels() -> Vec<Row> {
             &g,
         ));
         // d alpha[c] = sum over x <= 0 of channel c of g x (independent formula, f64).
-        let (_, grad) = backward(&p, &x, &g);
+        let (_, grad) = layer_backward(&p, &x, &g);
         for c in 0..3 {
             let want: f64 = x
                 .iter()
@@ -1029,7 +881,7 @@ fn flatten() -> Vec<Row> {
     let x2 = normal_batch::<Shape2<U3, U5>>(&mut rng, 2, 1.0);
     let g2 = normal_batch::<Shape1<U15>>(&mut rng, 2, 1.0);
     // Flatten is the identity on the storage: y = x, dx = g exactly.
-    let (dx3, _) = backward::<_, Shape1<U24>, _>(&Flatten, &x3, &g3);
+    let (dx3, _) = layer_backward::<_, Shape1<U24>, _>(&Flatten, &x3, &g3);
     assert_eq!(flat(&dx3), flat(&g3));
     assert_eq!(forward_all::<_, Shape1<U24>, _>(&Flatten, &x3), flat(&x3));
     vec![
@@ -1079,50 +931,13 @@ nn::network! {
     }
 }
 
-const B: usize = 4;
 /// Richardson step candidates for the networks, largest first: `D` is extrapolated from steps
 /// `h` and `h / 2` with the largest `h` whose four evaluations keep every kink on its side.
 const H_NET: [f32; 4] = [4e-2, 2e-2, 1e-2, 5e-3];
 
-/// Mean cross-entropy of the logits, in f64 (the library's formula, instantiated in f64).
-fn ce_f64<N: Trainable>(net: &N, x: &[Input<N>; B], labels: &[usize; B]) -> f64 {
-    let cache = net.clone().forward_train::<B>(x);
-    let logits = N::cache_logits(&cache);
-    let mut scratch = vec![0.0f64; <N::OutputShape as Shape>::LEN];
-    logits
-        .iter()
-        .zip(labels)
-        .map(|(z, &t)| {
-            let z: Vec<f64> = z.as_slice().iter().map(|&v| v as f64).collect();
-            softmax_cross_entropy(&z, t, &mut scratch)
-        })
-        .sum::<f64>()
-        / B as f64
-}
-
-/// The derivative of a scalar function given `eval(delta)`: `None` when the move by `delta`
-/// changes a kink state (a ReLU sign or a max-pool argmax), else `(J(v + delta), v + delta)`
-/// with the value actually reached after f32 rounding. Returns `(4 D(h/2) - D(h)) / 3` (`D` =
-/// central difference), which cancels the `h^2` truncation term, for the largest `h` of
-/// `H_NET` whose four evaluations are all on the same side of every kink, and that `h`.
-fn derivative(label: &str, eval: &dyn Fn(f32) -> Option<(f64, f64)>) -> (f64, f32) {
-    for h in H_NET {
-        let pts = [eval(h), eval(-h), eval(h / 2.0), eval(-h / 2.0)];
-        if let [Some(p), Some(m), Some(p2), Some(m2)] = pts {
-            let d1 = (p.0 - m.0) / (p.1 - m.1);
-            let d2 = (p2.0 - m2.0) / (p2.1 - m2.1);
-            return ((4.0 * d2 - d1) / 3.0, h);
-        }
-    }
-    panic!(
-        "{label}: even a step of {} changes a ReLU sign or a max-pool argmax (test setup, not a gradient error)",
-        H_NET[H_NET.len() - 1] / 2.0
-    );
-}
-
-type Pattern<N> = dyn Fn(&N, &[Input<N>; B]) -> (Vec<u32>, f32);
-
-/// Checks every parameter gradient and the input gradient of cross-entropy on the logits.
+/// Checks every parameter gradient and the input gradient of cross-entropy on the logits
+/// (`common::check_network_scaled`), after checking that the cached logits are those of
+/// `forward_logits` (these networks train as they infer).
 fn check_network<N: Trainable>(
     class: &'static str,
     label: &str,
@@ -1131,86 +946,18 @@ fn check_network<N: Trainable>(
     labels: [usize; B],
     pattern: &Pattern<N>,
 ) -> Vec<Row> {
-    // Analytic: Loss::loss_grad on the logits, then backward_logits.
-    let cache = net.clone().forward_train::<B>(x);
-    let mut d = nn::zeroed_batch::<N::OutputShape, B>();
-    let loss32 = CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], &labels, &mut d[..]);
-    let (grads, dx) = net.backward_logits(&cache, &d);
-    let loss64 = ce_f64(net, x, &labels);
-    assert!(
-        (loss32 as f64 - loss64).abs() <= 1e-6 * loss64.abs().max(1.0),
-        "{label}: f32 loss {loss32} vs f64 loss {loss64}"
-    );
-    // Equal up to rounding: the batched dense product sums in another order than one sample.
-    for (logits, x) in N::cache_logits(&cache).iter().zip(x) {
-        let one = net.forward_logits(x);
-        for (a, b) in logits.as_slice().iter().zip(one.as_slice()) {
-            assert!(
-                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
-                "{label}: cached logits {logits:?} vs forward_logits {one:?}"
-            );
-        }
-    }
-    let (base, margin) = pattern(net, x);
-
-    // The network's parameters (visit_mut order) and the gradient struct's tensors agree.
-    let g_tensors = tensors_of(&*grads);
-    let mut net_ids = Vec::new();
-    net.visit("", &mut |id, v| net_ids.push((id, v.len())));
-    assert_eq!(
-        net_ids,
-        g_tensors
-            .iter()
-            .map(|(id, v)| (*id, v.len()))
-            .collect::<Vec<_>>(),
-        "{label}: network and gradients visit different tensors"
-    );
-    assert_eq!(net_ids.iter().map(|(_, n)| n).sum::<usize>(), N::PARAMS);
-
-    let mut steps: BTreeMap<String, usize> = BTreeMap::new();
-    let mut fd = Vec::with_capacity(N::PARAMS);
-    for k in 0..N::PARAMS {
-        let (v, h) = derivative(&format!("{label}: parameter {k}"), &|delta| {
-            let (np, v) = perturbed(net, k, delta);
-            (pattern(&np, x).0 == base).then(|| (ce_f64(&np, x, &labels), v as f64))
-        });
-        fd.push(v);
-        *steps.entry(format!("{h:e}")).or_default() += 1;
-    }
-    let mut rows = Vec::new();
-    let mut start = 0;
-    for (id, a) in &g_tensors {
-        rows.push(check(
-            class,
-            &format!("{label}: {}.{}", id.layer, id.name),
-            a,
-            &fd[start..start + a.len()],
-        ));
-        start += a.len();
-    }
-    let mut fd_x = Vec::new();
-    for b in 0..B {
-        for j in 0..<N::InputShape as Shape>::LEN {
-            let (v, h) = derivative(&format!("{label}: input [{b}][{j}]"), &|delta| {
-                let mut xp = x.clone();
-                xp[b][j] += delta;
-                (pattern(net, &xp).0 == base).then(|| (ce_f64(net, &xp, &labels), xp[b][j] as f64))
-            });
-            fd_x.push(v);
-            *steps.entry(format!("{h:e}")).or_default() += 1;
-        }
-    }
-    rows.push(check(
+    assert_cached_logits_match_forward(label, net, x, 1e-5);
+    check_network_scaled(
         class,
-        &format!("{label}: input"),
-        &flat(&dx[..]),
-        &fd_x,
-    ));
-    println!(
-        "{label}: loss {loss64:.6}, kink margin {margin:.4}, {} kink states guarded, Richardson steps used (h: count) {steps:?}",
-        base.len()
-    );
-    rows
+        label,
+        net,
+        x,
+        &Objective::CrossEntropy(labels),
+        Steps::Kinked {
+            pattern,
+            steps: &H_NET,
+        },
+    )
 }
 
 /// Signs of `pre` and the first-argmax of every pooling window over `act` (windows of `L` on
@@ -1278,8 +1025,7 @@ fn tiny_cnn1d_pattern(net: &TinyCnn1d, x: &[Input<TinyCnn1d>; B]) -> (Vec<u32>, 
 fn find_setup<N: Trainable>(margin: f32, pattern: &Pattern<N>) -> (u64, N, [Input<N>; B]) {
     for seed in 0..20_000u64 {
         let net = N::new(seed);
-        let mut rng = Rng::new(seed + 1_000_000);
-        let x: [Input<N>; B] = std::array::from_fn(|_| Tensor::from_fn(|_| rng.normal()));
+        let x: [Input<N>; B] = normal_array(&mut Rng::new(seed + 1_000_000), 1.0);
         if pattern(&net, &x).1 >= margin {
             return (seed, net, x);
         }
@@ -1318,24 +1064,6 @@ fn network_tiny_cnn1d() -> Vec<Row> {
 // ---------------------------------------------------------------------------------------------
 // Tests and the summary table
 // ---------------------------------------------------------------------------------------------
-
-type CheckFn = fn() -> Vec<Row>;
-
-/// One `#[test]` per check function, and the list `ALL` for `summary_table`.
-macro_rules! checks {
-    ($($name:ident),* $(,)?) => {
-        mod check {
-            $(
-                #[test]
-                fn $name() {
-                    let rows = super::$name();
-                    assert!(!rows.is_empty());
-                }
-            )*
-        }
-        const ALL: &[(&str, CheckFn)] = &[$((stringify!($name), $name as CheckFn)),*];
-    };
-}
 
 checks! {
     conv2d_stride1_valid,
@@ -1380,14 +1108,14 @@ fn negative_control_shifted_gradient() {
     randomize(&mut layer, &mut rng, 0.5);
     let x = normal_batch::<Shape3<U2, U6, U6>>(&mut rng, 2, 1.0);
     let g = normal_batch::<Shape3<U3, U6, U6>>(&mut rng, 2, 1.0);
-    let (dx, _) = backward(&layer, &x, &g);
+    let (dx, _) = layer_backward(&layer, &x, &g);
     let mut shifted = flat(&dx);
     shifted.rotate_right(1);
-    check(
+    check_scaled(
         "negative control",
         "shifted dx",
         &shifted,
-        &fd_inputs(&layer, &x, &g),
+        &layer_fd_inputs(&layer, &x, &g, Forward::PerSample),
     );
 }
 
@@ -1410,33 +1138,11 @@ fn summary_table() {
             r.label, r.n, r.scale, r.max_abs, r.max_over_scale, r.max_rel
         );
     }
-    #[derive(Default)]
-    struct Agg {
-        comparisons: usize,
-        values: usize,
-        max_abs: f64,
-        max_over_scale: f64,
-        max_rel: f64,
-    }
-    let mut classes: BTreeMap<&str, Agg> = BTreeMap::new();
-    for r in &rows {
-        let a = classes.entry(r.class).or_default();
-        a.comparisons += 1;
-        a.values += r.n;
-        a.max_abs = a.max_abs.max(r.max_abs);
-        a.max_over_scale = a.max_over_scale.max(r.max_over_scale);
-        a.max_rel = a.max_rel.max(r.max_rel);
-    }
-    println!();
-    println!("Per configuration class (analytic vs central differences; tolerance {TOL:e} x scale; ties: vs explicit routing):");
-    println!(
-        "| {:<36} | {:>11} | {:>6} | {:>10} | {:>10} | {:>10} |",
-        "class", "comparisons", "values", "max abs", "abs/scale", "max rel"
+    print_class_summary(
+        &format!(
+            "Per configuration class (analytic vs central differences; tolerance {TOL:e} x scale; \
+             ties: vs explicit routing)"
+        ),
+        &rows,
     );
-    for (c, a) in &classes {
-        println!(
-            "| {:<36} | {:>11} | {:>6} | {:>10.3e} | {:>10.3e} | {:>10.3e} |",
-            c, a.comparisons, a.values, a.max_abs, a.max_over_scale, a.max_rel
-        );
-    }
 }

@@ -58,29 +58,29 @@
 //! every ReLU input on its side of 0 (recomputed at every evaluation), the seed is the first
 //! whose ReLU inputs are all at least `3e-3` from 0, and the counts of steps used are printed.
 //!
+//! The comparison (`check_scaled`), the finite differences, the network check
+//! (`check_network_scaled`) and the `checks!` harness are in `tests/common`, shared with the
+//! other gradient-check suites.
+//!
 //! Run `cargo test --release --test gradcheck_deep -- --nocapture` to read the errors;
 //! `summary_table` prints the maxima per class.
 
 mod common;
 
+use common::nets::{Mixed, Nested};
 use common::*;
-use std::collections::BTreeMap;
 
-use nn::loss::softmax_cross_entropy;
 use nn::typenum::consts::*;
 use nn::{
-    BatchNorm, CrossEntropy, Dropout, Input, Layer, Loss, Network, Parameters, Rng, Shape, Shape1,
-    Shape2, Shape3, Tensor, Trainable,
+    BatchNorm, Dropout, Input, Layer, Network, Parameters, Rng, Shape, Shape1, Shape2, Shape3,
+    Tensor, Trainable,
 };
 
-/// Finite-difference step for the layers.
+/// Finite-difference step for the batch-norm layer in training mode (the inference form uses
+/// `common::H_LAYER`, the same 1e-2).
 const H: f32 = 1e-2;
 /// Finite-difference step for smooth networks.
 const H_SMOOTH: f32 = 2e-2;
-
-// ---------------------------------------------------------------------------------------------
-// Comparison, negative controls, reporting
-// ---------------------------------------------------------------------------------------------
 
 // ---------------------------------------------------------------------------------------------
 // Inputs and helpers
@@ -101,25 +101,6 @@ fn channel_batch<S: Shape>(rng: &mut Rng, n: usize, channels: usize) -> Vec<Tens
             })
         })
         .collect()
-}
-
-fn dot<S: Shape>(y: &[Tensor<S>], g: &[Tensor<S>]) -> f64 {
-    y.iter()
-        .zip(g)
-        .flat_map(|(y, g)| y.as_slice().iter().zip(g.as_slice()))
-        .map(|(&y, &g)| y as f64 * g as f64)
-        .sum()
-}
-
-/// Central difference of `eval(delta) = (J(v + delta), v + delta after rounding)` with step `h`.
-fn central(eval: &dyn Fn(f32) -> (f64, f64), h: f32) -> f64 {
-    let (p, m) = (eval(h), eval(-h));
-    (p.0 - m.0) / (p.1 - m.1)
-}
-
-/// Richardson-extrapolated central difference: `(4 D(h/2) - D(h)) / 3`.
-fn richardson(eval: &dyn Fn(f32) -> (f64, f64), h: f32) -> f64 {
-    (4.0 * central(eval, h / 2.0) - central(eval, h)) / 3.0
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,7 +184,7 @@ fn bn_train_check<C: nn::generic_array::ArrayLength, S: Shape>(
     let g = normal_batch::<S>(&mut rng, n, 1.0);
     let before = (bn.running_mean.clone(), bn.running_var.clone());
     let (dx, grad) = bn_train_backward(&bn, &x, &g);
-    let mut rows = vec![check(
+    let mut rows = vec![check_scaled(
         class,
         &format!("{label}: dx"),
         &flat(&dx),
@@ -221,13 +202,13 @@ fn bn_train_check<C: nn::generic_array::ArrayLength, S: Shape>(
         })
         .collect();
     let c = C::USIZE;
-    rows.push(check(
+    rows.push(check_scaled(
         class,
         &format!("{label}: dgamma (weight)"),
         &grad.gamma.iter().map(|&v| v as f64).collect::<Vec<_>>(),
         &fd[..c],
     ));
-    rows.push(check(
+    rows.push(check_scaled(
         class,
         &format!("{label}: dbeta (bias)"),
         &grad.beta.iter().map(|&v| v as f64).collect::<Vec<_>>(),
@@ -274,56 +255,24 @@ where
     let bn = random_bn::<C>(&mut rng);
     let x = channel_batch::<S>(&mut rng, n, C::USIZE);
     let g = normal_batch::<S>(&mut rng, n, 1.0);
-    let j = |l: &BatchNorm<C>, x: &[Tensor<S>]| -> f64 {
-        let y: Vec<Tensor<S>> = x
-            .iter()
-            .map(|x| {
-                let mut y = Tensor::<S>::zeros();
-                Layer::<S, S>::forward(l, x, &mut y);
-                y
-            })
-            .collect();
-        dot(&y, &g)
-    };
     let mut y = vec![Tensor::<S>::zeros(); n];
     Layer::<S, S>::forward_batch(&bn, &x, &mut y);
     let mut dx = vec![Tensor::<S>::filled(f32::NAN); n];
     let mut grad = BatchNorm::<C>::default();
     Layer::<S, S>::backward_batch(&bn, &x, &y, &g, &mut dx, &mut grad);
-    let mut fd_x = Vec::new();
-    for b in 0..n {
-        for k in 0..S::LEN {
-            fd_x.push(central(
-                &|delta| {
-                    let mut xp = x.clone();
-                    xp[b][k] += delta;
-                    (j(&bn, &xp), xp[b][k] as f64)
-                },
-                H,
-            ));
-        }
-    }
-    let fd: Vec<f64> = (0..BatchNorm::<C>::COUNT)
-        .map(|k| {
-            central(
-                &|delta| {
-                    let (p, v) = perturbed(&bn, k, delta);
-                    (j(&p, &x), v as f64)
-                },
-                H,
-            )
-        })
-        .collect();
+    // Per-sample `Layer::forward` (the inference form), plain central differences.
+    let fd_x = layer_fd_inputs(&bn, &x, &g, Forward::PerSample);
+    let fd = layer_fd_params(&bn, &x, &g, Forward::PerSample);
     let c = C::USIZE;
     vec![
-        check(class, &format!("{label}: dx"), &flat(&dx), &fd_x),
-        check(
+        check_scaled(class, &format!("{label}: dx"), &flat(&dx), &fd_x),
+        check_scaled(
             class,
             &format!("{label}: dgamma (weight)"),
             &grad.gamma.iter().map(|&v| v as f64).collect::<Vec<_>>(),
             &fd[..c],
         ),
-        check(
+        check_scaled(
             class,
             &format!("{label}: dbeta (bias)"),
             &grad.beta.iter().map(|&v| v as f64).collect::<Vec<_>>(),
@@ -394,7 +343,7 @@ fn bn_statistics_held_fixed_is_rejected() {
                 .collect::<Vec<_>>()
         })
         .collect();
-    check(
+    check_scaled(
         "negative control",
         "dx with fixed statistics",
         &wrong,
@@ -452,97 +401,11 @@ nn::network! {
     }
 }
 
-nn::network! {
-    /// Batch normalization in and out of residual blocks, dropout, a residual block on
-    /// vectors and a softmax head.
-    struct Mixed {
-        input: [2, 6, 6],
-        stem: Conv2d(3, kernel = 3, padding = 1, bias = false), bn0: BatchNorm2d, Tanh,
-        r1: Residual {
-            c1: Conv2d(3, kernel = 3, padding = 1, bias = false), bn1: BatchNorm2d, Tanh,
-            c2: Conv2d(3, kernel = 3, padding = 1),
-        }, Tanh,
-        r2: Residual(projection) {
-            c3: Conv2d(4, kernel = 3, stride = 2, padding = 1, bias = false), bn2: BatchNorm2d, Tanh,
-            c4: Conv2d(4, kernel = 3, padding = 1),
-        } -> [4, 3, 3], Tanh,
-        Flatten, Dropout(0.25),
-        fc1: Dense(6), Tanh, bn3: BatchNorm1d,
-        r3: Residual { d1: Dense(6), Tanh },
-        out: Dense(3), Softmax,
-    }
-}
-
-nn::network! {
-    /// Residual blocks inside a residual block: the outer block's input feeds the outer skip,
-    /// the inner block and the inner skip; an unnamed projection block; a block whose branch
-    /// has no parameters.
-    struct Nested {
-        input: [4],
-        outer: Residual {
-            inner: Residual { d1: Dense(4), Tanh }, Tanh,
-            Residual(projection) { d3: Dense(3), Tanh } -> [3],
-            d4: Dense(4),
-        },
-        Residual { Tanh },
-        out: Dense(2),
-    }
-}
-
-const B: usize = 4;
-/// Step candidates for networks with ReLU, largest first (see `derivative`).
+/// Step candidates for networks with ReLU, largest first (see `common::richardson_within_kinks`).
 const H_NET: [f32; 6] = [4e-2, 2e-2, 1e-2, 5e-3, 2e-3, 1e-3];
 
-/// What is differentiated.
-enum Objective<N: Network> {
-    /// `J = sum y g` on the network outputs, gradient by `Trainable::backward`.
-    Dot(Vec<Tensor<N::OutputShape>>),
-    /// Mean cross-entropy on the logits, gradient by `Loss::loss_grad` + `backward_logits`.
-    CrossEntropy([usize; B]),
-}
-
-/// The objective on a clone of `net` (training mode).
-fn objective<N: Trainable>(net: &N, x: &[Input<N>; B], obj: &Objective<N>) -> f64 {
-    let cache = net.clone().forward_train::<B>(x);
-    match obj {
-        Objective::Dot(g) => dot(&N::cache_output(&cache)[..], g),
-        Objective::CrossEntropy(labels) => {
-            let mut scratch = vec![0.0f64; <N::OutputShape as Shape>::LEN];
-            N::cache_logits(&cache)
-                .iter()
-                .zip(labels)
-                .map(|(z, &t)| {
-                    let z: Vec<f64> = z.as_slice().iter().map(|&v| v as f64).collect();
-                    softmax_cross_entropy(&z, t, &mut scratch)
-                })
-                .sum::<f64>()
-                / B as f64
-        }
-    }
-}
-
-type Pattern<N> = dyn Fn(&N, &[Input<N>; B]) -> (Vec<u32>, f32);
-
-/// The derivative given `eval(delta) = Some((J(v + delta), v + delta))`, or `None` when the
-/// move changes a kink state. Smooth networks (`smooth`): Richardson with `H_SMOOTH`. Else
-/// Richardson with the largest `h` of `H_NET` whose four evaluations keep every kink.
-fn derivative(label: &str, smooth: bool, eval: &dyn Fn(f32) -> Option<(f64, f64)>) -> (f64, f32) {
-    let steps: &[f32] = if smooth { &[H_SMOOTH] } else { &H_NET };
-    for &h in steps {
-        let pts = [eval(h), eval(-h), eval(h / 2.0), eval(-h / 2.0)];
-        if let [Some(p), Some(m), Some(p2), Some(m2)] = pts {
-            let d1 = (p.0 - m.0) / (p.1 - m.1);
-            let d2 = (p2.0 - m2.0) / (p2.1 - m2.1);
-            return ((4.0 * d2 - d1) / 3.0, h);
-        }
-    }
-    panic!(
-        "{label}: even a step of {} changes a ReLU sign (test setup, not a gradient error)",
-        steps[steps.len() - 1] / 2.0
-    );
-}
-
-/// Checks every parameter gradient and the input gradient of a network.
+/// `common::check_network_scaled` with Richardson steps `H_SMOOTH` for smooth networks (no
+/// `pattern`), or the largest of `H_NET` that keeps `pattern`'s ReLU signs.
 fn check_network<N: Trainable>(
     class: &'static str,
     label: &str,
@@ -551,106 +414,18 @@ fn check_network<N: Trainable>(
     obj: &Objective<N>,
     pattern: Option<&Pattern<N>>,
 ) -> Vec<Row> {
-    // Analytic gradients, on a clone (forward_train moves running statistics and the dropout
-    // generator).
-    let mut trained = net.clone();
-    let cache = trained.forward_train::<B>(x);
-    let (grads, dx) = match obj {
-        Objective::Dot(g) => {
-            let g: [Tensor<N::OutputShape>; B] = std::array::from_fn(|b| g[b].clone());
-            net.backward(&cache, &g)
-        }
-        Objective::CrossEntropy(labels) => {
-            let mut d = nn::zeroed_batch::<N::OutputShape, B>();
-            let loss32 = CrossEntropy.loss_grad(&N::cache_logits(&cache)[..], labels, &mut d[..]);
-            let loss64 = objective(net, x, obj);
-            assert!(
-                (loss32 as f64 - loss64).abs() <= 1e-6 * loss64.abs().max(1.0),
-                "{label}: f32 loss {loss32} vs f64 loss {loss64}"
-            );
-            net.backward_logits(&cache, &d)
-        }
+    let steps = match pattern {
+        None => Steps::Smooth(H_SMOOTH),
+        Some(pattern) => Steps::Kinked {
+            pattern,
+            steps: &H_NET,
+        },
     };
-    // The same state gives the same training pass: the objective is a function of the network.
-    assert_eq!(
-        objective(net, x, obj),
-        objective(net, x, obj),
-        "{label}: two training passes from the same state differ"
-    );
-    let base = pattern.map(|p| p(net, x));
-    let keeps = |n: &N, x: &[Input<N>; B]| match (pattern, &base) {
-        (Some(p), Some(b)) => p(n, x).0 == b.0,
-        _ => true,
-    };
-    let smooth = pattern.is_none();
-
-    let g_tensors = tensors_of(&*grads);
-    let mut net_ids = Vec::new();
-    net.visit("", &mut |id, v| net_ids.push((id, v.len())));
-    assert_eq!(
-        net_ids,
-        g_tensors
-            .iter()
-            .map(|(id, v)| (*id, v.len()))
-            .collect::<Vec<_>>(),
-        "{label}: network and gradients visit different tensors"
-    );
-    assert_eq!(net_ids.iter().map(|(_, n)| n).sum::<usize>(), N::PARAMS);
-
-    let mut steps: BTreeMap<String, usize> = BTreeMap::new();
-    let mut fd = Vec::with_capacity(N::PARAMS);
-    for k in 0..N::PARAMS {
-        let (v, h) = derivative(&format!("{label}: parameter {k}"), smooth, &|delta| {
-            let (np, v) = perturbed(net, k, delta);
-            keeps(&np, x).then(|| (objective(&np, x, obj), v as f64))
-        });
-        fd.push(v);
-        *steps.entry(format!("{h:e}")).or_default() += 1;
-    }
-    let mut rows = Vec::new();
-    let mut start = 0;
-    for (id, a) in &g_tensors {
-        rows.push(check(
-            class,
-            &format!("{label}: {}.{}", id.layer, id.name),
-            a,
-            &fd[start..start + a.len()],
-        ));
-        start += a.len();
-    }
-    let mut fd_x = Vec::new();
-    for b in 0..B {
-        for j in 0..<N::InputShape as Shape>::LEN {
-            let (v, h) = derivative(&format!("{label}: input [{b}][{j}]"), smooth, &|delta| {
-                let mut xp = x.clone();
-                xp[b][j] += delta;
-                keeps(net, &xp).then(|| (objective(net, &xp, obj), xp[b][j] as f64))
-            });
-            fd_x.push(v);
-            *steps.entry(format!("{h:e}")).or_default() += 1;
-        }
-    }
-    rows.push(check(
-        class,
-        &format!("{label}: input"),
-        &flat(&dx[..]),
-        &fd_x,
-    ));
-    println!(
-        "{label}: {} parameters, objective {:.6}, {}steps used (h: count) {steps:?}",
-        N::PARAMS,
-        objective(net, x, obj),
-        match &base {
-            Some((p, m)) => format!("{} ReLU signs guarded, margin {m:.2e}, ", p.len()),
-            None => String::new(),
-        }
-    );
-    rows
+    check_network_scaled(class, label, net, x, obj, steps)
 }
 
 fn inputs<N: Network>(seed: u64) -> [Input<N>; B] {
-    let mut rng = Rng::new(seed);
-    std::array::from_fn(|_| Tensor::from_fn(|_| rng.normal()))
+    normal_array(&mut Rng::new(seed), 1.0)
 }
 
 fn upstream<N: Network>(seed: u64) -> Objective<N> {
@@ -790,24 +565,6 @@ fn network_mixed() -> Vec<Row> {
 // Tests and the summary table
 // ---------------------------------------------------------------------------------------------
 
-type CheckFn = fn() -> Vec<Row>;
-
-/// One `#[test]` per check function, and the list `ALL` for `summary_table`.
-macro_rules! checks {
-    ($($name:ident),* $(,)?) => {
-        mod check {
-            $(
-                #[test]
-                fn $name() {
-                    let rows = super::$name();
-                    assert!(!rows.is_empty());
-                }
-            )*
-        }
-        const ALL: &[(&str, CheckFn)] = &[$((stringify!($name), $name as CheckFn)),*];
-    };
-}
-
 checks! {
     bn1d_features,
     bn1d_features_batch2,
@@ -829,35 +586,10 @@ fn summary_table() {
     for (_, f) in ALL {
         rows.extend(f());
     }
-    #[derive(Default)]
-    struct Agg {
-        comparisons: usize,
-        values: usize,
-        max_abs: f64,
-        max_over_scale: f64,
-        max_rel: f64,
-    }
-    let mut classes: BTreeMap<&str, Agg> = BTreeMap::new();
-    for r in &rows {
-        let a = classes.entry(r.class).or_default();
-        a.comparisons += 1;
-        a.values += r.n;
-        a.max_abs = a.max_abs.max(r.max_abs);
-        a.max_over_scale = a.max_over_scale.max(r.max_over_scale);
-        a.max_rel = a.max_rel.max(r.max_rel);
-    }
-    println!();
-    println!("Per class (analytic vs central differences; tolerance {TOL:e} x scale):");
-    println!(
-        "| {:<44} | {:>11} | {:>6} | {:>10} | {:>10} | {:>10} |",
-        "class", "comparisons", "values", "max abs", "abs/scale", "max rel"
+    print_class_summary(
+        &format!("Per class (analytic vs central differences; tolerance {TOL:e} x scale)"),
+        &rows,
     );
-    for (c, a) in &classes {
-        println!(
-            "| {:<44} | {:>11} | {:>6} | {:>10.3e} | {:>10.3e} | {:>10.3e} |",
-            c, a.comparisons, a.values, a.max_abs, a.max_over_scale, a.max_rel
-        );
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,9 +16,11 @@
 //! compared for equality. The averages are k/9 float64 references, compared with
 //! `|got - want| <= 1e-6 |want|`.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::sync::OnceLock;
+
+use common::fixtures::{fixture, Fx};
 
 use nn::generic_array::ArrayLength;
 use nn::typenum::consts::*;
@@ -31,28 +33,10 @@ const RTOL_AVG: f64 = 1e-6;
 // Reading the fixture
 // ---------------------------------------------------------------------------------------------
 
-fn fixture() -> &'static Value {
-    static FIXTURE: OnceLock<Value> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let path: PathBuf = [
-            env!("CARGO_MANIFEST_DIR"),
-            "tests",
-            "fixtures",
-            "lecture.json",
-        ]
-        .iter()
-        .collect();
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()))
-    })
-}
-
 /// The value at a dotted `path` such as `avgpool2d.cases.k3_s1.y`. In a list, a segment
 /// selects the element whose `name` equals it.
 fn at(path: &str) -> &'static Value {
-    let mut v = fixture();
+    let mut v = fixture("lecture.json");
     for seg in path.split('.') {
         v = match v {
             Value::Object(m) => m
@@ -69,32 +53,9 @@ fn at(path: &str) -> &'static Value {
     v
 }
 
-/// A fixture tensor `{"shape": [...], "data": [...]}`.
-struct Fx {
-    shape: Vec<usize>,
-    data: Vec<f64>,
-}
-
+/// The fixture tensor `{"shape": [...], "data": [...]}` at `path`.
 fn tensor(path: &str) -> Fx {
-    let t = at(path);
-    let shape: Vec<usize> = t["shape"]
-        .as_array()
-        .unwrap_or_else(|| panic!("`{path}`: no shape"))
-        .iter()
-        .map(|d| d.as_u64().expect("dimension") as usize)
-        .collect();
-    let data: Vec<f64> = t["data"]
-        .as_array()
-        .unwrap_or_else(|| panic!("`{path}`: no data"))
-        .iter()
-        .map(|d| d.as_f64().expect("number"))
-        .collect();
-    assert_eq!(
-        data.len(),
-        shape.iter().product::<usize>(),
-        "`{path}`: data length does not match shape {shape:?}"
-    );
-    Fx { shape, data }
+    Fx::from_value(at(path), path)
 }
 
 /// The fixture's `[1, C, H, W]` tensor at `path` as a layer input of shape `S`. The values are
@@ -509,7 +470,7 @@ fn doc_literals_equal_fixture() {
 
 #[test]
 fn fixture_has_the_four_examples() {
-    let keys: BTreeSet<&str> = fixture()
+    let keys: BTreeSet<&str> = fixture("lecture.json")
         .as_object()
         .expect("object")
         .keys()

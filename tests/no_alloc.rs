@@ -29,17 +29,7 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-nn::network! {
-    /// M1, the jet tagger.
-    struct M1 {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        out: Dense(5),
-        Softmax,
-    }
-}
+nn_models::m1! { struct M1 }
 
 nn::network! {
     /// Every activation once.
@@ -50,25 +40,9 @@ nn::network! {
     }
 }
 
-nn::network! {
-    /// M2, the digits CNN.
-    struct M2 {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
-        Flatten, fc: Dense(10), Softmax,
-    }
-}
+nn_models::m2! { struct M2 }
 
-nn::network! {
-    /// M3, LeNet-5 style.
-    struct M3 {
-        input: [1, 28, 28],
-        conv1: Conv2d(6, kernel = 5), ReLU, MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
-        Flatten, fc1: Dense(120), ReLU, fc2: Dense(84), ReLU, fc3: Dense(10), Softmax,
-    }
-}
+nn_models::m3! { struct M3 }
 
 nn::network! {
     /// M4, the MNIST-1D CNN, plus average pooling and per-channel PReLU.

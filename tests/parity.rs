@@ -16,88 +16,29 @@
 //! `conv.json` and `pool.json` are not covered yet: the convolution and pooling layers are the
 //! next milestone.
 
-use std::path::PathBuf;
+mod common;
+
+use common::fixtures::{load, req, tensors_from, ATOL_FWD, RTOL_FWD};
 
 use nn::generic_array::ArrayLength;
-use nn::loss::{bce_with_logits, softmax_cross_entropy};
 use nn::typenum::{U1, U10, U16, U2, U3, U30, U4, U5, U57, U64};
+use nn::{bce_with_logits, softmax_cross_entropy};
 use nn::{
     Activation, BinaryCrossEntropy, CrossEntropy, Dense, Layer, Loss, Mse, Shape, Shape1, Tensor,
 };
 use serde_json::Value;
 
-const RTOL: f64 = 1e-5;
-const ATOL: f64 = 1e-6;
+/// The README's tolerance (the forward tolerance of the other parity suites), used here for
+/// every value.
+const RTOL: f64 = RTOL_FWD;
+const ATOL: f64 = ATOL_FWD;
 
 // ---------------------------------------------------------------------------------------------
 // Reading fixtures
 // ---------------------------------------------------------------------------------------------
 
-fn load(file: &str) -> Value {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", file]
-        .iter()
-        .collect();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()))
-}
-
-/// A fixture tensor: `{"shape": [...], "data": [...]}`.
-struct Fx {
-    shape: Vec<usize>,
-    data: Vec<f64>,
-}
-
-impl Fx {
-    /// The data as f32; the README guarantees these are f32 values, which this checks.
-    ///
-    /// serde_json (built here without its `float_roundtrip` feature) may parse a decimal one f64
-    /// ulp away from the nearest f64 (e.g. `0.44878751039505005` becomes `0.4487875103950501`).
-    /// An f32 value that is off by one f64 ulp rounds back to itself, so rounding to f32
-    /// recovers the exact input; the check allows those 2^-52-relative parse errors and
-    /// nothing more. (For the f64 references, such an error is far below every tolerance.)
-    fn f32s(&self) -> Vec<f32> {
-        self.data
-            .iter()
-            .map(|&v| {
-                let f = v as f32;
-                assert!(
-                    (f as f64 - v).abs() <= v.abs() * f64::EPSILON,
-                    "fixture input {v} is not an f32 value"
-                );
-                f
-            })
-            .collect()
-    }
-    /// The inputs as exact f64 values (the f32 inputs, widened), for the f64 formula checks.
-    fn f32s_as_f64(&self) -> Vec<f64> {
-        self.f32s().into_iter().map(f64::from).collect()
-    }
-}
-
-fn tensor(v: &Value, field: &str) -> Fx {
-    let t = v
-        .get(field)
-        .unwrap_or_else(|| panic!("missing field `{field}`"));
-    let shape: Vec<usize> = t["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dimension") as usize)
-        .collect();
-    let data: Vec<f64> = t["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_f64().expect("number"))
-        .collect();
-    assert_eq!(
-        data.len(),
-        shape.iter().product::<usize>(),
-        "`{field}`: data length does not match shape {shape:?}"
-    );
-    Fx { shape, data }
-}
+// `load`, `req` (a tensor `{"shape", "data"}` of a case, with `Fx::f32s` checking that inputs are
+// f32 values) and `tensors_from` are `common::fixtures`'.
 
 fn labels(v: &Value, field: &str) -> Vec<usize> {
     v[field]["data"]
@@ -116,13 +57,6 @@ fn cases<'a>(v: &'a Value, list: &str) -> &'a Vec<Value> {
     v[list]
         .as_array()
         .unwrap_or_else(|| panic!("missing list `{list}`"))
-}
-
-fn tensors_from<S: Shape>(flat: &[f32]) -> Vec<Tensor<S>> {
-    assert_eq!(flat.len() % S::LEN, 0);
-    flat.chunks(S::LEN)
-        .map(|c| Tensor::try_from(c).expect("length checked"))
-        .collect()
 }
 
 fn flat<S: Shape>(t: &[Tensor<S>]) -> Vec<f32> {
@@ -251,13 +185,13 @@ where
 {
     let n = name(case);
     let (x, w, b, y, g) = (
-        tensor(case, "x"),
-        tensor(case, "w"),
-        tensor(case, "b"),
-        tensor(case, "y"),
-        tensor(case, "g"),
+        req(case, "x"),
+        req(case, "w"),
+        req(case, "b"),
+        req(case, "y"),
+        req(case, "g"),
     );
-    let (dx, dw, db) = (tensor(case, "dx"), tensor(case, "dw"), tensor(case, "db"));
+    let (dx, dw, db) = (req(case, "dx"), req(case, "dw"), req(case, "db"));
     let batch = case["config"]["batch"].as_u64().unwrap() as usize;
     assert_eq!(w.shape, [O::USIZE, I::USIZE], "{n}: w is [out, in]");
     assert_eq!(x.shape, [batch, I::USIZE]);
@@ -346,7 +280,7 @@ fn activation_case_f32<A>(a: A, label: &str, case: &Value, st: &mut Stats)
 where
     A: Activation + Layer<Shape1<U57>, Shape1<U57>>,
 {
-    let (x, y, dydx) = (tensor(case, "x"), tensor(case, "y"), tensor(case, "dydx"));
+    let (x, y, dydx) = (req(case, "x"), req(case, "y"), req(case, "dydx"));
     let xs = x.f32s();
     let f: Vec<f32> = xs.iter().map(|&x| a.f(x)).collect();
     let df: Vec<f32> = xs.iter().zip(&f).map(|(&x, &y)| a.df(x, y)).collect();
@@ -376,7 +310,7 @@ where
 /// The same formulas in f64. This separates formula errors from f32 rounding: only the
 /// library's constants, stored as f32, limit the agreement (see `activations_parity_f64`).
 fn activation_case_f64<A: Activation>(a: A, label: &str, case: &Value, st: &mut Stats, rtol: f64) {
-    let (x, y, dydx) = (tensor(case, "x"), tensor(case, "y"), tensor(case, "dydx"));
+    let (x, y, dydx) = (req(case, "x"), req(case, "y"), req(case, "dydx"));
     let xs = x.f32s_as_f64();
     let f: Vec<f64> = xs.iter().map(|&x| a.f(x)).collect();
     let df: Vec<f64> = xs.iter().zip(&f).map(|(&x, &y)| a.df(x, y)).collect();
@@ -440,8 +374,8 @@ macro_rules! with_activation {
             "selu" => {
                 // The library has PyTorch's constants built in; they must be the fixture's.
                 let (l, al) = (param(case, "lambda"), param(case, "alpha"));
-                assert_eq!(nn::activation::SELU_LAMBDA, l, "SELU lambda");
-                assert_eq!(nn::activation::SELU_ALPHA, al, "SELU alpha");
+                assert_eq!(nn::SELU_LAMBDA, l, "SELU lambda");
+                assert_eq!(nn::SELU_ALPHA, al, "SELU alpha");
                 let $a = nn::SELU;
                 $body
             }
@@ -477,7 +411,7 @@ fn activations_parity() {
     let list = cases(&v, "cases");
     let mut seen = Vec::new();
     for case in list {
-        assert_eq!(tensor(case, "x").data.len(), 57);
+        assert_eq!(req(case, "x").data.len(), 57);
         with_activation!(case, |a, label| {
             activation_case_f32(a, &label, case, &mut st)
         });
@@ -488,8 +422,8 @@ fn activations_parity() {
             // grid point with upstream 1, so the accumulated gradient is dy/d alpha at x.
             let alpha = param(case, "alpha") as f32;
             let p = nn::PReLU { alpha };
-            let x = tensor(case, "x").f32s();
-            let dyda = tensor(case, "dyda");
+            let x = req(case, "x").f32s();
+            let dyda = req(case, "dyda");
             let mut got = Vec::new();
             for &xi in &x {
                 let xt = [Tensor::<Shape1<U1>>::filled(xi)];
@@ -580,10 +514,10 @@ where
     type T<N> = Tensor<Shape1<N>>;
     let n = name(case);
     let (x, y, g, dx) = (
-        tensor(case, "x"),
-        tensor(case, "y"),
-        tensor(case, "g"),
-        tensor(case, "dx"),
+        req(case, "x"),
+        req(case, "y"),
+        req(case, "g"),
+        req(case, "dx"),
     );
     let xs = tensors_from::<Shape1<N>>(&x.f32s());
     let gs = tensors_from::<Shape1<N>>(&g.f32s());
@@ -606,7 +540,7 @@ fn softmax_parity() {
     let list = cases(&v, "cases");
     assert!(list.len() >= 6);
     for case in list {
-        match tensor(case, "x").data.len() {
+        match req(case, "x").data.len() {
             1 => softmax_case::<U1>(case, &mut st),
             3 => softmax_case::<U3>(case, &mut st),
             4 => softmax_case::<U4>(case, &mut st),
@@ -628,10 +562,10 @@ where
     C: ArrayLength + Send + Sync + 'static,
 {
     let n = name(case);
-    let z = tensor(case, "logits");
+    let z = req(case, "logits");
     let lab = labels(case, "labels");
     let want_loss = case["loss"].as_f64().unwrap();
-    let dz = tensor(case, "dlogits");
+    let dz = req(case, "dlogits");
     assert_eq!(z.shape, [lab.len(), C::USIZE]);
     let zs = tensors_from::<Shape1<C>>(&z.f32s());
     let mut grad = vec![Tensor::<Shape1<C>>::zeros(); lab.len()];
@@ -659,10 +593,10 @@ where
     K: ArrayLength + Send + Sync + 'static,
 {
     let n = name(case);
-    let p = tensor(case, "prediction");
-    let t = tensor(case, "target");
+    let p = req(case, "prediction");
+    let t = req(case, "target");
     let want_loss = case["loss"].as_f64().unwrap();
-    let dp = tensor(case, "dprediction");
+    let dp = req(case, "dprediction");
     let ps = tensors_from::<Shape1<K>>(&p.f32s());
     let ts = tensors_from::<Shape1<K>>(&t.f32s());
     let mut grad = vec![Tensor::<Shape1<K>>::zeros(); ps.len()];
@@ -680,8 +614,8 @@ fn losses_parity() {
     assert!(!bce.is_empty());
     for case in bce {
         let n = name(case);
-        let z = tensor(case, "logits");
-        let t = tensor(case, "targets");
+        let z = req(case, "logits");
+        let t = req(case, "targets");
         let targets: Vec<usize> = t
             .data
             .iter()
@@ -701,14 +635,14 @@ fn losses_parity() {
         st.check(
             &format!("{n} dlogits"),
             &flat(&grad),
-            &tensor(case, "dlogits").data,
+            &req(case, "dlogits").data,
         );
     }
 
     let ce = cases(&v, "softmax_cross_entropy");
     assert!(!ce.is_empty());
     for case in ce {
-        match tensor(case, "logits").shape[1] {
+        match req(case, "logits").shape[1] {
             2 => cross_entropy_case::<U2>(case, &mut st),
             3 => cross_entropy_case::<U3>(case, &mut st),
             5 => cross_entropy_case::<U5>(case, &mut st),
@@ -720,7 +654,7 @@ fn losses_parity() {
     let mse = cases(&v, "mse");
     assert!(!mse.is_empty());
     for case in mse {
-        match tensor(case, "prediction").shape[1] {
+        match req(case, "prediction").shape[1] {
             1 => mse_case::<U1>(case, &mut st),
             3 => mse_case::<U3>(case, &mut st),
             10 => mse_case::<U10>(case, &mut st),
@@ -740,8 +674,8 @@ fn losses_parity_f64() {
     let mut st = Stats::new("losses.json (f64 formulas)", 1e-12, 1e-15);
     for case in cases(&v, "bce_with_logits") {
         let n = name(case);
-        let z = tensor(case, "logits").f32s_as_f64();
-        let t = tensor(case, "targets");
+        let z = req(case, "logits").f32s_as_f64();
+        let t = req(case, "targets");
         let b = z.len() as f64;
         let mut loss = 0.0;
         let mut grad = Vec::new();
@@ -761,14 +695,14 @@ fn losses_parity_f64() {
         st.check_with(
             &format!("{n} dlogits"),
             &grad,
-            &tensor(case, "dlogits").data,
+            &req(case, "dlogits").data,
             rtol,
             atol,
         );
     }
     for case in cases(&v, "softmax_cross_entropy") {
         let n = name(case);
-        let z = tensor(case, "logits");
+        let z = req(case, "logits");
         let zx = z.f32s_as_f64();
         let lab = labels(case, "labels");
         let b = lab.len() as f64;
@@ -791,7 +725,7 @@ fn losses_parity_f64() {
         st.check_with(
             &format!("{n} dlogits"),
             &grad,
-            &tensor(case, "dlogits").data,
+            &req(case, "dlogits").data,
             rtol,
             atol,
         );

@@ -48,11 +48,12 @@ use std::collections::BTreeMap;
 
 use common::fixtures::*;
 use common::flat;
+use common::parity::{assert_covers, compare, Repeats, Report};
 
 use nn::generic_array::ArrayLength;
 use nn::typenum::consts::*;
 use nn::typenum::Unsigned;
-use nn::{BatchNorm, Layer, Network, Parameters, Shape, Shape1, Shape2, Shape3, Tensor, Trainable};
+use nn::{BatchNorm, Layer, Parameters, Shape, Shape1, Shape2, Shape3, Tensor, Trainable};
 use serde_json::{json, Value};
 
 // ---------------------------------------------------------------------------------------------
@@ -71,150 +72,6 @@ fn array_from<S: Shape, const B: usize>(flat: &[f32]) -> [Tensor<S>; B] {
 
 fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
-}
-
-fn count_sentinels<S: Shape>(t: &[Tensor<S>]) -> usize {
-    t.iter()
-        .flat_map(|t| t.as_slice())
-        .filter(|v| **v == SENTINEL)
-        .count()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Error statistics
-// ---------------------------------------------------------------------------------------------
-
-/// Errors of one compared tensor.
-#[derive(Clone, Debug)]
-struct Errors {
-    what: String,
-    /// `true` for gradients, `false` for forward values.
-    grad: bool,
-    n: usize,
-    rtol: f64,
-    atol: f64,
-    max_abs: f64,
-    /// Over entries with `|want| > atol`.
-    max_rel: f64,
-    max_norm: f64,
-    worst: String,
-}
-
-fn compare(what: &str, grad: bool, got: &[f64], want: &[f64]) -> Errors {
-    let (rtol, atol) = if grad {
-        (RTOL_GRAD, ATOL_GRAD)
-    } else {
-        (RTOL_FWD, ATOL_FWD)
-    };
-    assert_eq!(
-        got.len(),
-        want.len(),
-        "{what}: {} values computed, {} in the fixture",
-        got.len(),
-        want.len()
-    );
-    let mut e = Errors {
-        what: what.to_string(),
-        grad,
-        n: got.len(),
-        rtol,
-        atol,
-        max_abs: 0.0,
-        max_rel: 0.0,
-        max_norm: 0.0,
-        worst: String::new(),
-    };
-    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let err = if g.is_finite() {
-            (g - w).abs()
-        } else {
-            f64::INFINITY
-        };
-        e.max_abs = e.max_abs.max(err);
-        if w.abs() > atol {
-            e.max_rel = e.max_rel.max(err / w.abs());
-        }
-        let norm = err / (atol + rtol * w.abs());
-        if norm > e.max_norm || e.worst.is_empty() {
-            e.max_norm = e.max_norm.max(norm);
-            e.worst = format!("[{i}]: got {g:e}, want {w:e}");
-        }
-    }
-    e
-}
-
-/// What one fixture case gave.
-#[derive(Clone, Debug)]
-struct Report {
-    label: String,
-    errors: Vec<Errors>,
-    /// Contract violations other than value mismatches.
-    failures: Vec<String>,
-}
-
-impl Report {
-    fn new(label: impl Into<String>) -> Self {
-        Report {
-            label: label.into(),
-            errors: Vec::new(),
-            failures: Vec::new(),
-        }
-    }
-
-    fn fwd(&mut self, what: &str, got: &[f64], want: &[f64]) {
-        self.errors.push(compare(what, false, got, want));
-    }
-
-    fn grad(&mut self, what: &str, got: &[f64], want: &[f64]) {
-        self.errors.push(compare(what, true, got, want));
-    }
-
-    fn ok(&self) -> bool {
-        self.failures.is_empty() && self.errors.iter().all(|e| e.max_norm <= 1.0)
-    }
-
-    fn max_of(&self, grad: bool) -> (f64, f64, f64) {
-        self.errors
-            .iter()
-            .filter(|e| e.grad == grad)
-            .fold((0.0, 0.0, 0.0), |(a, r, n), e| {
-                (a.max(e.max_abs), r.max(e.max_rel), n.max(e.max_norm))
-            })
-    }
-
-    fn print(&self) {
-        for e in &self.errors {
-            println!(
-                "{} {}: {} values, max abs err {:.3e}, max rel err {:.3e}, max normalized {:.3e} (rtol {:e}, atol {:e}), worst {}",
-                self.label, e.what, e.n, e.max_abs, e.max_rel, e.max_norm, e.rtol, e.atol, e.worst
-            );
-        }
-        let (fa, fr, fnorm) = self.max_of(false);
-        let (ga, gr, gnorm) = self.max_of(true);
-        println!(
-            "{} MAX: forward abs {fa:.3e} rel {fr:.3e} norm {fnorm:.3}; gradients abs {ga:.3e} rel {gr:.3e} norm {gnorm:.3}",
-            self.label
-        );
-        for f in &self.failures {
-            println!("{}: FAILURE: {f}", self.label);
-        }
-    }
-
-    fn assert_ok(&self) {
-        let mut msgs: Vec<String> = self
-            .errors
-            .iter()
-            .filter(|e| e.max_norm > 1.0)
-            .map(|e| {
-                format!(
-                    "{}: max normalized error {:.3} > 1 (max abs {:.3e}, rtol {:e}, atol {:e}), worst {}",
-                    e.what, e.max_norm, e.max_abs, e.rtol, e.atol, e.worst
-                )
-            })
-            .collect();
-        msgs.extend(self.failures.iter().cloned());
-        assert!(msgs.is_empty(), "{}:\n  {}", self.label, msgs.join("\n  "));
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,8 +115,8 @@ impl<S: Shape> BnFixture<S> {
         assert_eq!(cfg["running_var_init"].as_f64(), Some(1.0));
         let eps = cfg["eps"].as_f64().expect("eps");
         let momentum = cfg["momentum"].as_f64().expect("momentum");
-        assert_eq!(eps as f32, nn::norm::BN_EPS, "{name}: eps");
-        assert_eq!(momentum as f32, nn::norm::BN_MOMENTUM, "{name}: momentum");
+        assert_eq!(eps as f32, nn::BN_EPS, "{name}: eps");
+        assert_eq!(momentum as f32, nn::BN_MOMENTUM, "{name}: momentum");
         for f in ["x", "g", "y", "dx", "x_eval", "g_eval", "y_eval", "dx_eval"] {
             assert_eq!(req(c, f).shape, shape, "{name}: shape of `{f}`");
         }
@@ -1040,38 +897,15 @@ cases! {
 /// test names an existing case.
 #[test]
 fn coverage() {
-    let mut in_files = Vec::new();
-    for (file, lists) in [
-        (BN_FILE, &["cases"][..]),
-        (RES_FILE, &["conv2d_blocks", "dense_blocks"][..]),
-    ] {
-        let v = fixture(file);
-        for (k, val) in v.as_object().expect("top level object") {
-            if val.is_array() {
-                assert!(lists.contains(&k.as_str()), "{file}: untested list `{k}`");
-            }
-        }
-        for list in lists {
-            for c in v[*list].as_array().expect("list") {
-                in_files.push(format!(
-                    "{file}/{list}/{}",
-                    c["name"].as_str().expect("name")
-                ));
-            }
-        }
-    }
-    let mut tested: Vec<String> = ALL
-        .iter()
-        .map(|(f, l, n, _)| format!("{f}/{l}/{n}"))
-        .collect();
-    in_files.sort();
-    tested.sort();
-    tested.dedup();
-    assert_eq!(
-        in_files, tested,
-        "the cases tested differ from the cases in the fixture files"
+    let tested: Vec<(&str, &str, &str)> = ALL.iter().map(|&(f, l, n, _)| (f, l, n)).collect();
+    assert_covers(
+        &[
+            (BN_FILE, &["cases"]),
+            (RES_FILE, &["conv2d_blocks", "dense_blocks"]),
+        ],
+        &tested,
+        Repeats::Allowed,
     );
-    println!("coverage: {} cases, all tested", in_files.len());
 }
 
 /// Recomputes every case and prints the maximum errors per case (`--nocapture`).
@@ -1149,7 +983,7 @@ fn missing_skip_is_detected() {
         .weights_mut()
         .iter_mut()
         .for_each(|w| *w = 0.0);
-    let xs = array_from::<<ResProjection as Network>::InputShape, 2>(&req(c, "x").f32s());
+    let xs = array_from::<<ResProjection as nn::Shapes>::InputShape, 2>(&req(c, "x").f32s());
     let ys: Vec<_> = xs.iter().map(|x| net.forward(x)).collect();
     let e = compare("y", false, &flat(&ys), &req(c, "y").data);
     println!(

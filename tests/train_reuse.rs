@@ -5,9 +5,12 @@
 //! trained parameters must be bit-identical. A layer that relied on zeroed output or gradient
 //! buffers would see the previous step's values and differ.
 
-use nn::{
-    Batch, CrossEntropy, Loss, Network, Optimizer, Parameters, Rng, Sgd, Shape, Tensor, Trainable,
-};
+mod common;
+
+use common::nets::{Mixed, Nested};
+use common::normal_batch;
+
+use nn::{Batch, CrossEntropy, Loss, Optimizer, Parameters, Rng, Sgd, Shape, Tensor, Trainable};
 
 nn::network! {
     /// Convolutions, pooling (max 2x2, max padded, average), flatten, dense, softmax.
@@ -21,40 +24,9 @@ nn::network! {
     }
 }
 
-nn::network! {
-    /// Batch normalization in and out of residual blocks, dropout, a residual block on
-    /// vectors and a softmax head (as in gradcheck_deep).
-    struct Mixed {
-        input: [2, 6, 6],
-        stem: Conv2d(3, kernel = 3, padding = 1, bias = false), bn0: BatchNorm2d, Tanh,
-        r1: Residual {
-            c1: Conv2d(3, kernel = 3, padding = 1, bias = false), bn1: BatchNorm2d, Tanh,
-            c2: Conv2d(3, kernel = 3, padding = 1),
-        }, Tanh,
-        r2: Residual(projection) {
-            c3: Conv2d(4, kernel = 3, stride = 2, padding = 1, bias = false), bn2: BatchNorm2d, Tanh,
-            c4: Conv2d(4, kernel = 3, padding = 1),
-        } -> [4, 3, 3], Tanh,
-        Flatten, Dropout(0.25),
-        fc1: Dense(6), Tanh, bn3: BatchNorm1d,
-        r3: Residual { d1: Dense(6), Tanh },
-        out: Dense(3), Softmax,
-    }
-}
-
-nn::network! {
-    /// Residual blocks inside a residual block, a projection block, a block without parameters.
-    struct Nested {
-        input: [4],
-        outer: Residual {
-            inner: Residual { d1: Dense(4), Tanh }, Tanh,
-            Residual(projection) { d3: Dense(3), Tanh } -> [3],
-            d4: Dense(4),
-        },
-        Residual { Tanh },
-        out: Dense(2),
-    }
-}
+// `Mixed` (batch normalization in and out of residual blocks, dropout, a residual block on
+// vectors, a softmax head) and `Nested` (residual blocks inside a residual block, a projection
+// block, a block without parameters) are the networks of `gradcheck_deep`, in `common::nets`.
 
 nn::network! {
     /// Signals: 1-D convolution and pooling, PReLU per channel.
@@ -78,10 +50,7 @@ nn::network! {
 const B: usize = 4;
 
 fn random_batch<S: Shape>(rng: &mut Rng) -> Batch<S, B> {
-    nn::batch_from((0..B).map(|_| {
-        let v: Vec<f32> = (0..S::LEN).map(|_| rng.normal()).collect();
-        Tensor::<S>::try_from(&v[..]).unwrap()
-    }))
+    nn::batch_from(normal_batch::<S>(rng, B, 1.0))
 }
 
 fn bits<S: Shape>(b: &[Tensor<S>]) -> Vec<u32> {
@@ -194,11 +163,11 @@ fn one_layer() {
 fn reused_buffers_stay_put() {
     let mut net = Conv::new(9);
     let mut rng = Rng::new(9);
-    let x = random_batch::<<Conv as Network>::InputShape>(&mut rng);
+    let x = random_batch::<<Conv as nn::Shapes>::InputShape>(&mut rng);
     let targets = [0usize, 1, 2, 3];
     let mut cache = Conv::new_cache::<B>();
     let mut grads: Box<<Conv as Trainable>::Gradients> = Default::default();
-    let mut d = nn::zeroed_batch::<<Conv as Network>::OutputShape, B>();
+    let mut d = nn::zeroed_batch::<<Conv as nn::Shapes>::OutputShape, B>();
     let mut sgd = Sgd::new(0.1);
     let mut first = None;
     let mut losses = Vec::new();

@@ -233,7 +233,7 @@ fn labels_out_of_range_are_an_error() {
 #[test]
 fn mse_regression_fits_a_line() {
     nn::network! { struct Line { input: [1], fc: Dense(1) } }
-    let mut data = Dataset::default();
+    let mut data = Dataset::<Input<Line>, Output<Line>>::default();
     for i in 0..64 {
         let x = i as f32 / 32.0 - 1.0;
         data.x.push([x].into());

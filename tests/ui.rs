@@ -4,6 +4,12 @@
 //!
 //! Regenerate the expected output with `TRYBUILD=overwrite cargo test --test ui`, then read
 //! every changed `.stderr` as a user would: the messages are the product.
+//!
+//! `tests/ui-pass/` holds programs that must compile and run: the correct uses beside the
+//! mistakes of `tests/ui/usage/`. They also make trybuild *build* every case (`cargo build`)
+//! rather than only check it (`cargo check`, its choice when every case is expected to fail):
+//! `usage/batch-size-zero.rs` fails in a constant that is evaluated when a function is
+//! instantiated, which `cargo check` never does.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +17,7 @@ use std::path::{Path, PathBuf};
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();
+    t.pass("tests/ui-pass/*.rs");
     t.compile_fail("tests/ui/*/*.rs");
 }
 
@@ -27,10 +34,15 @@ fn files_with_extension(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
 }
 
 /// The headline of every error about layers composed by hand (`tests/ui/hand/`): the
-/// `#[diagnostic::on_unimplemented]` message of `nn::geometry::SameSize`.
+/// `#[diagnostic::on_unimplemented]` message of `nn::SameSize`.
 const HAND_HEADLINE: &str = "error[E0277]: the output size of this convolution or pooling layer does not follow from its input size, kernel, stride and padding";
 
-/// The expected messages never show typenum's internal types, and every case has one.
+/// The longest line an error message may have (rustc's own notes about layers composed by hand,
+/// in `tests/ui/hand/`, are exempt: they name typenum types).
+const MAX_LINE: usize = 300;
+
+/// The expected messages never show typenum's internal types, no line is over `MAX_LINE`
+/// characters, and every case has one.
 ///
 /// Exception: `tests/ui/hand/`, where layers are composed without the macro. There rustc itself
 /// reports the failing `SameSize` bound: the headline and its note are ours, but rustc adds
@@ -68,6 +80,15 @@ fn ui_messages_hide_internal_types() {
                 path.display()
             );
             continue;
+        }
+        // A message is read in a terminal: long lists are summarized, not printed whole.
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= MAX_LINE,
+                "{} has a line of {} characters (at most {MAX_LINE}):\n{line}",
+                path.display(),
+                line.chars().count()
+            );
         }
         for internal in ["UInt<", "UTerm", "B0>", "B1>"] {
             assert!(

@@ -28,18 +28,9 @@ use serde_json::{json, Map, Value};
 // Networks
 // ---------------------------------------------------------------------------------------------
 
-nn::network! {
-    /// The digits CNN of `scripts/make_weights.py`.
-    pub struct M2 {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        Flatten,
-        fc: Dense(10),
-        Softmax,
-    }
+nn_models::m2! {
+    /// The digits CNN of `scripts/make_weights.py` (M2).
+    pub struct M2
 }
 
 nn::network! {
@@ -302,7 +293,7 @@ fn roundtrip<N: SafeTensors + Network>(tag: &str, net: &N, x: &Tensor<N::InputSh
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(
             bytes,
-            nn::io::to_bytes(&net.state_dict(layout)).unwrap(),
+            nn::safetensors_bytes(&net.state_dict(layout)).unwrap(),
             "{tag} {layout:?}: file bytes"
         );
         let back2 = N::from_safetensors_bytes(&bytes, "mem", layout).expect("from bytes");
@@ -345,7 +336,7 @@ fn roundtrip<N: SafeTensors + Network>(tag: &str, net: &N, x: &Tensor<N::InputSh
     net.save_safetensors(&path).unwrap();
     assert_eq!(
         std::fs::read(&path).unwrap(),
-        nn::io::to_bytes(&torch).unwrap(),
+        nn::safetensors_bytes(&torch).unwrap(),
         "{tag}: save_safetensors"
     );
     let back = N::load_safetensors(&path).unwrap();
@@ -356,11 +347,11 @@ fn roundtrip<N: SafeTensors + Network>(tag: &str, net: &N, x: &Tensor<N::InputSh
     );
     std::fs::remove_file(&path).ok();
     // Keras file -> network -> PyTorch tensors equals the original PyTorch tensors.
-    let keras_bytes = nn::io::to_bytes(&net.state_dict(Layout::Keras)).unwrap();
+    let keras_bytes = nn::safetensors_bytes(&net.state_dict(Layout::Keras)).unwrap();
     let via = N::from_safetensors_bytes(&keras_bytes, "k", Layout::Keras).unwrap();
     assert_eq!(
-        nn::io::to_bytes(&via.state_dict(Layout::PyTorch)).unwrap(),
-        nn::io::to_bytes(&torch).unwrap()
+        nn::safetensors_bytes(&via.state_dict(Layout::PyTorch)).unwrap(),
+        nn::safetensors_bytes(&torch).unwrap()
     );
     checks + 3
 }
@@ -626,7 +617,7 @@ fn roundtrip_batchnorm_prelu_residual() {
     // The running statistics are in the file and come back (they are not learned parameters,
     // so `randomize` does not reach them; `set_running` made them non-default).
     let back =
-        Deep::from_safetensors_bytes(&nn::io::to_bytes(&t).unwrap(), "deep", Layout::PyTorch)
+        Deep::from_safetensors_bytes(&nn::safetensors_bytes(&t).unwrap(), "deep", Layout::PyTorch)
             .unwrap();
     assert_eq!(
         back.bn2.running_mean.as_slice(),
@@ -640,8 +631,9 @@ fn roundtrip_batchnorm_prelu_residual() {
         back.bn2.running_var.as_slice(),
         Deep::default().bn2.running_var.as_slice()
     );
-    let back = Deep::from_safetensors_bytes(&nn::io::to_bytes(&k).unwrap(), "deep", Layout::Keras)
-        .unwrap();
+    let back =
+        Deep::from_safetensors_bytes(&nn::safetensors_bytes(&k).unwrap(), "deep", Layout::Keras)
+            .unwrap();
     assert_eq!(
         back.bn3.running_mean.as_slice(),
         net.bn3.running_mean.as_slice()
@@ -1142,7 +1134,7 @@ nn::network! {
 fn keras_flatten_order_survives_dropout() {
     let mut a = FlatDense::new(1);
     randomize(&mut a, 5);
-    let bytes = nn::io::to_bytes(&a.state_dict(Layout::PyTorch)).unwrap();
+    let bytes = nn::safetensors_bytes(&a.state_dict(Layout::PyTorch)).unwrap();
     let b = FlatDropDense::from_safetensors_bytes(&bytes, "same weights", Layout::PyTorch).unwrap();
     assert_same_state(
         "PyTorch layout",
@@ -1182,7 +1174,7 @@ fn corpus() -> Vec<Vec<u8>> {
         data: 3i64.to_le_bytes().to_vec(),
     });
     out.push(encode(&r, Some(json!({"format": "pt"}))));
-    out.push(nn::io::to_bytes(&net.state_dict(Layout::Keras)).unwrap());
+    out.push(nn::safetensors_bytes(&net.state_dict(Layout::Keras)).unwrap());
     out
 }
 
@@ -1230,8 +1222,9 @@ fn load_all(bytes: &[u8]) -> Result<(), TestCaseError> {
             OKS.fetch_add(1, Ordering::Relaxed);
             let sd = net.state_dict(layout);
             prop_assert!(sd.iter().all(|t| t.data.iter().all(|v| v.is_finite())));
-            let again = N::from_safetensors_bytes(&nn::io::to_bytes(&sd).unwrap(), "again", layout)
-                .unwrap();
+            let again =
+                N::from_safetensors_bytes(&nn::safetensors_bytes(&sd).unwrap(), "again", layout)
+                    .unwrap();
             prop_assert!(again.state_dict(layout) == sd);
         }
         Ok(())

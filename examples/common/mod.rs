@@ -70,6 +70,32 @@ pub fn plot_curves2(
     Ok(())
 }
 
+/// [`plot_curves2`] of a training history: training and validation loss (left) and accuracy
+/// (right) per epoch.
+pub fn plot_history(
+    path: &str,
+    title: &str,
+    history: &nn::History,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let epochs = &history.epochs;
+    let loss: Vec<f32> = epochs.iter().map(|e| e.train_loss).collect();
+    let val_loss: Vec<f32> = epochs
+        .iter()
+        .filter_map(|e| e.validation.map(|v| v.loss))
+        .collect();
+    let acc: Vec<f32> = epochs.iter().filter_map(|e| e.train_accuracy).collect();
+    let val_acc: Vec<f32> = epochs
+        .iter()
+        .filter_map(|e| e.validation.and_then(|v| v.accuracy))
+        .collect();
+    plot_curves2(
+        path,
+        title,
+        &[("train", &loss), ("validation", &val_loss)],
+        &[("train", &acc), ("validation", &val_acc)],
+    )
+}
+
 fn draw_panel(
     area: &DrawingArea<BitMapBackend, plotters::coord::Shift>,
     y_label: &str,

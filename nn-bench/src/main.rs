@@ -33,54 +33,19 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use nn::prelude::*;
+use nn_models::bench::{
+    self, LR, SEED, THROUGHPUT_BATCH, THROUGHPUT_SEED, TRAIN_BATCH, TRAIN_SEED,
+};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 // ------------------------------------------------------------------------------------------------
-// The models, as declared in benches/models.rs.
+// The models, declared once in `nn-models` (as in benches/models.rs).
 
-nn::network! {
-    /// M1: the hls4ml jet tagger.
-    pub struct M1 {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        out: Dense(5),
-        Softmax,
-    }
-}
-
-nn::network! {
-    /// M2: the digits CNN.
-    pub struct M2 {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU, MaxPool2d(2),
-        Flatten, fc: Dense(10), Softmax,
-    }
-}
-
-nn::network! {
-    /// M3: LeNet-5 style.
-    pub struct M3 {
-        input: [1, 28, 28],
-        conv1: Conv2d(6, kernel = 5), ReLU, MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 5), ReLU, MaxPool2d(2),
-        Flatten, fc1: Dense(120), ReLU, fc2: Dense(84), ReLU, fc3: Dense(10), Softmax,
-    }
-}
-
-nn::network! {
-    /// M4: the MNIST-1D CNN.
-    pub struct M4 {
-        input: [1, 40],
-        conv1: Conv1d(32, kernel = 5, padding = 2), ReLU,
-        conv2: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
-        conv3: Conv1d(32, kernel = 3, stride = 2, padding = 1), ReLU,
-        Flatten, fc: Dense(10), Softmax,
-    }
-}
+nn_models::m1! { pub struct M1 }
+nn_models::m2! { pub struct M2 }
+nn_models::m3! { pub struct M3 }
+nn_models::m4! { pub struct M4 }
 
 /// The same architectures for the peers: one sequential layer list per model.
 #[derive(Clone, Copy)]
@@ -183,33 +148,18 @@ fn models() -> [Model; 4] {
     ]
 }
 
-const SEED: u64 = 42;
-const THROUGHPUT_BATCH: usize = 256;
-const TRAIN_BATCH: usize = 32;
-const LR: f64 = 0.01;
-
-/// Deterministic inputs in [-2, 2) (the LCG of benches/models.rs).
+/// `n` deterministic inputs of `len` values in [-2, 2): consecutive runs of
+/// `nn_models::bench::Inputs`, as benches/models.rs cuts them.
 fn inputs(n: usize, len: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    let mut values = bench::Inputs::new(seed);
     (0..n)
-        .map(|_| {
-            (0..len)
-                .map(|_| {
-                    s = s
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-                })
-                .collect()
-        })
+        .map(|_| values.by_ref().take(len).collect())
         .collect()
 }
 
-/// Rotating labels: sample `i` of step `step` has class `(i + step) % classes`.
+/// The rotating labels of the training batch at step `step` (`nn_models::bench::label`).
 fn labels(step: usize, classes: usize) -> impl Iterator<Item = usize> {
-    (0..TRAIN_BATCH).map(move |i| (i + step) % classes)
+    (0..TRAIN_BATCH).map(move |i| bench::label(i, step, classes))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -357,7 +307,7 @@ where
     });
     r.push("nn", name, 'a', a);
 
-    let xs: Vec<nn::Input<N>> = inputs(THROUGHPUT_BATCH, N::INPUT_LEN, SEED + 1)
+    let xs: Vec<nn::Input<N>> = inputs(THROUGHPUT_BATCH, N::INPUT_LEN, THROUGHPUT_SEED)
         .iter()
         .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap())
         .collect();
@@ -371,7 +321,7 @@ where
 
     let mut net = net.clone();
     let x: nn::Batch<N::InputShape, TRAIN_BATCH> = nn::batch_from(
-        inputs(TRAIN_BATCH, N::INPUT_LEN, SEED + 2)
+        inputs(TRAIN_BATCH, N::INPUT_LEN, TRAIN_SEED)
             .iter()
             .map(|v| nn::Input::<N>::try_from(&v[..]).unwrap()),
     );
@@ -422,7 +372,7 @@ fn bench_dfdx_m1(h: &Harness, r: &mut Results) {
     });
     r.push("dfdx", "M1", 'a', a);
 
-    let xb: Vec<f32> = inputs(THROUGHPUT_BATCH, 16, SEED + 1).concat();
+    let xb: Vec<f32> = inputs(THROUGHPUT_BATCH, 16, THROUGHPUT_SEED).concat();
     let xb = dev.tensor_from_vec(xb, (Const::<THROUGHPUT_BATCH>, Const::<16>));
     let b = h.throughput(|| {
         black_box(model.forward(black_box(&xb).clone()).softmax::<Axis<1>>());
@@ -430,7 +380,7 @@ fn bench_dfdx_m1(h: &Harness, r: &mut Results) {
     r.push("dfdx", "M1", 'b', b);
 
     let x = dev.tensor_from_vec(
-        inputs(TRAIN_BATCH, 16, SEED + 2).concat(),
+        inputs(TRAIN_BATCH, 16, TRAIN_SEED).concat(),
         (Const::<TRAIN_BATCH>, Const::<16>),
     );
     let mut opt = DfdxSgd::new(
@@ -557,14 +507,14 @@ mod peer_candle {
         });
         r.push("candle", m.name, 'a', a);
 
-        let xb = inputs(THROUGHPUT_BATCH, len, SEED + 1).concat();
+        let xb = inputs(THROUGHPUT_BATCH, len, THROUGHPUT_SEED).concat();
         let xb = Tensor::from_vec(xb, shape(THROUGHPUT_BATCH, m), &dev)?;
         let b = h.throughput(|| {
             black_box(net.probabilities(black_box(&xb)).unwrap());
         });
         r.push("candle", m.name, 'b', b);
 
-        let x = inputs(TRAIN_BATCH, len, SEED + 2).concat();
+        let x = inputs(TRAIN_BATCH, len, TRAIN_SEED).concat();
         let x = Tensor::from_vec(x, shape(TRAIN_BATCH, m), &dev)?;
         let mut opt = candle_nn::SGD::new(net.varmap.all_vars(), LR)?;
         let mut step = 0usize;
@@ -587,7 +537,9 @@ mod peer_candle {
 // plan per batch size and a reused `SimpleState`.
 
 mod peer_tract {
-    use super::{black_box, inputs, Harness, Model, Res, Results, SEED, THROUGHPUT_BATCH};
+    use super::{
+        black_box, inputs, Harness, Model, Res, Results, SEED, THROUGHPUT_BATCH, THROUGHPUT_SEED,
+    };
     use tract_onnx::prelude::*;
     use tract_onnx::tract_core::plan::SimpleState;
 
@@ -621,8 +573,11 @@ mod peer_tract {
         sb.extend_from_slice(m.input);
         let pb = plan(m, THROUGHPUT_BATCH)?;
         let mut state = SimpleState::new(&pb)?;
-        let xb: TValue =
-            Tensor::from_shape(&sb, &inputs(THROUGHPUT_BATCH, len, SEED + 1).concat())?.into();
+        let xb: TValue = Tensor::from_shape(
+            &sb,
+            &inputs(THROUGHPUT_BATCH, len, THROUGHPUT_SEED).concat(),
+        )?
+        .into();
         let b = h.throughput(|| {
             black_box(state.run(tvec![black_box(&xb).clone()]).unwrap());
         });

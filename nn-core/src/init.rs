@@ -38,7 +38,7 @@ impl Init {
 }
 
 /// The seeded random generator used for initialization, shuffling and splits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rng(ChaCha8Rng);
 
 impl Rng {

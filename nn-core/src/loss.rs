@@ -7,18 +7,8 @@
 use typenum::U1;
 
 use crate::math::{self, Real};
+use crate::network::Head;
 use crate::tensor::{argmax, Shape, Shape1, Tensor};
-
-/// The final activation of a network, which a loss on logits absorbs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Head {
-    /// The network's outputs are its last layer's values.
-    None,
-    /// The network ends in `Softmax`.
-    Softmax,
-    /// The network ends in `Sigmoid`.
-    Sigmoid,
-}
 
 /// A loss over network outputs of shape `O`.
 pub trait Loss<O: Shape> {

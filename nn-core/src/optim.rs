@@ -5,8 +5,8 @@
 
 use alloc::vec::Vec;
 
-use crate::layer::{ParamId, ParamKind};
-use crate::network::Trainable;
+use crate::layers::{ParamId, ParamKind};
+use crate::trainable::Trainable;
 
 /// Updates a network's parameters from their gradients.
 pub trait Optimizer {

@@ -13,6 +13,8 @@ use core::ops::{Index, IndexMut, Mul};
 use generic_array::{ArrayLength, GenericArray, IntoArrayLength};
 use typenum::{Const, Prod, Unsigned};
 
+use crate::names::{DimName, Over1023};
+
 /// A tensor shape: its dimensions and the length of its flat storage.
 ///
 /// Implemented by [`Shape1`], [`Shape2`] and [`Shape3`]; the `network!` macro names these with
@@ -123,9 +125,14 @@ impl<S: Shape> Clone for Tensor<S> {
     fn clone(&self) -> Self {
         // SAFETY: `f32` is `Copy`, so a bitwise copy of the array is a valid clone (a memcpy,
         // where `GenericArray::clone` collects the elements one by one through an iterator).
-        Tensor {
-            data: unsafe { core::ptr::read(&self.data) },
-        }
+        let data = unsafe { core::ptr::read(&self.data) };
+        Tensor { data }
+    }
+
+    /// Copies in place (no temporary tensor, which matters for large ones).
+    #[inline]
+    fn clone_from(&mut self, source: &Self) {
+        self.as_mut_slice().copy_from_slice(source.as_slice());
     }
 }
 
@@ -295,31 +302,114 @@ impl<S: Shape> IndexMut<usize> for Tensor<S> {
     }
 }
 
-/// Marks a shape that holds exactly `N` values, so `[f32; N]` converts into its tensor.
+/// A shape's names in compiler errors: the nested array type of its dimensions (`[[f32; 8];
+/// 3]` for `[3, 8]`) and the flat array of its length (`[f32; 24]`).
 ///
-/// This is the bound behind `From<[f32; N]> for Tensor<S>`; when it fails, the array has the
-/// wrong number of values for the tensor it should become.
-#[diagnostic::on_unimplemented(
-    message = "an array of {N} values does not have the length of this tensor",
-    label = "this array has {N} values, which is not the tensor's length",
-    note = "a tensor's length is the product of its dimensions (a network's input length is `Net::INPUT_LEN`)",
-    note = "to check the length at run time instead, use `Tensor::try_from(&values[..])`, which returns `Err` on a mismatch"
-)]
-pub trait HoldsExactly<const N: usize> {}
-
-impl<S: Shape, const N: usize> HoldsExactly<N> for S where
-    Const<N>: IntoArrayLength<ArrayLength = S::Len>
-{
+/// Implemented for every [`Shape1`], [`Shape2`] and [`Shape3`]: the traits that check how a
+/// program uses tensors, networks and data sets name shapes this way, so that a message shows
+/// `[f32; 4]` rather than the typenum type of 4. Dimensions over 1023 are named
+/// [`Over1023`](crate::Over1023).
+pub trait ShapeName: Shape {
+    /// The dimensions as nested arrays, outermost first: `[[[f32; W]; H]; C]` for `[C, H, W]`.
+    type Array;
+    /// The flat storage as an array: `[f32; LEN]`.
+    type Flat;
 }
 
-impl<S: Shape, const N: usize> From<[f32; N]> for Tensor<S>
+impl<N> ShapeName for Shape1<N>
 where
-    S: HoldsExactly<N>,
+    Self: Shape,
+    N: DimName,
+{
+    type Array = N::Array<f32>;
+    type Flat = N::Array<f32>;
+}
+
+impl<C, L> ShapeName for Shape2<C, L>
+where
+    Self: Shape,
+    C: DimName,
+    L: DimName,
+    <Self as Shape>::Len: DimName,
+{
+    type Array = C::Array<L::Array<f32>>;
+    type Flat = <<Self as Shape>::Len as DimName>::Array<f32>;
+}
+
+impl<C, H, W> ShapeName for Shape3<C, H, W>
+where
+    Self: Shape,
+    C: DimName,
+    H: DimName,
+    W: DimName,
+    <Self as Shape>::Len: DimName,
+{
+    type Array = C::Array<H::Array<W::Array<f32>>>;
+    type Flat = <<Self as Shape>::Len as DimName>::Array<f32>;
+}
+
+/// An array that converts into a tensor whose flat storage is named `T` (see [`ShapeName`]):
+/// `[f32; N]` for `T = [f32; N]`.
+///
+/// This is the bound behind [`Tensor::from`] and `From<[f32; N]> for Tensor<S>`; when it fails,
+/// the array has the wrong number of values for the tensor it should become, and the message
+/// names both lengths.
+#[diagnostic::on_unimplemented(
+    message = "expected an array of the tensor's length, `{T}`, found `{Self}`",
+    label = "this array's length is not the tensor's (`{T}`)",
+    note = "a tensor's length is the product of its dimensions; a network's input length is `Net::INPUT_LEN`",
+    note = "to check the length at run time instead, use `Tensor::try_from(&values[..])` (or `nn::Input::<Net>::try_from(..)`), which returns `Err` on a mismatch"
+)]
+pub trait FitsTensor<T> {
+    /// The values, as many as the tensor holds.
+    fn values(&self) -> &[f32];
+}
+
+// Both impls are left out of the messages (`do_not_recommend`): rustc would list them as "other
+// types that implement `FitsTensor<T>`", which says nothing about the array at hand.
+#[diagnostic::do_not_recommend]
+impl<const N: usize> FitsTensor<[f32; N]> for [f32; N] {
+    fn values(&self) -> &[f32] {
+        self
+    }
+}
+
+/// Tensors of more than 1023 values: as long as typenum names the array's length `N`.
+#[diagnostic::do_not_recommend]
+impl<const N: usize, L> FitsTensor<Over1023<f32, L>> for [f32; N]
+where
+    Const<N>: IntoArrayLength<ArrayLength = L>,
+{
+    fn values(&self) -> &[f32] {
+        self
+    }
+}
+
+impl<S: ShapeName> Tensor<S> {
+    /// A tensor holding `values`, an array of exactly `S::LEN` values (checked at compile time;
+    /// the message names both lengths). The same as `From<[f32; N]>`, which `.into()` uses.
+    ///
+    /// ```
+    /// use nn_core::{Shape1, Tensor};
+    /// use typenum::U3;
+    /// let t = Tensor::<Shape1<U3>>::from([0.5, 2.0, -1.0]);
+    /// assert_eq!(t.as_slice(), &[0.5, 2.0, -1.0]);
+    /// ```
+    #[allow(clippy::should_implement_trait)] // `From` is implemented too; this names the lengths
+    pub fn from<A: FitsTensor<S::Flat>>(values: A) -> Self {
+        let mut t = Self::zeros();
+        t.as_mut_slice().copy_from_slice(values.values());
+        t
+    }
+}
+
+impl<S: ShapeName, const N: usize> From<[f32; N]> for Tensor<S>
+where
+    [f32; N]: FitsTensor<S::Flat>,
 {
     fn from(values: [f32; N]) -> Self {
-        let mut t = Self::zeros();
-        t.as_mut_slice().copy_from_slice(&values);
-        t
+        // The inherent function (it takes precedence over this trait's).
+        Self::from(values)
     }
 }
 

@@ -1,6 +1,6 @@
-//! Matching a layer's arguments against what the layer accepts.
-
-use proc_macro2::Span;
+//! Argument resolution: matching the arguments of an entry to the parameters its layer accepts
+//! (unknown, duplicate, surplus and misplaced arguments), and reading each value as the kind of
+//! value it must be. Shape rules live apart, with each layer kind.
 
 use crate::ast::{Arg, Value};
 use crate::ctxt::Ctxt;
@@ -26,14 +26,7 @@ impl Matched {
 }
 
 /// Matches `args` to `params`, recording unknown, duplicate and surplus arguments.
-pub fn match_args(
-    cx: &mut Ctxt,
-    who: &str,
-    kind: &str,
-    args: &[Arg],
-    params: &[Param],
-    args_span: Span,
-) -> Matched {
+pub fn match_args(cx: &mut Ctxt, who: &str, kind: &str, args: &[Arg], params: &[Param]) -> Matched {
     let mut values: Vec<Option<Value>> = vec![None; params.len()];
     // Whether each value was given by position (for the "given twice" message).
     let mut by_position = vec![false; params.len()];
@@ -131,7 +124,6 @@ pub fn match_args(
             }
         }
     }
-    let _ = args_span;
     Matched { values }
 }
 
@@ -191,7 +183,17 @@ pub fn int(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<u64> {
 pub fn float(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<f64> {
     match v {
         Value::Int { value, .. } => Some(*value as f64),
-        Value::Float { value, .. } if value.is_finite() => Some(*value),
+        // Rule: the value is stored as an `f32`: it must be finite there too.
+        Value::Float { value, span } if !(*value as f32).is_finite() => {
+            cx.error(
+                *span,
+                format!(
+                    "{who}: `{name}` = {value:e} does not fit in an f32 (the largest is about 3.4e38); use a smaller number"
+                ),
+            );
+            None
+        }
+        Value::Float { value, .. } => Some(*value),
         other => {
             cx.error(
                 other.span(),
@@ -225,6 +227,20 @@ pub fn choice(cx: &mut Ctxt, who: &str, name: &str, v: &Value, choices: &[&str])
             cx.error(
                 other.span(),
                 format!("{who}: `{name}` must be one of {alternatives}"),
+            );
+            None
+        }
+    }
+}
+
+/// A `true`/`false` argument.
+pub fn boolean(cx: &mut Ctxt, who: &str, name: &str, v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool { value, .. } => Some(*value),
+        other => {
+            cx.error(
+                other.span(),
+                format!("{who}: `{name}` must be `true` or `false`"),
             );
             None
         }

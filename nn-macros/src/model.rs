@@ -1,146 +1,10 @@
-//! The checked network: every layer resolved, every shape known.
+//! The checked network: every layer resolved, every shape known, the forward pass as a list of
+//! operations over numbered tensors.
 
-use std::fmt;
-
-use proc_macro2::Span;
 use syn::{Attribute, Ident, Visibility};
 
-/// A tensor shape without the batch dimension.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Shape {
-    /// `[n]`
-    D1(u64),
-    /// `[c, l]`
-    D2(u64, u64),
-    /// `[c, h, w]`
-    D3(u64, u64, u64),
-}
-
-impl Shape {
-    pub fn len(self) -> u64 {
-        match self {
-            Shape::D1(n) => n,
-            Shape::D2(c, l) => c.saturating_mul(l),
-            Shape::D3(c, h, w) => c.saturating_mul(h).saturating_mul(w),
-        }
-    }
-    pub fn dims(self) -> Vec<u64> {
-        match self {
-            Shape::D1(n) => vec![n],
-            Shape::D2(c, l) => vec![c, l],
-            Shape::D3(c, h, w) => vec![c, h, w],
-        }
-    }
-}
-
-impl fmt::Display for Shape {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d: Vec<String> = self.dims().iter().map(|d| d.to_string()).collect();
-        write!(f, "[{}]", d.join(", "))
-    }
-}
-
-/// How a Dense layer's weights are drawn.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum InitKind {
-    He,
-    Xavier,
-    LeCun,
-    Zeros,
-}
-
-/// An elementwise activation with its constant arguments.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum Act {
-    Identity,
-    Step,
-    Sigmoid,
-    Tanh,
-    ReLU,
-    GELU { tanh: bool },
-    Softplus,
-    ELU { alpha: f64 },
-    SELU,
-    LeakyReLU { slope: f64 },
-    SiLU,
-    Gaussian,
-}
-
-/// Window geometry of a convolution or pooling layer. 1-D layers use `kw`, `sw`, `pad[2..]`
-/// (left, right) and have `kh = sh = 1`, `pad[0] = pad[1] = 0`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct Window {
-    /// 1 or 2 spatial dimensions.
-    pub rank: u8,
-    pub kh: u64,
-    pub kw: u64,
-    pub sh: u64,
-    pub sw: u64,
-    /// Zero padding: top, bottom, left, right.
-    pub pad: [u64; 4],
-}
-
-/// What a layer is, with its resolved arguments.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum LayerKind {
-    Dense {
-        units: u64,
-        init: InitKind,
-    },
-    Act(Act),
-    PReLU {
-        init: f64,
-        per_channel: bool,
-    },
-    Softmax,
-    Flatten,
-    Conv {
-        filters: u64,
-        win: Window,
-        bias: bool,
-        init: InitKind,
-    },
-    MaxPool {
-        win: Window,
-    },
-    AvgPool {
-        win: Window,
-        count_pad: bool,
-    },
-    /// `BatchNorm1d` or `BatchNorm2d` (the rank was checked against the input).
-    BatchNorm,
-    Dropout {
-        p: f64,
-    },
-}
-
-impl LayerKind {
-    /// Whether the layer has learnable parameters (and so a struct field).
-    pub fn has_params(&self) -> bool {
-        matches!(
-            self,
-            LayerKind::Dense { .. }
-                | LayerKind::PReLU { .. }
-                | LayerKind::Conv { .. }
-                | LayerKind::BatchNorm
-        )
-    }
-}
-
-/// A layer with its shapes and costs.
-pub struct Layer {
-    /// The field name (given or automatic).
-    pub name: Ident,
-    /// The DSL name of the kind (`Dense`, `ReLU`, ...).
-    pub kind_name: String,
-    pub kind: LayerKind,
-    pub input: Shape,
-    pub output: Shape,
-    pub params: u64,
-    pub macs: u64,
-    /// Span of the entry's kind, for generated-code errors.
-    pub span: Span,
-}
+use crate::layers::Layer;
+use crate::shape::Shape;
 
 /// The final activation, which losses on logits skip.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -169,7 +33,7 @@ pub enum OpKind {
     Add,
 }
 
-/// A network that passed every check (or, with `ok == false`, the best-effort fallback).
+/// A network that passed every check (or, after errors, the best-effort fallback).
 pub struct Network {
     pub attrs: Vec<Attribute>,
     pub vis: Visibility,
@@ -198,5 +62,20 @@ impl Network {
     }
     pub fn macs(&self) -> u64 {
         self.layers.iter().map(|l| l.macs).sum()
+    }
+    /// The layer an op applies, if it applies one.
+    pub fn layer_of(&self, op: &Op) -> Option<&Layer> {
+        match op.kind {
+            OpKind::Layer(l) => Some(&self.layers[l]),
+            OpKind::Add => None,
+        }
+    }
+    /// The layers with learnable parameters, each a struct field, in declaration order.
+    pub fn param_layers(&self) -> impl Iterator<Item = &Layer> {
+        self.layers.iter().filter(|l| l.has_params())
+    }
+    /// Whether a layer draws random numbers in training (the network then keeps an `Rng`).
+    pub fn uses_rng(&self) -> bool {
+        self.layers.iter().any(|l| l.kind.get().uses_rng())
     }
 }

@@ -48,7 +48,7 @@ impl Parse for NetworkDef {
                 }
                 input_decl = Some(dims);
             } else {
-                entries.push(parse_entry(&body)?);
+                entries.push(parse_entry(&body, 0)?);
             }
             if body.is_empty() {
                 break;
@@ -91,7 +91,14 @@ fn parse_dims(input: ParseStream) -> syn::Result<Dims> {
     })
 }
 
-fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
+/// How deep `Residual` blocks may nest. Real networks nest one or two deep; the limit keeps the
+/// macro's recursion (and rustc's stack) bounded whatever the input.
+pub const MAX_DEPTH: usize = 32;
+
+/// How deep argument tuples may nest (`(3, 3)` is one level; nothing valid needs more than one).
+const MAX_TUPLE_DEPTH: usize = 4;
+
+fn parse_entry(input: ParseStream, depth: usize) -> syn::Result<Entry> {
     if !input.peek(Ident) {
         return Err(input.error("expected a layer such as `Dense(64)` or `name: Dense(64)`"));
     }
@@ -125,9 +132,16 @@ fn parse_entry(input: ParseStream) -> syn::Result<Entry> {
     if input.peek(token::Brace) {
         let content;
         let brace = syn::braced!(content in input);
+        // Rule: blocks nest at most `MAX_DEPTH` deep.
+        if depth >= MAX_DEPTH {
+            return Err(syn::Error::new(
+                brace.span.join(),
+                format!("this block is nested {} deep; blocks may nest at most {MAX_DEPTH} deep (a ResNet nests one); move the inner blocks out", depth + 1),
+            ));
+        }
         let mut entries = Vec::new();
         while !content.is_empty() {
-            entries.push(parse_entry(&content)?);
+            entries.push(parse_entry(&content, depth + 1)?);
             if content.is_empty() {
                 break;
             }
@@ -163,7 +177,7 @@ fn parse_arg(input: ParseStream) -> syn::Result<Arg> {
     if input.peek(Ident) && input.peek2(Token![=]) {
         let key: Ident = input.parse()?;
         input.parse::<Token![=]>()?;
-        let value = parse_value(input)?;
+        let value = parse_value(input, 0)?;
         Ok(Arg {
             key: Some(key),
             value,
@@ -171,18 +185,25 @@ fn parse_arg(input: ParseStream) -> syn::Result<Arg> {
     } else {
         Ok(Arg {
             key: None,
-            value: parse_value(input)?,
+            value: parse_value(input, 0)?,
         })
     }
 }
 
-fn parse_value(input: ParseStream) -> syn::Result<Value> {
+fn parse_value(input: ParseStream, depth: usize) -> syn::Result<Value> {
     if input.peek(token::Paren) {
         let content;
         let paren = parenthesized!(content in input);
+        // Rule: tuples nest at most `MAX_TUPLE_DEPTH` deep (no argument takes more than one).
+        if depth >= MAX_TUPLE_DEPTH {
+            return Err(syn::Error::new(
+                paren.span.join(),
+                "this argument nests tuples too deep; an argument is a number, a name or a tuple of numbers such as `(3, 3)`",
+            ));
+        }
         let mut items = Vec::new();
         while !content.is_empty() {
-            items.push(parse_value(&content)?);
+            items.push(parse_value(&content, depth + 1)?);
             if content.is_empty() {
                 break;
             }

@@ -1,146 +1,110 @@
-//! `#[weights = "file.safetensors"]`: weights baked in at compile time.
+//! `#[weights = "file.safetensors"]`: the attribute, and the file it names, read and checked
+//! during expansion.
 //!
-//! The file is read during expansion (relative to `CARGO_MANIFEST_DIR`), every tensor's name and
-//! shape is checked against the network (PyTorch `state_dict` names and layouts), and the
-//! values are emitted as `static` arrays in the network's memory layout, so a `no_std` binary
-//! keeps them in flash; `Name::pretrained()` builds the network from them. The file is included
-//! with `include_bytes!`, so editing it triggers a rebuild.
+//! The file is read relative to `CARGO_MANIFEST_DIR`, and every tensor's name and shape is
+//! checked against the network (PyTorch `state_dict` names and layouts, from each layer kind's
+//! tensors), all errors at the attribute. `expand::weights` then emits the values as `static`
+//! arrays in the file's layout, so a `no_std` binary keeps them in flash; `Name::pretrained()`
+//! builds the network from them through the runtime's `LayerTensors`, which owns the conversion
+//! to the memory layout. The file is included with
+//! `include_bytes!`, so editing it triggers a rebuild.
+
+extern crate proc_macro;
 
 use std::collections::BTreeMap;
 
-use proc_macro2::{Literal, Span, TokenStream};
-use quote::{format_ident, quote};
+use proc_macro2::Span;
 use syn::{Attribute, Expr, ExprLit, Lit, Meta};
 
-use crate::model::{Layer, LayerKind, Network};
+use crate::layers::{Layer, TensorSpec};
+use crate::model::Network;
+
+/// The weight file a network names.
+pub struct WeightFile {
+    /// As written: relative to the crate's `Cargo.toml`, or else to the declaring file.
+    pub path: String,
+    /// The string's span, where errors about the file go.
+    pub span: Span,
+}
+
+/// Where a weight file was found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// Relative to the crate's `Cargo.toml` (`CARGO_MANIFEST_DIR`).
+    Manifest,
+    /// Relative to the source file that declares the network (as `include_bytes!` resolves).
+    Beside,
+}
+
+/// Reads the file: relative to the crate's `Cargo.toml` first, then to the declaring file.
+fn find(file: &WeightFile) -> Result<(Vec<u8>, Found), syn::Error> {
+    let path = file.path.as_str();
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
+    let first = match std::fs::read(std::path::Path::new(&dir).join(path)) {
+        Ok(bytes) => return Ok((bytes, Found::Manifest)),
+        Err(e) => e,
+    };
+    // The declaring file is known only inside a real macro expansion (not in unit tests).
+    let beside = proc_macro::is_available()
+        .then(|| file.span.unwrap().local_file())
+        .flatten()
+        .and_then(|f| f.parent().map(|d| d.join(path)));
+    if let Some(Ok(bytes)) = beside.map(std::fs::read) {
+        return Ok((bytes, Found::Beside));
+    }
+    Err(syn::Error::new(
+        file.span,
+        format!("cannot read the weight file `{path}` ({first}); a relative path is looked for next to the crate's Cargo.toml, then next to the file that declares the network"),
+    ))
+}
 
 /// Removes a `#[weights = "..."]` attribute from `attrs`, returning its path and span.
-pub fn take_attr(attrs: &mut Vec<Attribute>) -> Result<Option<(String, Span)>, syn::Error> {
+pub fn take_attr(attrs: &mut Vec<Attribute>) -> Result<Option<WeightFile>, syn::Error> {
     let Some(i) = attrs.iter().position(|a| a.path().is_ident("weights")) else {
         return Ok(None);
     };
     let attr = attrs.remove(i);
     match &attr.meta {
         Meta::NameValue(nv) => match &nv.value {
-            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(Some((s.value(), s.span()))),
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(WeightFile {
+                path: s.value(),
+                span: s.span(),
+            })),
             other => Err(syn::Error::new_spanned(other, "write the weight file as a string: `#[weights = \"path/to/file.safetensors\"]`")),
         },
         _ => Err(syn::Error::new_spanned(&attr, "write `#[weights = \"path/to/file.safetensors\"]` (a path relative to the crate's Cargo.toml)")),
     }
 }
 
-/// One tensor the network expects: its name, PyTorch shape, and how to place it in memory.
-struct Expected {
-    name: String,
-    shape: Vec<usize>,
-    /// Field and what to assign.
-    field: syn::Ident,
-    target: Target,
+/// One tensor of the file, checked, for the layer that holds it.
+pub struct Tensor<'a> {
+    /// Its name in the file: `fc1.weight`.
+    pub name: String,
+    pub layer: &'a Layer,
+    pub spec: TensorSpec,
+    /// The values in the file's (PyTorch's) layout.
+    pub values: Vec<f32>,
 }
 
-enum Target {
-    /// Dense weight: torch [out, in] -> memory [in][out].
-    DenseWeight { i: usize, o: usize },
-    /// Convolution weight: torch [out, in, taps] -> memory [taps][in][out].
-    ConvWeight { ci: usize, co: usize, taps: usize },
-    /// A slice copied as is: `b`, BN vectors, PReLU alpha.
-    Plain(&'static str),
+/// Every tensor the network expects, in order: each parameterized layer's, under its name.
+fn expected(net: &Network) -> Vec<(String, &Layer, TensorSpec)> {
+    net.param_layers()
+        .flat_map(|l| {
+            l.tensors()
+                .into_iter()
+                .map(move |spec| (format!("{}.{}", l.name, spec.suffix), l, spec))
+        })
+        .collect()
 }
 
-fn expected(net: &Network) -> Vec<Expected> {
-    let mut out = Vec::new();
-    for l in net.layers.iter().filter(|l| l.kind.has_params()) {
-        let f = l.name.clone();
-        let n = |p: &str| format!("{}.{p}", l.name);
-        match l.kind {
-            LayerKind::Dense { .. } => {
-                let (i, o) = (l.input.len() as usize, l.output.len() as usize);
-                out.push(Expected {
-                    name: n("weight"),
-                    shape: vec![o, i],
-                    field: f.clone(),
-                    target: Target::DenseWeight { i, o },
-                });
-                out.push(Expected {
-                    name: n("bias"),
-                    shape: vec![o],
-                    field: f,
-                    target: Target::Plain("b"),
-                });
-            }
-            LayerKind::Conv {
-                filters, win, bias, ..
-            } => {
-                let ci = crate::check::channels(l.input) as usize;
-                let co = filters as usize;
-                let mut shape = vec![co, ci];
-                if win.rank == 2 {
-                    shape.extend([win.kh as usize, win.kw as usize]);
-                } else {
-                    shape.push(win.kw as usize);
-                }
-                let taps = (win.kh * win.kw) as usize;
-                out.push(Expected {
-                    name: n("weight"),
-                    shape,
-                    field: f.clone(),
-                    target: Target::ConvWeight { ci, co, taps },
-                });
-                if bias {
-                    out.push(Expected {
-                        name: n("bias"),
-                        shape: vec![co],
-                        field: f,
-                        target: Target::Plain("b"),
-                    });
-                }
-            }
-            LayerKind::BatchNorm => {
-                let c = crate::check::channels(l.input) as usize;
-                for (p, t) in [
-                    ("weight", "gamma"),
-                    ("bias", "beta"),
-                    ("running_mean", "running_mean"),
-                    ("running_var", "running_var"),
-                ] {
-                    out.push(Expected {
-                        name: n(p),
-                        shape: vec![c],
-                        field: f.clone(),
-                        target: Target::Plain(t),
-                    });
-                }
-            }
-            LayerKind::PReLU { per_channel, .. } => {
-                let c = if per_channel {
-                    crate::check::channels(l.input) as usize
-                } else {
-                    1
-                };
-                out.push(Expected {
-                    name: n("weight"),
-                    shape: vec![c],
-                    field: f,
-                    target: Target::Plain("alpha"),
-                });
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn layer_of<'a>(net: &'a Network, field: &syn::Ident) -> Option<&'a Layer> {
-    net.layers.iter().find(|l| &l.name == field)
-}
-
-/// Reads and checks the file; returns the statics, `pretrained()` and the rebuild tracking.
-pub fn expand(net: &Network, path: &str, span: Span) -> Result<TokenStream, syn::Error> {
-    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
-    let full = std::path::Path::new(&dir).join(path);
-    let bytes = std::fs::read(&full).map_err(|e| {
-        syn::Error::new(span, format!("cannot read the weight file `{path}` ({e}); the path is relative to the crate's Cargo.toml ({})", full.display()))
-    })?;
+/// Reads the file and checks every tensor: present, `F32`, of the expected shape, finite; and
+/// no tensor that no layer has. Returns the tensors, or every error at once.
+pub fn read<'a>(
+    net: &'a Network,
+    file: &WeightFile,
+) -> Result<(Vec<Tensor<'a>>, Found), syn::Error> {
+    let (path, span) = (file.path.as_str(), file.span);
+    let (bytes, found) = find(file)?;
     let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| {
         syn::Error::new(
             span,
@@ -157,30 +121,30 @@ pub fn expand(net: &Network, path: &str, span: Span) -> Result<TokenStream, syn:
         }
     };
     let mut values: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
-    for (k, t) in want.iter().enumerate() {
-        match file.tensor(&t.name) {
-            Err(_) => push(format!("`{path}` has no tensor `{}` (shape {:?}), which layer `{}` needs", t.name, t.shape, t.field)),
+    for (k, (name, layer, spec)) in want.iter().enumerate() {
+        match file.tensor(name) {
+            Err(_) => push(format!("`{path}` has no tensor `{}` (shape {:?}), which layer `{}` needs", name, spec.shape, layer.name)),
             Ok(view) if view.dtype() != safetensors::Dtype::F32 => {
-                push(format!("tensor `{}` in `{path}` is {:?}; the network needs F32", t.name, view.dtype()))
+                push(format!("tensor `{}` in `{path}` is {:?}; the network needs F32", name, view.dtype()))
             }
-            Ok(view) if view.shape() != t.shape.as_slice() => push(format!(
+            Ok(view) if view.shape() != spec.shape.as_slice() => push(format!(
                 "tensor `{}` in `{path}` has shape {:?}, but layer `{}` needs {:?} (PyTorch layout)",
-                t.name,
+                name,
                 view.shape(),
-                t.field,
-                t.shape
+                layer.name,
+                spec.shape
             )),
             Ok(view) => {
                 let data: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
                 if let Some(i) = data.iter().position(|v| !v.is_finite()) {
-                    push(format!("tensor `{}` in `{path}` has a NaN or infinite value at flat index {i}", t.name));
+                    push(format!("tensor `{}` in `{path}` has a NaN or infinite value at flat index {i}", name));
                 } else {
                     values.insert(k, data);
                 }
             }
         }
     }
-    let known: Vec<&str> = want.iter().map(|t| t.name.as_str()).collect();
+    let known: Vec<&str> = want.iter().map(|(name, ..)| name.as_str()).collect();
     let mut names = file.names();
     names.sort();
     for name in names {
@@ -195,70 +159,15 @@ pub fn expand(net: &Network, path: &str, span: Span) -> Result<TokenStream, syn:
         return Err(e);
     }
 
-    let name = &net.name;
-    let mut statics = Vec::new();
-    let mut assigns = Vec::new();
-    for (k, t) in want.iter().enumerate() {
-        let data = &values[&k];
-        // Convert the PyTorch layout to the memory layout.
-        let mem: Vec<f32> = match t.target {
-            Target::DenseWeight { i, o } => (0..i * o).map(|m| data[(m % o) * i + m / o]).collect(),
-            Target::ConvWeight { ci, co, taps } => (0..ci * co * taps)
-                .map(|m| {
-                    let (tap, rest) = (m / (ci * co), m % (ci * co));
-                    let (c_in, c_out) = (rest / co, rest % co);
-                    data[(c_out * ci + c_in) * taps + tap]
-                })
-                .collect(),
-            Target::Plain(_) => data.clone(),
-        };
-        let ident = format_ident!("__NN_{}_W{}", name.to_string().to_uppercase(), k);
-        let len = mem.len();
-        let lits = mem.iter().map(|v| Literal::f32_suffixed(*v));
-        let doc = format!("`{}` from `{path}`, in memory layout.", t.name);
-        statics.push(quote! {
-            #[doc = #doc]
-            #[doc(hidden)]
-            pub static #ident: [f32; #len] = [#(#lits),*];
-        });
-        let field = &t.field;
-        let ty = layer_of(net, field)
-            .map(crate::expand::layer_ty)
-            .unwrap_or_default();
-        let layer = quote!(::core::borrow::BorrowMut::<#ty>::borrow_mut(&mut net.#field));
-        assigns.push(match t.target {
-            Target::DenseWeight { .. } | Target::ConvWeight { .. } => {
-                quote!(#layer.weights_mut().copy_from_slice(&#ident);)
-            }
-            Target::Plain("alpha")
-                if len == 1
-                    && matches!(
-                        layer_of(net, field).map(|l| l.kind),
-                        Some(LayerKind::PReLU {
-                            per_channel: false,
-                            ..
-                        })
-                    ) =>
-            {
-                quote!(#layer.alpha = #ident[0];)
-            }
-            Target::Plain(f) => {
-                let f = format_ident!("{}", f);
-                quote!(#layer.#f.copy_from_slice(&#ident);)
-            }
-        });
-    }
-    let doc = format!("The network with the weights of `{path}`, baked in at compile time (checked name by name and shape by shape).");
-    Ok(quote! {
-        const _: &[u8] = ::core::include_bytes!(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #path));
-        #(#statics)*
-        impl #name {
-            #[doc = #doc]
-            pub fn pretrained() -> Self {
-                let mut net = <Self as ::core::default::Default>::default();
-                #(#assigns)*
-                net
-            }
-        }
-    })
+    let tensors = want
+        .into_iter()
+        .enumerate()
+        .map(|(k, (name, layer, spec))| Tensor {
+            name,
+            layer,
+            spec,
+            values: values.remove(&k).unwrap_or_default(),
+        })
+        .collect();
+    Ok((tensors, found))
 }

@@ -1,4 +1,5 @@
-//! Shared by the parity suites: reading the JAX fixtures in `tests/fixtures/` and the tolerances.
+//! Shared by the parity suites (and `lecture`): reading the JAX fixtures in `tests/fixtures/` and
+//! the tolerances.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -29,6 +30,14 @@ pub const ATOL_GRAD: f64 = 1e-5;
 
 /// Written into `dx` before `backward_batch`, which must overwrite every cell.
 pub const SENTINEL: f32 = 1234.5;
+
+/// How many cells of `t` still hold [`SENTINEL`].
+pub fn count_sentinels<S: Shape>(t: &[Tensor<S>]) -> usize {
+    t.iter()
+        .flat_map(|t| t.as_slice())
+        .filter(|v| **v == SENTINEL)
+        .count()
+}
 
 pub fn load(file: &str) -> Value {
     let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "fixtures", file]
@@ -61,6 +70,29 @@ pub struct Fx {
 }
 
 impl Fx {
+    /// Reads `{"shape": [...], "data": [...]}` (`what` names it in the messages) and checks
+    /// that the data fill the shape.
+    pub fn from_value(t: &Value, what: &str) -> Fx {
+        let shape: Vec<usize> = t["shape"]
+            .as_array()
+            .unwrap_or_else(|| panic!("`{what}`: no shape"))
+            .iter()
+            .map(|d| d.as_u64().expect("dimension") as usize)
+            .collect();
+        let data: Vec<f64> = t["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("`{what}`: no data"))
+            .iter()
+            .map(|d| d.as_f64().expect("number"))
+            .collect();
+        assert_eq!(
+            data.len(),
+            shape.iter().product::<usize>(),
+            "`{what}`: data length does not match shape {shape:?}"
+        );
+        Fx { shape, data }
+    }
+
     /// The data as f32. The README guarantees f32-representable inputs; serde_json (without
     /// `float_roundtrip`) may parse a decimal one f64 ulp away from the nearest f64, which still
     /// rounds back to the same f32, so the check allows 2^-52-relative parse errors only.
@@ -77,6 +109,11 @@ impl Fx {
             })
             .collect()
     }
+
+    /// The inputs as exact f64 values (the f32 inputs, widened), for the f64 formula checks.
+    pub fn f32s_as_f64(&self) -> Vec<f64> {
+        self.f32s().into_iter().map(f64::from).collect()
+    }
 }
 
 /// The tensor `field` of a case, or `None` when it is JSON `null` (`b`, `db` without bias).
@@ -87,26 +124,10 @@ pub fn fx(v: &Value, field: &str) -> Option<Fx> {
     if t.is_null() {
         return None;
     }
-    let shape: Vec<usize> = t["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dimension") as usize)
-        .collect();
-    let data: Vec<f64> = t["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|d| d.as_f64().expect("number"))
-        .collect();
-    assert_eq!(
-        data.len(),
-        shape.iter().product::<usize>(),
-        "`{field}`: data length does not match shape {shape:?}"
-    );
-    Some(Fx { shape, data })
+    Some(Fx::from_value(t, field))
 }
 
+/// The tensor `field` of a case, which must not be `null`.
 pub fn req(v: &Value, field: &str) -> Fx {
     fx(v, field).unwrap_or_else(|| panic!("field `{field}` is null"))
 }

@@ -4,17 +4,10 @@
 //! `static` arrays (flash on a microcontroller); `classify` runs inference on the stack.
 #![no_std]
 
-nn::network! {
+nn_models::m1! {
     /// M1 with trained weights.
     #[weights = "m1.safetensors"]
-    pub struct JetTagger {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        output: Dense(5),
-        Softmax,
-    }
+    pub struct JetTagger
 }
 
 /// The predicted class (0-4) and its probability.

@@ -3,16 +3,9 @@
 //! allocator, this crate would not build.
 #![no_std]
 
-nn::network! {
+nn_models::m1! {
     /// M1, the jet tagger.
-    pub struct JetTagger {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        out: Dense(5),
-        Softmax,
-    }
+    pub struct JetTagger
 }
 
 nn::network! {
@@ -38,4 +31,30 @@ pub fn classify_image(pixels: &[f32; 64], net: &SmallCnn) -> usize {
 /// Builds the networks (weights inline: no allocator here).
 pub fn networks(seed: u64) -> (JetTagger, SmallCnn) {
     (JetTagger::new(seed), SmallCnn::new(seed))
+}
+
+nn::network! {
+    /// Over the stack budget (324 KiB of activations): without an allocator, inference takes a
+    /// workspace from the caller.
+    pub struct Wide {
+        input: [1, 96, 96],
+        conv: Conv2d(8, kernel = 3, padding = 1), ReLU,
+        MaxPool2d(4), Flatten,
+        fc: Dense(4),
+    }
+}
+
+/// The workspace in a `static`: `WideWorkspace::new` is `const`. A single-threaded firmware owns
+/// it through `&mut` (here an `unsafe` access the caller vouches for; a `Mutex` or a singleton
+/// macro works too).
+static mut WIDE_WS: WideWorkspace = WideWorkspace::new();
+
+/// Class of one 96x96 image with the activations in the static workspace.
+///
+/// # Safety
+/// No other call may use the workspace at the same time (one thread, not re-entered).
+pub unsafe fn classify_wide(pixels: &nn::Input<Wide>, net: &Wide) -> usize {
+    // SAFETY: the caller guarantees exclusive use of the workspace.
+    let ws = unsafe { &mut *core::ptr::addr_of_mut!(WIDE_WS) };
+    net.forward_with(ws, pixels).argmax()
 }

@@ -1,6 +1,6 @@
 // The file has no tensors for the layer `out`.
 nn::network! {
-    #[weights = "../../../../tests/ui/weights/tiny.safetensors"]
+    #[weights = "tiny.safetensors"]
     pub struct Tiny {
         input: [4],
         fc: Dense(2), ReLU,

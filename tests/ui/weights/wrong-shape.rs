@@ -1,6 +1,6 @@
 // The file holds `fc.weight` [2, 4]; this network's `fc` has 3 outputs.
 nn::network! {
-    #[weights = "../../../../tests/ui/weights/tiny.safetensors"]
+    #[weights = "tiny.safetensors"]
     pub struct Tiny {
         input: [4],
         fc: Dense(3),

@@ -1,0 +1,332 @@
+//! The x86-64 instruction sets: AVX-512F and AVX2 with FMA, their tokens, run-time detection
+//! and the `#[target_feature]` entry points.
+
+use core::arch::x86_64::*;
+
+use super::{Isa, Kernel};
+
+/// AVX-512F: 16 lanes, 32 registers. Made only where the CPU has it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx512(());
+
+impl Avx512 {
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    pub(crate) unsafe fn new() -> Self {
+        Avx512(())
+    }
+}
+
+/// AVX2 with FMA: 8 lanes, 16 registers. Made only where the CPU has both.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Avx2(());
+
+impl Avx2 {
+    /// # Safety
+    /// The CPU must support AVX2 and FMA.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    #[allow(dead_code)]
+    pub(crate) unsafe fn new() -> Self {
+        Avx2(())
+    }
+}
+
+// SAFETY (for every intrinsic call in the two impls below): an `Avx512` / `Avx2` token
+// exists only after the CPU was found to support the instruction set (see `new`), and the
+// pointer arguments are valid for the lanes accessed by the callers' contracts.
+impl Isa for Avx512 {
+    const LANES: usize = 16;
+    const REGS: usize = 32;
+    type V = __m512;
+
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn prefetch(self, p: *const f32) {
+        // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn zero(self) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn splat(self, x: f32) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn load(self, p: *const f32) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn load_part(self, p: *const f32, n: usize) -> __m512 {
+        // SAFETY: see above the impl; masked-off lanes are not read (no fault).
+        unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store(self, p: *mut f32, v: __m512) {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store_part(self, p: *mut f32, v: __m512, n: usize) {
+        // SAFETY: see above the impl; masked-off lanes are not written.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as __mmask16, v) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn add(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_add_ps(a, b) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn max(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_max_ps(a, b) }
+    }
+    type Idx = __m512i;
+    const PERMUTE_COST: usize = 1;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn indices(self, i: &[u32; 16]) -> __m512i {
+        // SAFETY: see above the impl; `i` holds the 16 values read.
+        unsafe { _mm512_loadu_si512(i.as_ptr() as *const _) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn permute2(self, a: __m512, b: __m512, idx: __m512i) -> __m512 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_permutex2var_ps(a, idx, b) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn max_nan(self, a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see above the impl. `max_ps(b, a)` is `b > a ? b : a` (so `a` when either
+        // is NaN); lanes where `b` is NaN take `b`.
+        unsafe {
+            let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(b, b);
+            _mm512_mask_blend_ps(nan, _mm512_max_ps(b, a), b)
+        }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn sum(self, v: __m512) -> f32 {
+        // SAFETY: see above the impl.
+        unsafe { _mm512_reduce_add_ps(v) }
+    }
+}
+
+/// Lane mask of the first `n` of 8 lanes.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn mask8(n: usize) -> __m256i {
+    // SAFETY: see above the impl of `Isa for Avx512` (AVX2 checked by the token's owner).
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(n as i32),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
+    }
+}
+
+impl Isa for Avx2 {
+    const LANES: usize = 8;
+    const REGS: usize = 16;
+    type V = __m256;
+
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn prefetch(self, p: *const f32) {
+        // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn zero(self) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn splat(self, x: f32) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn load(self, p: *const f32) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn load_part(self, p: *const f32, n: usize) -> __m256 {
+        // SAFETY: see above the impls; masked-off lanes are not read (no fault).
+        unsafe { _mm256_maskload_ps(p, mask8(n)) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store(self, p: *mut f32, v: __m256) {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store_part(self, p: *mut f32, v: __m256, n: usize) {
+        // SAFETY: see above the impls; masked-off lanes are not written.
+        unsafe { _mm256_maskstore_ps(p, mask8(n), v) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn fma(self, a: __m256, b: __m256, c: __m256) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn add(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn max(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe { _mm256_max_ps(a, b) }
+    }
+    type Idx = (__m256i, __m256);
+    const PERMUTE_COST: usize = 2;
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn indices(self, i: &[u32; 16]) -> (__m256i, __m256) {
+        // SAFETY: see above the impls; `i` holds the 8 values read. The second vector has
+        // the sign bit set in lanes that take `b` (index bit 3).
+        unsafe {
+            let idx = _mm256_loadu_si256(i.as_ptr() as *const __m256i);
+            (idx, _mm256_castsi256_ps(_mm256_slli_epi32::<28>(idx)))
+        }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn permute2(self, a: __m256, b: __m256, idx: (__m256i, __m256)) -> __m256 {
+        // SAFETY: see above the impls.
+        unsafe {
+            _mm256_blendv_ps(
+                _mm256_permutevar8x32_ps(a, idx.0),
+                _mm256_permutevar8x32_ps(b, idx.0),
+                idx.1,
+            )
+        }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn max_nan(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see above the impls. `max_ps(b, a)` is `b > a ? b : a`; lanes where `b` is
+        // NaN take `b`.
+        unsafe {
+            let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(b, b);
+            _mm256_blendv_ps(_mm256_max_ps(b, a), b, nan)
+        }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn sum(self, v: __m256) -> f32 {
+        // SAFETY: see above the impls.
+        unsafe {
+            let q = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let d = _mm_add_ps(q, _mm_movehl_ps(q, q));
+            _mm_cvtss_f32(_mm_add_ss(d, _mm_movehdup_ps(d)))
+        }
+    }
+}
+
+/// The instruction sets [`super::dispatch`] chooses between.
+#[allow(dead_code)]
+pub(crate) enum Level {
+    Baseline,
+    Avx2,
+    Avx512,
+}
+
+/// The widest instruction set of this CPU: from the compile-time target, and with `std`
+/// detected once at run time.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(dead_code)]
+pub(crate) fn level() -> Level {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        static LEVEL: AtomicU8 = AtomicU8::new(0); // 0 unknown, then 1 + Level
+        let l = match LEVEL.load(Ordering::Relaxed) {
+            0 => {
+                let l = if std::is_x86_feature_detected!("avx512f") {
+                    3
+                } else if std::is_x86_feature_detected!("avx2")
+                    && std::is_x86_feature_detected!("fma")
+                {
+                    2
+                } else {
+                    1
+                };
+                LEVEL.store(l, Ordering::Relaxed);
+                l
+            }
+            l => l,
+        };
+        match l {
+            3 => Level::Avx512,
+            2 => Level::Avx2,
+            _ => Level::Baseline,
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+            Level::Avx2
+        } else {
+            Level::Baseline
+        }
+    }
+}
+
+/// Runs `k` with AVX-512 code generation enabled.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f,avx2,fma")]
+#[inline(never)]
+#[allow(dead_code)]
+pub(crate) unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
+    // SAFETY: the caller checked the CPU.
+    k.run(unsafe { Avx512::new() })
+}
+
+/// Runs `k` with AVX2 and FMA code generation enabled.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(dead_code)]
+pub(crate) unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
+    // SAFETY: the caller checked the CPU.
+    k.run(unsafe { Avx2::new() })
+}
