@@ -295,17 +295,41 @@ fn fmt_value(measure: char, v: f64) -> String {
 
 fn bench_nn<N>(h: &Harness, r: &mut Results, name: &'static str)
 where
-    N: Trainable + Clone,
+    N: Trainable + Clone + Sync,
+    CrossEntropy: Loss<N::OutputShape, Target = usize>,
+{
+    nn::set_threads(1);
+    bench_nn_threads::<N>(h, r, name, "nn", true);
+    // (b) and (c) again on every core (`nn::set_threads(0)`).
+    nn::set_threads(0);
+    if nn::threads() > 1 {
+        bench_nn_threads::<N>(h, r, name, "nn-all-cores", false);
+    }
+    nn::set_threads(1);
+}
+
+/// (a) (when `latency`), (b) and (c) of `nn` with the threads `nn::set_threads` set, recorded
+/// as `imp`.
+fn bench_nn_threads<N>(
+    h: &Harness,
+    r: &mut Results,
+    name: &'static str,
+    imp: &'static str,
+    latency: bool,
+) where
+    N: Trainable + Clone + Sync,
     CrossEntropy: Loss<N::OutputShape, Target = usize>,
 {
     let net = N::new(SEED);
 
-    let slice: Vec<f32> = inputs(1, N::INPUT_LEN, SEED).remove(0);
-    let a = h.latency(|| {
-        let x = nn::Input::<N>::try_from(black_box(&slice[..])).unwrap();
-        black_box(net.forward(&x));
-    });
-    r.push("nn", name, 'a', a);
+    if latency {
+        let slice: Vec<f32> = inputs(1, N::INPUT_LEN, SEED).remove(0);
+        let a = h.latency(|| {
+            let x = nn::Input::<N>::try_from(black_box(&slice[..])).unwrap();
+            black_box(net.forward(&x));
+        });
+        r.push(imp, name, 'a', a);
+    }
 
     let xs: Vec<nn::Input<N>> = inputs(THROUGHPUT_BATCH, N::INPUT_LEN, THROUGHPUT_SEED)
         .iter()
@@ -317,7 +341,7 @@ where
             .expect("as many outputs as inputs");
         black_box(&ys);
     });
-    r.push("nn", name, 'b', b);
+    r.push(imp, name, 'b', b);
 
     let mut net = net.clone();
     let x: nn::Batch<N::InputShape, TRAIN_BATCH> = nn::batch_from(
@@ -346,7 +370,7 @@ where
         sgd.step(&mut net, &grads);
         black_box(loss);
     });
-    r.push("nn", name, 'c', c);
+    r.push(imp, name, 'c', c);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -773,9 +797,14 @@ fn table(r: &Results, ms: &[Model]) -> String {
 fn json(r: &Results, peak: f64, isa: &str) -> String {
     let mut s = String::from("[\n");
     for e in &r.entries {
+        let threads = match e.imp {
+            "nn-all-cores" => format!(", \"threads\": {}", all_cores()),
+            "nn" => ", \"threads\": 1".to_string(),
+            _ => String::new(),
+        };
         let _ = writeln!(
             s,
-            "  {{\"impl\": \"{}\", \"model\": \"{}\", \"measure\": \"{}\", \"value\": {}, \"unit\": \"{}\"}},",
+            "  {{\"impl\": \"{}\", \"model\": \"{}\", \"measure\": \"{}\", \"value\": {}, \"unit\": \"{}\"{threads}}},",
             e.imp,
             e.model,
             e.measure,
@@ -788,6 +817,44 @@ fn json(r: &Results, peak: f64, isa: &str) -> String {
         "  {{\"impl\": \"peak\", \"value\": {}, \"unit\": \"GMAC/s\", \"isa\": \"{isa}\"}}\n]",
         json_number(peak)
     );
+    s
+}
+
+/// The thread count of `nn::set_threads(0)`.
+fn all_cores() -> usize {
+    nn::set_threads(0);
+    let n = nn::threads();
+    nn::set_threads(1);
+    n
+}
+
+/// nn's (b) and (c) on one thread and on every core.
+fn threads_table(r: &Results, ms: &[Model]) -> String {
+    let mut s = String::new();
+    let n = all_cores();
+    let _ = writeln!(
+        s,
+        "| model | (b) samples/s, 1 thread | (b) {n} threads | speed-up | (c) us/step, 1 thread | (c) {n} threads | speed-up |"
+    );
+    let _ = writeln!(s, "|---|--:|--:|--:|--:|--:|--:|");
+    for m in ms {
+        let get = |imp, measure| r.get(imp, m.name, measure);
+        let cell = |measure, v: Option<f64>| v.map_or("-".into(), |v| fmt_value(measure, v));
+        let (b1, bn) = (get("nn", 'b'), get("nn-all-cores", 'b'));
+        let (c1, cn) = (get("nn", 'c'), get("nn-all-cores", 'c'));
+        let up = |x: Option<f64>| x.map_or("-".into(), |x| format!("{x:.2}x"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            m.name,
+            cell('b', b1),
+            cell('b', bn),
+            up(b1.zip(bn).map(|(a, b)| b / a)),
+            cell('c', c1),
+            cell('c', cn),
+            up(c1.zip(cn).map(|(a, b)| a / b)),
+        );
+    }
     s
 }
 
@@ -922,6 +989,10 @@ fn run(args: Args) -> Res<()> {
         compiled_for()
     );
     print!("{}", table(&r, &ms));
+    if all_cores() > 1 {
+        println!("\nnn on every core (`nn::set_threads(0)`; the peers stay on one thread):\n");
+        print!("{}", threads_table(&r, &ms));
+    }
     println!(
         "\nn/b: not built (dfdx 0.13's Conv2D and pooling need its `nightly` feature, and it has no Conv1d); \
          n/a: tract is inference-only.\n\

@@ -37,6 +37,7 @@ mod optim;
 pub mod private;
 mod storage;
 mod tensor;
+mod threads;
 #[cfg(feature = "std")]
 mod train;
 #[cfg(feature = "alloc")]
@@ -70,6 +71,7 @@ pub use optim::{Adam, Optimizer, Sgd};
 pub use tensor::{
     argmax, FitsTensor, Shape, Shape1, Shape2, Shape3, ShapeError, ShapeName, Tensor, Vector,
 };
+pub use threads::{set_threads, threads};
 #[cfg(feature = "alloc")]
 pub use trainable::{batch_from, zeroed_batch, Batch, Trainable};
 pub use workspace::STACK_BUDGET;

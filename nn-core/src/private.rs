@@ -11,6 +11,7 @@ pub use crate::layers::batch_norm::BnSaved;
 pub use crate::layers::residual::{add_batch_into, add_into, sum_into};
 pub use crate::layers::Zeroable;
 pub use crate::storage::{clone_large, new_inline, new_large, Large};
+pub use crate::threads::split_batch;
 #[cfg(feature = "std")]
 pub use crate::train::io::Source;
 #[cfg(feature = "alloc")]

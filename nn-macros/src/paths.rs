@@ -159,10 +159,12 @@ paths! {
     clone_large => (::nn::private::clone_large)
     /// `Large<T>`: the field type of a large layer.
     large => (::nn::private::Large)
-    /// `alloc::vec::Vec`.
-    vec => (::nn::private::Vec)
     /// `use_avx2()`: whether the CPU runs the AVX2 copy of `forward`.
     use_avx2 => (::nn::private::use_avx2)
+    /// `split_batch(xs, ys, chunk, macs, f)`: `forward_batch`'s chunks over threads.
+    split_batch => (::nn::private::split_batch)
+    /// `alloc::vec::Vec`.
+    vec => (::nn::private::Vec)
 }
 
 /// A path with every token at `span` (for code emitted with `quote_spanned!`).

@@ -47,34 +47,50 @@ impl<D: Dims, A: Epilogue> Kernel for DenseForward<'_, D, A> {
             self.y.as_mut_ptr(),
         );
         let l = S::LANES;
-        let big = S::REGS >= 32;
-        let tmax = if big { 8 } else { 4 };
+        let tmax = const { tmax::<S>() };
         let mut ob = 0;
         // SAFETY: `x` has `ni` cells, `w` `ni * no`, `b` and `y` `no`; every tile reads and
         // writes only outputs `ob..ob + min(T * LANES, no - ob)` (see `tile`).
         unsafe {
             while no - ob >= tmax * l {
-                if big {
+                if const { S::REGS >= 32 } {
                     tile::<S, 8, 2, A>(s, ni, no, ob, x, w, b, y, self.act);
                 } else {
                     tile::<S, 4, 2, A>(s, ni, no, ob, x, w, b, y, self.act);
                 }
                 ob += tmax * l;
             }
-            match ((no - ob).div_ceil(l), big) {
-                (0, _) => {}
-                (1, _) => tile::<S, 1, 8, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (2, true) => tile::<S, 2, 8, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (2, false) => tile::<S, 2, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (3, _) => tile::<S, 3, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (4, _) => tile::<S, 4, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (5, _) => tile::<S, 5, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (6, _) => tile::<S, 6, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
-                (7, _) => tile::<S, 7, 2, A>(s, ni, no, ob, x, w, b, y, self.act),
+            // The last tile's vectors (twice, plus one with 32 registers), a constant: rustc
+            // compiles only the tile it runs.
+            match const { last_tile::<S, D>() } {
+                0 | 1 => {}
+                2 | 3 => tile::<S, 1, 8, A>(s, ni, no, ob, x, w, b, y, self.act),
+                5 => tile::<S, 2, 8, A>(s, ni, no, ob, x, w, b, y, self.act),
+                4 => tile::<S, 2, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                6 | 7 => tile::<S, 3, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                8 | 9 => tile::<S, 4, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                10 | 11 => tile::<S, 5, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                12 | 13 => tile::<S, 6, 4, A>(s, ni, no, ob, x, w, b, y, self.act),
+                14 | 15 => tile::<S, 7, 2, A>(s, ni, no, ob, x, w, b, y, self.act),
                 _ => tile::<S, 8, 2, A>(s, ni, no, ob, x, w, b, y, self.act),
             }
         }
     }
+}
+
+/// Vectors of outputs per whole tile: 8 with 32 registers, else 4.
+const fn tmax<S: Isa>() -> usize {
+    if S::REGS >= 32 {
+        8
+    } else {
+        4
+    }
+}
+
+/// The vectors of the last (partial) tile of `D`'s outputs, times 2, plus 1 with 32 registers.
+const fn last_tile<S: Isa, D: Dims>() -> usize {
+    let whole = tmax::<S>() * S::LANES;
+    (D::OUTPUTS % whole).div_ceil(S::LANES) * 2 + (S::REGS >= 32) as usize
 }
 
 /// Rows ahead to prefetch when the weights do not fit in L1.

@@ -14,7 +14,7 @@ pub enum Fused {
 
 /// An elementwise function a kernel applies to each output. The layers implement it for every
 /// activation (`layers::activation`), so the kernels never name a layer type.
-pub trait Epilogue: Copy {
+pub trait Epilogue: Copy + Send + Sync {
     /// How the kernels may apply it in registers.
     const FUSED: Fused;
     /// g(x): applied to stored outputs when [`Epilogue::FUSED`] is [`Fused::Scalar`].

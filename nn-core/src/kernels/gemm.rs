@@ -7,6 +7,8 @@
 //! vectors of `M[k]` and broadcasts `P` values of `A`, then does `P * T` FMAs, so each weight
 //! loaded serves `P` rows (samples) and each broadcast `T` vectors.
 
+#[cfg(feature = "alloc")]
+use crate::kernels::epilogue::Linear;
 use crate::kernels::epilogue::{Epilogue, Fused};
 use crate::kernels::isa::{Isa, Kernel};
 
@@ -41,6 +43,60 @@ pub(crate) struct Gemm<'a, A> {
     pub act: A,
 }
 
+/// Runs a product without activation ([`Linear`]: the dense layer's backward) with the best
+/// instruction set, its rows split as [`run_par`]. Not generic, so compiled once, in this crate,
+/// not in every crate that trains a network.
+#[cfg(feature = "alloc")]
+#[inline(never)]
+pub(crate) fn run_linear(g: Gemm<'_, Linear>) {
+    run_par(g)
+}
+
+/// Runs `g` with the best instruction set, its rows split over the threads of
+/// [`crate::set_threads`] (each row is computed as on one thread: the same bits for any count).
+#[inline(always)]
+pub(crate) fn run_par<A: Epilogue>(g: Gemm<'_, A>) {
+    let work = g.rows * g.cols * g.depth;
+    if g.rows == 0 || g.cols == 0 || g.y_row < g.cols || crate::threads::threads() <= 1 {
+        crate::kernels::isa::dispatch(g);
+        return;
+    }
+    let Gemm {
+        rows,
+        cols,
+        depth,
+        a,
+        a_row,
+        a_k,
+        m,
+        m_k,
+        y,
+        y_row,
+        bias,
+        accumulate,
+        act,
+    } = g;
+    let used = ((rows - 1) * y_row + cols).min(y.len());
+    crate::threads::for_chunks_mut(&mut y[..used], y_row, work, |r, y| {
+        let r0 = r.start / y_row;
+        crate::kernels::isa::dispatch(Gemm {
+            rows: y.len().div_ceil(y_row),
+            cols,
+            depth,
+            a: a.get(r0 * a_row..).unwrap_or(&[]),
+            a_row,
+            a_k,
+            m,
+            m_k,
+            y,
+            y_row,
+            bias,
+            accumulate,
+            act,
+        })
+    });
+}
+
 /// Most columns of one block, in vectors.
 const TMAX: usize = 4;
 
@@ -68,7 +124,6 @@ impl<A: Epilogue> Kernel for Gemm<'_, A> {
         assert!(g.y.len() >= last(g.rows, g.y_row) + g.cols, "Y too short");
         assert!(g.bias.is_none_or(|b| b.len() >= g.cols), "bias too short");
         let l = S::LANES;
-        let big = S::REGS >= 32;
         let mut c0 = 0;
         while c0 < g.cols {
             let n = (g.cols - c0).min(TMAX * l);
@@ -77,15 +132,22 @@ impl<A: Epilogue> Kernel for Gemm<'_, A> {
             // SAFETY: checked above: the block reads rows r0..r0 + np (clamped to `rows`),
             // columns c0..c0 + n, every k < depth.
             unsafe {
-                match (t, big) {
-                    (1, true) => rows::<S, 8, 1, A>(s, g, &mut r0, c0, n),
-                    (2, true) => rows::<S, 8, 2, A>(s, g, &mut r0, c0, n),
-                    (3, true) => rows::<S, 6, 3, A>(s, g, &mut r0, c0, n),
-                    (_, true) => rows::<S, 6, 4, A>(s, g, &mut r0, c0, n),
-                    (1, false) => rows::<S, 6, 1, A>(s, g, &mut r0, c0, n),
-                    (2, false) => rows::<S, 4, 2, A>(s, g, &mut r0, c0, n),
-                    (3, false) => rows::<S, 3, 3, A>(s, g, &mut r0, c0, n),
-                    (_, false) => rows::<S, 2, 4, A>(s, g, &mut r0, c0, n),
+                // Register blocks by the registers there are (a constant: rustc compiles only
+                // the blocks of one row of this table).
+                if const { S::REGS >= 32 } {
+                    match t {
+                        1 => rows::<S, 8, 1, A>(s, g, &mut r0, c0, n),
+                        2 => rows::<S, 8, 2, A>(s, g, &mut r0, c0, n),
+                        3 => rows::<S, 6, 3, A>(s, g, &mut r0, c0, n),
+                        _ => rows::<S, 6, 4, A>(s, g, &mut r0, c0, n),
+                    }
+                } else {
+                    match t {
+                        1 => rows::<S, 6, 1, A>(s, g, &mut r0, c0, n),
+                        2 => rows::<S, 4, 2, A>(s, g, &mut r0, c0, n),
+                        3 => rows::<S, 3, 3, A>(s, g, &mut r0, c0, n),
+                        _ => rows::<S, 2, 4, A>(s, g, &mut r0, c0, n),
+                    }
                 }
             }
             c0 += n;

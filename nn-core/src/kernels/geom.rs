@@ -36,7 +36,7 @@ pub struct Geom {
 /// one compiled copy) or a zero-sized type whose geometry is a constant (the layers' geometry
 /// markers), so that every loop bound of the kernel is a constant, also in the copy chosen at
 /// run time for the CPU's instruction set.
-pub trait GeomOf: Copy {
+pub trait GeomOf: Copy + Send + Sync {
     /// The geometry when the type fixes it (`None` for a [`Geom`] value): kernels evaluate their
     /// plans for it at compile time.
     const FIXED: Option<Geom>;
@@ -52,3 +52,23 @@ impl GeomOf for Geom {
         self
     }
 }
+
+/// A kernel choice made at run time: what the `const fn`s that choose kernels for a fixed
+/// geometry return for a geometry that is a value ([`GeomOf::FIXED`] is `None`).
+pub(crate) const UNFIXED: usize = usize::MAX;
+
+/// `match` on a kernel choice: `$fixed` is a `const { .. }` block giving the choice for a geometry
+/// fixed by its type (or [`UNFIXED`]), `$runtime` the same choice computed from the geometry
+/// value. With a constant, rustc compiles only the arm chosen (it skips a `match` on a constant
+/// when it collects what to compile), so a layer instantiates the one kernel variant and block
+/// size it runs, per instruction set, instead of all of them inlined for LLVM to fold away (which
+/// is what made release builds of deep networks take minutes).
+macro_rules! choose {
+    (const $fixed:block, $runtime:expr, { $($p:pat => $arm:expr,)* }) => {
+        match const $fixed {
+            $crate::kernels::geom::UNFIXED => match $runtime { $($p => $arm,)* },
+            $($p => $arm,)*
+        }
+    };
+}
+pub(crate) use choose;

@@ -138,19 +138,25 @@ pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
         match x86::level() {
             // SAFETY: `level` detected AVX-512F.
             x86::Level::Avx512 => unsafe { x86::run_avx512(k) },
-            #[cfg(all(target_feature = "avx2", target_feature = "fma"))]
-            // SAFETY: the crate is compiled for AVX2 and FMA.
-            x86::Level::Avx2 => k.run(unsafe { x86::Avx2::new() }),
-            #[cfg(not(all(target_feature = "avx2", target_feature = "fma")))]
-            // SAFETY: `level` detected AVX2 and FMA.
+            // SAFETY: `level` detected AVX2 and FMA (or the crate is compiled for them).
             x86::Level::Avx2 => unsafe { x86::run_avx2(k) },
-            x86::Level::Baseline => k.run(Portable),
+            x86::Level::Baseline => run_portable(k),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        k.run(Portable)
+        run_portable(k)
     }
+}
+
+/// Runs `k` with the [`Portable`] operations, compiled once per kernel instantiation (out of
+/// line, as the AVX2 and AVX-512 arms: a network's code is a call per layer, not every arm of
+/// every kernel inlined into one function, which is what kept release builds of deep networks
+/// in LLVM for minutes).
+#[cfg_attr(not(debug_assertions), inline(never))]
+#[allow(dead_code)] // unused where the crate is compiled for AVX-512 (outside tests)
+fn run_portable<K: Kernel>(k: K) -> K::Out {
+    k.run(Portable)
 }
 
 /// 8 lanes of `wide::f32x8`: whatever the compile-time target provides.

@@ -12,7 +12,7 @@ use crate::math::{self, Real};
 use crate::tensor::{Shape, Tensor};
 
 /// An elementwise activation g with its derivative.
-pub trait Activation: Copy {
+pub trait Activation: Copy + Send + Sync {
     /// The name used in the `network!` DSL.
     const NAME: &'static str;
     /// g(x).

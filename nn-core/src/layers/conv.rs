@@ -277,6 +277,38 @@ where
         });
     }
 
+    fn forward_batch(&self, x: &[Tensor<Shape3<CI, H, W>>], y: &mut [Tensor<Shape3<CO, OH, OW>>]) {
+        self.forward_batch_act(x, y, crate::layers::activation::Identity);
+    }
+
+    /// Sample by sample, the samples split over the threads of [`crate::set_threads`].
+    fn forward_batch_act<A: Activation>(
+        &self,
+        x: &[Tensor<Shape3<CI, H, W>>],
+        y: &mut [Tensor<Shape3<CO, OH, OW>>],
+        act: A,
+    ) {
+        let b = if BIAS { Some(self.b.as_slice()) } else { None };
+        forward_samples(
+            x,
+            y,
+            CO::USIZE,
+            self.weights(),
+            b,
+            act,
+            |x, w, b, y, act| {
+                dispatch(ConvForward {
+                    g: Fixed::<(KH, KW, SH, SW, PT, PB, PL, PR), (H, W, OH, OW), CI, CO>::new(),
+                    x,
+                    w,
+                    b,
+                    y,
+                    act,
+                })
+            },
+        );
+    }
+
     fn backward_batch(
         &self,
         x: &[Tensor<Shape3<CI, H, W>>],
@@ -361,6 +393,38 @@ where
         });
     }
 
+    fn forward_batch(&self, x: &[Tensor<Shape2<CI, L>>], y: &mut [Tensor<Shape2<CO, OL>>]) {
+        self.forward_batch_act(x, y, crate::layers::activation::Identity);
+    }
+
+    /// Sample by sample, the samples split over the threads of [`crate::set_threads`].
+    fn forward_batch_act<A: Activation>(
+        &self,
+        x: &[Tensor<Shape2<CI, L>>],
+        y: &mut [Tensor<Shape2<CO, OL>>],
+        act: A,
+    ) {
+        let b = if BIAS { Some(self.b.as_slice()) } else { None };
+        forward_samples(
+            x,
+            y,
+            CO::USIZE,
+            self.weights(),
+            b,
+            act,
+            |x, w, b, y, act| {
+                dispatch(ConvForward {
+                    g: Fixed::<(K, S, P0, P1), (L, OL), CI, CO>::new(),
+                    x,
+                    w,
+                    b,
+                    y,
+                    act,
+                })
+            },
+        );
+    }
+
     fn backward_batch(
         &self,
         x: &[Tensor<Shape2<CI, L>>],
@@ -380,6 +444,35 @@ where
             BIAS.then_some(db),
         );
     }
+}
+
+/// The batched forward of either convolution: `one(x, w, b, y, act)` for each sample (`x`, `y`
+/// one sample's cells), the samples split over the threads of [`crate::set_threads`] (every
+/// output is computed as on one thread).
+#[inline(always)]
+fn forward_samples<I: Shape, O: Shape, A: Activation>(
+    x: &[Tensor<I>],
+    y: &mut [Tensor<O>],
+    cout: usize,
+    w: &[f32],
+    b: Option<&[f32]>,
+    act: A,
+    one: impl Fn(&[f32], &[f32], Option<&[f32]>, &mut [f32], A) + Sync,
+) {
+    let n = x.len().min(y.len());
+    let (xs, ys) = (
+        Tensor::flatten_batch(&x[..n]),
+        Tensor::flatten_batch_mut(&mut y[..n]),
+    );
+    let (il, ol) = (I::LEN, O::LEN);
+    // Multiply-adds per sample: the kernel's weights times the output positions.
+    let per_sample = w.len() * ol / cout.max(1);
+    crate::threads::for_chunks_mut(ys, ol.max(1), n * per_sample, |r, ys| {
+        let s0 = r.start / ol.max(1);
+        for (i, y) in ys.chunks_exact_mut(ol.max(1)).enumerate() {
+            one(&xs[(s0 + i) * il..][..il], w, b, y, act);
+        }
+    });
 }
 
 /// The batch backward of either convolution (geometry `g`): writes `dx`, adds into the kernel

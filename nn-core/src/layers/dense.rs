@@ -324,7 +324,7 @@ where
             }
             return;
         }
-        dispatch(Gemm {
+        crate::kernels::gemm::run_par(Gemm {
             rows,
             cols: O::USIZE,
             depth: I::USIZE,
@@ -364,7 +364,7 @@ where
                 Tensor::flatten_batch(&dy[..n]),
             );
             // dW[i][o] += sum_b x[b][i] dy[b][o]: rows i, depth b (x read transposed).
-            dispatch(Gemm {
+            crate::kernels::gemm::run_linear(Gemm {
                 rows: ni,
                 cols: no,
                 depth: n,
@@ -387,7 +387,7 @@ where
                     *v = w[i * no + o];
                 }
             }
-            dispatch(Gemm {
+            crate::kernels::gemm::run_linear(Gemm {
                 rows: n,
                 cols: ni,
                 depth: no,

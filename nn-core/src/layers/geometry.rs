@@ -163,7 +163,11 @@ where
 /// `Win` with its input and output sizes `IO` (`(H, W, OH, OW)` for 2-D, `(L, OL)` for 1-D),
 /// `CI` input and `CO` output channels. Layers with the same sizes share one type, so the kernels
 /// are compiled once per distinct geometry and see it as constants.
-pub(crate) struct Fixed<Win, IO, CI, CO>(PhantomData<(Win, IO, CI, CO)>);
+pub(crate) struct Fixed<Win, IO, CI, CO>(PhantomData<Marker<(Win, IO, CI, CO)>>);
+
+/// A type parameter held without owning it (always `Send`, `Sync` and `Copy`, whatever `T` is:
+/// the kernels share a geometry marker between threads).
+type Marker<T> = fn() -> T;
 
 impl<Win, IO, CI, CO> Fixed<Win, IO, CI, CO> {
     /// The marker.

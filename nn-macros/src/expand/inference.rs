@@ -132,7 +132,9 @@ pub fn methods(gen: &Gen) -> TokenStream {
 }
 
 /// The body that calls the AVX2 copy `avx2` of the forward pass when the CPU has AVX2 (detected
-/// once at run time), else the baseline copy `base`.
+/// once at run time), else the baseline copy `base`. The kernels are out-of-line calls that pick
+/// their own instruction set, so the copies differ only in the code between kernels (cheap to
+/// compile twice; elementwise layers and copies vectorize twice as wide with AVX2).
 fn dispatch(base: &Ident, avx2: &Ident, args: TokenStream) -> TokenStream {
     let use_avx2 = paths::use_avx2();
     quote! {
@@ -199,15 +201,19 @@ fn on_stack(gen: &Gen) -> TokenStream {
     let logits_body = gen.body(quote! { #as_input #(#logits_steps)* #logits_value });
     let chunk = gen.budget.chunk;
     let len_check = batch_len_check();
+    let split_batch = paths::split_batch();
+    let macs = net.macs() as usize;
     let batch_body = gen.body(quote! {
         #len_check
         const __NN_K: usize = #chunk;
-        #(#batch_decls)*
-        for (#t0, __nn_ys) in xs.chunks(__NN_K).zip(ys.chunks_mut(__NN_K)) {
-            let __nn_n = #t0.len();
-            #(#batch_steps)*
-            __nn_ys.clone_from_slice(&#last[..__nn_n]);
-        }
+        #split_batch(xs, ys, __NN_K, #macs, |xs, ys| {
+            #(#batch_decls)*
+            for (#t0, __nn_ys) in xs.chunks(__NN_K).zip(ys.chunks_mut(__NN_K)) {
+                let __nn_n = #t0.len();
+                #(#batch_steps)*
+                __nn_ys.clone_from_slice(&#last[..__nn_n]);
+            }
+        });
         ::core::result::Result::Ok(())
     });
     let bound = input_bound(gen);
@@ -222,7 +228,7 @@ fn on_stack(gen: &Gen) -> TokenStream {
 
         /// `forward` compiled for the baseline target.
         #[doc(hidden)]
-        #[inline(always)]
+        #[inline]
         pub fn #base(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
             #forward_core
         }
@@ -247,8 +253,9 @@ fn on_stack(gen: &Gen) -> TokenStream {
 
         /// Inference on a batch, `ys[i] = forward(xs[i])`, a chunk of samples at a time
         /// so that dense layers load each weight once per chunk (results equal
-        /// `forward`'s up to rounding). Allocates nothing. `Err` if the slices' lengths
-        /// differ.
+        /// `forward`'s up to rounding). Allocates nothing on one thread; with
+        /// `nn::set_threads` the chunks are split over threads (the same results for any
+        /// thread count). `Err` if the slices' lengths differ.
         pub fn forward_batch(
             &self,
             xs: &[#tensor<#in_ty>],
@@ -304,8 +311,15 @@ fn with_workspace(gen: &Gen, ws: &Ident) -> TokenStream {
     let logits_body = gen.body(quote! {
         <#ws as #obtain<__NnX, #bytes>>::with(|ws| ::core::clone::Clone::clone(self.forward_logits_with(ws, x)))
     });
+    let (split_batch, macs) = (paths::split_batch(), net.macs() as usize);
     let batch_body = gen.body(quote! {
-        <#ws as #obtain<(), #bytes>>::with(|ws| self.forward_batch_with(ws, xs, ys))
+        #len_check
+        // One workspace per thread: the samples are split over the threads of
+        // `nn::set_threads`, each part with the workspace its thread obtains.
+        #split_batch(xs, ys, 1, #macs, |xs, ys| {
+            let _ = <#ws as #obtain<(), #bytes>>::with(|ws| self.forward_batch_with(ws, xs, ys));
+        });
+        ::core::result::Result::Ok(())
     });
     let bound = input_bound(gen);
     let doc_obtain = format!(
@@ -335,7 +349,7 @@ fn with_workspace(gen: &Gen, ws: &Ident) -> TokenStream {
 
         /// `forward_with` compiled for the baseline target.
         #[doc(hidden)]
-        #[inline(always)]
+        #[inline]
         pub fn #base<'w>(&self, ws: &'w mut #ws, x: &#tensor<#in_ty>) -> &'w #tensor<#out_ty> {
             #forward_core
         }

@@ -48,7 +48,7 @@ pub(super) unsafe fn prepare_hwc<S: Isa>(s: S, g: Geom, n: usize, x: *const f32,
 /// copies of the channels-innermost inputs).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn dw_taps_cost<S: Isa>(g: Geom) -> usize {
+pub(super) const fn dw_taps_cost<S: Isa>(g: Geom) -> usize {
     let copies = if g.cin > 1 { g.cin * g.h * g.w } else { 0 };
     g.oh * g.ow * g.kh * (g.kw * g.cin).div_ceil(S::LANES) * g.cout + copies
 }
@@ -56,7 +56,7 @@ pub(super) fn dw_taps_cost<S: Isa>(g: Geom) -> usize {
 /// Vector operations of the positions weight-gradient kernel for one sample.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn dw_positions_cost<S: Isa>(g: Geom) -> usize {
+pub(super) const fn dw_positions_cost<S: Isa>(g: Geom) -> usize {
     let (xh, xw) = padded(g);
     g.kh * g.kw * g.cin * g.cout * (xh * xw).div_ceil(S::LANES)
 }
@@ -71,7 +71,7 @@ pub(super) fn dw_positions_cost<S: Isa>(g: Geom) -> usize {
 /// `cout x taps` cells.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) unsafe fn dw_taps<S: Isa>(
+pub(super) unsafe fn dw_taps<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     n: usize,
@@ -79,28 +79,45 @@ pub(super) unsafe fn dw_taps<S: Isa>(
     dy: *const f32,
     dwt: *mut f32,
 ) {
-    // Vectors of a kernel row's taps per block: at most four, balanced.
-    let nv = (g.kw * g.cin).div_ceil(S::LANES);
-    let nt = nv.div_ceil(nv.div_ceil(4));
-    let f = filters_dividing(g.cout, |f| {
-        f * nt <= acc_budget::<S>() && f * nt + nt < S::REGS
-    });
     macro_rules! go {
-        ($(($t:literal, $f:literal))*) => {
-            match (nt, f) {
-                $(($t, $f) => dw_taps_tf::<S, $t, $f>(s, g, n, xp, dy, dwt),)*
+        ($(($code:literal, $t:literal, $f:literal))*) => {
+            choose!(const { fixed!(G, |g| taps_block::<S>(g)) }, taps_block::<S>(g), {
+                $($code => dw_taps_tf::<S, $t, $f>(s, g, n, xp, dy, dwt),)*
                 _ => unreachable!(),
-            }
+            })
         };
     }
-    // SAFETY: forwarded; `(nt, f)` is one of the listed pairs (`f * nt <= 24`).
+    // SAFETY: forwarded; `taps_block` is one of the listed codes (`f * nt <= 24`).
     unsafe {
         go!(
-            (1, 8)(1, 6)(1, 4)(1, 3)(1, 2)(1, 1)(2, 8)(2, 6)(2, 4)(2, 3)(2, 2)(2, 1)(3, 8)(3, 6)(
-                3, 4
-            )(3, 3)(3, 2)(3, 1)(4, 6)(4, 4)(4, 3)(4, 2)(4, 1)
+            (0x18, 1, 8)(0x16, 1, 6)(0x14, 1, 4)(0x13, 1, 3)(0x12, 1, 2)(0x11, 1, 1)(0x28, 2, 8)(
+                0x26, 2, 6
+            )(0x24, 2, 4)(0x23, 2, 3)(0x22, 2, 2)(0x21, 2, 1)(0x38, 3, 8)(0x36, 3, 6)(
+                0x34, 3, 4
+            )(0x33, 3, 3)(0x32, 3, 2)(0x31, 3, 1)(0x46, 4, 6)(0x44, 4, 4)(0x43, 4, 3)(
+                0x42, 4, 2
+            )(0x41, 4, 1)
         )
     }
+}
+
+/// The block of [`dw_taps`] as `0x<NT><F>`: `NT` vectors of a kernel row's taps (at most four,
+/// balanced) times `F` filters (the largest of 8, 6, 4, 3, 2 dividing `cout` whose block and
+/// broadcasts fit the registers, else 1).
+const fn taps_block<S: Isa>(g: Geom) -> usize {
+    let nv = (g.kw * g.cin).div_ceil(S::LANES);
+    let nt = nv.div_ceil(nv.div_ceil(4));
+    let mut f = 1;
+    let mut i = 0;
+    while i < DIVIDING.len() {
+        let c = DIVIDING[i];
+        if g.cout.is_multiple_of(c) && c * nt <= acc_budget::<S>() && c * nt + nt < S::REGS {
+            f = c;
+            break;
+        }
+        i += 1;
+    }
+    nt * 16 + f
 }
 
 /// # Safety
@@ -263,7 +280,7 @@ pub(super) unsafe fn prepare_dy_planes<S: Isa>(
 /// kernel; `g.sh == g.sw == 1`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) unsafe fn dw_positions<S: Isa>(
+pub(super) unsafe fn dw_positions<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     xq: *const f32,
@@ -272,24 +289,35 @@ pub(super) unsafe fn dw_positions<S: Isa>(
     q: usize,
     dw: *mut f32,
 ) {
-    let big = S::REGS >= 32;
-    let f = filters_dividing(g.cout, |f| big || f <= 8);
     macro_rules! go {
         ($(($f:literal, $t:literal))*) => {
-            match f {
+            choose!(const { fixed!(G, |g| positions_filters::<S>(g)) }, positions_filters::<S>(g), {
                 $($f => dw_positions_ft::<S, $f, $t>(s, g, xq, cs, dq, q, dw),)*
                 _ => unreachable!(),
-            }
+            })
         };
     }
     // SAFETY: forwarded; `F * T <= acc budget`, `F * T + T + 1 <= REGS`.
     unsafe {
-        if big {
+        if const { S::REGS >= 32 } {
             go!((8, 3)(6, 4)(4, 5)(3, 7)(2, 10)(1, 12))
         } else {
             go!((8, 1)(6, 1)(4, 2)(3, 3)(2, 4)(1, 6))
         }
     }
+}
+
+/// Filters per block of [`dw_positions`]: the largest of 8, 6, 4, 3, 2 dividing `cout` (at most
+/// 8 with 16 registers: all of them qualify), else 1.
+const fn positions_filters<S: Isa>(g: Geom) -> usize {
+    let mut i = 0;
+    while i < DIVIDING.len() {
+        if g.cout.is_multiple_of(DIVIDING[i]) {
+            return DIVIDING[i];
+        }
+        i += 1;
+    }
+    1
 }
 
 /// # Safety

@@ -10,45 +10,56 @@ use super::*;
 /// that many channels, and the vectors per block used (balanced over the flat rows).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn flat_block<S: Isa>(g: Geom) -> (usize, usize, usize) {
-    let most = |f: usize| -> usize {
-        if S::REGS >= 32 {
-            match f {
-                1 => 24,
-                2 => 12,
-                3 => 8,
-                4 => 6,
-                6 => 4,
-                _ => 2,
-            }
-        } else {
-            match f {
-                1 => 12,
-                2 => 5,
-                3 => 3,
-                4 => 2,
-                _ => 1,
-            }
+pub(super) const fn flat_block<S: Isa>(g: Geom) -> (usize, usize, usize) {
+    let mut f = 1;
+    let mut i = 0;
+    while i < DIVIDING.len() {
+        let c = DIVIDING[i];
+        if g.cin.is_multiple_of(c) && c + c * flat_most::<S>(c) < S::REGS {
+            f = c;
+            break;
         }
-    };
-    let f = filters_dividing(g.cin, |f| f + f * most(f) < S::REGS);
+        i += 1;
+    }
     let (p, _, _) = flat_layout(g);
     let nvec = (g.h * p).div_ceil(S::LANES);
-    let nq = nvec.div_ceil(nvec.div_ceil(most(f)));
-    (f, most(f), nq)
+    let nq = nvec.div_ceil(nvec.div_ceil(flat_most::<S>(f)));
+    (f, flat_most::<S>(f), nq)
+}
+
+/// The most vectors of positions per block of [`dx_flat`] with `f` input channels.
+const fn flat_most<S: Isa>(f: usize) -> usize {
+    if S::REGS >= 32 {
+        match f {
+            1 => 24,
+            2 => 12,
+            3 => 8,
+            4 => 6,
+            6 => 4,
+            _ => 2,
+        }
+    } else {
+        match f {
+            1 => 12,
+            2 => 5,
+            3 => 3,
+            4 => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// Vector multiply-adds of [`dx_flat`] for one sample, weighted by its loads per multiply-add
 /// when above one (its blocks share the `dy` vectors and the weight broadcasts).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn flat_cost<S: Isa>(g: Geom) -> usize {
+pub(super) const fn flat_cost<S: Isa>(g: Geom) -> usize {
     let (p, _, _) = flat_layout(g);
     let (f, _, nq) = flat_block::<S>(g);
     let nvec = (g.h * p).div_ceil(S::LANES);
     let fmas = nvec.div_ceil(nq) * nq * g.kh * g.kw * g.cout * g.cin;
     // Loads per block step: `nq` vectors and `f` broadcasts for `f * nq` multiply-adds.
-    fmas * (nq + f).max(f * nq) / (f * nq)
+    fmas * cmax(nq + f, f * nq) / (f * nq)
 }
 
 /// The input gradient with stride 1 along both axes, flattened: `dy` zero-padded by `k - 1 - p`
@@ -64,7 +75,7 @@ pub(super) fn flat_cost<S: Isa>(g: Geom) -> usize {
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn dx_flat<S: Isa>(
+pub(super) unsafe fn dx_flat<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     n: usize,
@@ -115,13 +126,14 @@ pub(super) unsafe fn dx_flat<S: Isa>(
         unsafe {
             macro_rules! go {
                 ($(($f:literal, $q:literal))*) => {
-                    match (f, most) {
-                        $(($f, $q) => dx_flat_fq::<S, $f, $q>(s, g, nq, dyp.as_ptr(), w, dxf.as_mut_ptr()),)*
+                    choose!(const { fixed!(G, |g| flat_block::<S>(g).0) }, f, {
+                        $($f => dx_flat_fq::<S, $f, $q>(s, g, nq, dyp.as_ptr(), w, dxf.as_mut_ptr()),)*
                         _ => unreachable!(),
-                    }
+                    })
                 };
             }
-            if S::REGS >= 32 {
+            let _ = most;
+            if const { S::REGS >= 32 } {
                 go!((1, 24)(2, 12)(3, 8)(4, 6)(6, 4)(8, 2));
             } else {
                 go!((1, 12)(2, 5)(3, 3)(4, 2)(6, 1));

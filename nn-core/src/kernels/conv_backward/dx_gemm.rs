@@ -9,7 +9,7 @@ use super::*;
 /// ([`padded`]) and room for the last block's vectors.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn gemm_plane(g: Geom) -> usize {
+pub(super) const fn gemm_plane(g: Geom) -> usize {
     let (xh, xw) = padded(g);
     xh * xw + xw + 8 * MAX_LANES
 }
@@ -18,7 +18,7 @@ pub(super) fn gemm_plane(g: Geom) -> usize {
 /// used, balanced over the flattened rows of `dy`).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn gemm_block<S: Isa>(g: Geom) -> (usize, usize, usize) {
+pub(super) const fn gemm_block<S: Isa>(g: Geom) -> (usize, usize, usize) {
     let (_, xw) = padded(g);
     let nvec = (g.oh * xw).div_ceil(S::LANES);
     let combos: [(usize, usize); 4] = if S::REGS >= 32 {
@@ -26,10 +26,16 @@ pub(super) fn gemm_block<S: Isa>(g: Geom) -> (usize, usize, usize) {
     } else {
         [(12, 1), (5, 2), (3, 3), (2, 4)]
     };
-    let (t, u) = combos
-        .into_iter()
-        .find(|&(_, u)| u >= nvec)
-        .unwrap_or(combos[3]);
+    let mut c = combos[3];
+    let mut i = 0;
+    while i < combos.len() {
+        if combos[i].1 >= nvec {
+            c = combos[i];
+            break;
+        }
+        i += 1;
+    }
+    let (t, u) = c;
     (t, u, nvec.div_ceil(nvec.div_ceil(u)))
 }
 
@@ -37,14 +43,14 @@ pub(super) fn gemm_block<S: Isa>(g: Geom) -> (usize, usize, usize) {
 /// multiply-add above one), additions into the padded gradient, copies out.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn gemm_cost<S: Isa>(g: Geom) -> usize {
+pub(super) const fn gemm_cost<S: Isa>(g: Geom) -> usize {
     let (_, xw) = padded(g);
     let (t, _, nu) = gemm_block::<S>(g);
     let nvec = (g.oh * xw).div_ceil(S::LANES);
     let blocks = nvec.div_ceil(nu) * nu;
     let taps = g.kh * g.kw * g.cin;
     let fmas = blocks * taps.div_ceil(t) * t * g.cout;
-    fmas * (nu + t).max(t * nu) / (t * nu)
+    fmas * cmax(nu + t, t * nu) / (t * nu)
         + 3 * taps * blocks
         + g.cin * g.h * g.w.div_ceil(S::LANES)
 }
@@ -61,7 +67,7 @@ pub(super) fn gemm_cost<S: Isa>(g: Geom) -> usize {
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn dx_gemm<S: Isa>(
+pub(super) unsafe fn dx_gemm<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     n: usize,
@@ -83,13 +89,14 @@ pub(super) unsafe fn dx_gemm<S: Isa>(
         unsafe {
             macro_rules! go {
                 ($(($t:literal, $u:literal))*) => {
-                    match (tm, um) {
-                        $(($t, $u) => dx_gemm_tu::<S, $t, $u>(s, g, i, nu, dq, q, w, dxp.as_mut_ptr()),)*
+                    choose!(const { fixed!(G, |g| gemm_block::<S>(g).0) }, tm, {
+                        $($t => dx_gemm_tu::<S, $t, $u>(s, g, i, nu, dq, q, w, dxp.as_mut_ptr()),)*
                         _ => unreachable!(),
-                    }
+                    })
                 };
             }
-            if S::REGS >= 32 {
+            let _ = um;
+            if const { S::REGS >= 32 } {
                 go!((12, 2)(8, 3)(6, 4)(4, 6));
             } else {
                 go!((12, 1)(5, 2)(3, 3)(2, 4));

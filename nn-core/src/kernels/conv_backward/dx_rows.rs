@@ -11,17 +11,17 @@ use super::*;
 /// weighted by its loads per multiply-add when above one.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn positions_cost<S: Isa>(g: Geom) -> usize {
-    let nv = g.w.div_ceil(S::LANES).min(3);
+pub(super) const fn positions_cost<S: Isa>(g: Geom) -> usize {
+    let nv = cmin(g.w.div_ceil(S::LANES), 3);
     let (f, _) = positions_block::<S>(g, nv);
     let fmas = g.kh * g.oh * g.kw * g.cout * g.cin * g.w.div_ceil(S::LANES);
-    fmas * (nv + f).max(f * nv) / (f * nv)
+    fmas * cmax(nv + f, f * nv) / (f * nv)
 }
 
 /// Vector multiply-adds (and scalar stores) of the filters kernel for one sample.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn filters_cost<S: Isa>(g: Geom) -> usize {
+pub(super) const fn filters_cost<S: Isa>(g: Geom) -> usize {
     g.kh * g.oh * g.w * g.kw.div_ceil(g.sw) * g.cout * g.cin.div_ceil(S::LANES) + g.cin * g.h * g.w
 }
 
@@ -34,7 +34,7 @@ pub(super) fn filters_cost<S: Isa>(g: Geom) -> usize {
 /// `dx` one sample; `g.sw == 1`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) unsafe fn dx_positions<S: Isa>(
+pub(super) unsafe fn dx_positions<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     dyp: *const f32,
@@ -43,11 +43,11 @@ pub(super) unsafe fn dx_positions<S: Isa>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        match g.w.div_ceil(S::LANES) {
-            1 => dx_positions_nv::<S, 1>(s, g, dyp, w, dx),
-            2 => dx_positions_nv::<S, 2>(s, g, dyp, w, dx),
-            _ => dx_positions_nv::<S, 3>(s, g, dyp, w, dx),
-        }
+        choose!(const { fixed!(G, |g| g.w.div_ceil(S::LANES)) }, g.w.div_ceil(S::LANES), {
+            1 => dx_positions_nv::<S, G, 1>(s, g, dyp, w, dx),
+            2 => dx_positions_nv::<S, G, 2>(s, g, dyp, w, dx),
+            _ => dx_positions_nv::<S, G, 3>(s, g, dyp, w, dx),
+        })
     }
 }
 
@@ -55,13 +55,16 @@ pub(super) unsafe fn dx_positions<S: Isa>(
 /// the accumulators with `nv` vectors; else 1) and chains.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn positions_block<S: Isa>(g: Geom, nv: usize) -> (usize, usize) {
+pub(super) const fn positions_block<S: Isa>(g: Geom, nv: usize) -> (usize, usize) {
     let mut f = 1;
-    for c in [8, 6, 4, 3, 2] {
+    let mut i = 0;
+    while i < DIVIDING.len() {
+        let c = DIVIDING[i];
         if c * nv <= acc_budget::<S>() && g.cin.is_multiple_of(c) {
             f = c;
             break;
         }
+        i += 1;
     }
     (f, 8usize.div_ceil(f * nv))
 }
@@ -70,7 +73,7 @@ pub(super) fn positions_block<S: Isa>(g: Geom, nv: usize) -> (usize, usize) {
 /// As [`dx_positions`].
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) unsafe fn dx_positions_nv<S: Isa, const NV: usize>(
+pub(super) unsafe fn dx_positions_nv<S: Isa, G: GeomOf, const NV: usize>(
     s: S,
     g: Geom,
     dyp: *const f32,
@@ -79,10 +82,10 @@ pub(super) unsafe fn dx_positions_nv<S: Isa, const NV: usize>(
 ) {
     macro_rules! go {
         ($(($f:literal, $k:literal))*) => {
-            match positions_block::<S>(g, NV) {
-                $(($f, $k) => dx_positions_fk::<S, NV, $f, $k>(s, g, dyp, w, dx),)*
+            choose!(const { fixed!(G, |g| positions_block::<S>(g, NV).0) }, positions_block::<S>(g, NV).0, {
+                $($f => dx_positions_fk::<S, NV, $f, $k>(s, g, dyp, w, dx),)*
                 _ => unreachable!(),
-            }
+            })
         };
     }
     // SAFETY: forwarded; `positions_block` gives one of the listed pairs for `NV`.
@@ -203,7 +206,7 @@ pub(super) unsafe fn dx_positions_fk<S: Isa, const NV: usize, const F: usize, co
 /// `[ky][kx][co][ci]`, `dx` one sample.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) unsafe fn dx_filters<S: Isa>(
+pub(super) unsafe fn dx_filters<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     dyp: *const f32,
@@ -212,18 +215,18 @@ pub(super) unsafe fn dx_filters<S: Isa>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        match g.cin.div_ceil(S::LANES) {
-            1 => dx_filters_v::<S, 1>(s, g, dyp, wt, dx, 0),
-            2 => dx_filters_v::<S, 2>(s, g, dyp, wt, dx, 0),
-            3 => dx_filters_v::<S, 3>(s, g, dyp, wt, dx, 0),
+        choose!(const { fixed!(G, |g| g.cin.div_ceil(S::LANES)) }, g.cin.div_ceil(S::LANES), {
+            1 => dx_filters_v::<S, G, 1>(s, g, dyp, wt, dx, 0),
+            2 => dx_filters_v::<S, G, 2>(s, g, dyp, wt, dx, 0),
+            3 => dx_filters_v::<S, G, 3>(s, g, dyp, wt, dx, 0),
             _ => {
                 let mut c0 = 0;
                 while c0 < g.cin {
-                    dx_filters_v::<S, 4>(s, g, dyp, wt, dx, c0);
+                    dx_filters_v::<S, G, 4>(s, g, dyp, wt, dx, c0);
                     c0 += 4 * S::LANES;
                 }
-            }
-        }
+            },
+        })
     }
 }
 
@@ -232,16 +235,20 @@ pub(super) unsafe fn dx_filters<S: Isa>(
 /// included; and chains (at least eight independent multiply-adds).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) fn filters_block<S: Isa>(g: Geom, v: usize) -> (usize, usize) {
+pub(super) const fn filters_block<S: Isa>(g: Geom, v: usize) -> (usize, usize) {
     let m = g.w.div_ceil(g.sw);
     let mut best = (usize::MAX, 1);
-    for p in [12, 10, 8, 6, 5, 4, 3, 2, 1] {
+    let ps = [12, 10, 8, 6, 5, 4, 3, 2, 1];
+    let mut i = 0;
+    while i < ps.len() {
+        let p = ps[i];
         if p * v <= acc_budget::<S>() {
             let cost = m.div_ceil(p) * (p * v + v);
             if cost < best.0 {
                 best = (cost, p);
             }
         }
+        i += 1;
     }
     (best.1, 8usize.div_ceil(best.1 * v))
 }
@@ -250,7 +257,7 @@ pub(super) fn filters_block<S: Isa>(g: Geom, v: usize) -> (usize, usize) {
 /// As [`dx_filters`].
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(super) unsafe fn dx_filters_v<S: Isa, const V: usize>(
+pub(super) unsafe fn dx_filters_v<S: Isa, G: GeomOf, const V: usize>(
     s: S,
     g: Geom,
     dyp: *const f32,
@@ -260,10 +267,10 @@ pub(super) unsafe fn dx_filters_v<S: Isa, const V: usize>(
 ) {
     macro_rules! go {
         ($(($p:literal, $k:literal))*) => {
-            match filters_block::<S>(g, V) {
-                $(($p, $k) => dx_filters_vpk::<S, V, $p, $k>(s, g, dyp, wt, dx, c0),)*
+            choose!(const { fixed!(G, |g| filters_block::<S>(g, V).0) }, filters_block::<S>(g, V).0, {
+                $($p => dx_filters_vpk::<S, V, $p, $k>(s, g, dyp, wt, dx, c0),)*
                 _ => unreachable!(),
-            }
+            })
         };
     }
     // SAFETY: forwarded; `filters_block` gives one of the listed pairs for `V`.

@@ -35,7 +35,7 @@
 // Without `alloc` only the plain loop (`reference`) is used.
 #![cfg_attr(not(feature = "alloc"), allow(dead_code, unused_imports))]
 
-use super::geom::{Geom, GeomOf};
+use super::geom::{choose, Geom, GeomOf, UNFIXED};
 use super::isa::{Isa, Kernel};
 
 /// Runs `$body` with `$j` bound to `0`, `1`, ... `$n - 1` (`$n <= $max`, `$max` 8 or 25), as
@@ -57,6 +57,17 @@ macro_rules! unroll {
                 $body
             }
         )*
+    };
+}
+
+/// `$e` (a choice computed from the geometry `$g`) for a geometry fixed by the type `$G`, else
+/// [`UNFIXED`]: the constant side of a [`choose!`].
+macro_rules! fixed {
+    ($G:ty, |$g:ident| $e:expr) => {
+        match <$G as GeomOf>::FIXED {
+            Some($g) => $e,
+            None => UNFIXED,
+        }
     };
 }
 
@@ -95,7 +106,7 @@ impl<G: GeomOf> Kernel for ConvBackward<'_, G> {
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     fn run<S: Isa>(self, s: S) {
-        backward_with(
+        backward_with::<S, G>(
             s,
             self.g.geom(),
             self.n,
@@ -110,12 +121,13 @@ impl<G: GeomOf> Kernel for ConvBackward<'_, G> {
     }
 }
 
-/// Backward of a batch (`x.len()` / sample size samples) with the best instruction set.
-#[cfg_attr(not(debug_assertions), inline(always))]
-#[cfg_attr(debug_assertions, inline)]
+/// Backward of a batch (`x.len()` / sample size samples) with the best instruction set. The
+/// samples are split over the threads of [`crate::set_threads`]: each part writes its samples'
+/// `dx` and sums its weight and bias gradients (the first part into `dw` and `db`, the others
+/// into buffers added in part order afterwards, so a thread count always gives the same bits).
 #[cfg(feature = "alloc")]
 pub(crate) fn backward<G: GeomOf>(
-    g: G,
+    geom: G,
     x: &[f32],
     w: &[f32],
     dy: &[f32],
@@ -123,9 +135,96 @@ pub(crate) fn backward<G: GeomOf>(
     dw: &mut [f32],
     db: Option<&mut [f32]>,
 ) {
-    let geo = g.geom();
-    let n = x.len().checked_div(geo.cin * geo.h * geo.w).unwrap_or(0);
-    with_scratch(scratch_len(geo, n), |scratch| {
+    use crate::threads;
+    let g = geom.geom();
+    let (xs, ys) = (g.cin * g.h * g.w, g.cout * g.oh * g.ow);
+    let n = x.len().checked_div(xs).unwrap_or(0);
+    let work = 3 * n * g.kh * g.kw * g.cin * ys;
+    let parts = threads::parts_for(n, 1, work);
+    if parts <= 1 {
+        backward_part(geom, n, x, w, dy, dx, dw, db);
+        return;
+    }
+    assert!(x.len() >= n * xs && dy.len() >= n * ys && dx.len() >= n * xs);
+    let (nw, nb) = (dw.len(), db.as_ref().map_or(0, |b| b.len()));
+    let mut extra = alloc::vec![0.0f32; (parts - 1) * (nw + nb)];
+    /// One part's samples and where its results go.
+    struct Part<'a> {
+        samples: core::ops::Range<usize>,
+        dx: &'a mut [f32],
+        dw: &'a mut [f32],
+        db: Option<&'a mut [f32]>,
+    }
+    let mut db = db;
+    let mut work_list = alloc::vec::Vec::with_capacity(parts);
+    {
+        let (mut dx_rest, mut extra_rest) = (&mut dx[..n * xs], &mut extra[..]);
+        let (mut dw0, mut db0) = (Some(&mut *dw), db.as_deref_mut());
+        for k in 0..parts {
+            let samples = threads::part(n, 1, parts, k);
+            let (dxk, rest) = core::mem::take(&mut dx_rest).split_at_mut(samples.len() * xs);
+            dx_rest = rest;
+            let (dwk, dbk) = match dw0.take() {
+                Some(dw) => (dw, db0.take()),
+                None => {
+                    let (e, rest) = core::mem::take(&mut extra_rest).split_at_mut(nw + nb);
+                    extra_rest = rest;
+                    let (dwk, dbk) = e.split_at_mut(nw);
+                    (dwk, (nb > 0).then_some(dbk))
+                }
+            };
+            work_list.push(Part {
+                samples,
+                dx: dxk,
+                dw: dwk,
+                db: dbk,
+            });
+        }
+    }
+    threads::for_chunks_mut(&mut work_list, 1, usize::MAX, |_, list| {
+        for p in list {
+            let (s0, m) = (p.samples.start, p.samples.len());
+            backward_part(
+                geom,
+                m,
+                &x[s0 * xs..][..m * xs],
+                w,
+                &dy[s0 * ys..][..m * ys],
+                p.dx,
+                p.dw,
+                p.db.as_deref_mut(),
+            );
+        }
+    });
+    drop(work_list);
+    // The other parts' gradients, in part order.
+    for e in extra.chunks_exact(dw.len() + nb) {
+        let (ew, eb) = e.split_at(dw.len());
+        for (d, v) in dw.iter_mut().zip(ew) {
+            *d += v;
+        }
+        if let Some(db) = db.as_deref_mut() {
+            for (d, v) in db.iter_mut().zip(eb) {
+                *d += v;
+            }
+        }
+    }
+}
+
+/// The backward of `n` samples on this thread, with its scratch.
+#[cfg(feature = "alloc")]
+#[allow(clippy::too_many_arguments)]
+fn backward_part<G: GeomOf>(
+    g: G,
+    n: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    db: Option<&mut [f32]>,
+) {
+    with_scratch(scratch_len(g.geom(), n), |scratch| {
         crate::kernels::isa::dispatch(ConvBackward {
             g,
             n,
@@ -197,7 +296,7 @@ unsafe fn copy<S: Isa>(s: S, src: *const f32, dst: *mut f32, n: usize) {
 /// Rows and columns of the zero-padded input copy: every tap of every output position.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-fn padded(g: Geom) -> (usize, usize) {
+const fn padded(g: Geom) -> (usize, usize) {
     ((g.oh - 1) * g.sh + g.kh, (g.ow - 1) * g.sw + g.kw)
 }
 
@@ -206,9 +305,31 @@ fn padded(g: Geom) -> (usize, usize) {
 /// column `left + (ix + pl - kx) / sw` (when the division is exact), always inside the row.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-fn dy_padded(g: Geom) -> (usize, usize) {
+const fn dy_padded(g: Geom) -> (usize, usize) {
     let left = (g.kw - 1).div_ceil(g.sw);
-    (left, left + g.ow.max((g.w - 1 + g.pl) / g.sw + 1))
+    (left, left + cmax(g.ow, (g.w - 1 + g.pl) / g.sw + 1))
+}
+
+/// The larger of `a` and `b` (in `const fn`s).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn cmax(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The smaller of `a` and `b` (in `const fn`s).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn cmin(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
 }
 
 /// The flattened layout of the stride-1 input gradient ([`dx_flat`]): `(pitch, dy plane, dx
@@ -217,7 +338,7 @@ fn dy_padded(g: Geom) -> (usize, usize) {
 /// pitch (the last `kw - 1` cells of each row unused). Both planes have room for the last block.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-fn flat_layout(g: Geom) -> (usize, usize, usize) {
+const fn flat_layout(g: Geom) -> (usize, usize, usize) {
     let p = g.w + g.kw - 1;
     let block = FLAT_BLOCK * MAX_LANES;
     (p, (g.h + g.kh) * p + block, g.h * p + block)
@@ -326,10 +447,50 @@ enum Dx {
     Gemm,
 }
 
+/// [`DW_POSITIONS`] or [`DW_TAPS`]: the cheaper weight-gradient kernel the geometry allows.
+const fn dw_kernel_of<S: Isa>(g: Geom) -> usize {
+    let unit = g.sh == 1 && g.sw == 1;
+    if unit && dw_positions_cost::<S>(g) < dw_taps_cost::<S>(g) {
+        DW_POSITIONS
+    } else {
+        DW_TAPS
+    }
+}
+
+/// [`dw_kernel_of`] as a number.
+const DW_POSITIONS: usize = 0;
+/// See [`DW_POSITIONS`].
+const DW_TAPS: usize = 1;
+/// [`dx_kernel_of`] as a number.
+const DX_POSITIONS: usize = 0;
+/// See [`DX_POSITIONS`].
+const DX_FILTERS: usize = 1;
+/// See [`DX_POSITIONS`].
+const DX_FLAT: usize = 2;
+/// See [`DX_POSITIONS`].
+const DX_GEMM: usize = 3;
+
+/// The cheapest input-gradient kernel the geometry allows ([`DX_POSITIONS`] ...).
+const fn dx_kernel_of<S: Isa>(g: Geom) -> usize {
+    let unit = g.sh == 1 && g.sw == 1;
+    let mut best = (filters_cost::<S>(g), DX_FILTERS);
+    if g.sw == 1 && positions_cost::<S>(g) < best.0 {
+        best = (positions_cost::<S>(g), DX_POSITIONS);
+    }
+    if unit && flat_cost::<S>(g) < best.0 {
+        best = (flat_cost::<S>(g), DX_FLAT);
+    }
+    if unit && gemm_cost::<S>(g) < best.0 {
+        best = (gemm_cost::<S>(g), DX_GEMM);
+    }
+    best.1
+}
+
 /// The weight-gradient kernel: the cheaper one the geometry allows (or the one tests force).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 fn dw_kernel<S: Isa>(g: Geom) -> Dw {
+    #[cfg(test)]
     let unit = g.sh == 1 && g.sw == 1;
     #[cfg(test)]
     match FORCE.load(core::sync::atomic::Ordering::Relaxed) & 3 {
@@ -337,7 +498,7 @@ fn dw_kernel<S: Isa>(g: Geom) -> Dw {
         2 => return Dw::Taps,
         _ => {}
     }
-    if unit && dw_positions_cost::<S>(g) < dw_taps_cost::<S>(g) {
+    if dw_kernel_of::<S>(g) == DW_POSITIONS {
         Dw::Positions
     } else {
         Dw::Taps
@@ -348,6 +509,7 @@ fn dw_kernel<S: Isa>(g: Geom) -> Dw {
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 fn dx_kernel<S: Isa>(g: Geom) -> Dx {
+    #[cfg(test)]
     let unit = g.sh == 1 && g.sw == 1;
     #[cfg(test)]
     match (FORCE.load(core::sync::atomic::Ordering::Relaxed) >> 2) & 7 {
@@ -357,24 +519,19 @@ fn dx_kernel<S: Isa>(g: Geom) -> Dx {
         4 if unit => return Dx::Gemm,
         _ => {}
     }
-    let mut best = (filters_cost::<S>(g), Dx::Filters);
-    if g.sw == 1 && positions_cost::<S>(g) < best.0 {
-        best = (positions_cost::<S>(g), Dx::Positions);
+    match dx_kernel_of::<S>(g) {
+        DX_POSITIONS => Dx::Positions,
+        DX_FLAT => Dx::Flat,
+        DX_GEMM => Dx::Gemm,
+        _ => Dx::Filters,
     }
-    if unit && flat_cost::<S>(g) < best.0 {
-        best = (flat_cost::<S>(g), Dx::Flat);
-    }
-    if unit && gemm_cost::<S>(g) < best.0 {
-        best = (gemm_cost::<S>(g), Dx::Gemm);
-    }
-    best.1
 }
 
 /// Backward of `n` samples with the operations of `s`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn backward_with<S: Isa>(
+pub(crate) fn backward_with<S: Isa, G: GeomOf>(
     s: S,
     g: Geom,
     n: usize,
@@ -423,37 +580,59 @@ pub(crate) fn backward_with<S: Isa>(
         if dwk == Dw::Positions || dxk == Dx::Gemm {
             prepare_dy_planes(s, g, n, dy.as_ptr(), dq.as_mut_ptr());
         }
-        if dwk == Dw::Positions {
-            prepare_x_planes(s, g, n, x.as_ptr(), xp.as_mut_ptr());
-            dw_positions(s, g, xp.as_ptr(), cs, dq.as_ptr(), q, dw.as_mut_ptr());
-        } else {
-            prepare_hwc(s, g, n, x.as_ptr(), xp.as_mut_ptr());
-            dw_taps(s, g, n, xp.as_ptr(), dy.as_ptr(), dwt.as_mut_ptr());
-            let taps = g.kh * g.kw * g.cin;
-            for t in 0..taps {
-                for co in 0..g.cout {
-                    dw[t * g.cout + co] += dwt[co * taps + t];
+        // The weight gradient: the kernel a constant for a fixed geometry (rustc compiles only
+        // the one chosen).
+        choose!(const { fixed!(G, |g| dw_kernel_of::<S>(g)) }, dwk as usize, {
+            DW_POSITIONS => {
+                prepare_x_planes(s, g, n, x.as_ptr(), xp.as_mut_ptr());
+                dw_positions::<S, G>(s, g, xp.as_ptr(), cs, dq.as_ptr(), q, dw.as_mut_ptr());
+            },
+            _ => {
+                prepare_hwc(s, g, n, x.as_ptr(), xp.as_mut_ptr());
+                dw_taps::<S, G>(s, g, n, xp.as_ptr(), dy.as_ptr(), dwt.as_mut_ptr());
+                let taps = g.kh * g.kw * g.cin;
+                for t in 0..taps {
+                    for co in 0..g.cout {
+                        dw[t * g.cout + co] += dwt[co * taps + t];
+                    }
                 }
-            }
-        }
+            },
+        })
     }
     // The input gradient.
-    match dxk {
-        Dx::Flat => {
-            // SAFETY: the lengths were checked above; the scratch parts have the sizes `parts`
-            // gives.
-            unsafe { dx_flat(s, g, n, dy.as_ptr(), w.as_ptr(), dyp, dxf, dx.as_mut_ptr()) };
-            return;
-        }
-        Dx::Gemm => {
-            // SAFETY: as for `Flat`; `dq` holds the `dy` planes.
-            unsafe { dx_gemm(s, g, n, dq.as_ptr(), q, w.as_ptr(), dxf, dx.as_mut_ptr()) };
-            return;
-        }
-        _ => {}
+    // SAFETY: the lengths were checked above; the scratch parts have the sizes `parts` gives;
+    // `dq` holds the `dy` planes when the kernel is `Gemm`.
+    unsafe {
+        choose!(const { fixed!(G, |g| dx_kernel_of::<S>(g)) }, dxk as usize, {
+            DX_FLAT => dx_flat::<S, G>(s, g, n, dy.as_ptr(), w.as_ptr(), dyp, dxf, dx.as_mut_ptr()),
+            DX_GEMM => dx_gemm::<S, G>(s, g, n, dq.as_ptr(), q, w.as_ptr(), dxf, dx.as_mut_ptr()),
+            DX_POSITIONS => dx_rows::<S, G, true>(s, g, n, dy, w, wt, dyp, dx),
+            _ => dx_rows::<S, G, false>(s, g, n, dy, w, wt, dyp, dx),
+        })
     }
-    let positions = dxk == Dx::Positions;
-    if !positions {
+}
+
+/// The input gradient along rows, one sample at a time: [`dx_positions`] (`POSITIONS`) or
+/// [`dx_filters`] from a zero-padded copy of each sample's `dy`.
+///
+/// # Safety
+/// The lengths of [`backward_with`]: `dy`, `dx` hold `n` samples, `wt` and `dyp` have the sizes
+/// of [`parts`].
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dx_rows<S: Isa, G: GeomOf, const POSITIONS: bool>(
+    s: S,
+    g: Geom,
+    n: usize,
+    dy: &[f32],
+    w: &[f32],
+    wt: &mut [f32],
+    dyp: &mut [f32],
+    dx: &mut [f32],
+) {
+    let (xs, ys) = (g.cin * g.h * g.w, g.cout * g.oh * g.ow);
+    if !POSITIONS {
         // The kernel `[ky][kx][co][ci]`, input channels innermost for the filters kernel.
         let taps = g.kh * g.kw;
         for t in 0..taps {
@@ -483,10 +662,10 @@ pub(crate) fn backward_with<S: Isa>(
         let dxi = &mut dx[i * xs..][..xs];
         // SAFETY: `dyp` holds the padded copy (`parts`), `w`/`wt` the kernel, `dxi` a sample.
         unsafe {
-            if positions {
-                dx_positions(s, g, dyp.as_ptr(), w.as_ptr(), dxi.as_mut_ptr());
+            if POSITIONS {
+                dx_positions::<S, G>(s, g, dyp.as_ptr(), w.as_ptr(), dxi.as_mut_ptr());
             } else {
-                dx_filters(s, g, dyp.as_ptr(), wt.as_ptr(), dxi.as_mut_ptr());
+                dx_filters::<S, G>(s, g, dyp.as_ptr(), wt.as_ptr(), dxi.as_mut_ptr());
             }
         }
     }
@@ -542,18 +721,8 @@ const fn acc_budget<S: Isa>() -> usize {
     }
 }
 
-/// Filters per block: the largest of 8, 6, 4, 3, 2 dividing `cout` (else 1) such that
-/// `fit(f)`.
-#[cfg_attr(not(debug_assertions), inline(always))]
-#[cfg_attr(debug_assertions, inline)]
-fn filters_dividing(cout: usize, fit: impl Fn(usize) -> bool) -> usize {
-    for f in [8, 6, 4, 3, 2] {
-        if cout.is_multiple_of(f) && fit(f) {
-            return f;
-        }
-    }
-    1
-}
+/// The candidates for filters (or channels) per block, largest first.
+const DIVIDING: [usize; 5] = [8, 6, 4, 3, 2];
 
 /// Cells after the `dy` planes: reads of [`dx_gemm`] past the last sample's rows.
 const DQ_SLACK: usize = 8 * MAX_LANES;

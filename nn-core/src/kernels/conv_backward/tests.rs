@@ -39,7 +39,7 @@ fn every_isa_backward(
     };
     let mut out = Vec::new();
     let (mut dx, mut dw, mut db, mut sc) = fresh();
-    backward_with(
+    backward_with::<_, Geom>(
         crate::kernels::isa::Portable,
         g,
         n,

@@ -134,7 +134,7 @@ pub(super) const fn compact_plan<S: Isa>(g: Geom, force: u8) -> Option<CompactPl
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn compact<S: Isa, A: Epilogue>(
+pub(super) unsafe fn compact<S: Isa, G: GeomOf, A: Epilogue>(
     s: S,
     g: Geom,
     plan: CompactPlan,
@@ -146,24 +146,51 @@ pub(super) unsafe fn compact<S: Isa, A: Epilogue>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        match (plan.f, plan.nv) {
-            (16, _) => compact_k::<S, 16, 1, A>(s, g, plan, x, w, b, y, act),
-            (8, 1) => compact_k::<S, 8, 1, A>(s, g, plan, x, w, b, y, act),
-            (8, 2) => compact_k::<S, 8, 2, A>(s, g, plan, x, w, b, y, act),
-            (8, _) => compact_k::<S, 8, 3, A>(s, g, plan, x, w, b, y, act),
-            (6, 1) => compact_k::<S, 6, 1, A>(s, g, plan, x, w, b, y, act),
-            (6, 2) => compact_k::<S, 6, 2, A>(s, g, plan, x, w, b, y, act),
-            (6, 3) => compact_k::<S, 6, 3, A>(s, g, plan, x, w, b, y, act),
-            (6, _) => compact_k::<S, 6, 4, A>(s, g, plan, x, w, b, y, act),
-            (4, 1) => compact_k::<S, 4, 1, A>(s, g, plan, x, w, b, y, act),
-            (4, 2) => compact_k::<S, 4, 2, A>(s, g, plan, x, w, b, y, act),
-            (4, 3) => compact_k::<S, 4, 3, A>(s, g, plan, x, w, b, y, act),
-            (4, _) => compact_k::<S, 4, 4, A>(s, g, plan, x, w, b, y, act),
-            (_, 1) => compact_k::<S, 1, 1, A>(s, g, plan, x, w, b, y, act),
-            (_, 2) => compact_k::<S, 1, 2, A>(s, g, plan, x, w, b, y, act),
-            (_, 3) => compact_k::<S, 1, 3, A>(s, g, plan, x, w, b, y, act),
+        choose!(const { fixed_block::<S, G>() }, block_of(plan), {
+            0x101 => compact_k::<S, 16, 1, A>(s, g, plan, x, w, b, y, act),
+            0x81 => compact_k::<S, 8, 1, A>(s, g, plan, x, w, b, y, act),
+            0x82 => compact_k::<S, 8, 2, A>(s, g, plan, x, w, b, y, act),
+            0x83 => compact_k::<S, 8, 3, A>(s, g, plan, x, w, b, y, act),
+            0x61 => compact_k::<S, 6, 1, A>(s, g, plan, x, w, b, y, act),
+            0x62 => compact_k::<S, 6, 2, A>(s, g, plan, x, w, b, y, act),
+            0x63 => compact_k::<S, 6, 3, A>(s, g, plan, x, w, b, y, act),
+            0x64 => compact_k::<S, 6, 4, A>(s, g, plan, x, w, b, y, act),
+            0x41 => compact_k::<S, 4, 1, A>(s, g, plan, x, w, b, y, act),
+            0x42 => compact_k::<S, 4, 2, A>(s, g, plan, x, w, b, y, act),
+            0x43 => compact_k::<S, 4, 3, A>(s, g, plan, x, w, b, y, act),
+            0x44 => compact_k::<S, 4, 4, A>(s, g, plan, x, w, b, y, act),
+            0x11 => compact_k::<S, 1, 1, A>(s, g, plan, x, w, b, y, act),
+            0x12 => compact_k::<S, 1, 2, A>(s, g, plan, x, w, b, y, act),
+            0x13 => compact_k::<S, 1, 3, A>(s, g, plan, x, w, b, y, act),
             _ => compact_k::<S, 1, 4, A>(s, g, plan, x, w, b, y, act),
-        }
+        })
+    }
+}
+
+/// A compact plan's block as one number, `F * 16 + NV` (`0x<F><NV>` in hex) (the block sizes `compact_plan` chooses
+/// from: `F` in 16, 8, 6, 4, 1; `NV` in 1..=4, and 1 for 16 filters; 8 filters take at most 3).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn block_of(plan: CompactPlan) -> usize {
+    let nv = if plan.f == 16 {
+        1
+    } else if plan.f == 8 && plan.nv > 3 {
+        3
+    } else {
+        plan.nv
+    };
+    plan.f * 16 + nv
+}
+
+/// [`block_of`] the compact plan of a geometry fixed by `G` (one that has a plan), else
+/// [`UNFIXED`].
+const fn fixed_block<S: Isa, G: GeomOf>() -> usize {
+    match G::FIXED {
+        Some(g) => match compact_plan::<S>(g, 0) {
+            Some(plan) => block_of(plan),
+            None => 0,
+        },
+        None => UNFIXED,
     }
 }
 

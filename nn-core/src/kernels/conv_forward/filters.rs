@@ -34,7 +34,7 @@ pub(super) const fn positions_per_block<S: Isa>(v: usize, width: usize) -> usize
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn filters_all<S: Isa, A: Epilogue>(
+pub(super) unsafe fn filters_all<S: Isa, G: GeomOf, A: Epilogue, const PART: u8>(
     s: S,
     g: Geom,
     x: *const f32,
@@ -50,21 +50,47 @@ pub(super) unsafe fn filters_all<S: Isa, A: Epilogue>(
     if ox0 >= ox1 {
         return;
     }
-    let nvf = g.cout.div_ceil(S::LANES);
     // SAFETY: forwarded.
     unsafe {
-        match nvf {
-            1 => filters_rows::<S, 1, _>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
-            2 => filters_rows::<S, 2, _>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
-            3 => filters_rows::<S, 3, _>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
+        choose!(const { fixed_vectors::<S, G>() }, vectors::<S>(g), {
+            1 => filters_rows::<S, G, 1, _, PART>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
+            2 => filters_rows::<S, G, 2, _, PART>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
+            3 => filters_rows::<S, G, 3, _, PART>(s, g, x, w, b, y, act, 0, ox0, ox1, lo, hi),
             _ => {
                 let mut c0 = 0;
                 while c0 < g.cout {
-                    filters_rows::<S, 4, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi);
+                    filters_rows::<S, G, 4, _, PART>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi);
                     c0 += 4 * S::LANES;
                 }
-            }
+            },
+        })
+    }
+}
+
+/// Vectors of filters per filters-kernel block (at most 4).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn vectors<S: Isa>(g: Geom) -> usize {
+    min(g.cout.div_ceil(S::LANES), 4)
+}
+
+/// [`vectors`] for a geometry fixed by `G`, else [`UNFIXED`].
+const fn fixed_vectors<S: Isa, G: GeomOf>() -> usize {
+    match G::FIXED {
+        Some(g) => vectors::<S>(g),
+        None => UNFIXED,
+    }
+}
+
+/// [`positions_per_block`] for the columns of role `PART` of a geometry fixed by `G`, else
+/// [`UNFIXED`].
+const fn fixed_positions<S: Isa, G: GeomOf, const V: usize, const PART: u8>() -> usize {
+    match G::FIXED {
+        Some(g) => {
+            let (ox0, ox1) = columns(g, PART);
+            positions_per_block::<S>(V, ox1.saturating_sub(ox0))
         }
+        None => UNFIXED,
     }
 }
 
@@ -75,7 +101,7 @@ pub(super) unsafe fn filters_all<S: Isa, A: Epilogue>(
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn filters_rows<S: Isa, const V: usize, A: Epilogue>(
+unsafe fn filters_rows<S: Isa, G: GeomOf, const V: usize, A: Epilogue, const PART: u8>(
     s: S,
     g: Geom,
     x: *const f32,
@@ -91,7 +117,8 @@ unsafe fn filters_rows<S: Isa, const V: usize, A: Epilogue>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        match positions_per_block::<S>(V, ox1 - ox0) {
+        let positions = positions_per_block::<S>(V, ox1 - ox0);
+        choose!(const { fixed_positions::<S, G, V, PART>() }, positions, {
             12 => filters_rows_p::<S, V, 12, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
             10 => filters_rows_p::<S, V, 10, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
             8 => filters_rows_p::<S, V, 8, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
@@ -101,7 +128,7 @@ unsafe fn filters_rows<S: Isa, const V: usize, A: Epilogue>(
             3 => filters_rows_p::<S, V, 3, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
             2 => filters_rows_p::<S, V, 2, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
             _ => filters_rows_p::<S, V, 1, _>(s, g, x, w, b, y, act, c0, ox0, ox1, lo, hi),
-        }
+        })
     }
 }
 

@@ -30,7 +30,7 @@ use filters::{filters_all, positions_per_block};
 use positions::positions_all;
 
 use super::epilogue::Epilogue;
-use super::geom::{Geom, GeomOf};
+use super::geom::{choose, Geom, GeomOf, UNFIXED};
 use super::isa::{Isa, Kernel};
 
 /// `y = conv(x, w) + b` for one sample as a [`Kernel`] for [`crate::kernels::isa::dispatch`].
@@ -50,7 +50,7 @@ impl<G: GeomOf, A: Epilogue> Kernel for ConvForward<'_, G, A> {
     #[cfg_attr(debug_assertions, inline)]
     fn run<S: Isa>(self, s: S) {
         let plan = compact::plan_of::<S, G>(self.g);
-        forward_with(
+        forward_with::<S, G, A>(
             s,
             self.g.geom(),
             plan,
@@ -117,14 +117,45 @@ pub(crate) fn forward<S: Isa, A: Epilogue>(
     y: &mut [f32],
     act: A,
 ) {
-    forward_with(s, g, compact::plan_of::<S, Geom>(g), x, w, b, y, act)
+    forward_with::<S, Geom, A>(s, g, compact::plan_of::<S, Geom>(g), x, w, b, y, act)
+}
+
+/// The kernel of a geometry: 1 compact, 2 positions (with the filters kernel on the edge
+/// columns), 3 filters; `plan` is its compact plan.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn kernel_of<S: Isa>(g: Geom, plan: Option<CompactPlan>) -> usize {
+    if plan.is_some() {
+        return 1;
+    }
+    let l = S::LANES;
+    let (lo, hi) = interior(g);
+    let taps = g.kh * g.kw * g.cin;
+    // Cost in vector operations (+ scalar stores, each about as dear) of the two kernels.
+    let nvf = g.cout.div_ceil(l);
+    let filters_cost = g.oh * g.ow * (nvf * taps + g.cout);
+    let positions_cost = g.oh * ((hi - lo).div_ceil(l) * g.cout * taps)
+        + g.oh * (g.ow - (hi - lo)) * (nvf * taps + g.cout);
+    if g.sw == 1 && hi > lo && positions_cost < filters_cost {
+        2
+    } else {
+        3
+    }
+}
+
+/// [`kernel_of`] for a geometry fixed by `G`, else [`UNFIXED`].
+const fn fixed_kernel<S: Isa, G: GeomOf>() -> usize {
+    match G::FIXED {
+        Some(g) => kernel_of::<S>(g, compact::compact_plan::<S>(g, 0)),
+        None => UNFIXED,
+    }
 }
 
 /// Forward of one sample with the operations of `s`; `plan` is `compact_plan(g)`.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-fn forward_with<S: Isa, A: Epilogue>(
+fn forward_with<S: Isa, G: GeomOf, A: Epilogue>(
     s: S,
     g: Geom,
     plan: Option<CompactPlan>,
@@ -142,66 +173,44 @@ fn forward_with<S: Isa, A: Epilogue>(
             && g.sw >= 1
             && g.sh >= 1
     );
-    if let Some(plan) = plan {
-        // SAFETY: the lengths were checked above; `compact` reads the padded copy it makes and
-        // writes `cout * oh * ow` outputs.
-        unsafe { compact(s, g, plan, x.as_ptr(), w.as_ptr(), b, y.as_mut_ptr(), act) };
-        return;
-    }
-    let l = S::LANES;
+    let (x, w, y) = (x.as_ptr(), w.as_ptr(), y.as_mut_ptr());
     let (lo, hi) = interior(g);
-    let taps = g.kh * g.kw * g.cin;
-    // Cost in vector operations (+ scalar stores, each about as dear) of the two kernels.
-    let nvf = g.cout.div_ceil(l);
-    let filters_cost = g.oh * g.ow * (nvf * taps + g.cout);
-    let positions_cost = g.oh * ((hi - lo).div_ceil(l) * g.cout * taps)
-        + g.oh * (g.ow - (hi - lo)) * (nvf * taps + g.cout);
-    // SAFETY: (every call) the lengths were checked above, and every index the kernels form
-    // stays inside them (see the kernels).
+    // SAFETY: (every arm) the lengths were checked above, and every index the kernels form
+    // stays inside them (see the kernels); `compact` reads the padded copy it makes and writes
+    // `cout * oh * ow` outputs.
     unsafe {
-        if g.sw == 1 && hi > lo && positions_cost < filters_cost {
-            positions_all(s, g, x.as_ptr(), w.as_ptr(), b, y.as_mut_ptr(), act, lo, hi);
-            filters_all(
-                s,
-                g,
-                x.as_ptr(),
-                w.as_ptr(),
-                b,
-                y.as_mut_ptr(),
-                act,
-                0,
-                lo,
-                lo,
-                lo,
-            );
-            filters_all(
-                s,
-                g,
-                x.as_ptr(),
-                w.as_ptr(),
-                b,
-                y.as_mut_ptr(),
-                act,
-                hi,
-                g.ow,
-                hi,
-                hi,
-            );
-        } else {
-            filters_all(
-                s,
-                g,
-                x.as_ptr(),
-                w.as_ptr(),
-                b,
-                y.as_mut_ptr(),
-                act,
-                0,
-                g.ow,
-                lo,
-                hi,
-            );
-        }
+        choose!(const { fixed_kernel::<S, G>() }, kernel_of::<S>(g, plan), {
+            1 => match plan {
+                Some(plan) => compact::<S, G, A>(s, g, plan, x, w, b, y, act),
+                None => unreachable!(),
+            },
+            2 => {
+                positions_all::<S, G, A>(s, g, x, w, b, y, act, lo, hi);
+                filters_all::<S, G, A, LEFT>(s, g, x, w, b, y, act, 0, lo, lo, lo);
+                filters_all::<S, G, A, RIGHT>(s, g, x, w, b, y, act, hi, g.ow, hi, hi);
+            },
+            _ => filters_all::<S, G, A, ROW>(s, g, x, w, b, y, act, 0, g.ow, lo, hi),
+        })
+    }
+}
+
+/// Which columns a [`filters_all`] call covers (its block size is chosen for their number):
+/// whole rows.
+const ROW: u8 = 0;
+/// The columns left of the interior.
+const LEFT: u8 = 1;
+/// The columns right of the interior.
+const RIGHT: u8 = 2;
+
+/// The columns `[ox0, ox1)` a [`filters_all`] call of role `part` covers.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn columns(g: Geom, part: u8) -> (usize, usize) {
+    let (lo, hi) = interior(g);
+    match part {
+        LEFT => (0, lo),
+        RIGHT => (hi, g.ow),
+        _ => (0, g.ow),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::kernels::epilogue::Fused;
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn positions_all<S: Isa, A: Epilogue>(
+pub(super) unsafe fn positions_all<S: Isa, G: GeomOf, A: Epilogue>(
     s: S,
     g: Geom,
     x: *const f32,
@@ -22,14 +22,39 @@ pub(super) unsafe fn positions_all<S: Isa, A: Epilogue>(
     lo: usize,
     hi: usize,
 ) {
-    let nv = (hi - lo).div_ceil(S::LANES).min(3);
     // SAFETY: forwarded.
     unsafe {
-        match nv {
-            1 => positions_nv::<S, 1, _>(s, g, x, w, b, y, act, lo, hi),
-            2 => positions_nv::<S, 2, _>(s, g, x, w, b, y, act, lo, hi),
-            _ => positions_nv::<S, 3, _>(s, g, x, w, b, y, act, lo, hi),
+        choose!(const { fixed_nv::<S, G>() }, nv_of::<S>(lo, hi), {
+            1 => positions_nv::<S, G, 1, _>(s, g, x, w, b, y, act, lo, hi),
+            2 => positions_nv::<S, G, 2, _>(s, g, x, w, b, y, act, lo, hi),
+            _ => positions_nv::<S, G, 3, _>(s, g, x, w, b, y, act, lo, hi),
+        })
+    }
+}
+
+/// Vectors of output columns per positions-kernel block for the interior `[lo, hi)`.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+const fn nv_of<S: Isa>(lo: usize, hi: usize) -> usize {
+    min((hi - lo).div_ceil(S::LANES), 3)
+}
+
+/// [`nv_of`] for a geometry fixed by `G`, else [`UNFIXED`].
+const fn fixed_nv<S: Isa, G: GeomOf>() -> usize {
+    match G::FIXED {
+        Some(g) => {
+            let (lo, hi) = interior(g);
+            nv_of::<S>(lo, if hi > lo { hi } else { lo })
         }
+        None => UNFIXED,
+    }
+}
+
+/// [`filters_per_block`] for a geometry fixed by `G`, else [`UNFIXED`].
+const fn fixed_filters<S: Isa, G: GeomOf, const NV: usize>() -> usize {
+    match G::FIXED {
+        Some(g) => filters_per_block::<S, NV>(g.cout),
+        None => UNFIXED,
     }
 }
 
@@ -37,12 +62,15 @@ pub(super) unsafe fn positions_all<S: Isa, A: Epilogue>(
 /// and fits the accumulator budget with `NV` vectors (1 otherwise).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-fn filters_per_block<S: Isa, const NV: usize>(cout: usize) -> usize {
+const fn filters_per_block<S: Isa, const NV: usize>(cout: usize) -> usize {
     let max = acc_budget::<S>() / NV;
-    for f in [8, 6, 4, 2] {
-        if f <= max && cout.is_multiple_of(f) {
-            return f;
+    let fs = [8, 6, 4, 2];
+    let mut i = 0;
+    while i < fs.len() {
+        if fs[i] <= max && cout.is_multiple_of(fs[i]) {
+            return fs[i];
         }
+        i += 1;
     }
     1
 }
@@ -52,7 +80,7 @@ fn filters_per_block<S: Isa, const NV: usize>(cout: usize) -> usize {
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn positions_nv<S: Isa, const NV: usize, A: Epilogue>(
+unsafe fn positions_nv<S: Isa, G: GeomOf, const NV: usize, A: Epilogue>(
     s: S,
     g: Geom,
     x: *const f32,
@@ -65,13 +93,13 @@ unsafe fn positions_nv<S: Isa, const NV: usize, A: Epilogue>(
 ) {
     // SAFETY: forwarded.
     unsafe {
-        match filters_per_block::<S, NV>(g.cout) {
+        choose!(const { fixed_filters::<S, G, NV>() }, filters_per_block::<S, NV>(g.cout), {
             8 => positions_f::<S, 8, NV, _>(s, g, x, w, b, y, act, lo, hi),
             6 => positions_f::<S, 6, NV, _>(s, g, x, w, b, y, act, lo, hi),
             4 => positions_f::<S, 4, NV, _>(s, g, x, w, b, y, act, lo, hi),
             2 => positions_f::<S, 2, NV, _>(s, g, x, w, b, y, act, lo, hi),
             _ => positions_f::<S, 1, NV, _>(s, g, x, w, b, y, act, lo, hi),
-        }
+        })
     }
 }
 

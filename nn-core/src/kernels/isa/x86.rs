@@ -325,6 +325,7 @@ pub(crate) unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+#[inline(never)]
 #[allow(dead_code)]
 pub(crate) unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
     // SAFETY: the caller checked the CPU.
