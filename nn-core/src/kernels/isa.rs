@@ -140,7 +140,9 @@ pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
             x86::Level::Avx512 => unsafe { x86::run_avx512(k) },
             // SAFETY: `level` detected AVX2 and FMA (or the crate is compiled for them).
             x86::Level::Avx2 => unsafe { x86::run_avx2(k) },
-            x86::Level::Baseline => run_portable(k),
+            // Inlined: out of line (`run_portable`), the code around the calls got slower on
+            // AVX-512 machines that never take this arm (M2 batch-1 latency +10%).
+            x86::Level::Baseline => k.run(Portable),
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -150,9 +152,7 @@ pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
 }
 
 /// Runs `k` with the [`Portable`] operations, compiled once per kernel instantiation (out of
-/// line, as the AVX2 and AVX-512 arms: a network's code is a call per layer, not every arm of
-/// every kernel inlined into one function, which is what kept release builds of deep networks
-/// in LLVM for minutes).
+/// line, as the AVX2 and AVX-512 arms, where it is the only arm: other architectures).
 #[cfg_attr(not(debug_assertions), inline(never))]
 #[allow(dead_code)] // unused where the crate is compiled for AVX-512 (outside tests)
 fn run_portable<K: Kernel>(k: K) -> K::Out {
