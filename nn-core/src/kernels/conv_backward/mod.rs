@@ -420,32 +420,10 @@ fn empty(g: Geom) -> bool {
 }
 
 /// Kernel choices the tests force, so every kernel meets every geometry: bits 0-1 the weight
-/// gradient ([`Dw`] + 1), bits 2-4 the input gradient ([`Dx`] + 1); 0 chooses by cost, and a
+/// gradient (`DW_*` + 1), bits 2-4 the input gradient (`DX_*` + 1); 0 chooses by cost, and a
 /// kernel the geometry does not allow is not forced.
 #[cfg(test)]
 pub(crate) static FORCE: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
-
-/// The weight-gradient kernels.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Dw {
-    /// [`dw_positions`] (stride 1).
-    Positions,
-    /// [`dw_taps`].
-    Taps,
-}
-
-/// The input-gradient kernels.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Dx {
-    /// [`dx_positions`] (stride 1 along rows).
-    Positions,
-    /// [`dx_filters`].
-    Filters,
-    /// [`dx_flat`] (stride 1).
-    Flat,
-    /// [`dx_gemm`] (stride 1).
-    Gemm,
-}
 
 /// [`DW_POSITIONS`] or [`DW_TAPS`]: the cheaper weight-gradient kernel the geometry allows.
 const fn dw_kernel_of<S: Isa>(g: Geom) -> usize {
@@ -457,17 +435,17 @@ const fn dw_kernel_of<S: Isa>(g: Geom) -> usize {
     }
 }
 
-/// [`dw_kernel_of`] as a number.
+/// Weight-gradient kernel: [`dw_positions`] (stride 1).
 const DW_POSITIONS: usize = 0;
-/// See [`DW_POSITIONS`].
+/// Weight-gradient kernel: [`dw_taps`].
 const DW_TAPS: usize = 1;
-/// [`dx_kernel_of`] as a number.
+/// Input-gradient kernel: [`dx_positions`] (stride 1 along rows).
 const DX_POSITIONS: usize = 0;
-/// See [`DX_POSITIONS`].
+/// Input-gradient kernel: [`dx_filters`].
 const DX_FILTERS: usize = 1;
-/// See [`DX_POSITIONS`].
+/// Input-gradient kernel: [`dx_flat`] (stride 1).
 const DX_FLAT: usize = 2;
-/// See [`DX_POSITIONS`].
+/// Input-gradient kernel: [`dx_gemm`] (stride 1).
 const DX_GEMM: usize = 3;
 
 /// The cheapest input-gradient kernel the geometry allows ([`DX_POSITIONS`] ...).
@@ -489,42 +467,33 @@ const fn dx_kernel_of<S: Isa>(g: Geom) -> usize {
 /// The weight-gradient kernel: the cheaper one the geometry allows (or the one tests force).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-fn dw_kernel<S: Isa>(g: Geom) -> Dw {
+fn dw_kernel<S: Isa>(g: Geom) -> usize {
     #[cfg(test)]
     let unit = g.sh == 1 && g.sw == 1;
     #[cfg(test)]
     match FORCE.load(core::sync::atomic::Ordering::Relaxed) & 3 {
-        1 if unit => return Dw::Positions,
-        2 => return Dw::Taps,
+        1 if unit => return DW_POSITIONS,
+        2 => return DW_TAPS,
         _ => {}
     }
-    if dw_kernel_of::<S>(g) == DW_POSITIONS {
-        Dw::Positions
-    } else {
-        Dw::Taps
-    }
+    dw_kernel_of::<S>(g)
 }
 
 /// The input-gradient kernel: the cheapest one the geometry allows (or the one tests force).
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-fn dx_kernel<S: Isa>(g: Geom) -> Dx {
+fn dx_kernel<S: Isa>(g: Geom) -> usize {
     #[cfg(test)]
     let unit = g.sh == 1 && g.sw == 1;
     #[cfg(test)]
     match (FORCE.load(core::sync::atomic::Ordering::Relaxed) >> 2) & 7 {
-        1 if g.sw == 1 => return Dx::Positions,
-        2 => return Dx::Filters,
-        3 if unit => return Dx::Flat,
-        4 if unit => return Dx::Gemm,
+        1 if g.sw == 1 => return DX_POSITIONS,
+        2 => return DX_FILTERS,
+        3 if unit => return DX_FLAT,
+        4 if unit => return DX_GEMM,
         _ => {}
     }
-    match dx_kernel_of::<S>(g) {
-        DX_POSITIONS => Dx::Positions,
-        DX_FLAT => Dx::Flat,
-        DX_GEMM => Dx::Gemm,
-        _ => Dx::Filters,
-    }
+    dx_kernel_of::<S>(g)
 }
 
 /// Backward of `n` samples with the operations of `s`.
@@ -577,12 +546,12 @@ pub(crate) fn backward_with<S: Isa, G: GeomOf>(
     let (q, cs) = planes(g, n);
     // SAFETY: the lengths were checked above; the scratch parts have the sizes `parts` gives.
     unsafe {
-        if dwk == Dw::Positions || dxk == Dx::Gemm {
+        if dwk == DW_POSITIONS || dxk == DX_GEMM {
             prepare_dy_planes(s, g, n, dy.as_ptr(), dq.as_mut_ptr());
         }
         // The weight gradient: the kernel a constant for a fixed geometry (rustc compiles only
         // the one chosen).
-        choose!(const { fixed!(G, |g| dw_kernel_of::<S>(g)) }, dwk as usize, {
+        choose!(const { fixed!(G, |g| dw_kernel_of::<S>(g)) }, dwk, {
             DW_POSITIONS => {
                 prepare_x_planes(s, g, n, x.as_ptr(), xp.as_mut_ptr());
                 dw_positions::<S, G>(s, g, xp.as_ptr(), cs, dq.as_ptr(), q, dw.as_mut_ptr());
@@ -603,7 +572,7 @@ pub(crate) fn backward_with<S: Isa, G: GeomOf>(
     // SAFETY: the lengths were checked above; the scratch parts have the sizes `parts` gives;
     // `dq` holds the `dy` planes when the kernel is `Gemm`.
     unsafe {
-        choose!(const { fixed!(G, |g| dx_kernel_of::<S>(g)) }, dxk as usize, {
+        choose!(const { fixed!(G, |g| dx_kernel_of::<S>(g)) }, dxk, {
             DX_FLAT => dx_flat::<S, G>(s, g, n, dy.as_ptr(), w.as_ptr(), dyp, dxf, dx.as_mut_ptr()),
             DX_GEMM => dx_gemm::<S, G>(s, g, n, dq.as_ptr(), q, w.as_ptr(), dxf, dx.as_mut_ptr()),
             DX_POSITIONS => dx_rows::<S, G, true>(s, g, n, dy, w, wt, dyp, dx),
