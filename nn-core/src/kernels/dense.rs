@@ -98,8 +98,8 @@ const PREFETCH_ROWS: usize = 2;
 
 /// One tile: outputs `ob..ob + n` with `n = min(T * LANES, no - ob)` (at least
 /// `(T - 1) * LANES + 1`), as `T` vectors times `C` independent partial sums over the inputs
-/// (input `i` feeds sum `i % C`), added pairwise at the end; bias and activation are applied in
-/// registers where the activation allows.
+/// (input `i` feeds sum `i % C`; the bias starts sum 0), added pairwise at the end; the
+/// activation is applied in registers where it allows.
 ///
 /// # Safety
 /// `x` holds `ni` cells, `w` `ni * no`, `b` and `y` `no`.
@@ -123,7 +123,11 @@ unsafe fn tile<S: Isa, const T: usize, const C: usize, A: Epilogue>(
     let prefetch = ni * no * 4 > 32 * 1024;
     // SAFETY: weight row `i` is `w[i * no..][..no]`; lane counts are clamped to `n` per vector.
     unsafe {
+        // The bias starts the first partial sum: one addition less on the chain to the output.
         let mut acc = [[s.zero(); T]; C];
+        for t in 0..T {
+            acc[0][t] = s.load_n(b.add(ob + t * l), n - t * l);
+        }
         let full = ni / C * C;
         let mut i = 0;
         while i < full {
@@ -163,7 +167,7 @@ unsafe fn tile<S: Isa, const T: usize, const C: usize, A: Epilogue>(
         }
         for t in 0..T {
             let k = n - t * l;
-            let mut v = s.add(acc[0][t], s.load_n(b.add(ob + t * l), k));
+            let mut v = acc[0][t];
             if A::FUSED == Fused::Relu {
                 // `max(0, v)` returns `v` when it is NaN, as `ReLU` does.
                 v = s.max(s.zero(), v);

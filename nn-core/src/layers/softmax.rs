@@ -17,18 +17,47 @@ impl Softmax {
     /// Writes softmax(x) into y. Slices must have equal lengths.
     #[inline(always)]
     pub fn apply(x: &[f32], y: &mut [f32]) {
-        let mut m = f32::NEG_INFINITY;
-        for &v in x {
-            m = if v > m { v } else { m };
-        }
+        let m = tree(x, f32::NEG_INFINITY, max);
         for (y, &x) in y.iter_mut().zip(x) {
             *y = math::exp_neg(x - m);
         }
-        let sum: f32 = y.iter().sum();
-        let inv = 1.0 / sum;
-        for y in y.iter_mut() {
-            *y *= inv;
+        normalize(y);
+    }
+}
+
+/// `a` or `b`, whichever is larger; `a` when `b` is NaN (a NaN logit then makes every
+/// probability NaN through its exponential, not through the maximum).
+#[inline(always)]
+fn max(a: f32, b: f32) -> f32 {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// `f` over `x` as eight partial results combined pairwise: a dependency chain of
+/// `len / 8 + 3` operations instead of `len` (a one-sample softmax is latency, not throughput).
+/// `identity` fills the partial results beyond `len` (-0 for sums, -infinity for maxima: both
+/// leave every value unchanged, so the compiler drops them).
+#[inline(always)]
+fn tree(x: &[f32], identity: f32, f: fn(f32, f32) -> f32) -> f32 {
+    let mut p = [identity; 8];
+    for chunk in x.chunks(8) {
+        for (p, &v) in p.iter_mut().zip(chunk) {
+            *p = f(*p, v);
         }
+    }
+    f(f(f(p[0], p[4]), f(p[1], p[5])), f(f(p[2], p[6]), f(p[3], p[7])))
+}
+
+/// Divides the exponentials by their sum (a division, not a multiplication by the reciprocal:
+/// one rounding, and one latency instead of two).
+#[inline(always)]
+fn normalize(y: &mut [f32]) {
+    let sum = tree(y, -0.0, |a, b| a + b);
+    for y in y.iter_mut() {
+        *y /= sum;
     }
 }
 
@@ -43,10 +72,7 @@ impl<S: Shape> Layer<S, S> for Softmax {
     fn forward_batch(&self, x: &[Tensor<S>], y: &mut [Tensor<S>]) {
         let n = x.len().min(y.len());
         for (x, y) in x[..n].iter().zip(y[..n].iter_mut()) {
-            let mut m = f32::NEG_INFINITY;
-            for &v in x.as_slice() {
-                m = if v > m { v } else { m };
-            }
+            let m = tree(x.as_slice(), f32::NEG_INFINITY, max);
             for (y, &x) in y.as_mut_slice().iter_mut().zip(x.as_slice()) {
                 *y = x - m;
             }
@@ -55,12 +81,7 @@ impl<S: Shape> Layer<S, S> for Softmax {
             *v = math::exp_neg(*v);
         }
         for y in y[..n].iter_mut() {
-            let y = y.as_mut_slice();
-            let sum: f32 = y.iter().sum();
-            let inv = 1.0 / sum;
-            for y in y.iter_mut() {
-                *y *= inv;
-            }
+            normalize(y.as_mut_slice());
         }
     }
     fn backward_batch(
