@@ -121,7 +121,7 @@ fn fit_model<N>(
     title: &str,
     wd: f32,
     data: (&Dataset<Point, usize>, &Dataset<Point, usize>),
-    scaler: &Standardizer,
+    scaler: &Standardizer<Shape1<U2>>,
     window: Window,
 ) -> Result<Trained, nn::Error>
 where
@@ -147,8 +147,8 @@ where
     }
     Ok(Trained {
         title: title.to_string(),
-        train_accuracy: accuracy(&net, train),
-        test_accuracy: accuracy(&net, test),
+        train_accuracy: accuracy(&net, train)?,
+        test_accuracy: accuracy(&net, test)?,
         params: N::PARAMS,
         grid,
         seconds: start.elapsed().as_secs_f32(),
@@ -158,7 +158,7 @@ where
 fn main() -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
     let data = moons(SEED);
-    let (train_raw, test_raw) = data.stratified_split(TEST_FRACTION, SEED);
+    let (train_raw, test_raw) = data.stratified_split(TEST_FRACTION, SEED)?;
     // The plotting window: the data's extent plus a margin, in the original coordinates.
     let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
     for x in &data.x {
@@ -172,7 +172,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         y: (lo[1] - 0.3, hi[1] + 0.3),
     };
     // Standardization fitted on the training split only.
-    let scaler = Standardizer::fit(&train_raw);
+    let scaler = Standardizer::fit(&train_raw)?;
     let (mut train, mut test) = (train_raw.clone(), test_raw.clone());
     scaler.transform(&mut train);
     scaler.transform(&mut test);

@@ -123,7 +123,7 @@ where
         .epochs(EPOCHS)
         .seed(SEED)
         .fit(&mut net, train, Some(val))?;
-    let m = evaluate(&net, &CrossEntropy, test);
+    let m = evaluate(&net, &CrossEntropy, test)?;
     let last = history.last().expect("epochs ran");
     println!(
         "{name:<28} final train loss {:.4}, final validation accuracy {:.4}, test accuracy {:.4}",
@@ -131,7 +131,7 @@ where
         last.validation.and_then(|v| v.accuracy).unwrap_or(0.0),
         m.accuracy.unwrap_or(0.0)
     );
-    Ok((history, m, net))
+    Ok((history, m.metrics(), net))
 }
 
 fn train_loss(h: &History) -> Vec<f32> {
@@ -148,7 +148,7 @@ fn val_accuracy(h: &History) -> Vec<f32> {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = Data::from_csv(concat!(env!("CARGO_MANIFEST_DIR"), "/data/mnist1d.csv"))?;
     let (train, test) = data.split_at(4000);
-    let (fit, val) = train.stratified_split(0.1, SEED);
+    let (fit, val) = train.stratified_split(0.1, SEED)?;
     println!(
         "MNIST-1D: {} train, {} validation, {} test; Dense layers of 64 units",
         fit.len(),

@@ -24,9 +24,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for x in &mut data.x {
         x.as_mut_slice().iter_mut().for_each(|v| *v /= 16.0);
     }
-    let (train, test) = data.stratified_split(0.2, SEED);
+    let (train, test) = data.stratified_split(0.2, SEED)?;
     // 5% of the training split is held out for validation (early stopping, curves).
-    let (fit, val) = train.stratified_split(0.05, SEED + 1);
+    let (fit, val) = train.stratified_split(0.05, SEED + 1)?;
     println!(
         "digits: {} train, {} validation, {} test images (stratified, seed {SEED})",
         fit.len(),
@@ -56,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plot_filters(&net, "digits_filters.png")?;
     println!("wrote digits_curves.png and digits_filters.png");
 
-    let m = evaluate(&net, &CrossEntropy, &test);
+    let m = evaluate(&net, &CrossEntropy, &test)?;
     println!("test loss: {:.4}", m.loss);
     println!("test accuracy: {:.4}", m.accuracy.unwrap_or(0.0));
     Ok(())

@@ -69,9 +69,9 @@ where
         .epochs(EPOCHS)
         .seed(seed)
         .fit(&mut net, train, None)?;
-    let m = evaluate(&net, &CrossEntropy, test);
+    let m = evaluate(&net, &CrossEntropy, test)?;
     Ok(Scores {
-        train_error: 1.0 - accuracy(&net, train),
+        train_error: 1.0 - accuracy(&net, train)?,
         test_error: 1.0 - m.accuracy.unwrap_or(0.0),
         test_loss: m.loss,
     })
@@ -113,7 +113,9 @@ fn noisy_subset(train: &Data) -> (Data, usize) {
     let mut rng = nn::Rng::new(DATA_SEED);
     let mut order: Vec<usize> = (0..train.len()).collect();
     rng.shuffle(&mut order);
-    let mut sub = train.subset(&order[..N_TRAIN]);
+    let mut sub = train
+        .subset(&order[..N_TRAIN])
+        .expect("indices of a shuffle of the training set");
     let flips = (NOISE * N_TRAIN as f32).round() as usize;
     let mut rows: Vec<usize> = (0..N_TRAIN).collect();
     rng.shuffle(&mut rows);

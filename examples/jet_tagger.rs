@@ -43,7 +43,7 @@ fn main() -> Result<(), nn::Error> {
         }));
         data.y.push(y);
     }
-    let (train, test) = data.stratified_split(0.2, 7);
+    let (train, test) = data.stratified_split(0.2, 7)?;
     let mut net = JetTagger::new(2023);
     Trainer::new(Adam::new(3e-3), CrossEntropy)
         .epochs(60)
@@ -52,7 +52,9 @@ fn main() -> Result<(), nn::Error> {
         .fit(&mut net, &train, None)?;
     println!(
         "trained on digits 0-4 pooled to 16 features: test accuracy {:.4} ({} test samples)",
-        evaluate(&net, &CrossEntropy, &test).accuracy.unwrap_or(0.0),
+        evaluate(&net, &CrossEntropy, &test)?
+            .accuracy
+            .unwrap_or(0.0),
         test.len()
     );
     let out = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/embed/m1.safetensors");

@@ -119,8 +119,12 @@ fn run() -> Result<(), String> {
             .push(Input::<LeNet>::try_from(&resize(x.as_slice())[..]).map_err(|e| e.to_string())?);
         data.y.push(y);
     }
-    let (train, test) = data.stratified_split(0.2, SEED);
-    let (fit, val) = train.stratified_split(0.1, SEED + 1);
+    let (train, test) = data
+        .stratified_split(0.2, SEED)
+        .map_err(|e| e.to_string())?;
+    let (fit, val) = train
+        .stratified_split(0.1, SEED + 1)
+        .map_err(|e| e.to_string())?;
     println!(
         "digits at 28x28: {} train, {} validation, {} test images",
         fit.len(),
@@ -175,7 +179,7 @@ fn run() -> Result<(), String> {
     println!("inference on a {} KiB thread stack: {stack} bytes of stack, {heap_inference} bytes of heap (predicted {class}, label {})", STACK / 1024, test.y[0]);
     println!("peak heap while training: {} bytes", PEAK.load(Relaxed));
 
-    let m = evaluate(&net, &CrossEntropy, &test);
+    let m = evaluate(&net, &CrossEntropy, &test).map_err(|e| e.to_string())?;
     println!("test loss: {:.4}", m.loss);
     println!("test accuracy: {:.4}", m.accuracy.unwrap_or(0.0));
     Ok(())

@@ -22,12 +22,12 @@ fn main() -> Result<(), nn::Error> {
         "/data/breast_cancer.csv"
     ))?;
     // Stratified 80/20 split (seed 42); standardization fitted on the training split only.
-    let (mut train, mut test) = data.stratified_split(0.2, SEED);
-    let scaler = Standardizer::fit(&train);
+    let (mut train, mut test) = data.stratified_split(0.2, SEED)?;
+    let scaler = Standardizer::fit(&train)?;
     scaler.transform(&mut train);
     scaler.transform(&mut test);
     // A validation split from the training data drives early stopping.
-    let (train, val) = train.stratified_split(0.15, SEED + 1);
+    let (train, val) = train.stratified_split(0.15, SEED + 1)?;
     println!(
         "breast cancer: {} train, {} validation, {} test samples, {} features",
         train.len(),
@@ -52,7 +52,7 @@ fn main() -> Result<(), nn::Error> {
         last.train_loss,
         last.validation
     );
-    let m = evaluate(&net, &BinaryCrossEntropy, &test);
+    let m = evaluate(&net, &BinaryCrossEntropy, &test)?;
     println!("test loss: {:.4}", m.loss);
     println!("test accuracy: {:.4}", m.accuracy.unwrap_or(0.0));
     Ok(())

@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "/data/mnist1d.csv"
     ))?;
     let (train, test) = data.split_at(4000);
-    let (fit, val) = train.stratified_split(0.1, SEED);
+    let (fit, val) = train.stratified_split(0.1, SEED)?;
     println!(
         "MNIST-1D: {} train, {} validation, {} test signals (canonical split)",
         fit.len(),
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     common::plot_history("mnist1d_curves.png", "MNIST-1D CNN (M4)", &history)?;
     println!("wrote mnist1d_curves.png");
 
-    let m = evaluate(&net, &CrossEntropy, &test);
+    let m = evaluate(&net, &CrossEntropy, &test)?;
     println!("test loss: {:.4}", m.loss);
     println!("test accuracy: {:.4}", m.accuracy.unwrap_or(0.0));
     Ok(())

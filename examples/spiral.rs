@@ -43,8 +43,8 @@ fn spiral(seed: u64) -> Dataset<Input<SpiralNet>, usize> {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data = spiral(SEED);
-    let (train, test) = data.stratified_split(0.2, SEED);
-    let (train, val) = train.stratified_split(0.15, SEED + 1);
+    let (train, test) = data.stratified_split(0.2, SEED)?;
+    let (train, val) = train.stratified_split(0.15, SEED + 1)?;
     println!(
         "spiral: {} classes, {} train, {} validation, {} test points",
         CLASSES,
@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     plot_boundary(&net, &test, "spiral_boundary.png")?;
     println!("wrote spiral_loss.png and spiral_boundary.png");
 
-    let m = evaluate(&net, &CrossEntropy, &test);
+    let m = evaluate(&net, &CrossEntropy, &test)?;
     println!("test loss: {:.4}", m.loss);
     println!("test accuracy: {:.4}", m.accuracy.unwrap_or(0.0));
     Ok(())

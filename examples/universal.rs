@@ -112,8 +112,8 @@ where
     Ok(CurveFit {
         units,
         params: N::PARAMS,
-        train_mse: evaluate(&net, &Mse, train).loss,
-        test_mse: evaluate(&net, &Mse, test).loss,
+        train_mse: evaluate(&net, &Mse, train)?.loss,
+        test_mse: evaluate(&net, &Mse, test)?.loss,
         prediction: test.x.iter().map(|x| net.forward(x)[0]).collect(),
         seconds: start.elapsed().as_secs_f32(),
     })
@@ -325,8 +325,8 @@ fn diabetes_run(
     data: &Dataset<Input<DiabetesMlp>, Scalar>,
     seed: u64,
 ) -> Result<DiabetesRun, Box<dyn Error>> {
-    let (mut train, mut test) = shuffle_split(data, 0.2, seed);
-    let scaler = Standardizer::fit(&train);
+    let (mut train, mut test) = data.split(0.2, seed)?;
+    let scaler = Standardizer::fit(&train)?;
     scaler.transform(&mut train);
     scaler.transform(&mut test);
     let train_y: Vec<f32> = train.y.iter().map(|t| t[0]).collect();
@@ -334,7 +334,7 @@ fn diabetes_run(
     for t in train.y.iter_mut().chain(test.y.iter_mut()) {
         t[0] = (t[0] - y_mean) / y_std;
     }
-    let (fit_set, val_set) = shuffle_split(&train, 0.15, seed + 1);
+    let (fit_set, val_set) = train.split(0.15, seed + 1)?;
 
     let mut linear = DiabetesLinear::new(seed);
     let h_lin = Trainer::new(Adam::new(0.01), Mse)
@@ -355,7 +355,7 @@ fn diabetes_run(
             .seed(seed)
             .progress(false)
             .fit(&mut net, &fit_set, Some(&val_set))?;
-        let val = evaluate(&net, &Mse, &val_set).loss;
+        let val = evaluate(&net, &Mse, &val_set)?.loss;
         if best.as_ref().is_none_or(|b| val < b.0) {
             best = Some((val, wd, net, h));
         }
@@ -434,18 +434,6 @@ fn load_regression_csv<S: Shape>(path: &str) -> Result<Dataset<Tensor<S>, Scalar
         return Err(format!("{path}: no rows").into());
     }
     Ok(data)
-}
-
-/// A seeded random split: `round(test_fraction * n)` samples go to the second set.
-fn shuffle_split<X: Clone, Y: Clone>(
-    data: &Dataset<X, Y>,
-    test_fraction: f32,
-    seed: u64,
-) -> (Dataset<X, Y>, Dataset<X, Y>) {
-    let mut idx: Vec<usize> = (0..data.len()).collect();
-    nn::Rng::new(seed).shuffle(&mut idx);
-    let n_test = (test_fraction * data.len() as f32).round() as usize;
-    (data.subset(&idx[n_test..]), data.subset(&idx[..n_test]))
 }
 
 fn mean_std(v: &[f32]) -> (f32, f32) {

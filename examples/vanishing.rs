@@ -176,7 +176,7 @@ where
     let loss = h.last().map_or(f32::NAN, |e| e.train_loss);
     Ok((
         loss,
-        evaluate(net, &CrossEntropy, test).accuracy.unwrap_or(0.0),
+        evaluate(net, &CrossEntropy, test)?.accuracy.unwrap_or(0.0),
     ))
 }
 

@@ -34,7 +34,7 @@ fn digits() -> (Data, Data) {
     for x in &mut data.x {
         x.as_mut_slice().iter_mut().for_each(|v| *v /= 16.0);
     }
-    data.stratified_split(0.2, SEED)
+    data.stratified_split(0.2, SEED).unwrap()
 }
 
 /// Accuracy through the training path: `forward_train` on batches of `B` test images (batch
@@ -61,7 +61,7 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
     let (train, test) = digits();
     let mut net = ResNet::new(SEED);
     println!("{}", ResNet::SUMMARY);
-    let before = accuracy(&net, &test);
+    let before = accuracy(&net, &test).unwrap();
     let history = Trainer::new(Adam::new(3e-3), CrossEntropy)
         .batch_size::<B>()
         .epochs(8)
@@ -77,8 +77,8 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
             e.train_accuracy.unwrap_or(0.0)
         );
     }
-    let infer = accuracy(&net, &test);
-    let infer_eval = evaluate(&net, &CrossEntropy, &test);
+    let infer = accuracy(&net, &test).unwrap();
+    let infer_eval = evaluate(&net, &CrossEntropy, &test).unwrap();
     let train_path = training_path_accuracy(&net, &test);
     println!(
         "test accuracy: before training {before:.4}, inference {infer:.4} (loss {:.4}), training path {train_path:.4}",
@@ -110,7 +110,7 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
     reset.batchnorm2d_11.beta = net.batchnorm2d_11.beta;
     let stats = |b: &BatchNorm<nn::typenum::U16>| (b.running_mean, b.running_var);
     assert_ne!(stats(&net.batchnorm2d_11), stats(&reset.batchnorm2d_11));
-    let reset_acc = accuracy(&reset, &test);
+    let reset_acc = accuracy(&reset, &test).unwrap();
     println!("inference accuracy with the running statistics reset to (0, 1): {reset_acc:.4}");
     assert!(
         reset_acc < infer - 0.10,
@@ -119,7 +119,7 @@ fn resnet_with_batchnorm_and_dropout_learns_digits() {
     // Inference is deterministic and leaves the network unchanged.
     let mut params = Vec::new();
     net.visit("", &mut |_, v| params.extend_from_slice(v));
-    assert_eq!(accuracy(&net, &test), infer);
+    assert_eq!(accuracy(&net, &test).unwrap(), infer);
     let mut after = Vec::new();
     net.visit("", &mut |_, v| after.extend_from_slice(v));
     assert_eq!(params, after);

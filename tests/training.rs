@@ -31,8 +31,8 @@ fn cancer() -> (
         "/data/breast_cancer.csv"
     ))
     .expect("data file");
-    let (mut train, mut test) = data.stratified_split(0.2, 42);
-    let s = Standardizer::fit(&train);
+    let (mut train, mut test) = data.stratified_split(0.2, 42).unwrap();
+    let s = Standardizer::fit(&train).unwrap();
     s.transform(&mut train);
     s.transform(&mut test);
     (train, test)
@@ -48,7 +48,7 @@ fn params_of<N: Parameters>(net: &N) -> Vec<f32> {
 fn mlp_learns_breast_cancer_with_softmax_cross_entropy() {
     let (train, test) = cancer();
     let mut net = CancerMlp::new(1);
-    let before = accuracy(&net, &test);
+    let before = accuracy(&net, &test).unwrap();
     let history = Trainer::new(Sgd::new(0.05).momentum(0.9), CrossEntropy)
         .batch_size::<16>()
         .epochs(15)
@@ -56,7 +56,7 @@ fn mlp_learns_breast_cancer_with_softmax_cross_entropy() {
         .seed(3)
         .fit(&mut net, &train, None)
         .expect("training runs");
-    let after = accuracy(&net, &test);
+    let after = accuracy(&net, &test).unwrap();
     let first = history.epochs[0].train_loss;
     let last = history.last().unwrap().train_loss;
     assert!(
@@ -79,7 +79,7 @@ fn logistic_regression_learns_with_binary_cross_entropy() {
         .progress(false)
         .fit(&mut net, &train, None)
         .unwrap();
-    let m = evaluate(&net, &BinaryCrossEntropy, &test);
+    let m = evaluate(&net, &BinaryCrossEntropy, &test).unwrap();
     assert!(m.accuracy.unwrap() >= 0.95, "{m:?}");
     // The sigmoid output agrees with the logit's sign.
     for x in test.x.iter().take(20) {
@@ -98,7 +98,7 @@ fn adam_also_trains() {
         .progress(false)
         .fit(&mut net, &train, None)
         .unwrap();
-    assert!(accuracy(&net, &test) >= 0.95);
+    assert!(accuracy(&net, &test).unwrap() >= 0.95);
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn a_too_large_learning_rate_diverges_to_an_error_not_garbage() {
 #[test]
 fn early_stopping_restores_the_best_weights() {
     let (train, test) = cancer();
-    let (train, val) = train.stratified_split(0.3, 2);
+    let (train, val) = train.stratified_split(0.3, 2).unwrap();
     let mut net = CancerMlp::new(1);
     // A large learning rate without decay overfits quickly: validation loss turns up.
     let history = Trainer::new(Sgd::new(0.3).momentum(0.9), CrossEntropy)
@@ -197,12 +197,12 @@ fn early_stopping_restores_the_best_weights() {
         "stopped exactly `patience` epochs after the best"
     );
     // The network now holds the best epoch's weights: its validation loss is that epoch's.
-    let now = evaluate(&net, &CrossEntropy, &val).loss;
+    let now = evaluate(&net, &CrossEntropy, &val).unwrap().loss;
     assert!(
         (now - best_loss).abs() < 1e-6,
         "restored loss {now} vs best {best_loss}"
     );
-    assert!(accuracy(&net, &test) > 0.9);
+    assert!(accuracy(&net, &test).unwrap() > 0.9);
 }
 
 #[test]
@@ -227,7 +227,15 @@ fn labels_out_of_range_are_an_error() {
         .progress(false)
         .fit(&mut net, &train, None)
         .unwrap_err();
-    assert!(matches!(err, nn::Error::Target { index: 7, .. }), "{err}");
+    // Named by its row of the CSV file, through the split.
+    let row = format!("{}: row {}", train.source().unwrap(), train.row(7).unwrap());
+    assert!(
+        matches!(&err, nn::Error::Target { sample, .. } if *sample == row),
+        "{err}"
+    );
+    assert!(err
+        .to_string()
+        .ends_with("label 5 is not a class of a network with 2 outputs (labels 0 to 1)"));
 }
 
 #[test]

@@ -62,30 +62,45 @@ pub use layers::{
     FieldInfo, Layer, LayerTensors, Layout, ParamId, ParamKind, Parameters, TensorSpec,
 };
 pub use loss::{
-    bce_with_logits, softmax_cross_entropy, BinaryCrossEntropy, CrossEntropy, Loss, Mse,
+    bce_with_logits, check_label, softmax_cross_entropy, BinaryCrossEntropy, CrossEntropy, Loss,
+    Mse, TargetError, MAX_CLASS_LABEL,
 };
 pub use names::{DimName, Over1023};
 pub use network::{BatchLenError, Head, Input, InputOf, Network, Output, Shapes};
 #[cfg(feature = "alloc")]
-pub use optim::{Adam, Optimizer, Sgd};
+pub use optim::{Adam, BadSetting, Optimizer, Sgd};
 pub use tensor::{
     argmax, FitsTensor, Shape, Shape1, Shape2, Shape3, ShapeError, ShapeName, Tensor, Vector,
 };
 pub use threads::{set_threads, threads};
 #[cfg(feature = "alloc")]
-pub use trainable::{batch_from, zeroed_batch, Batch, Trainable};
+pub use trainable::{batch_from, zeroed_batch, Batch, Trainable, WeightFiles};
 pub use workspace::STACK_BUDGET;
 
 #[cfg(feature = "std")]
 pub use train::checks::{LossFor, Sample, SamplesFor, TargetOf, TargetsFor};
 #[cfg(feature = "std")]
-pub use train::data::{Dataset, Standardizer};
+pub use train::data::csv::{CsvOptions, CsvTarget};
+#[cfg(feature = "std")]
+pub use train::data::scale::Standardizer;
+#[cfg(feature = "std")]
+pub use train::data::split::{Holdout, SplitIndices};
+#[cfg(feature = "std")]
+pub use train::data::Dataset;
 #[cfg(feature = "std")]
 pub use train::error::Error;
 #[cfg(feature = "std")]
-pub use train::io::{safetensors_bytes, NamedTensor, SafeTensors, StateDict};
+pub use train::history::{EpochRecord, History};
 #[cfg(feature = "std")]
-pub use train::trainer::{accuracy, evaluate, EpochRecord, History, Metrics, Trainer};
+pub use train::io::{
+    safetensors_bytes, safetensors_bytes_with, NamedTensor, SafeTensors, StateDict,
+};
+#[cfg(feature = "std")]
+pub use train::metrics::{accuracy, evaluate, Confusion, Evaluation, Metrics};
+#[cfg(feature = "std")]
+pub use train::schedule::Schedule;
+#[cfg(feature = "std")]
+pub use train::trainer::Trainer;
 
 // typenum and generic-array are reachable as `nn::typenum` and `nn::generic_array` (the facade
 // re-exports them, out of the docs) and as `private::{typenum, generic_array}` for generated code.

@@ -30,8 +30,96 @@ pub trait Loss<O: Shape> {
     /// Whether a prediction is right, for classification losses; `None` for regression.
     fn correct(&self, pred: &Tensor<O>, target: &Self::Target) -> Option<bool>;
 
-    /// `Err` with a reason when a target is not valid for this loss (a class out of range).
-    fn check_target(&self, target: &Self::Target) -> Result<(), &'static str>;
+    /// The number of classes of a classification loss (0 for regression losses).
+    const CLASSES: usize = 0;
+
+    /// The class a prediction (logits, or the output for losses that take no logits) stands
+    /// for, for classification losses; `None` for regression.
+    fn class(&self, pred: &Tensor<O>) -> Option<usize> {
+        let _ = pred;
+        None
+    }
+
+    /// The class of a target, for classification losses; `None` for regression.
+    fn target_class(&self, target: &Self::Target) -> Option<usize> {
+        let _ = target;
+        None
+    }
+
+    /// `Err` saying why when a target is not valid for this loss (a class out of range, a
+    /// target that is not finite).
+    fn check_target(&self, target: &Self::Target) -> Result<(), TargetError>;
+}
+
+/// The largest class label a data set may hold: 65,535. A label above it is almost always a
+/// column that is not a class (an identifier or a measurement), and a network with that many
+/// outputs is beyond what this crate is for.
+pub const MAX_CLASS_LABEL: usize = 65_535;
+
+/// Why a label above [`MAX_CLASS_LABEL`] is refused, after "label N ".
+pub(crate) const TOO_LARGE: &str = "is larger than any class label nn accepts (65535): is this \
+     column an identifier or a measurement? For regression, read the targets as tensors: \
+     `Dataset::<Input<Net>, Output<Net>>`";
+
+/// Why a target does not suit a loss or a network ([`Loss::check_target`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TargetError {
+    /// A class label that is not one of the network's classes, `0..classes`.
+    Label {
+        /// The label.
+        label: usize,
+        /// The number of classes: the outputs, or 2 for one output read as a probability.
+        classes: usize,
+        /// The network's outputs.
+        outputs: usize,
+    },
+    /// A class label above [`MAX_CLASS_LABEL`].
+    LabelTooLarge {
+        /// The label.
+        label: usize,
+    },
+    /// A regression target with a NaN or infinite value.
+    NotFinite {
+        /// Flat index of the value in the target tensor.
+        index: usize,
+    },
+}
+
+impl core::fmt::Display for TargetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            TargetError::Label {
+                label,
+                classes,
+                outputs,
+            } => write!(
+                f,
+                "label {label} is not a class of a network with {outputs} output{} (labels 0 to {})",
+                if outputs == 1 { "" } else { "s" },
+                classes.saturating_sub(1)
+            ),
+            TargetError::LabelTooLarge { label } => write!(f, "label {label} {TOO_LARGE}"),
+            TargetError::NotFinite { index } => {
+                write!(f, "target value {index} is NaN or infinite")
+            }
+        }
+    }
+}
+
+/// `Ok` when `label` is one of the classes of a network with `outputs` outputs: `0..outputs`,
+/// or 0 and 1 for one output (a probability or a logit thresholded at the middle).
+pub fn check_label(label: usize, outputs: usize) -> Result<(), TargetError> {
+    let classes = if outputs == 1 { 2 } else { outputs };
+    if label < classes {
+        Ok(())
+    } else {
+        Err(TargetError::Label {
+            label,
+            classes,
+            outputs,
+        })
+    }
 }
 
 /// Binary cross-entropy on a logit z with target t in {0, 1}:
@@ -88,15 +176,18 @@ impl Loss<Shape1<U1>> for BinaryCrossEntropy {
     fn sample_loss(&self, pred: &Tensor<Shape1<U1>>, target: &usize) -> f32 {
         bce_with_logits(pred[0], *target as f32).0
     }
+    const CLASSES: usize = 2;
+    fn class(&self, pred: &Tensor<Shape1<U1>>) -> Option<usize> {
+        Some((pred[0] > 0.0) as usize)
+    }
+    fn target_class(&self, target: &usize) -> Option<usize> {
+        Some(*target)
+    }
     fn correct(&self, pred: &Tensor<Shape1<U1>>, target: &usize) -> Option<bool> {
         Some((pred[0] > 0.0) == (*target == 1))
     }
-    fn check_target(&self, target: &usize) -> Result<(), &'static str> {
-        if *target <= 1 {
-            Ok(())
-        } else {
-            Err("binary cross-entropy needs labels 0 or 1")
-        }
+    fn check_target(&self, target: &usize) -> Result<(), TargetError> {
+        check_label(*target, 1)
     }
 }
 
@@ -124,14 +215,25 @@ impl<S: Shape> Loss<S> for CrossEntropy {
         let mut g = Tensor::<S>::zeros();
         softmax_cross_entropy(pred.as_slice(), *target, g.as_mut_slice())
     }
+    const CLASSES: usize = S::LEN;
+    fn class(&self, pred: &Tensor<S>) -> Option<usize> {
+        Some(argmax(pred.as_slice()))
+    }
+    fn target_class(&self, target: &usize) -> Option<usize> {
+        Some(*target)
+    }
     fn correct(&self, pred: &Tensor<S>, target: &usize) -> Option<bool> {
         Some(argmax(pred.as_slice()) == *target)
     }
-    fn check_target(&self, target: &usize) -> Result<(), &'static str> {
+    fn check_target(&self, target: &usize) -> Result<(), TargetError> {
         if *target < S::LEN {
             Ok(())
         } else {
-            Err("class label is not below the number of network outputs")
+            Err(TargetError::Label {
+                label: *target,
+                classes: S::LEN,
+                outputs: S::LEN,
+            })
         }
     }
 }
@@ -167,7 +269,10 @@ impl<S: Shape> Loss<S> for Mse {
     fn correct(&self, _: &Tensor<S>, _: &Tensor<S>) -> Option<bool> {
         None
     }
-    fn check_target(&self, _: &Tensor<S>) -> Result<(), &'static str> {
-        Ok(())
+    fn check_target(&self, target: &Tensor<S>) -> Result<(), TargetError> {
+        match target.as_slice().iter().position(|v| !v.is_finite()) {
+            None => Ok(()),
+            Some(index) => Err(TargetError::NotFinite { index }),
+        }
     }
 }

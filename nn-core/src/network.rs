@@ -55,6 +55,42 @@ pub trait Network: Parameters + Shapes {
         xs: &[Tensor<Self::InputShape>],
         ys: &mut [Tensor<Self::OutputShape>],
     ) -> Result<(), BatchLenError>;
+
+    /// Inference on every sample of `xs` into a new vector: [`Network::forward_batch`] without
+    /// a pre-allocated output. Keras `model.predict(x)`, PyTorch `model(x)` on a batch.
+    #[cfg(feature = "alloc")]
+    fn forward_all(
+        &self,
+        xs: &[Tensor<Self::InputShape>],
+    ) -> alloc::vec::Vec<Tensor<Self::OutputShape>> {
+        let mut ys = alloc::vec![Tensor::zeros(); xs.len()];
+        // The lengths are equal by construction, the only case `forward_batch` refuses.
+        let _ = self.forward_batch(xs, &mut ys);
+        ys
+    }
+
+    /// The predicted class of every sample of `xs`: the argmax of the output, or for one
+    /// output whether it is above 0.5 after a final `Sigmoid` (above 0 without one), as
+    /// `nn::accuracy` counts. scikit-learn `predict`, Keras
+    /// `argmax(model.predict(x))`.
+    #[cfg(feature = "alloc")]
+    fn predict_classes(&self, xs: &[Tensor<Self::InputShape>]) -> alloc::vec::Vec<usize> {
+        let threshold = if Self::HEAD == Head::Sigmoid {
+            0.5
+        } else {
+            0.0
+        };
+        self.forward_all(xs)
+            .iter()
+            .map(|y| {
+                if Self::OUTPUT_LEN == 1 {
+                    (y[0] > threshold) as usize
+                } else {
+                    y.argmax()
+                }
+            })
+            .collect()
+    }
 }
 
 /// [`Network::forward_batch`] was given `inputs` samples but `outputs` output tensors.

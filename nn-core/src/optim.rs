@@ -14,7 +14,45 @@ pub trait Optimizer {
     fn step<N: Trainable>(&mut self, net: &mut N, grads: &N::Gradients);
     /// The learning rate.
     fn learning_rate(&self) -> f32;
+    /// Sets the learning rate (learning-rate schedules call this before each epoch).
+    fn set_learning_rate(&mut self, lr: f32);
+    /// `Err` naming the first setting that is out of range (a learning rate that is not
+    /// positive and finite, a momentum outside `[0, 1)`). The trainer checks before training.
+    fn check(&self) -> Result<(), BadSetting>;
 }
+
+/// An optimizer setting out of range ([`Optimizer::check`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BadSetting {
+    /// The setting, as its field is named (`lr`, `momentum`).
+    pub setting: &'static str,
+    /// The value given.
+    pub value: f32,
+    /// What it must be.
+    pub expected: &'static str,
+}
+
+/// `Err` unless `value` satisfies `ok` (and is finite).
+fn need(
+    setting: &'static str,
+    value: f32,
+    ok: bool,
+    expected: &'static str,
+) -> Result<(), BadSetting> {
+    if ok && value.is_finite() {
+        Ok(())
+    } else {
+        Err(BadSetting {
+            setting,
+            value,
+            expected,
+        })
+    }
+}
+
+const POSITIVE: &str = "a finite number above 0";
+const NON_NEGATIVE: &str = "a finite number of at least 0";
+const UNIT: &str = "at least 0 and below 1";
 
 /// Walks parameter/gradient pairs with a running offset into flat optimizer state.
 fn for_each<N: Trainable>(
@@ -66,6 +104,16 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+    fn check(&self) -> Result<(), BadSetting> {
+        need("lr", self.lr, self.lr > 0.0, POSITIVE)?;
+        let mu = self.momentum;
+        need("momentum", mu, (0.0..1.0).contains(&mu), UNIT)?;
+        let wd = self.weight_decay;
+        need("weight_decay", wd, wd >= 0.0, NON_NEGATIVE)
+    }
     fn step<N: Trainable>(&mut self, net: &mut N, grads: &N::Gradients) {
         if self.velocity.len() != N::PARAMS {
             self.velocity = alloc::vec![0.0; N::PARAMS];
@@ -149,6 +197,17 @@ impl Default for Adam {
 }
 
 impl Optimizer for Adam {
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.lr = lr;
+    }
+    fn check(&self) -> Result<(), BadSetting> {
+        need("lr", self.lr, self.lr > 0.0, POSITIVE)?;
+        need("beta1", self.beta1, (0.0..1.0).contains(&self.beta1), UNIT)?;
+        need("beta2", self.beta2, (0.0..1.0).contains(&self.beta2), UNIT)?;
+        need("eps", self.eps, self.eps > 0.0, POSITIVE)?;
+        let wd = self.weight_decay;
+        need("weight_decay", wd, wd >= 0.0, NON_NEGATIVE)
+    }
     fn step<N: Trainable>(&mut self, net: &mut N, grads: &N::Gradients) {
         if self.m.len() != N::PARAMS {
             self.m = alloc::vec![0.0; N::PARAMS];

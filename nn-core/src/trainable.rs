@@ -69,7 +69,7 @@ pub trait BackwardBuffers<I: Shape, const B: usize> {
 /// ([`Trainable::backward_steps`], hidden); the allocating and reusing variants of forward and
 /// backward are provided here in terms of them.
 #[allow(clippy::type_complexity)] // the visitor closure type is the clearest statement
-pub trait Trainable: Network {
+pub trait Trainable: Network + WeightFiles {
     /// A struct with one field per parameterized layer, mirroring the network's parameters.
     type Gradients: Parameters;
     /// The intermediates of a batched forward pass, one heap batch per layer output.
@@ -235,3 +235,17 @@ fn backward_reusing<'c, N: Trainable, const B: usize>(
     net.backward_steps(cache, &mut bufs, d, from_logits, grads);
     N::cache_buffers(cache).insert(bufs).input_grad()
 }
+
+/// With `std`, weight files: every trainable network is a [`StateDict`](crate::StateDict) with
+/// a `Default`, hence [`SafeTensors`](crate::SafeTensors) (the trainer's checkpoints need it);
+/// without `std`, nothing. Implemented for every type that qualifies.
+#[cfg(feature = "std")]
+pub trait WeightFiles: crate::train::io::StateDict + Default {}
+#[cfg(feature = "std")]
+impl<T: crate::train::io::StateDict + Default> WeightFiles for T {}
+
+/// With `std`, weight files (see the `std` version); without `std`, nothing.
+#[cfg(not(feature = "std"))]
+pub trait WeightFiles {}
+#[cfg(not(feature = "std"))]
+impl<T> WeightFiles for T {}

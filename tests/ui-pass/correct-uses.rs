@@ -47,7 +47,7 @@ fn main() -> Result<(), nn::Error> {
         .epochs(2)
         .progress(false)
         .fit(&mut classifier, &labels, Some(&labels))?;
-    let _ = (accuracy(&classifier, &labels), evaluate(&classifier, &CrossEntropy, &labels));
+    let _ = (accuracy(&classifier, &labels).unwrap(), evaluate(&classifier, &CrossEntropy, &labels).unwrap());
 
     let mut regressor = Regressor::new(0);
     Trainer::new(Adam::new(0.01), Mse)
@@ -55,13 +55,13 @@ fn main() -> Result<(), nn::Error> {
         .epochs(2)
         .progress(false)
         .fit(&mut regressor, &values, None)?;
-    let _ = evaluate(&regressor, &Mse, &values);
+    let _ = evaluate(&regressor, &Mse, &values).unwrap();
 
     let mut detector = Detector::new(0);
     Trainer::new(Sgd::new(0.1), BinaryCrossEntropy)
         .epochs(2)
         .progress(false)
         .fit(&mut detector, &labels, None)?;
-    let _ = evaluate(&detector, &BinaryCrossEntropy, &labels);
+    let _ = evaluate(&detector, &BinaryCrossEntropy, &labels).unwrap();
     Ok(())
 }

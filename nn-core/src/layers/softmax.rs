@@ -48,7 +48,10 @@ fn tree(x: &[f32], identity: f32, f: fn(f32, f32) -> f32) -> f32 {
             *p = f(*p, v);
         }
     }
-    f(f(f(p[0], p[4]), f(p[1], p[5])), f(f(p[2], p[6]), f(p[3], p[7])))
+    f(
+        f(f(p[0], p[4]), f(p[1], p[5])),
+        f(f(p[2], p[6]), f(p[3], p[7])),
+    )
 }
 
 /// Divides the exponentials by their sum (a division, not a multiplication by the reciprocal:

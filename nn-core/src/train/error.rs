@@ -26,6 +26,8 @@ pub enum Error {
         row: usize,
         /// 1-based column number.
         column: usize,
+        /// The column's name, from the header row when the file has one.
+        name: Option<String>,
         /// The text found.
         value: String,
     },
@@ -35,12 +37,14 @@ pub enum Error {
         path: String,
         /// 1-based line number.
         row: usize,
-        /// Columns expected: the features plus the label.
+        /// Columns expected: the features plus the target columns.
         expected: usize,
         /// Columns found.
         found: usize,
+        /// What the expected columns are ("4 features and the label").
+        columns: String,
     },
-    /// A label is not a class index.
+    /// A label in a data file is not a class index.
     Label {
         /// The file.
         path: String,
@@ -48,15 +52,27 @@ pub enum Error {
         row: usize,
         /// The text found.
         value: String,
+        /// Why it is not a class index.
+        why: String,
     },
     /// A data set or split has no samples.
     Empty(String),
-    /// A sample's target does not suit the loss.
+    /// A sample's target does not suit the loss or the network (a label out of range).
     Target {
-        /// 0-based sample index in the data set given to the trainer.
-        index: usize,
-        /// Why.
-        reason: &'static str,
+        /// The sample: `file: row R` (1-based) when the data set was read from a file, else
+        /// `sample I` (0-based index).
+        sample: String,
+        /// What is wrong with its target.
+        error: crate::loss::TargetError,
+    },
+    /// A setting (hyperparameter) has a value it cannot take.
+    Setting {
+        /// The setting, as its method is named (`learning_rate`, `validation_fraction`).
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What it must be.
+        expected: &'static str,
     },
     /// The loss became NaN or infinite.
     NonFinite {
@@ -129,19 +145,25 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, source } => write!(f, "{path}: {source}"),
-            Error::Value { path, row, column, value } => {
-                write!(f, "{path}: row {row}, column {column}: `{value}` is not a finite number")
+            Error::Value { path, row, column, name, value } => {
+                write!(f, "{path}: row {row}, column {column}")?;
+                if let Some(name) = name {
+                    write!(f, " (`{name}`)")?;
+                }
+                write!(f, ": `{value}` is not a finite number")
             }
-            Error::Width { path, row, expected, found } => write!(
+            Error::Width { path, row, expected, found, columns } => write!(
                 f,
-                "{path}: row {row} has {found} columns, expected {expected} ({} features and the label)",
-                expected - 1
+                "{path}: row {row} has {found} columns, expected {expected} ({columns})"
             ),
-            Error::Label { path, row, value } => {
-                write!(f, "{path}: row {row}: label `{value}` is not a class index (a whole number >= 0)")
+            Error::Label { path, row, value, why } => {
+                write!(f, "{path}: row {row}: label `{value}` {why}")
             }
             Error::Empty(what) => write!(f, "{what} has no samples"),
-            Error::Target { index, reason } => write!(f, "sample {index}: {reason}"),
+            Error::Target { sample, error } => write!(f, "{sample}: {error}"),
+            Error::Setting { setting, value, expected } => {
+                write!(f, "`{setting}` is {value}; it must be {expected}")
+            }
             Error::NonFinite { epoch, batch: 0, loss } => {
                 write!(f, "validation loss became {loss} after epoch {epoch}; training stopped")
             }

@@ -168,6 +168,14 @@ fn name(layer: &str, param: &str) -> String {
 
 /// Serializes tensors to safetensors bytes.
 pub fn safetensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>, Error> {
+    safetensors_bytes_with(tensors, None)
+}
+
+/// Serializes tensors to safetensors bytes with the file's `__metadata__` strings.
+pub fn safetensors_bytes_with(
+    tensors: &[NamedTensor],
+    metadata: Option<std::collections::HashMap<String, String>>,
+) -> Result<Vec<u8>, Error> {
     let bytes: Vec<Vec<u8>> = tensors
         .iter()
         .map(|t| t.data.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -184,7 +192,7 @@ pub fn safetensors_bytes(tensors: &[NamedTensor]) -> Result<Vec<u8>, Error> {
         path: "(memory)".to_string(),
         message: e.to_string(),
     })?;
-    safetensors::serialize(views, None).map_err(|e| Error::WeightFile {
+    safetensors::serialize(views, metadata).map_err(|e| Error::WeightFile {
         path: "(memory)".to_string(),
         message: e.to_string(),
     })

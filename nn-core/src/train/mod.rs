@@ -1,9 +1,13 @@
-//! Everything that needs `std`: the training loop ([`trainer`]) and its compile-time checks
-//! ([`checks`]), data sets from CSV files ([`data`]), weight files ([`io`]) and the error type
-//! ([`error`]).
+//! Everything that needs `std`: the training loop ([`trainer`]) with its compile-time checks
+//! ([`checks`]), learning-rate schedules ([`schedule`]) and record ([`history`]); evaluation
+//! ([`metrics`]); data sets from CSV files, splits and scalers ([`data`]); weight files ([`io`])
+//! and the error type ([`error`]).
 
 pub mod checks;
 pub mod data;
 pub mod error;
+pub mod history;
 pub mod io;
+pub mod metrics;
+pub mod schedule;
 pub mod trainer;

@@ -1,77 +1,46 @@
-//! Mini-batch training with validation, early stopping and a progress bar.
+//! Mini-batch training with validation (given or held out), early stopping, checkpoints,
+//! learning-rate schedules and a progress bar.
 
 use std::format;
+use std::path::PathBuf;
 use std::string::String;
 use std::vec::Vec;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::checks::{Sample, SamplesFor, TargetsFor};
+use super::data::split::{check_fraction, Holdout};
 use super::data::Dataset;
 use super::error::Error;
+use super::history::{EpochRecord, History};
+use super::io::SafeTensors;
+use super::metrics::{check_targets, evaluate_slices, Metrics};
+use super::schedule::{Schedule, Scheduler};
 use crate::init::Rng;
 use crate::loss::Loss;
 use crate::network::Head;
 use crate::network::{Input, Network};
 use crate::optim::Optimizer;
-use crate::tensor::{ShapeName, Tensor};
+use crate::tensor::ShapeName;
 use crate::trainable::{zeroed_batch, Trainable};
 use std::boxed::Box;
-
-/// Loss and accuracy of a network on a data set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Metrics {
-    /// Mean loss per sample.
-    pub loss: f32,
-    /// Fraction classified correctly (`None` for regression losses).
-    pub accuracy: Option<f32>,
-}
-
-/// One epoch of training.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EpochRecord {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean training loss over the epoch's mini-batches (computed in training mode).
-    pub train_loss: f32,
-    /// Training accuracy over the epoch's mini-batches.
-    pub train_accuracy: Option<f32>,
-    /// Validation metrics after the epoch, if a validation set was given.
-    pub validation: Option<Metrics>,
-}
-
-/// What [`Trainer::fit`] returns: every epoch's figures and how training ended.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct History {
-    /// One record per epoch run.
-    pub epochs: Vec<EpochRecord>,
-    /// The epoch (1-based) whose weights the network holds at the end, when early stopping
-    /// restored the best validation loss.
-    pub best_epoch: Option<usize>,
-    /// Whether patience ran out before the last epoch.
-    pub stopped_early: bool,
-}
-
-impl History {
-    /// The last epoch's record.
-    pub fn last(&self) -> Option<&EpochRecord> {
-        self.epochs.last()
-    }
-}
 
 /// Trains a network with mini-batches of `B` samples.
 ///
 /// ```no_run
 /// # use nn_core::*;
-/// # fn demo<N: Trainable>(net: &mut N, train: &Dataset<Input<N>, usize>, val: &Dataset<Input<N>, usize>)
+/// # fn demo<N: Trainable>(net: &mut N, train: &Dataset<Input<N>, usize>)
 /// # -> Result<(), Error> where CrossEntropy: Loss<N::OutputShape, Target = usize> {
-/// let history = Trainer::new(Sgd::new(0.1), CrossEntropy)
+/// let history = Trainer::new(Adam::new(1e-3), CrossEntropy)
 ///     .batch_size::<32>()
 ///     .epochs(50)
+///     .validation_fraction(0.2) // a stratified fifth of `train` held out
 ///     .patience(5)
+///     .schedule(Schedule::Cosine { min: 1e-5 })
+///     .checkpoint("best.safetensors")
 ///     .seed(7)
-///     .fit(net, train, Some(val))?;
-/// println!("final validation: {:?}", history.last().unwrap().validation);
+///     .fit(net, train, None)?;
+/// history.write_csv("history.csv")?;
 /// # Ok(()) }
 /// ```
 ///
@@ -82,25 +51,39 @@ impl History {
 pub struct Trainer<O, L, const B: usize = 32> {
     optimizer: O,
     loss: L,
+    settings: Settings,
+}
+
+/// The settings of a [`Trainer`] besides its optimizer and loss.
+#[derive(Debug, Clone)]
+struct Settings {
     epochs: usize,
     patience: Option<usize>,
     min_delta: f32,
     seed: u64,
     progress: bool,
+    validation_fraction: Option<f32>,
+    checkpoint: Option<PathBuf>,
+    schedule: Schedule,
 }
 
 impl<O: Optimizer, L> Trainer<O, L, 32> {
     /// A trainer with this optimizer and loss: batch 32, 10 epochs, seed 0, no early stopping,
-    /// progress bar on.
+    /// constant learning rate, progress bar on.
     pub fn new(optimizer: O, loss: L) -> Self {
         Trainer {
             optimizer,
             loss,
-            epochs: 10,
-            patience: None,
-            min_delta: 0.0,
-            seed: 0,
-            progress: true,
+            settings: Settings {
+                epochs: 10,
+                patience: None,
+                min_delta: 0.0,
+                seed: 0,
+                progress: true,
+                validation_fraction: None,
+                checkpoint: None,
+                schedule: Schedule::Constant,
+            },
         }
     }
 }
@@ -118,49 +101,61 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
                  no samples has no gradient); use e.g. `batch_size::<32>()`"
             )
         };
-        let Trainer {
-            optimizer,
-            loss,
-            epochs,
-            patience,
-            min_delta,
-            seed,
-            progress,
-        } = self;
         Trainer {
-            optimizer,
-            loss,
-            epochs,
-            patience,
-            min_delta,
-            seed,
-            progress,
+            optimizer: self.optimizer,
+            loss: self.loss,
+            settings: self.settings,
         }
     }
-    /// Sets the number of epochs.
+    /// Sets the number of epochs (at least 1).
     pub fn epochs(mut self, epochs: usize) -> Self {
-        self.epochs = epochs;
+        self.settings.epochs = epochs;
         self
     }
     /// Stops when the validation loss has not improved for `patience` epochs, and restores the
-    /// weights of the best epoch. Needs a validation set.
+    /// weights of the best epoch. Needs a validation set (given to `fit` or held out with
+    /// [`Trainer::validation_fraction`]). Keras `EarlyStopping(patience,
+    /// restore_best_weights=True)`.
     pub fn patience(mut self, patience: usize) -> Self {
-        self.patience = Some(patience);
+        self.settings.patience = Some(patience);
         self
     }
-    /// The smallest decrease of validation loss that counts as an improvement (default 0).
+    /// The smallest decrease of the monitored loss that counts as an improvement (default 0;
+    /// finite and at least 0).
     pub fn min_delta(mut self, min_delta: f32) -> Self {
-        self.min_delta = min_delta;
+        self.settings.min_delta = min_delta;
         self
     }
-    /// Seeds the shuffling.
+    /// Seeds the shuffling (and the held-out part of [`Trainer::validation_fraction`]).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.settings.seed = seed;
         self
     }
     /// Shows (default) or hides the progress bar. It is also hidden when stderr is not a terminal.
     pub fn progress(mut self, on: bool) -> Self {
-        self.progress = on;
+        self.settings.progress = on;
+        self
+    }
+    /// Holds out `fraction` of the training set (strictly between 0 and 1) as the validation
+    /// set, when `fit` is given none: stratified by class for class labels, shuffled for
+    /// regression targets, seeded by [`Trainer::seed`]. Keras `validation_split` (which takes
+    /// the last samples instead).
+    pub fn validation_fraction(mut self, fraction: f32) -> Self {
+        self.settings.validation_fraction = Some(fraction);
+        self
+    }
+    /// Writes the weights (safetensors, PyTorch names) to `path` after every epoch that
+    /// improves the monitored loss (validation loss, or training loss without a validation
+    /// set), so the file holds the best epoch's weights even if training is interrupted.
+    /// Keras `ModelCheckpoint(save_best_only=True)`.
+    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
+        self.settings.checkpoint = Some(path.into());
+        self
+    }
+    /// Sets the learning-rate schedule (default [`Schedule::Constant`]); the optimizer's rate
+    /// when `fit` starts is the initial rate.
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.settings.schedule = schedule;
         self
     }
     /// The optimizer (for example to change the learning rate between calls to `fit`).
@@ -168,7 +163,8 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
         &mut self.optimizer
     }
 
-    /// Trains `net` on `train`, evaluating on `validation` after each epoch.
+    /// Trains `net` on `train`, evaluating on `validation` (or on the part held out by
+    /// [`Trainer::validation_fraction`]) after each epoch.
     ///
     /// The data sets are `Dataset<Input<N>, T>`, with the loss's targets `T` (`usize` class labels
     /// for the cross-entropy losses, `Output<N>` tensors for [`Mse`](crate::Mse)). Checked at
@@ -177,9 +173,11 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
     /// ([`LossFor`](crate::LossFor): [`BinaryCrossEntropy`](crate::BinaryCrossEntropy) needs one
     /// output) and the targets are the loss's ([`TargetsFor`]).
     ///
-    /// `Err` if a data set is empty, a target does not suit the loss, the loss does not go with
-    /// the network's final activation, or the loss becomes NaN or infinite (naming the epoch
-    /// and batch).
+    /// `Err` before training if a data set is empty, a target does not suit the loss (naming
+    /// its row of the file), the loss does not go with the network's final activation, or a
+    /// setting is out of range (a learning rate that is not positive and finite, a fraction
+    /// outside (0, 1), early stopping without validation); `Err` during training if the loss
+    /// becomes NaN or infinite (naming the epoch and batch) or the checkpoint cannot be written.
     pub fn fit<N, X, Y>(
         &mut self,
         net: &mut N,
@@ -188,30 +186,37 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
     ) -> Result<History, Error>
     where
         N: Trainable,
-        X: Sample,
+        X: Sample + Clone,
         X::Name: SamplesFor<N, <N::InputShape as ShapeName>::Array, Sample = X>,
         Y: TargetsFor<L, N, <N::OutputShape as ShapeName>::Array>,
+        Y: Holdout,
     {
-        let Trainer {
-            optimizer,
-            loss,
-            epochs,
-            patience,
-            min_delta,
-            seed,
-            progress,
-        } = self;
-        let settings = Settings {
-            epochs: *epochs,
-            patience: *patience,
-            min_delta: *min_delta,
-            seed: *seed,
-            progress: *progress,
+        let loss = Y::loss(&self.loss);
+        let settings = &self.settings;
+        self.optimizer.check().map_err(|e| Error::Setting {
+            setting: e.setting,
+            value: format!("{}", e.value),
+            expected: e.expected,
+        })?;
+        settings.check(self.optimizer.learning_rate(), validation.is_some())?;
+        check_targets(loss, train, "the training set")?;
+        let held_out;
+        let (train, validation) = match (validation, settings.validation_fraction) {
+            (Some(v), _) => {
+                check_targets(loss, v, "the validation set")?;
+                (train, Some(v))
+            }
+            (None, Some(fraction)) => {
+                let parts = Y::holdout(train, fraction, settings.seed)?;
+                held_out = (train.pick(&parts.train), train.pick(&parts.test));
+                (&held_out.0, Some(&held_out.1))
+            }
+            (None, None) => (train, None),
         };
         run::<N, Y::Loss, O, B>(
-            &settings,
-            optimizer,
-            Y::loss(loss),
+            settings,
+            &mut self.optimizer,
+            loss,
             net,
             data::<N, X, Y>(train),
             validation.map(data::<N, X, Y>),
@@ -219,13 +224,40 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
     }
 }
 
-/// The settings of a [`Trainer`] besides its optimizer and loss.
-struct Settings {
-    epochs: usize,
-    patience: Option<usize>,
-    min_delta: f32,
-    seed: u64,
-    progress: bool,
+impl Settings {
+    /// `Err` naming the first setting out of range.
+    fn check(&self, lr0: f32, validation_given: bool) -> Result<(), Error> {
+        if self.epochs == 0 {
+            return Err(Error::Setting {
+                setting: "epochs",
+                value: String::from("0"),
+                expected: "at least 1",
+            });
+        }
+        if !(self.min_delta >= 0.0 && self.min_delta.is_finite()) {
+            return Err(Error::Setting {
+                setting: "min_delta",
+                value: format!("{}", self.min_delta),
+                expected: "a finite number of at least 0",
+            });
+        }
+        if let Some(f) = self.validation_fraction {
+            check_fraction("validation_fraction", f)?;
+            if validation_given {
+                return Err(Error::Config(String::from(
+                    "fit was given a validation set and the trainer holds out a validation \
+                     fraction: give one or the other",
+                )));
+            }
+        }
+        if self.patience.is_some() && !validation_given && self.validation_fraction.is_none() {
+            return Err(Error::Config(String::from(
+                "early stopping (patience) needs a validation set: give one to fit or hold one \
+                 out with validation_fraction",
+            )));
+        }
+        self.schedule.check(lr0)
+    }
 }
 
 /// A data set as the network's inputs and the loss's targets.
@@ -270,22 +302,20 @@ where
     O: Optimizer,
 {
     check_pairing::<N, L>()?;
-    check_data(loss, train, "the training set")?;
-    if let Some(v) = validation {
-        check_data(loss, v, "the validation set")?;
-    }
-    if settings.patience.is_some() && validation.is_none() {
-        return Err(Error::Config(String::from(
-            "early stopping (patience) needs a validation set",
-        )));
-    }
     let on_logits = L::ABSORBS != Head::None;
     let n = train.x.len();
     let steps = n.div_ceil(B);
     let mut rng = Rng::new(settings.seed);
     let mut order: Vec<usize> = (0..n).collect();
     let mut history = History::default();
-    let mut best: Option<(f32, usize, N)> = None;
+    let mut scheduler = Scheduler::new(
+        settings.schedule,
+        optimizer.learning_rate(),
+        settings.epochs,
+    );
+    // The best monitored loss so far; with early stopping, the best weights too.
+    let mut best_loss: Option<f32> = None;
+    let mut best_net: Option<(usize, N)> = None;
     let mut since_best = 0;
     let bar = if settings.progress {
         ProgressBar::new(settings.epochs as u64)
@@ -306,8 +336,11 @@ where
     let mut grads: Box<N::Gradients> = Default::default();
 
     for epoch in 1..=settings.epochs {
+        let learning_rate = scheduler.rate(epoch);
+        optimizer.set_learning_rate(learning_rate);
         rng.shuffle(&mut order);
         let (mut loss_sum, mut correct, mut counted) = (0.0f64, 0usize, 0usize);
+        let mut classified = false;
         for step in 0..steps {
             let idx = (0..B).map(|k| order[(step * B + k) % n]);
             for (slot, i) in x.iter_mut().zip(idx.clone()) {
@@ -333,6 +366,7 @@ where
             let real = B.min(n - step * B);
             for (p, t) in pred.iter().zip(&targets).take(real) {
                 if let Some(ok) = loss.correct(p, t) {
+                    classified = true;
                     correct += ok as usize;
                 }
             }
@@ -346,11 +380,10 @@ where
             optimizer.step(net, &grads);
         }
         let train_loss = (loss_sum / counted as f64) as f32;
-        let train_accuracy =
-            is_classifier::<N, L>(loss, train).then(|| correct as f32 / counted as f32);
+        let train_accuracy = classified.then(|| correct as f32 / counted as f32);
         let val = match validation {
             Some(v) => {
-                let m = evaluate_data(net, loss, v);
+                let m = evaluate_slices(net, loss, v.x, v.y, false).metrics();
                 if !m.loss.is_finite() {
                     bar.abandon();
                     return Err(Error::NonFinite {
@@ -365,6 +398,7 @@ where
         };
         history.epochs.push(EpochRecord {
             epoch,
+            learning_rate,
             train_loss,
             train_accuracy,
             validation: val,
@@ -372,23 +406,28 @@ where
         bar.set_message(epoch_message(train_loss, train_accuracy, val));
         bar.inc(1);
 
-        if let (Some(patience), Some(m)) = (settings.patience, val) {
-            let improved = best
-                .as_ref()
-                .is_none_or(|(b, _, _)| m.loss < *b - settings.min_delta);
-            if improved {
-                best = Some((m.loss, epoch, net.clone()));
-                since_best = 0;
-            } else {
-                since_best += 1;
-                if since_best >= patience {
-                    history.stopped_early = epoch < settings.epochs;
-                    break;
-                }
+        let monitored = val.map_or(train_loss, |m| m.loss);
+        scheduler.observe(monitored);
+        let improved = best_loss.is_none_or(|b| monitored < b - settings.min_delta);
+        if improved {
+            best_loss = Some(monitored);
+            since_best = 0;
+            if let Some(path) = &settings.checkpoint {
+                net.save_safetensors(path)?;
+                history.checkpoint_epoch = Some(epoch);
+            }
+            if settings.patience.is_some() {
+                best_net = Some((epoch, net.clone()));
+            }
+        } else if let Some(patience) = settings.patience {
+            since_best += 1;
+            if since_best >= patience {
+                history.stopped_early = epoch < settings.epochs;
+                break;
             }
         }
     }
-    if let Some((_, epoch, weights)) = best {
+    if let Some((epoch, weights)) = best_net {
         *net = weights;
         history.best_epoch = Some(epoch);
     }
@@ -410,18 +449,6 @@ fn epoch_message(loss: f32, acc: Option<f32>, val: Option<Metrics>) -> String {
     s
 }
 
-fn is_classifier<N: Network, L: Loss<N::OutputShape>>(
-    loss: &L,
-    data: Data<'_, N, L::Target>,
-) -> bool {
-    match (data.x.first(), data.y.first()) {
-        (Some(x), Some(y)) => {
-            loss.correct(&Tensor::zeros(), y).is_some() && x.as_slice().len() == N::INPUT_LEN
-        }
-        _ => false,
-    }
-}
-
 fn check_pairing<N: Network, L: Loss<N::OutputShape>>() -> Result<(), Error> {
     match (L::ABSORBS, N::HEAD) {
         (_, Head::None) => Ok(()),
@@ -437,92 +464,4 @@ fn check_pairing<N: Network, L: Loss<N::OutputShape>>() -> Result<(), Error> {
             a
         ))),
     }
-}
-
-fn check_data<N: Network, L: Loss<N::OutputShape>>(
-    loss: &L,
-    data: Data<'_, N, L::Target>,
-    what: &str,
-) -> Result<(), Error> {
-    if data.x.is_empty() {
-        return Err(Error::Empty(String::from(what)));
-    }
-    if data.x.len() != data.y.len() {
-        return Err(Error::Config(format!(
-            "{what} has {} inputs but {} targets",
-            data.x.len(),
-            data.y.len()
-        )));
-    }
-    for (index, t) in data.y.iter().enumerate() {
-        loss.check_target(t)
-            .map_err(|reason| Error::Target { index, reason })?;
-    }
-    Ok(())
-}
-
-/// Mean loss and accuracy of `net` on `data`, in inference mode ([`Network::forward`] or, for
-/// losses on logits, [`Network::forward_logits`]).
-///
-/// `data` is a `Dataset<Input<N>, T>` with the loss's targets `T`, checked at compile time as
-/// in [`Trainer::fit`].
-pub fn evaluate<N, L, X, Y>(net: &N, loss: &L, data: &Dataset<X, Y>) -> Metrics
-where
-    N: Network,
-    X: Sample,
-    X::Name: SamplesFor<N, <N::InputShape as ShapeName>::Array, Sample = X>,
-    Y: TargetsFor<L, N, <N::OutputShape as ShapeName>::Array>,
-{
-    evaluate_data(net, Y::loss(loss), self::data::<N, X, Y>(data))
-}
-
-/// [`evaluate`] after its checks.
-fn evaluate_data<N, L>(net: &N, loss: &L, data: Data<'_, N, L::Target>) -> Metrics
-where
-    N: Network,
-    L: Loss<N::OutputShape>,
-{
-    let on_logits = L::ABSORBS != Head::None;
-    let (mut total, mut correct, mut classified) = (0.0f64, 0usize, false);
-    for (x, y) in data.x.iter().zip(data.y) {
-        let p = if on_logits {
-            net.forward_logits(x)
-        } else {
-            net.forward(x)
-        };
-        total += loss.sample_loss(&p, y) as f64;
-        if let Some(ok) = loss.correct(&p, y) {
-            classified = true;
-            correct += ok as usize;
-        }
-    }
-    let n = data.x.len().max(1) as f64;
-    Metrics {
-        loss: (total / n) as f32,
-        accuracy: classified.then(|| (correct as f64 / n) as f32),
-    }
-}
-
-/// Fraction of samples whose predicted class (argmax of the output; for one output, output > 0.5
-/// after a sigmoid or > 0 otherwise) equals the label.
-///
-/// `data` is a `Dataset<Input<N>, usize>`, checked at compile time as in [`Trainer::fit`].
-pub fn accuracy<N, X>(net: &N, data: &Dataset<X, usize>) -> f32
-where
-    N: Network,
-    X: Sample,
-    X::Name: SamplesFor<N, <N::InputShape as ShapeName>::Array, Sample = X>,
-{
-    let data = self::data::<N, X, usize>(data);
-    let mut correct = 0;
-    for (x, &y) in data.x.iter().zip(data.y) {
-        let out = net.forward_logits(x);
-        let class = if N::OUTPUT_LEN == 1 {
-            (out[0] > 0.0) as usize
-        } else {
-            out.argmax()
-        };
-        correct += (class == y) as usize;
-    }
-    correct as f32 / data.x.len().max(1) as f32
 }

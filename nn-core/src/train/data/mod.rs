@@ -1,22 +1,48 @@
-//! Data sets: CSV loading with row/column errors, stratified splits and standardization.
+//! Data sets: samples with their targets ([`Dataset`]), read from CSV files ([`csv`]), split
+//! ([`split`]) and standardized ([`scale`]).
+//!
+//! A data set read from a file remembers each sample's file and row, through subsets and splits,
+//! so that a bad label found later (by [`Trainer::fit`](crate::Trainer::fit) or
+//! [`evaluate`](crate::evaluate)) is reported at its row of the file.
+
+pub mod csv;
+pub mod scale;
+pub mod split;
 
 use std::format;
-use std::path::Path;
-use std::string::{String, ToString};
-use std::vec;
+use std::string::String;
+use std::sync::Arc;
 use std::vec::Vec;
 
 use super::error::Error;
-use crate::init::Rng;
-use crate::tensor::{Shape, Tensor};
+use crate::loss::{TargetError, MAX_CLASS_LABEL};
 
 /// Samples with their targets: `x[i]` goes with `y[i]`.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Class labels are `usize` (`Dataset<Input<N>, usize>`); regression targets are tensors of the
+/// network's output shape (`Dataset<Input<N>, Output<N>>`).
+#[derive(Debug, Clone)]
 pub struct Dataset<X, Y> {
     /// The inputs.
     pub x: Vec<X>,
     /// The targets.
     pub y: Vec<Y>,
+    /// Where the samples came from, when they were read from a file.
+    origin: Option<Origin>,
+}
+
+/// The file a data set was read from and each sample's 1-based row in it.
+#[derive(Debug, Clone)]
+struct Origin {
+    path: Arc<str>,
+    rows: Vec<usize>,
+}
+
+impl<X: PartialEq, Y: PartialEq> PartialEq for Dataset<X, Y> {
+    /// The same samples and targets (where they came from does not count).
+    fn eq(&self, other: &Self) -> bool {
+        self.x == other.x && self.y == other.y
+    }
 }
 
 impl<X, Y> Default for Dataset<X, Y> {
@@ -24,11 +50,12 @@ impl<X, Y> Default for Dataset<X, Y> {
         Dataset {
             x: Vec::new(),
             y: Vec::new(),
+            origin: None,
         }
     }
 }
 
-impl<X: Clone, Y: Clone> Dataset<X, Y> {
+impl<X, Y> Dataset<X, Y> {
     /// A data set from inputs and targets of equal length, or `Err`.
     pub fn new(x: Vec<X>, y: Vec<Y>) -> Result<Self, Error> {
         if x.len() != y.len() {
@@ -38,7 +65,7 @@ impl<X: Clone, Y: Clone> Dataset<X, Y> {
                 y.len()
             )));
         }
-        Ok(Dataset { x, y })
+        Ok(Dataset { x, y, origin: None })
     }
 
     /// Number of samples.
@@ -51,11 +78,77 @@ impl<X: Clone, Y: Clone> Dataset<X, Y> {
         self.x.is_empty()
     }
 
-    /// The samples at `indices`, in that order.
-    pub fn subset(&self, indices: &[usize]) -> Self {
+    /// Adds a sample (with no row of a file).
+    pub fn push(&mut self, x: X, y: Y) {
+        if let Some(o) = &mut self.origin {
+            o.rows.resize(self.x.len(), 0);
+            o.rows.push(0);
+        }
+        self.x.push(x);
+        self.y.push(y);
+    }
+
+    /// Iterates over `(input, target)` pairs.
+    pub fn iter(&self) -> impl Iterator<Item = (&X, &Y)> {
+        self.x.iter().zip(self.y.iter())
+    }
+
+    /// The file the samples were read from, if any.
+    pub fn source(&self) -> Option<&str> {
+        self.origin.as_ref().map(|o| &*o.path)
+    }
+
+    /// The 1-based row of sample `i` in its file ([`Dataset::source`]), if it was read from one.
+    pub fn row(&self, i: usize) -> Option<usize> {
+        let o = self.origin.as_ref()?;
+        (self.x.len() == o.rows.len())
+            .then(|| o.rows.get(i).copied())
+            .flatten()
+            .filter(|&r| r > 0)
+    }
+
+    /// Sample `i` as errors name it: `data.csv: row 60` when it came from a file, else
+    /// `sample 59` (0-based, as indices into the data set are).
+    pub fn describe(&self, i: usize) -> String {
+        match (self.source(), self.row(i)) {
+            (Some(path), Some(row)) => format!("{path}: row {row}"),
+            _ => format!("sample {i}"),
+        }
+    }
+
+    /// Sets where the samples came from (used by the CSV reader).
+    pub(crate) fn set_origin(&mut self, path: &str, rows: Vec<usize>) {
+        self.origin = Some(Origin {
+            path: Arc::from(path),
+            rows,
+        });
+    }
+}
+
+impl<X: Clone, Y: Clone> Dataset<X, Y> {
+    /// The samples at `indices`, in that order (an index may repeat). `Err` names the first
+    /// index that is out of range.
+    pub fn subset(&self, indices: &[usize]) -> Result<Self, Error> {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(Error::Config(format!(
+                "index {bad} is out of range for a data set of {} samples",
+                self.len()
+            )));
+        }
+        Ok(self.pick(indices))
+    }
+
+    /// The samples at `indices`, which are in range.
+    pub(crate) fn pick(&self, indices: &[usize]) -> Self {
         Dataset {
             x: indices.iter().map(|&i| self.x[i].clone()).collect(),
             y: indices.iter().map(|&i| self.y[i].clone()).collect(),
+            origin: self.origin.as_ref().and_then(|o| {
+                (o.rows.len() == self.x.len()).then(|| Origin {
+                    path: o.path.clone(),
+                    rows: indices.iter().map(|&i| o.rows[i]).collect(),
+                })
+            }),
         }
     }
 
@@ -64,182 +157,43 @@ impl<X: Clone, Y: Clone> Dataset<X, Y> {
         let n = n.min(self.len());
         let first: Vec<usize> = (0..n).collect();
         let rest: Vec<usize> = (n..self.len()).collect();
-        (self.subset(&first), self.subset(&rest))
-    }
-
-    /// Iterates over `(input, target)` pairs.
-    pub fn iter(&self) -> impl Iterator<Item = (&X, &Y)> {
-        self.x.iter().zip(self.y.iter())
+        (self.pick(&first), self.pick(&rest))
     }
 }
 
-impl<X: Clone> Dataset<X, usize> {
-    /// Number of classes: the largest label plus one.
+impl<X> Dataset<X, usize> {
+    /// Number of classes: the largest label plus one (0 for an empty data set).
     pub fn num_classes(&self) -> usize {
-        self.y.iter().max().map_or(0, |m| m + 1)
+        self.y.iter().max().map_or(0, |m| m.saturating_add(1))
     }
 
-    /// Samples per class.
-    pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = vec![0; self.num_classes()];
+    /// Samples per class, indexed by label. `Err` if a label is above [`MAX_CLASS_LABEL`].
+    pub fn class_counts(&self) -> Result<Vec<usize>, Error> {
+        self.check_labels(None)?;
+        let mut counts = std::vec![0; self.num_classes()];
         for &y in &self.y {
             counts[y] += 1;
         }
-        counts
+        Ok(counts)
     }
 
-    /// A seeded stratified split: each class is shuffled and `round(test_fraction * count)` of
-    /// its samples go to the second (test) set, so both keep the class proportions. The same
-    /// seed gives the same split. Returns `(train, test)`.
-    pub fn stratified_split(&self, test_fraction: f32, seed: u64) -> (Self, Self) {
-        let mut rng = Rng::new(seed);
-        let (mut train, mut test) = (Vec::new(), Vec::new());
-        for class in 0..self.num_classes() {
-            let mut idx: Vec<usize> = (0..self.len()).filter(|&i| self.y[i] == class).collect();
-            rng.shuffle(&mut idx);
-            let n_test = (test_fraction * idx.len() as f32).round() as usize;
-            test.extend_from_slice(&idx[..n_test]);
-            train.extend_from_slice(&idx[n_test..]);
-        }
-        rng.shuffle(&mut train);
-        rng.shuffle(&mut test);
-        (self.subset(&train), self.subset(&test))
-    }
-}
-
-impl<S: Shape> Dataset<Tensor<S>, usize> {
-    /// Loads a CSV file without a header: each row holds `S::LEN` feature values followed by an
-    /// integer class label. `Err` names the file, row and column of a bad value, a wrong width
-    /// or a bad label.
-    pub fn from_csv(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            path: name.clone(),
-            source,
-        })?;
-        Self::from_csv_reader(file, &name)
-    }
-
-    /// Like [`Dataset::from_csv`], from any reader; `name` is used in errors.
-    pub fn from_csv_reader(reader: impl std::io::Read, name: &str) -> Result<Self, Error> {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(reader);
-        let mut out = Dataset::default();
-        let expected = S::LEN + 1;
-        for (i, record) in rdr.records().enumerate() {
-            let record = record.map_err(|e| Error::Io {
-                path: name.to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()),
-            })?;
-            let row = record.position().map_or(i + 1, |p| p.line() as usize);
-            if record.len() != expected {
-                return Err(Error::Width {
-                    path: name.to_string(),
-                    row,
-                    expected,
-                    found: record.len(),
+    /// `Err` naming the first sample (by its row of the file, when it came from one) whose label
+    /// is above [`MAX_CLASS_LABEL`] or, given `outputs`, is not a class of a network with that
+    /// many outputs (`0..outputs`, or 0 and 1 for one output).
+    pub fn check_labels(&self, outputs: Option<usize>) -> Result<(), Error> {
+        for (i, &label) in self.y.iter().enumerate() {
+            let error = match outputs {
+                Some(outputs) => crate::loss::check_label(label, outputs),
+                None if label > MAX_CLASS_LABEL => Err(TargetError::LabelTooLarge { label }),
+                None => Ok(()),
+            };
+            if let Err(error) = error {
+                return Err(Error::Target {
+                    sample: self.describe(i),
+                    error,
                 });
             }
-            let mut t = Tensor::<S>::zeros();
-            for (c, field) in record.iter().take(S::LEN).enumerate() {
-                let v: f32 = field
-                    .trim()
-                    .parse()
-                    .map_err(|_| value_err(name, row, c, field))?;
-                if !v.is_finite() {
-                    return Err(value_err(name, row, c, field));
-                }
-                t[c] = v;
-            }
-            let label_text = record[S::LEN].trim();
-            let label = parse_label(label_text).ok_or_else(|| Error::Label {
-                path: name.to_string(),
-                row,
-                value: label_text.to_string(),
-            })?;
-            out.x.push(t);
-            out.y.push(label);
         }
-        if out.is_empty() {
-            return Err(Error::Empty(name.to_string()));
-        }
-        Ok(out)
-    }
-}
-
-fn value_err(path: &str, row: usize, col: usize, value: &str) -> Error {
-    Error::Value {
-        path: path.to_string(),
-        row,
-        column: col + 1,
-        value: String::from(value),
-    }
-}
-
-fn parse_label(text: &str) -> Option<usize> {
-    if let Ok(v) = text.parse::<usize>() {
-        return Some(v);
-    }
-    let v: f64 = text.parse().ok()?;
-    (v >= 0.0 && v.fract() == 0.0 && v < 1e9).then_some(v as usize)
-}
-
-/// Per-feature standardization `(x - mean) / std`, fitted on a training split only and then
-/// applied to every split. Features with zero spread are left centred (std taken as 1).
-/// scikit-learn `StandardScaler` (population standard deviation).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Standardizer {
-    /// Mean of each feature on the fitted data.
-    pub mean: Vec<f32>,
-    /// Standard deviation of each feature on the fitted data (1 where it was 0).
-    pub std: Vec<f32>,
-}
-
-impl Standardizer {
-    /// Fits means and standard deviations on `data` (accumulated in f64).
-    pub fn fit<S: Shape, Y>(data: &Dataset<Tensor<S>, Y>) -> Self {
-        let n = data.x.len().max(1) as f64;
-        let mut mean = vec![0.0f64; S::LEN];
-        for x in &data.x {
-            for (m, &v) in mean.iter_mut().zip(x.as_slice()) {
-                *m += v as f64;
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n);
-        let mut var = vec![0.0f64; S::LEN];
-        for x in &data.x {
-            for ((s, &v), &m) in var.iter_mut().zip(x.as_slice()).zip(&mean) {
-                *s += (v as f64 - m) * (v as f64 - m);
-            }
-        }
-        let std = var.iter().map(|s| {
-            let sd = (s / n).sqrt();
-            if sd > 1e-12 {
-                sd as f32
-            } else {
-                1.0
-            }
-        });
-        Standardizer {
-            std: std.collect(),
-            mean: mean.into_iter().map(|m| m as f32).collect(),
-        }
-    }
-
-    /// Standardizes one tensor in place.
-    pub fn apply<S: Shape>(&self, x: &mut Tensor<S>) {
-        for ((v, m), s) in x.as_mut_slice().iter_mut().zip(&self.mean).zip(&self.std) {
-            *v = (*v - m) / s;
-        }
-    }
-
-    /// Standardizes every input of a data set in place.
-    pub fn transform<S: Shape, Y>(&self, data: &mut Dataset<Tensor<S>, Y>) {
-        for x in &mut data.x {
-            self.apply(x);
-        }
+        Ok(())
     }
 }
