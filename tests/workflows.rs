@@ -360,10 +360,8 @@ fn bad_hyperparameters_are_errors_before_training() {
         quiet(Trainer::new(Adam::new(f32::INFINITY), CrossEntropy)).fit(&mut net, &data, None);
     assert!(adam.unwrap_err().to_string().starts_with("`lr` is inf"));
     let mut trainer = Trainer::new(Sgd::new(0.1), CrossEntropy).progress(false);
-    let settings: [(
-        &str,
-        Box<dyn Fn(Trainer<Sgd, CrossEntropy>) -> Trainer<Sgd, CrossEntropy>>,
-    ); 6] = [
+    type Set = Box<dyn Fn(Trainer<Sgd, CrossEntropy>) -> Trainer<Sgd, CrossEntropy>>;
+    let settings: [(&str, Set); 6] = [
         ("epochs", Box::new(|t| t.epochs(0))),
         ("min_delta", Box::new(|t| t.min_delta(f32::NAN))),
         (
