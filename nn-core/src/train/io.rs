@@ -37,19 +37,28 @@ pub struct NamedTensor {
 pub struct Source<'a> {
     path: String,
     tensors: SafeTensorsFile<'a>,
+    metadata: Option<std::collections::HashMap<String, String>>,
     used: HashSet<String>,
 }
 
 impl<'a> Source<'a> {
+    /// The file's `__metadata__` value for `key`, if any.
+    pub fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.as_ref()?.get(key).map(String::as_str)
+    }
+
     /// Parses a safetensors buffer; `path` names it in errors.
     pub fn new(path: &str, bytes: &'a [u8]) -> Result<Self, Error> {
-        let tensors = SafeTensorsFile::deserialize(bytes).map_err(|e| Error::WeightFile {
+        let bad = |e: safetensors::SafeTensorError| Error::WeightFile {
             path: path.to_string(),
             message: e.to_string(),
-        })?;
+        };
+        let tensors = SafeTensorsFile::deserialize(bytes).map_err(bad)?;
+        let (_, header) = SafeTensorsFile::read_metadata(bytes).map_err(bad)?;
         Ok(Source {
             path: path.to_string(),
             tensors,
+            metadata: header.metadata().clone(),
             used: HashSet::new(),
         })
     }
@@ -230,12 +239,7 @@ pub trait SafeTensors: Network + StateDict + Default {
 
     /// Reads a network from a file in `layout`.
     fn load_safetensors_as(path: impl AsRef<Path>, layout: Layout) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let (bytes, name) = read_file(path.as_ref())?;
         Self::from_safetensors_bytes(&bytes, &name, layout)
     }
 
@@ -251,3 +255,12 @@ pub trait SafeTensors: Network + StateDict + Default {
 }
 
 impl<N: Network + StateDict + Default> SafeTensors for N {}
+
+/// The bytes of the file at `path` and its name for errors.
+pub(crate) fn read_file(path: &Path) -> Result<(Vec<u8>, String), Error> {
+    let name = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(bytes) => Ok((bytes, name)),
+        Err(source) => Err(Error::Io { path: name, source }),
+    }
+}

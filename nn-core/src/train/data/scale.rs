@@ -7,12 +7,10 @@ use std::path::Path;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use safetensors::{Dtype, SafeTensors as SafeTensorsFile};
-
 use super::Dataset;
 use crate::tensor::{Shape, Tensor};
 use crate::train::error::Error;
-use crate::train::io::{safetensors_bytes_with, NamedTensor};
+use crate::train::io::{read_file, safetensors_bytes_with, NamedTensor, Source};
 
 /// Per-value standardization `(x - mean) / std` of tensors of shape `S`: a network's inputs
 /// ([`Standardizer::fit`]) or its regression targets ([`Standardizer::fit_targets`]), fitted on
@@ -160,59 +158,33 @@ impl<S: Shape> Standardizer<S> {
     /// not a safetensors file, not a scaler, a tensor missing, of another length than `S`'s
     /// `S::LEN` values, or with a value that is not finite (or a deviation that is not positive).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
-            path: name.clone(),
-            source,
-        })?;
+        let (bytes, name) = read_file(path.as_ref())?;
         Self::from_safetensors_bytes(&bytes, &name)
     }
 
     /// Reads a scaler from bytes written by [`Standardizer::to_safetensors_bytes`]; `name`
     /// names them in errors.
     pub fn from_safetensors_bytes(bytes: &[u8], name: &str) -> Result<Self, Error> {
-        let bad = |message: String| Error::WeightFile {
-            path: name.to_string(),
-            message,
-        };
-        let (_, meta) = SafeTensorsFile::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
-        let format = meta.metadata().as_ref().and_then(|m| m.get("format"));
-        if format.map(String::as_str) != Some(FORMAT) {
-            return Err(bad(format!(
-                "not a scaler written by Standardizer::save (its metadata has no `format: {FORMAT}`)"
-            )));
+        let mut src = Source::new(name, bytes)?;
+        if src.metadata("format") != Some(FORMAT) {
+            return Err(Error::WeightFile {
+                path: name.to_string(),
+                message: format!(
+                    "not a scaler written by Standardizer::save (its metadata has no `format: {FORMAT}`)"
+                ),
+            });
         }
-        let file = SafeTensorsFile::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let mut out = Standardizer {
             mean: Tensor::zeros(),
             std: Tensor::zeros(),
         };
-        for (key, t) in [("mean", &mut out.mean), ("std", &mut out.std)] {
-            let view = file.tensor(key).map_err(|_| Error::MissingTensor {
-                path: name.to_string(),
-                name: key.to_string(),
-                expected: std::vec![S::LEN],
-            })?;
-            if view.dtype() != Dtype::F32 {
-                return Err(Error::TensorDtype {
-                    path: name.to_string(),
-                    name: key.to_string(),
-                    found: format!("{:?}", view.dtype()),
-                });
-            }
-            if view.shape() != [S::LEN] {
-                return Err(Error::TensorShape {
-                    path: name.to_string(),
-                    name: key.to_string(),
-                    expected: std::vec![S::LEN],
-                    found: view.shape().to_vec(),
-                });
-            }
-            for (v, b) in t.as_mut_slice().iter_mut().zip(view.data().chunks_exact(4)) {
-                *v = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        }
+        out.mean
+            .as_mut_slice()
+            .copy_from_slice(&src.take("mean", &[S::LEN])?);
+        out.std
+            .as_mut_slice()
+            .copy_from_slice(&src.take("std", &[S::LEN])?);
+        src.finish()?;
         out.check(name)?;
         Ok(out)
     }
