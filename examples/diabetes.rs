@@ -21,6 +21,9 @@
 //! to tune the MLP, 100 held out) the MLP, with these settings, matched or beat the linear
 //! model on about 70% of them, by +0.01 R² on average; on the others the linear model wins
 //! (with seed 42, 0.527 against 0.509). Seed 13 was picked as a split with a typical gap.
+//! For scale, scikit-learn 1.5.2's closed-form `LinearRegression` on the same splits (indices
+//! from `Dataset::split_indices`): test R² 0.405 on seed 13 and 0.472 on average over seeds
+//! 100-119 (the linear network here, stopped early, 0.449 and 0.464; the MLP 0.462 and 0.473).
 //!
 //! Run: `cargo run --release --example diabetes`
 
