@@ -35,6 +35,7 @@ mod network;
 mod optim;
 #[doc(hidden)]
 pub mod private;
+pub mod quant;
 mod storage;
 mod tensor;
 mod threads;
