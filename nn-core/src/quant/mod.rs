@@ -9,10 +9,13 @@
 //! shift per channel ([`Requantize`]), rounding exactly as TFLite's reference kernels do
 //! ([`fixed`]), so that the same model gives the same bits here and in LiteRT.
 //!
-//! [`ops`] has the kernels on this crate's layouts (channels first, PyTorch weight layouts):
+//! [`calibrate`] (with `alloc`) chooses the quantization of activations from a calibration set
+//! and quantizes weights and biases. [`ops`] has the kernels on this crate's layouts (channels first, PyTorch weight layouts):
 //! dense, 1-D/2-D convolution, max and average pooling, and the rescaled addition of residual
 //! blocks, each a plain loop whose bounds come from its arguments.
 
+#[cfg(feature = "alloc")]
+pub mod calibrate;
 pub mod fixed;
 pub mod ops;
 
