@@ -196,7 +196,7 @@ fn run(
             if kind == "max_pool_2d" {
                 ops::max_pool2d(&x, g, range, &mut y);
             } else {
-                ops::avg_pool2d(&x, g, false, range, &mut y);
+                ops::avg_pool2d(&x, g, None, range, &mut y);
             }
             chw_to_nhwc(&y, out_shape)
         }

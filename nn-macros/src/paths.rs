@@ -117,6 +117,32 @@ paths! {
     rng => (::nn::Rng)
     /// `nn::Error`.
     error => (::nn::Error)
+    /// `nn::quant::DenseI8<I, O>`, the int8 twin of a dense layer.
+    dense_i8 => (::nn::quant::DenseI8)
+    /// `nn::quant::ConvI8<W, C>`, the int8 twin of a convolution.
+    conv_i8 => (::nn::quant::ConvI8)
+    /// `nn::quant::ops`, the int8 kernels.
+    quant_ops => (::nn::quant::ops)
+    /// `nn::quant::ops::Window2`.
+    window2 => (::nn::quant::ops::Window2)
+    /// `nn::quant::ops::AddParams`.
+    add_params => (::nn::quant::ops::AddParams)
+    /// `nn::quant::ops::Output`.
+    quant_output => (::nn::quant::ops::Output)
+    /// `nn::quant::TensorI8<S>`.
+    tensor_i8 => (::nn::quant::TensorI8)
+    /// `nn::quant::QuantParams`.
+    quant_params => (::nn::quant::QuantParams)
+    /// `nn::quant::FusedActivation`.
+    fused_activation => (::nn::quant::FusedActivation)
+    /// `nn::quant::Rounding`.
+    rounding => (::nn::quant::Rounding)
+    /// `nn::quant::calibrate::Observer`.
+    observer => (::nn::quant::calibrate::Observer)
+    /// `nn::quant::calibrate::Calibration`.
+    calibration => (::nn::quant::calibrate::Calibration)
+    /// `nn::quant::Unsupported`.
+    unsupported => (::nn::quant::Unsupported)
     /// `nn::Layout` (PyTorch or Keras tensor layouts).
     layout => (::nn::Layout)
     /// `nn::FieldInfo`.

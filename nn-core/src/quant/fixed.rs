@@ -86,7 +86,7 @@ pub enum Rounding {
 /// The requantization of one output channel: an int32 accumulator (in units of
 /// `input_scale * weight_scale`) to the output's int8, with the zero point added and the fused
 /// activation's clamp.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Requantize {
     /// The fixed-point multiplier ([`quantize_multiplier`]).
     pub multiplier: i32,

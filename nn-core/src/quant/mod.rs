@@ -18,8 +18,10 @@
 pub mod calibrate;
 pub mod fixed;
 pub mod ops;
+pub mod twin;
 
 pub use fixed::{multiply_by_quantized_multiplier, quantize_multiplier, Requantize, Rounding};
+pub use twin::{ConvI8, DenseI8, TensorI8};
 
 /// The quantization of a tensor: `real = scale * (q - zero_point)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -69,3 +71,8 @@ impl FusedActivation {
         }
     }
 }
+
+/// What `quantize_int8` returns for a network with a layer the int8 twin does not support yet:
+/// never a value (the method's `Err` names the layer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsupported {}

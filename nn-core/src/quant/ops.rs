@@ -38,12 +38,26 @@ pub fn dense(
     let n = x.len();
     for (o, y) in y.iter_mut().enumerate() {
         let row = &w[o * n..(o + 1) * n];
-        let mut acc = bias[o];
-        for (&xi, &wi) in x.iter().zip(row) {
-            acc += (xi as i32 - x_zero) * wi as i32;
-        }
-        *y = requant[o].apply_with(rounding, acc, out.zero_point, out.range);
+        *y = dense_output(x, x_zero, row, bias[o], requant[o], rounding, out);
     }
+}
+
+/// One output of [`dense`]: `requant(bias + sum_i (x[i] - x_zero) * row[i])`.
+#[inline]
+pub fn dense_output(
+    x: &[i8],
+    x_zero: i32,
+    row: &[i8],
+    bias: i32,
+    requant: Requantize,
+    rounding: Rounding,
+    out: Output,
+) -> i8 {
+    let mut acc = bias;
+    for (&xi, &wi) in x.iter().zip(row) {
+        acc += (xi as i32 - x_zero) * wi as i32;
+    }
+    requant.apply_with(rounding, acc, out.zero_point, out.range)
 }
 
 /// The geometry of a 2-D window over a `[C][H][W]` tensor: kernel, stride and padding (top,
@@ -122,9 +136,16 @@ pub fn max_pool2d(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
 
 /// 2-D average pooling per channel (input and output share their quantization), clamped to
 /// `range`: TFLite's int8 `AveragePool`, the sum divided by the count rounded half away from
-/// zero. `count_include_pad` divides by the whole window (PyTorch's default), else by the
-/// taps inside the input (TFLite's only behaviour).
-pub fn avg_pool2d(x: &[i8], g: Window2, count_include_pad: bool, range: (i32, i32), y: &mut [i8]) {
+/// zero. With `pad_zero_point: None` the count is the taps inside the input (TFLite's only
+/// behaviour); with `Some(z)` every tap of the window counts and padding reads `z`, the
+/// quantized 0 (PyTorch's `count_include_pad=True`).
+pub fn avg_pool2d(
+    x: &[i8],
+    g: Window2,
+    pad_zero_point: Option<i32>,
+    range: (i32, i32),
+    y: &mut [i8],
+) {
     let window = (g.kernel.0 * g.kernel.1) as i32;
     pool2d(x, g, y, |taps| {
         let (mut sum, mut count) = (0i32, 0i32);
@@ -132,10 +153,12 @@ pub fn avg_pool2d(x: &[i8], g: Window2, count_include_pad: bool, range: (i32, i3
             sum += v as i32;
             count += 1;
         }
-        let count = if count_include_pad {
-            window
-        } else {
-            count.max(1)
+        let count = match pad_zero_point {
+            Some(z) => {
+                sum += (window - count) * z;
+                window
+            }
+            None => count.max(1),
         };
         // C++'s truncating division, after adding half the count away from zero.
         let avg = if sum > 0 {

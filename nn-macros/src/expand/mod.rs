@@ -4,13 +4,15 @@
 //! `inherent` (consts, `new`, `summary`), `inference` (`forward`, `forward_logits`,
 //! `forward_batch`), `training` (the training forward and backward steps), `traits` (`Network`,
 //! `Trainable`, `Parameters`, `StateDict`, `InputOf`), `fold` (the batch-norm-folded twin),
-//! `weights` (weights baked in from a file), `summary` (the layer table). What a layer
+//! `weights` (weights baked in from a file), `summary` (the layer table), `quant` (the int8
+//! twin and `quantize_int8`). What a layer
 //! contributes comes from its kind (`layers`); every runtime path from `paths`.
 
 mod fields;
 mod fold;
 mod inference;
 mod inherent;
+mod quant;
 mod summary;
 mod training;
 mod traits;
@@ -36,6 +38,7 @@ pub fn expand(net: &Network) -> TokenStream {
         out.extend(network(&folded.net, Bodies::Real));
         out.extend(fold::fold_method(net, &folded));
     }
+    out.extend(quant::items(net));
     out
 }
 
