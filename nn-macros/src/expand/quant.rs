@@ -188,37 +188,186 @@ pub fn items(net: &Network) -> TokenStream {
     twin(net, &steps)
 }
 
-/// The twin's struct, its forward pass and `quantize_int8`.
-fn twin(net: &Network, steps: &[Step]) -> TokenStream {
-    let (name, vis) = (&net.name, &net.vis);
-    let twin = format_ident!("{}Int8", name);
-    let shape = |t: usize| paths::shape_of(net.tensors[t]);
-    let act = |t: usize| format_ident!("a{}", t);
-    let (tensor, tensor_i8, dense_i8) = (paths::tensor(), paths::tensor_i8(), paths::dense_i8());
-    let (conv_i8, ops_path) = (paths::conv_i8(), paths::quant_ops());
-    let mut weight_bytes: Vec<TokenStream> = Vec::new();
-    let (qp, fused, rounding) = (
-        paths::quant_params(),
-        paths::fused_activation(),
-        paths::rounding(),
-    );
-    let (observer, calibration, error, layer_tr) = (
-        paths::observer(),
-        paths::calibration(),
-        paths::error(),
-        paths::layer(),
-    );
-    let (if_std, vec) = (paths::if_std(), paths::vec());
-    let (in_ty, logits_ty, out_ty) = (shape(0), shape(net.logits), shape(net.output));
-    let n_tensors = net.tensors.len();
-    let logits = net.logits;
+/// What one step adds to the twin: struct fields, statements of `forward_int8`, field
+/// initializers of `quantize_int8_with`, and terms of `WEIGHT_BYTES`.
+#[derive(Default)]
+struct Parts {
+    fields: Vec<TokenStream>,
+    forward: Vec<TokenStream>,
+    build: Vec<TokenStream>,
+    bytes: Vec<TokenStream>,
+}
 
-    // The struct's dense fields and the forward steps.
-    let mut fields = Vec::new();
-    let mut forward = Vec::new();
-    let mut build = Vec::new();
-    // For each tensor, the tensor whose calibrated range gives its quantization.
-    let mut source: Vec<usize> = (0..n_tensors).collect();
+/// The variable of tensor `t` in generated code.
+fn act(t: usize) -> proc_macro2::Ident {
+    format_ident!("a{}", t)
+}
+
+/// The fused activation of a step.
+fn activation(relu: bool) -> TokenStream {
+    let fused = paths::fused_activation();
+    if relu {
+        quote!(#fused::Relu)
+    } else {
+        quote!(#fused::None)
+    }
+}
+
+/// A dense layer's field, step and construction.
+fn dense_parts(
+    net: &Network,
+    layer: usize,
+    (input, output): (usize, usize),
+    relu: bool,
+    p: &mut Parts,
+) {
+    let l = &net.layers[layer];
+    let (field, ty) = (&l.name, l.ty());
+    let (ni, no) = (l.input.len() as usize, l.output.len() as usize);
+    let (i, o) = (
+        paths::typenum_of(l.input.len()),
+        paths::typenum_of(l.output.len()),
+    );
+    let (dense_i8, tensor_i8) = (paths::dense_i8(), paths::tensor_i8());
+    let doc = format!("`{field}`, int8 ({ni} -> {no}).");
+    p.fields
+        .push(quote!(#[doc = #doc] pub #field: #dense_i8<#i, #o>));
+    p.bytes.push(quote!(#ni * #no + 4 * #no));
+    let (a, b, sb) = (
+        act(input),
+        act(output),
+        paths::shape_of(net.tensors[output]),
+    );
+    p.forward.push(quote! {
+        let mut #b = #tensor_i8::<#sb>::zeros();
+        self.#field.forward(&#a, &mut #b, self.rounding);
+    });
+    let act = activation(relu);
+    p.build.push(quote! {
+        #field: #dense_i8::from_dense(
+            ::core::borrow::Borrow::<#ty>::borrow(&self.#field),
+            tensors[#input],
+            tensors[#output],
+            #act,
+        )
+    });
+}
+
+/// A convolution's field, step and construction (its weights read in PyTorch's layout).
+fn conv_parts(
+    net: &Network,
+    layer: usize,
+    (input, output): (usize, usize),
+    relu: bool,
+    p: &mut Parts,
+) {
+    let l = &net.layers[layer];
+    let LayerKind::Conv(c) = l.kind else { return };
+    let (field, ty) = (&l.name, l.ty());
+    let channels = c.filters as usize;
+    let weights = (l.params as usize).saturating_sub(if c.bias { channels } else { 0 });
+    let (wt, ct) = (
+        paths::typenum_of(weights as u64),
+        paths::typenum_of(channels as u64),
+    );
+    let (conv_i8, tensor_i8, vec) = (paths::conv_i8(), paths::tensor_i8(), paths::vec());
+    let (layer_tensors, layout, info) =
+        (paths::layer_tensors(), paths::layout(), paths::field_info());
+    let doc = format!("`{field}`, int8 ({weights} weights, {channels} channels).");
+    p.fields
+        .push(quote!(#[doc = #doc] pub #field: #conv_i8<#wt, #ct>));
+    p.bytes.push(quote!(#weights + 4 * #channels));
+    let (a, b, sb) = (
+        act(input),
+        act(output),
+        paths::shape_of(net.tensors[output]),
+    );
+    let g = window2(&c.win, l.input, l.output);
+    p.forward.push(quote! {
+        let mut #b = #tensor_i8::<#sb>::zeros();
+        self.#field.forward(&#a, &mut #b, #g);
+    });
+    let bias = if c.bias {
+        quote! {{
+            let mut b = #vec::from([0.0f32; #channels]);
+            #layer_tensors::read_tensor(l, 1, #layout::PyTorch, #info::default(), &mut b);
+            ::core::option::Option::Some(b)
+        }}
+    } else {
+        quote!(::core::option::Option::None::<#vec<f32>>)
+    };
+    let act = activation(relu);
+    p.build.push(quote! {
+        #field: {
+            let l = ::core::borrow::Borrow::<#ty>::borrow(&self.#field);
+            let mut w: #vec<f32> = ::core::iter::repeat(0.0f32).take(#weights).collect();
+            #layer_tensors::read_tensor(l, 0, #layout::PyTorch, #info::default(), &mut w);
+            let b = #bias;
+            #conv_i8::from_weights(&w, b.as_deref(), tensors[#input], tensors[#output], #act)
+        }
+    });
+}
+
+/// A pooling step (no field: the output keeps the input's quantization).
+fn pool_parts(net: &Network, layer: usize, (input, output): (usize, usize), p: &mut Parts) {
+    let l = &net.layers[layer];
+    let LayerKind::Pool(pool) = l.kind else {
+        return;
+    };
+    let (ops, tensor_i8) = (paths::quant_ops(), paths::tensor_i8());
+    let (a, b, sb) = (
+        act(input),
+        act(output),
+        paths::shape_of(net.tensors[output]),
+    );
+    let g = window2(&pool.win, l.input, l.output);
+    let call = match pool.mode {
+        crate::layers::pool::Mode::Max => {
+            quote!(#ops::max_pool2d(#a.as_slice(), #g, (-128, 127), #b.as_mut_slice()))
+        }
+        crate::layers::pool::Mode::Avg { count_pad } => {
+            let pad = if count_pad {
+                quote!(::core::option::Option::Some(self.tensors[#input].zero_point))
+            } else {
+                quote!(::core::option::Option::None)
+            };
+            quote!(#ops::avg_pool2d(#a.as_slice(), #g, #pad, (-128, 127), #b.as_mut_slice()))
+        }
+    };
+    p.forward.push(quote! {
+        let mut #b = #tensor_i8::<#sb>::zeros();
+        #call;
+    });
+}
+
+/// The rescaled sum closing residual block `index`: its field, step and construction.
+fn add_parts(net: &Network, index: usize, (a, b, output): (usize, usize, usize), p: &mut Parts) {
+    let field = format_ident!("add{}", index);
+    let (add_params, output_ty) = (paths::add_params(), paths::quant_output());
+    let (ops, tensor_i8) = (paths::quant_ops(), paths::tensor_i8());
+    let doc = format!("The rescaled sum closing residual block {index}.");
+    p.fields.push(quote!(#[doc = #doc] pub #field: #add_params));
+    let (ta, tb, to) = (act(a), act(b), act(output));
+    let so = paths::shape_of(net.tensors[output]);
+    p.forward.push(quote! {
+        let mut #to = #tensor_i8::<#so>::zeros();
+        #ops::add(#ta.as_slice(), #tb.as_slice(), &self.#field, #to.as_mut_slice());
+    });
+    p.build.push(quote! {
+        #field: #add_params::new(
+            (tensors[#a].scale, tensors[#a].zero_point),
+            (tensors[#b].scale, tensors[#b].zero_point),
+            tensors[#output].scale,
+            #output_ty { zero_point: tensors[#output].zero_point, range: (-128, 127) },
+        )
+    });
+}
+
+/// Every step's parts, and for each tensor the tensor whose calibrated range it takes
+/// (itself, or the input of a step that keeps the quantization).
+fn parts(net: &Network, steps: &[Step]) -> (Parts, Vec<usize>) {
+    let mut p = Parts::default();
+    let mut source: Vec<usize> = (0..net.tensors.len()).collect();
     for step in steps {
         match *step {
             Step::Dense {
@@ -226,216 +375,131 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
                 input,
                 output,
                 relu,
-            } => {
-                let l = &net.layers[layer];
-                let field = &l.name;
-                let (i, o) = (
-                    paths::typenum_of(l.input.len()),
-                    paths::typenum_of(l.output.len()),
-                );
-                let doc = format!("`{field}`, int8 ({} -> {}).", l.input.len(), l.output.len());
-                fields.push(quote!(#[doc = #doc] pub #field: #dense_i8<#i, #o>));
-                let (ni, no) = (l.input.len() as usize, l.output.len() as usize);
-                weight_bytes.push(quote!(#ni * #no + 4 * #no));
-                let (a, b, sb) = (act(input), act(output), shape(output));
-                forward.push(quote! {
-                    let mut #b = #tensor_i8::<#sb>::zeros();
-                    self.#field.forward(&#a, &mut #b, self.rounding);
-                });
-                let activation = if relu {
-                    quote!(#fused::Relu)
-                } else {
-                    quote!(#fused::None)
-                };
-                let ty = l.ty();
-                build.push(quote! {
-                    #field: #dense_i8::from_dense(
-                        ::core::borrow::Borrow::<#ty>::borrow(&self.#field),
-                        tensors[#input],
-                        tensors[#output],
-                        #activation,
-                    )
-                });
-            }
-            Step::Relu { input, output } => {
-                source[output] = source[input];
-                let (a, b, sb) = (act(input), act(output), shape(output));
-                forward.push(quote! {
-                    let mut #b = ::core::clone::Clone::clone(&#a).reshape::<#sb>();
-                    #b.relu(self.tensors[#input].zero_point);
-                });
-            }
-            Step::Alias { input, output } => {
-                source[output] = source[input];
-                let (a, b, sb) = (act(input), act(output), shape(output));
-                forward.push(quote!(let #b = ::core::clone::Clone::clone(&#a).reshape::<#sb>();));
-            }
+            } => dense_parts(net, layer, (input, output), relu, &mut p),
             Step::Conv {
                 layer,
                 input,
                 output,
                 relu,
-            } => {
-                let l = &net.layers[layer];
-                let LayerKind::Conv(c) = l.kind else { continue };
-                let field = &l.name;
-                let channels = c.filters as usize;
-                let weights = (l.params as usize).saturating_sub(if c.bias { channels } else { 0 });
-                let (wt, ct) = (
-                    paths::typenum_of(weights as u64),
-                    paths::typenum_of(channels as u64),
-                );
-                let doc = format!("`{field}`, int8 ({weights} weights, {channels} channels).");
-                fields.push(quote!(#[doc = #doc] pub #field: #conv_i8<#wt, #ct>));
-                weight_bytes.push(quote!(#weights + 4 * #channels));
-                let (a, b, sb) = (act(input), act(output), shape(output));
-                let g = window2(&c.win, l.input, l.output);
-                forward.push(quote! {
-                    let mut #b = #tensor_i8::<#sb>::zeros();
-                    self.#field.forward(&#a, &mut #b, #g);
-                });
-                let activation = if relu {
-                    quote!(#fused::Relu)
-                } else {
-                    quote!(#fused::None)
-                };
-                let ty = l.ty();
-                let (layer_tensors, layout, field_info) =
-                    (paths::layer_tensors(), paths::layout(), paths::field_info());
-                let bias = if c.bias {
-                    quote! {{
-                        let mut b = #vec::from([0.0f32; #channels]);
-                        #layer_tensors::read_tensor(l, 1, #layout::PyTorch, #field_info::default(), &mut b);
-                        ::core::option::Option::Some(b)
-                    }}
-                } else {
-                    quote!(::core::option::Option::None::<#vec<f32>>)
-                };
-                build.push(quote! {
-                    #field: {
-                        let l = ::core::borrow::Borrow::<#ty>::borrow(&self.#field);
-                        let mut w: #vec<f32> = ::core::iter::repeat(0.0f32).take(#weights).collect();
-                        #layer_tensors::read_tensor(l, 0, #layout::PyTorch, #field_info::default(), &mut w);
-                        let b = #bias;
-                        #conv_i8::from_weights(&w, b.as_deref(), tensors[#input], tensors[#output], #activation)
-                    }
-                });
-            }
+            } => conv_parts(net, layer, (input, output), relu, &mut p),
             Step::Pool {
                 layer,
                 input,
                 output,
             } => {
                 source[output] = source[input];
-                let l = &net.layers[layer];
-                let LayerKind::Pool(p) = l.kind else { continue };
-                let (a, b, sb) = (act(input), act(output), shape(output));
-                let g = window2(&p.win, l.input, l.output);
-                let ops = paths::quant_ops();
-                let call = match p.mode {
-                    crate::layers::pool::Mode::Max => {
-                        quote!(#ops::max_pool2d(#a.as_slice(), #g, (-128, 127), #b.as_mut_slice()))
-                    }
-                    crate::layers::pool::Mode::Avg { count_pad } => {
-                        let pad = if count_pad {
-                            quote!(::core::option::Option::Some(self.tensors[#input].zero_point))
-                        } else {
-                            quote!(::core::option::Option::None)
-                        };
-                        quote!(#ops::avg_pool2d(#a.as_slice(), #g, #pad, (-128, 127), #b.as_mut_slice()))
-                    }
-                };
-                forward.push(quote! {
-                    let mut #b = #tensor_i8::<#sb>::zeros();
-                    #call;
-                });
+                pool_parts(net, layer, (input, output), &mut p);
             }
             Step::Add {
                 index,
                 a,
                 b,
                 output,
-            } => {
-                let field = format_ident!("add{}", index);
-                let add_params = paths::add_params();
-                let doc = format!("The rescaled sum closing residual block {index}.");
-                fields.push(quote!(#[doc = #doc] pub #field: #add_params));
-                let (ta, tb, to, so) = (act(a), act(b), act(output), shape(output));
-                forward.push(quote! {
-                    let mut #to = #tensor_i8::<#so>::zeros();
-                    #ops_path::add(#ta.as_slice(), #tb.as_slice(), &self.#field, #to.as_mut_slice());
-                });
-                let output_ty = paths::quant_output();
-                build.push(quote! {
-                    #field: #add_params::new(
-                        (tensors[#a].scale, tensors[#a].zero_point),
-                        (tensors[#b].scale, tensors[#b].zero_point),
-                        tensors[#output].scale,
-                        #output_ty { zero_point: tensors[#output].zero_point, range: (-128, 127) },
-                    )
+            } => add_parts(net, index, (a, b, output), &mut p),
+            Step::Relu { input, output } | Step::Alias { input, output } => {
+                source[output] = source[input];
+                let (a, b) = (act(input), act(output));
+                let sb = paths::shape_of(net.tensors[output]);
+                let relu = matches!(step, Step::Relu { .. })
+                    .then(|| quote!(#b.relu(self.tensors[#input].zero_point);));
+                p.forward.push(quote! {
+                    let mut #b = ::core::clone::Clone::clone(&#a).reshape::<#sb>();
+                    #relu
                 });
             }
         }
     }
-    let logits_act = act(logits);
+    (p, source)
+}
 
-    // Calibration: every op up to the logits in f32, each tensor observed.
-    let mut calib = Vec::new();
-    let add_into = paths::add_into();
-    for op in &net.ops[..net.logits_ops] {
-        let Some(l) = net.layer_of(op) else {
-            let (a, b, o) = (act(op.inputs[0]), act(op.inputs[1]), act(op.output));
-            let index = op.output;
-            calib.push(quote! {
-                let mut #o = ::core::clone::Clone::clone(&#a);
-                #add_into(&mut #o, &#b);
-                observers[#index].observe(#o.as_slice());
-            });
-            continue;
-        };
-        let (i, o) = (op.inputs[0], op.output);
-        let (a, b, si, so) = (act(i), act(o), shape(i), shape(o));
-        let value = l.value();
-        calib.push(quote! {
-            let mut #b = #tensor::<#so>::zeros();
-            #layer_tr::<#si, #so>::forward(&#value, &#a, &mut #b);
-            observers[#o].observe(#b.as_slice());
-        });
-    }
-    let sources: Vec<usize> = source.clone();
+/// The calibration pass: every op up to the logits in `f32`, each tensor observed.
+fn calibration_steps(net: &Network) -> Vec<TokenStream> {
+    let (tensor, layer_tr, add_into) = (paths::tensor(), paths::layer(), paths::add_into());
+    let shape = |t: usize| paths::shape_of(net.tensors[t]);
+    net.ops[..net.logits_ops]
+        .iter()
+        .map(|op| {
+            let o = op.output;
+            let b = act(o);
+            let Some(l) = net.layer_of(op) else {
+                let (x, y) = (act(op.inputs[0]), act(op.inputs[1]));
+                return quote! {
+                    let mut #b = ::core::clone::Clone::clone(&#x);
+                    #add_into(&mut #b, &#y);
+                    observers[#o].observe(#b.as_slice());
+                };
+            };
+            let i = op.inputs[0];
+            let (a, si, so, value) = (act(i), shape(i), shape(o), l.value());
+            quote! {
+                let mut #b = #tensor::<#so>::zeros();
+                #layer_tr::<#si, #so>::forward(&#value, &#a, &mut #b);
+                observers[#o].observe(#b.as_slice());
+            }
+        })
+        .collect()
+}
 
-    // The head on the dequantized logits.
-    let head = match net.head {
-        Head::None => quote!(logits),
-        Head::Softmax | Head::Sigmoid => {
-            let l = net.ops.last().and_then(|op| net.layer_of(op));
-            let value = l.map_or(quote!(()), |l| l.value());
+/// The final `Softmax` or `Sigmoid` on the dequantized `logits`, in `f32`.
+fn head(net: &Network) -> TokenStream {
+    let (tensor, layer_tr) = (paths::tensor(), paths::layer());
+    let (logits_ty, out_ty) = (
+        paths::shape_of(net.tensors[net.logits]),
+        paths::shape_of(net.output()),
+    );
+    match (net.head, net.ops.last().and_then(|op| net.layer_of(op))) {
+        (Head::Softmax | Head::Sigmoid, Some(l)) => {
+            let value = l.value();
             quote! {
                 let mut out = #tensor::<#out_ty>::zeros();
                 #layer_tr::<#logits_ty, #out_ty>::forward(&#value, &logits, &mut out);
                 out
             }
         }
-    };
+        _ => quote!(logits),
+    }
+}
+
+/// The twin's struct, its forward pass and `quantize_int8`.
+fn twin(net: &Network, steps: &[Step]) -> TokenStream {
+    let (name, vis) = (&net.name, &net.vis);
+    let twin = format_ident!("{}Int8", name);
+    let (tensor, tensor_i8, qp, rounding) = (
+        paths::tensor(),
+        paths::tensor_i8(),
+        paths::quant_params(),
+        paths::rounding(),
+    );
+    let in_ty = paths::shape_of(net.input);
+    let (logits_ty, out_ty) = (
+        paths::shape_of(net.tensors[net.logits]),
+        paths::shape_of(net.output()),
+    );
+    let (n_tensors, logits) = (net.tensors.len(), net.logits);
+    let (p, source) = parts(net, steps);
+    let Parts {
+        fields,
+        forward,
+        build,
+        bytes,
+    } = p;
+    let logits_act = act(logits);
+    let head = head(net);
     let doc = format!(
         "The int8 twin of [`{name}`] (from `{name}::quantize_int8`): TFLite's int8 scheme, weights \
          per output channel, activations per tensor, int32 accumulators, integer-only \
-         requantization (`Rounding::FixedPoint`; `Rounding::Double` reproduces LiteRT's \
-         reference dense kernel bit for bit). No allocation."
+         requantization (`Rounding::FixedPoint`; `Rounding::Double` makes dense layers round as \
+         LiteRT's reference kernel does). No allocation."
     );
-    let quantize_doc = format!(
-        "Post-training int8 quantization: runs `calibration` through the network in `f32`, \
-         takes each tensor's range ({name}Int8's tensors, min/max), and quantizes every layer \
-         (weights per output channel, symmetric; biases int32). `Err` for an empty calibration \
-         set or a tensor without a finite value."
-    );
+    let quantize = quantize_methods(net, &twin, &build, &source);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]
         #vis struct #twin {
             /// The quantization of every tensor of the forward pass (0 is the input).
             pub tensors: [#qp; #n_tensors],
-            /// How accumulators are scaled back to int8.
+            /// How dense layers scale accumulators back to int8 (convolutions and sums always
+            /// use the fixed-point multiplier, as LiteRT's reference kernels do).
             pub rounding: #rounding,
             #(#fields,)*
         }
@@ -444,7 +508,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
         #[allow(unused_variables, unused_mut, clippy::all)]
         impl #twin {
             /// Bytes of the int8 weights and int32 biases.
-            pub const WEIGHT_BYTES: usize = 0 #(+ #weight_bytes)*;
+            pub const WEIGHT_BYTES: usize = 0 #(+ #bytes)*;
 
             /// The input quantized with the input's quantization.
             pub fn quantize_input(&self, x: &#tensor<#in_ty>) -> #tensor_i8<#in_ty> {
@@ -471,11 +535,42 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
             }
         }
 
+        #quantize
+    }
+}
+
+/// `Name::quantize_int8` and `quantize_int8_with` (with `std`): calibration, then the twin.
+fn quantize_methods(
+    net: &Network,
+    twin: &proc_macro2::Ident,
+    build: &[TokenStream],
+    source: &[usize],
+) -> TokenStream {
+    let name = &net.name;
+    let (tensor, qp, rounding, observer, calibration, error) = (
+        paths::tensor(),
+        paths::quant_params(),
+        paths::rounding(),
+        paths::observer(),
+        paths::calibration(),
+        paths::error(),
+    );
+    let (if_std, vec) = (paths::if_std(), paths::vec());
+    let in_ty = paths::shape_of(net.input);
+    let (n_tensors, logits) = (net.tensors.len(), net.logits);
+    let calib = calibration_steps(net);
+    let doc = format!(
+        "Post-training int8 quantization: runs `calibration` through the network in `f32`, \
+         takes each tensor's range (min/max), and quantizes every layer (weights per output \
+         channel, symmetric; biases int32) into a [`{twin}`]. `Err` for an empty calibration \
+         set or a tensor without a finite value."
+    );
+    quote! {
         #if_std! {
             #[automatically_derived]
             #[allow(unused_variables, unused_mut, clippy::all)]
             impl #name {
-                #[doc = #quantize_doc]
+                #[doc = #doc]
                 pub fn quantize_int8(
                     &self,
                     calibration: &[#tensor<#in_ty>],
@@ -500,7 +595,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
                         observers[0].observe(a0.as_slice());
                         #(#calib)*
                     }
-                    let sources: [usize; #n_tensors] = [#(#sources),*];
+                    let sources: [usize; #n_tensors] = [#(#source),*];
                     let mut tensors = [#qp { scale: 1.0, zero_point: 0 }; #n_tensors];
                     for t in 0..#n_tensors {
                         if sources[t] != t {
