@@ -93,10 +93,33 @@ impl<S: Shape> TensorI8<S> {
     }
 }
 
+/// Quantizes one output channel: its weights `row` symmetrically into `q`
+/// (`scale = max |w| / 127`, 1 for a channel of zeros; `round(w / scale)` in `[-127, 127]`)
+/// and its bias as an int32 in units of `input.scale * scale`. Returns the scale and the bias.
+fn quantize_channel(
+    row: impl Iterator<Item = f32> + Clone,
+    q: &mut [i8],
+    bias: f32,
+    input: QuantParams,
+) -> (f32, i32) {
+    let m = row.clone().fold(0.0f32, |m, v| m.max(v.abs()));
+    let s = if m > 0.0 && m.is_finite() {
+        m / 127.0
+    } else {
+        1.0
+    };
+    for (q, v) in q.iter_mut().zip(row) {
+        *q = libm::roundf(v / s).clamp(-127.0, 127.0) as i8;
+    }
+    let b = libm::round(bias as f64 / (input.scale as f64 * s as f64));
+    (s, b.clamp(i32::MIN as f64, i32::MAX as f64) as i32)
+}
+
 /// The int8 twin of a [`Dense`] layer: weights `[out][in]` quantized per output channel
 /// (symmetric, in `[-127, 127]`), int32 biases, the requantization of each output, and the
 /// quantizations of its input and output with the fused activation's clamp. TFLite's int8
 /// `FULLY_CONNECTED` with per-channel weights.
+#[derive(Clone)]
 pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
     /// Weights, `w[o][i]`.
     pub w: GenericArray<GenericArray<i8, I>, O>,
@@ -112,20 +135,6 @@ pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
     pub output: QuantParams,
     /// The activation folded into the output clamp.
     pub activation: FusedActivation,
-}
-
-impl<I: ArrayLength, O: ArrayLength> Clone for DenseI8<I, O> {
-    fn clone(&self) -> Self {
-        DenseI8 {
-            w: self.w.clone(),
-            bias: self.bias.clone(),
-            weight_scale: self.weight_scale.clone(),
-            requant: self.requant.clone(),
-            input: self.input,
-            output: self.output,
-            activation: self.activation,
-        }
-    }
 }
 
 impl<I: ArrayLength, O: ArrayLength> fmt::Debug for DenseI8<I, O> {
@@ -154,18 +163,8 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         let mut bias: GenericArray<i32, O> = GenericArray::default();
         let mut weight_scale: GenericArray<f32, O> = GenericArray::default();
         for o in 0..O::USIZE {
-            let m = (0..I::USIZE).fold(0.0f32, |m, i| m.max(dense.w[i][o].abs()));
-            let s = if m > 0.0 && m.is_finite() {
-                m / 127.0
-            } else {
-                1.0
-            };
-            for i in 0..I::USIZE {
-                w[o][i] = libm::roundf(dense.w[i][o] / s).clamp(-127.0, 127.0) as i8;
-            }
-            weight_scale[o] = s;
-            let b = libm::round(dense.b[o] as f64 / (input.scale as f64 * s as f64));
-            bias[o] = b.clamp(i32::MIN as f64, i32::MAX as f64) as i32;
+            let row = (0..I::USIZE).map(|i| dense.w[i][o]);
+            (weight_scale[o], bias[o]) = quantize_channel(row, &mut w[o], dense.b[o], input);
         }
         Self::from_parts(w, bias, weight_scale, input, output, activation)
     }
@@ -229,6 +228,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
 /// and output with the fused activation's clamp. TFLite's int8 `CONV_2D` with per-channel
 /// weights (always the fixed-point requantization, as LiteRT's reference kernel). The
 /// geometry is passed to [`ConvI8::forward`] by the generated code, as constants.
+#[derive(Clone)]
 pub struct ConvI8<W: ArrayLength, C: ArrayLength> {
     /// Weights, `[out][in][kh][kw]`.
     pub w: GenericArray<i8, W>,
@@ -244,20 +244,6 @@ pub struct ConvI8<W: ArrayLength, C: ArrayLength> {
     pub output: QuantParams,
     /// The activation folded into the output clamp.
     pub activation: FusedActivation,
-}
-
-impl<W: ArrayLength, C: ArrayLength> Clone for ConvI8<W, C> {
-    fn clone(&self) -> Self {
-        ConvI8 {
-            w: self.w.clone(),
-            bias: self.bias.clone(),
-            weight_scale: self.weight_scale.clone(),
-            requant: self.requant.clone(),
-            input: self.input,
-            output: self.output,
-            activation: self.activation,
-        }
-    }
 }
 
 impl<W: ArrayLength, C: ArrayLength> fmt::Debug for ConvI8<W, C> {
@@ -288,21 +274,11 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
         let mut weight_scale: GenericArray<f32, C> = GenericArray::default();
         let mut requant: GenericArray<Requantize, C> = GenericArray::default();
         for c in 0..C::USIZE {
-            let row = &weights[c * per..(c + 1) * per];
-            let m = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-            let s = if m > 0.0 && m.is_finite() {
-                m / 127.0
-            } else {
-                1.0
-            };
-            for (q, &v) in w[c * per..(c + 1) * per].iter_mut().zip(row) {
-                *q = libm::roundf(v / s).clamp(-127.0, 127.0) as i8;
-            }
-            weight_scale[c] = s;
+            let row = weights[c * per..(c + 1) * per].iter().copied();
             let bc = bias.map_or(0.0, |b| b[c]);
-            let bq = libm::round(bc as f64 / (input.scale as f64 * s as f64));
-            b[c] = bq.clamp(i32::MIN as f64, i32::MAX as f64) as i32;
-            requant[c] = Requantize::new(input.scale, s, output.scale);
+            let q = &mut w[c * per..(c + 1) * per];
+            (weight_scale[c], b[c]) = quantize_channel(row, q, bc, input);
+            requant[c] = Requantize::new(input.scale, weight_scale[c], output.scale);
         }
         ConvI8 {
             w,
