@@ -101,7 +101,7 @@ pub use train::metrics::{accuracy, evaluate, Confusion, Evaluation, Metrics};
 #[cfg(feature = "std")]
 pub use train::schedule::Schedule;
 #[cfg(feature = "std")]
-pub use train::trainer::Trainer;
+pub use train::trainer::{Checkpoint, CheckpointWriter, NoCheckpoint, Trainer};
 
 // typenum and generic-array are reachable as `nn::typenum` and `nn::generic_array` (the facade
 // re-exports them, out of the docs) and as `private::{typenum, generic_array}` for generated code.

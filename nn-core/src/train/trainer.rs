@@ -3,7 +3,7 @@
 
 use std::format;
 use std::path::PathBuf;
-use std::string::String;
+use std::string::{String, ToString};
 use std::vec::Vec;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,10 +13,11 @@ use super::data::split::{check_fraction, Holdout};
 use super::data::Dataset;
 use super::error::Error;
 use super::history::{EpochRecord, History};
-use super::io::SafeTensors;
+use super::io::{safetensors_bytes, StateDict};
 use super::metrics::{check_targets, evaluate_slices, Metrics};
 use super::schedule::{Schedule, Scheduler};
 use crate::init::Rng;
+use crate::layers::{FieldInfo, Layout};
 use crate::loss::Loss;
 use crate::network::Head;
 use crate::network::{Input, Network};
@@ -48,10 +49,47 @@ use std::boxed::Box;
 /// the last, partial batch is completed with samples from the start of the epoch's order, so
 /// every step sees exactly `B` samples. The same seed gives a bit-identical run.
 #[derive(Debug, Clone)]
-pub struct Trainer<O, L, const B: usize = 32> {
+pub struct Trainer<O, L, const B: usize = 32, C = NoCheckpoint> {
     optimizer: O,
     loss: L,
     settings: Settings,
+    checkpoint: C,
+}
+
+/// Where [`Trainer::fit`] writes the best weights: nowhere ([`NoCheckpoint`], the default) or a
+/// file ([`Checkpoint`], set by [`Trainer::checkpoint`]). A type rather than an `Option`, so that
+/// a trainer without a checkpoint does not compile a weight-file writer for every network it
+/// trains (for ResNet-20 that writer is 10 s of release build).
+pub trait CheckpointWriter {
+    /// Writes `net`'s weights; `Ok(false)` when there is nowhere to write.
+    fn write<N: Network + StateDict>(&self, net: &N) -> Result<bool, Error>;
+}
+
+/// No checkpoint (the default).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCheckpoint;
+
+impl CheckpointWriter for NoCheckpoint {
+    fn write<N: Network + StateDict>(&self, _: &N) -> Result<bool, Error> {
+        Ok(false)
+    }
+}
+
+/// A checkpoint file: safetensors, PyTorch names and layouts.
+#[derive(Debug, Clone)]
+pub struct Checkpoint(pub PathBuf);
+
+impl CheckpointWriter for Checkpoint {
+    fn write<N: Network + StateDict>(&self, net: &N) -> Result<bool, Error> {
+        let mut tensors = Vec::new();
+        net.export("", Layout::PyTorch, FieldInfo::default(), &mut tensors);
+        let bytes = safetensors_bytes(&tensors)?;
+        std::fs::write(&self.0, bytes).map_err(|source| Error::Io {
+            path: self.0.display().to_string(),
+            source,
+        })?;
+        Ok(true)
+    }
 }
 
 /// The settings of a [`Trainer`] besides its optimizer and loss.
@@ -63,11 +101,10 @@ struct Settings {
     seed: u64,
     progress: bool,
     validation_fraction: Option<f32>,
-    checkpoint: Option<PathBuf>,
     schedule: Schedule,
 }
 
-impl<O: Optimizer, L> Trainer<O, L, 32> {
+impl<O: Optimizer, L> Trainer<O, L, 32, NoCheckpoint> {
     /// A trainer with this optimizer and loss: batch 32, 10 epochs, seed 0, no early stopping,
     /// constant learning rate, progress bar on.
     pub fn new(optimizer: O, loss: L) -> Self {
@@ -81,19 +118,19 @@ impl<O: Optimizer, L> Trainer<O, L, 32> {
                 seed: 0,
                 progress: true,
                 validation_fraction: None,
-                checkpoint: None,
                 schedule: Schedule::Constant,
             },
+            checkpoint: NoCheckpoint,
         }
     }
 }
 
-impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
+impl<O: Optimizer, L, const B: usize, C: CheckpointWriter> Trainer<O, L, B, C> {
     /// Sets the mini-batch size (a const: the generated training code is specialized for it).
     ///
     /// The size must be at least 1: `batch_size::<0>()` does not compile (the error is reported
     /// when the function is instantiated, that is by `cargo build`, not by `cargo check`).
-    pub fn batch_size<const NB: usize>(self) -> Trainer<O, L, NB> {
+    pub fn batch_size<const NB: usize>(self) -> Trainer<O, L, NB, C> {
         const {
             assert!(
                 NB > 0,
@@ -105,6 +142,7 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
             optimizer: self.optimizer,
             loss: self.loss,
             settings: self.settings,
+            checkpoint: self.checkpoint,
         }
     }
     /// Sets the number of epochs (at least 1).
@@ -148,9 +186,13 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
     /// improves the monitored loss (validation loss, or training loss without a validation
     /// set), so the file holds the best epoch's weights even if training is interrupted.
     /// Keras `ModelCheckpoint(save_best_only=True)`.
-    pub fn checkpoint(mut self, path: impl Into<PathBuf>) -> Self {
-        self.settings.checkpoint = Some(path.into());
-        self
+    pub fn checkpoint(self, path: impl Into<PathBuf>) -> Trainer<O, L, B, Checkpoint> {
+        Trainer {
+            optimizer: self.optimizer,
+            loss: self.loss,
+            settings: self.settings,
+            checkpoint: Checkpoint(path.into()),
+        }
     }
     /// Sets the learning-rate schedule (default [`Schedule::Constant`]); the optimizer's rate
     /// when `fit` starts is the initial rate.
@@ -213,8 +255,9 @@ impl<O: Optimizer, L, const B: usize> Trainer<O, L, B> {
             }
             (None, None) => (train, None),
         };
-        run::<N, Y::Loss, O, B>(
+        run::<N, Y::Loss, O, C, B>(
             settings,
+            &self.checkpoint,
             &mut self.optimizer,
             loss,
             net,
@@ -288,8 +331,10 @@ where
 }
 
 /// [`Trainer::fit`] after its checks.
-fn run<N, L, O, const B: usize>(
+#[allow(clippy::too_many_arguments)]
+fn run<N, L, O, C, const B: usize>(
     settings: &Settings,
+    checkpoint: &C,
     optimizer: &mut O,
     loss: &L,
     net: &mut N,
@@ -300,6 +345,7 @@ where
     N: Trainable,
     L: Loss<N::OutputShape>,
     O: Optimizer,
+    C: CheckpointWriter,
 {
     check_pairing::<N, L>()?;
     let on_logits = L::ABSORBS != Head::None;
@@ -412,8 +458,7 @@ where
         if improved {
             best_loss = Some(monitored);
             since_best = 0;
-            if let Some(path) = &settings.checkpoint {
-                net.save_safetensors(path)?;
+            if checkpoint.write(net)? {
                 history.checkpoint_epoch = Some(epoch);
             }
             if settings.patience.is_some() {
