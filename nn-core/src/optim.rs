@@ -54,6 +54,21 @@ const POSITIVE: &str = "a finite number above 0";
 const NON_NEGATIVE: &str = "a finite number of at least 0";
 const UNIT: &str = "at least 0 and below 1";
 
+/// `w`, or 0 when it is subnormal (below `f32::MIN_POSITIVE` in magnitude). Weight decay drives
+/// unused weights toward 0 and into the subnormal range, where every multiply-add with them is
+/// slow on x86 (a microcode assist per operation): MNIST-1D's CNN after 60 epochs of Adam with
+/// weight decay had 1,948 of 9,610 weights subnormal and ran inference 21x slower (36 us against
+/// 1.7 us). A subnormal weight is below 1.2e-38: setting it to 0 changes no result that
+/// matters. (PyTorch leaves this to `torch.set_flush_denormal(True)`, a per-thread CPU mode.)
+#[inline(always)]
+fn flush(w: f32) -> f32 {
+    if w.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        w
+    }
+}
+
 /// Walks parameter/gradient pairs with a running offset into flat optimizer state.
 fn for_each<N: Trainable>(
     net: &mut N,
@@ -132,14 +147,14 @@ impl Optimizer for Sgd {
             if mu == 0.0 {
                 for (p, &g) in p.iter_mut().zip(g) {
                     let gi = g + decay * *p;
-                    *p -= lr * gi;
+                    *p = flush(*p - lr * gi);
                 }
             } else {
                 let v = &mut vel[off..off + p.len()];
                 for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
                     let gi = g + decay * *p;
                     *v = mu * *v + gi;
-                    *p -= lr * *v;
+                    *p = flush(*p - lr * *v);
                 }
             }
         });
@@ -233,7 +248,7 @@ impl Optimizer for Adam {
                 v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
                 let mh = m[i] / c1;
                 let vh = v[i] / c2;
-                p[i] -= lr * mh / (libm::sqrtf(vh) + eps);
+                p[i] = flush(p[i] - lr * mh / (libm::sqrtf(vh) + eps));
             }
         });
     }
