@@ -15,6 +15,8 @@
 
 use std::time::Instant;
 
+mod common;
+
 use nn::prelude::*;
 
 nn::network! {
@@ -86,27 +88,6 @@ fn digits<N: Network>(
     Ok(data)
 }
 
-/// Bilinear resize of an 8x8 digit (0..16) to 28x28 in [0, 1], as the `lenet` example does.
-fn resize(src: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0; 28 * 28];
-    let scale = 8.0 / 28.0;
-    for y in 0..28 {
-        for x in 0..28 {
-            let sy = ((y as f32 + 0.5) * scale - 0.5).clamp(0.0, 7.0);
-            let sx = ((x as f32 + 0.5) * scale - 0.5).clamp(0.0, 7.0);
-            let (y0, x0) = (sy.floor() as usize, sx.floor() as usize);
-            let (y1, x1) = ((y0 + 1).min(7), (x0 + 1).min(7));
-            let (fy, fx) = (sy - y0 as f32, sx - x0 as f32);
-            let v = src[y0 * 8 + x0] * (1.0 - fy) * (1.0 - fx)
-                + src[y0 * 8 + x1] * (1.0 - fy) * fx
-                + src[y1 * 8 + x0] * fy * (1.0 - fx)
-                + src[y1 * 8 + x1] * fy * fx;
-            out[y * 28 + x] = v / 16.0;
-        }
-    }
-    out
-}
-
 fn run() -> Result<(), nn::Error> {
     println!(
         "{:<22} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9}",
@@ -166,7 +147,7 @@ fn run() -> Result<(), nn::Error> {
     ));
 
     // LeNet-5 on digits at 28x28 (M3): the `lenet` example's split and training.
-    let data = digits::<LeNet>(resize)?;
+    let data = digits::<LeNet>(common::resize_digit)?;
     let (train, test) = data.stratified_split(0.2, 3)?;
     let mut net = LeNet::new(3);
     Trainer::new(

@@ -462,3 +462,24 @@ pub fn plot_grouped_bars(
 // ---------------------------------------------------------------------------------------------
 // Helpers added for the `vanishing` and `double_descent` examples (end).
 // ---------------------------------------------------------------------------------------------
+
+/// Bilinear resize of an 8x8 digit (values 0..16) to 28x28 (values 0..1).
+pub fn resize_digit(src: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; 28 * 28];
+    let scale = 8.0 / 28.0;
+    for y in 0..28 {
+        for x in 0..28 {
+            let sy = ((y as f32 + 0.5) * scale - 0.5).clamp(0.0, 7.0);
+            let sx = ((x as f32 + 0.5) * scale - 0.5).clamp(0.0, 7.0);
+            let (y0, x0) = (sy.floor() as usize, sx.floor() as usize);
+            let (y1, x1) = ((y0 + 1).min(7), (x0 + 1).min(7));
+            let (fy, fx) = (sy - y0 as f32, sx - x0 as f32);
+            let v = src[y0 * 8 + x0] * (1.0 - fy) * (1.0 - fx)
+                + src[y0 * 8 + x1] * (1.0 - fy) * fx
+                + src[y1 * 8 + x0] * fy * (1.0 - fx)
+                + src[y1 * 8 + x1] * fy * fx;
+            out[y * 28 + x] = v / 16.0;
+        }
+    }
+    out
+}
