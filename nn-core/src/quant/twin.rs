@@ -121,8 +121,8 @@ fn quantize_channel(
 /// `FULLY_CONNECTED` with per-channel weights.
 #[derive(Clone)]
 pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
-    /// Weights, `w[o][i]`.
-    pub w: GenericArray<GenericArray<i8, I>, O>,
+    /// Weights, `w[o][i]` (read them with [`DenseI8::weight`]).
+    w: GenericArray<GenericArray<i8, I>, O>,
     /// Biases, in units of `input.scale * weight_scale[o]`.
     pub bias: GenericArray<i32, O>,
     /// The scale of each output channel's weights.
@@ -218,6 +218,11 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         }
     }
 
+    /// The int8 weight from input `i` to output `o`.
+    pub fn weight(&self, o: usize, i: usize) -> i8 {
+        self.w[o][i]
+    }
+
     /// Bytes of the int8 weights and int32 biases.
     pub const BYTES: usize = I::USIZE * O::USIZE + 4 * O::USIZE;
 }
@@ -230,8 +235,8 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
 /// geometry is passed to [`ConvI8::forward`] by the generated code, as constants.
 #[derive(Clone)]
 pub struct ConvI8<W: ArrayLength, C: ArrayLength> {
-    /// Weights, `[out][in][kh][kw]`.
-    pub w: GenericArray<i8, W>,
+    /// Weights, `[out][in][kh][kw]` (read them with [`ConvI8::weight`]).
+    w: GenericArray<i8, W>,
     /// Biases, in units of `input.scale * weight_scale[c]`.
     pub bias: GenericArray<i32, C>,
     /// The scale of each output channel's weights.
@@ -289,6 +294,36 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
             output,
             activation,
         }
+    }
+
+    /// A layer from int8 weights in PyTorch's layout (`[out][in][kh][kw]`, `W` values), int32
+    /// biases and per-channel weight scales (for example read from a weight file).
+    pub fn from_parts(
+        w: GenericArray<i8, W>,
+        bias: GenericArray<i32, C>,
+        weight_scale: GenericArray<f32, C>,
+        input: QuantParams,
+        output: QuantParams,
+        activation: FusedActivation,
+    ) -> Self {
+        let mut requant: GenericArray<Requantize, C> = GenericArray::default();
+        for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
+            *r = Requantize::new(input.scale, s, output.scale);
+        }
+        ConvI8 {
+            w,
+            bias,
+            weight_scale,
+            requant,
+            input,
+            output,
+            activation,
+        }
+    }
+
+    /// The int8 weight at index `k` of PyTorch's layout `[out][in][kh][kw]`.
+    pub fn weight(&self, k: usize) -> i8 {
+        self.w[k]
     }
 
     /// The convolution of `x` (`[C_in][H][W]`, a signal with `H = 1`) with geometry `g`.
