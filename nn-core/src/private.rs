@@ -13,6 +13,8 @@ pub use crate::layers::Zeroable;
 pub use crate::storage::{clone_large, new_inline, new_large, Large};
 pub use crate::threads::split_batch;
 #[cfg(feature = "std")]
+pub use crate::train::int8_io::{to_array, to_rows, Int8Source, Int8Writer};
+#[cfg(feature = "std")]
 pub use crate::train::io::Source;
 #[cfg(feature = "alloc")]
 pub use crate::trainable::BackwardBuffers;

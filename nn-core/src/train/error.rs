@@ -130,6 +130,19 @@ pub enum Error {
         /// The dtype in the file.
         found: String,
     },
+    /// A tensor or metadata entry of an int8 twin's weight file is not what the twin needs: a
+    /// dtype other than the one expected (I8 weights, I32 biases and zero points, F32 scales), a
+    /// value out of range (a weight of -128, a zero point outside the int8 range, a scale that
+    /// is not positive and finite), or a missing or unknown `format`/`rounding` tag (`name` is
+    /// then `__metadata__.format` or `__metadata__.rounding`).
+    Int8Tensor {
+        /// The file.
+        path: String,
+        /// The tensor's name, e.g. `fc1.weight`.
+        name: String,
+        /// What is wrong, e.g. `is F32, the int8 twin needs I8`.
+        message: String,
+    },
     /// A weight is NaN or infinite.
     NonFiniteWeight {
         /// The file.
@@ -186,6 +199,7 @@ impl fmt::Display for Error {
             Error::TensorDtype { path, name, found } => {
                 write!(f, "{path}: tensor `{name}` is {found}, the network needs F32")
             }
+            Error::Int8Tensor { path, name, message } => write!(f, "{path}: `{name}` {message}"),
             Error::NonFiniteWeight { path, name, index } => {
                 write!(f, "{path}: tensor `{name}` has a NaN or infinite value at flat index {index}")
             }

@@ -105,6 +105,31 @@ impl<'a> Source<'a> {
         Ok(data)
     }
 
+    /// The raw view of tensor `name`, marked as used: `Err` naming it if it is missing
+    /// (`shape` is what the caller expects, for the message). Its dtype and shape are the
+    /// caller's to check.
+    pub(crate) fn view(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+    ) -> Result<safetensors::tensor::TensorView<'a>, Error> {
+        let view = self
+            .tensors
+            .tensor(name)
+            .map_err(|_| Error::MissingTensor {
+                path: self.path.clone(),
+                name: name.to_string(),
+                expected: shape.to_vec(),
+            })?;
+        self.used.insert(name.to_string());
+        Ok(view)
+    }
+
+    /// The name of the source, as errors give it.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
     /// `Err` naming the first tensor of the file that no layer took (PyTorch's batch-norm
     /// counters `*.num_batches_tracked` are ignored).
     pub fn finish(&self) -> Result<(), Error> {
