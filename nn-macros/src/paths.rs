@@ -143,6 +143,14 @@ paths! {
     calibration => (::nn::quant::calibrate::Calibration)
     /// `nn::quant::Unsupported`.
     unsupported => (::nn::quant::Unsupported)
+    /// `nn::private::Int8Source`: an int8 twin's weight file, its tensors checked.
+    int8_source => (::nn::private::Int8Source)
+    /// `nn::private::Int8Writer`: an int8 twin's tensors, serialized.
+    int8_writer => (::nn::private::Int8Writer)
+    /// `nn::private::to_array(&values)`: a slice as a `GenericArray`.
+    to_array => (::nn::private::to_array)
+    /// `nn::private::to_rows(&values)`: a row-major slice as rows of a `GenericArray`.
+    to_rows => (::nn::private::to_rows)
     /// `nn::Layout` (PyTorch or Keras tensor layouts).
     layout => (::nn::Layout)
     /// `nn::FieldInfo`.

@@ -5,7 +5,8 @@
 //! `forward_batch`), `training` (the training forward and backward steps), `traits` (`Network`,
 //! `Trainable`, `Parameters`, `StateDict`, `InputOf`), `fold` (the batch-norm-folded twin),
 //! `weights` (weights baked in from a file), `summary` (the layer table), `quant` (the int8
-//! twin and `quantize_int8`). What a layer
+//! twin and `quantize_int8`), `quant_api` (the twin's `SUMMARY` and `forward_batch`),
+//! `quant_io` (the twin's weight files). What a layer
 //! contributes comes from its kind (`layers`); every runtime path from `paths`.
 
 mod fields;
@@ -13,6 +14,8 @@ mod fold;
 mod inference;
 mod inherent;
 mod quant;
+mod quant_api;
+mod quant_io;
 mod summary;
 mod training;
 mod traits;

@@ -14,7 +14,7 @@ use crate::paths;
 use crate::shape::Shape;
 
 /// One step of the twin's forward pass.
-enum Step {
+pub(super) enum Step {
     /// A dense layer (`layer` index) from tensor `input` to `output`, with a fused ReLU.
     Dense {
         layer: usize,
@@ -64,7 +64,7 @@ fn window2(win: &crate::layers::window::Window, input: Shape, output: Shape) -> 
 }
 
 /// `[c, h, w]`, `[c, l]` as `(c, 1, l)`, `[n]` as `(n, 1, 1)`.
-fn chw(s: Shape) -> (usize, usize, usize) {
+pub(super) fn chw(s: Shape) -> (usize, usize, usize) {
     match s {
         Shape::D1(n) => (n as usize, 1, 1),
         Shape::D2(c, l) => (c as usize, 1, l as usize),
@@ -204,7 +204,7 @@ fn act(t: usize) -> proc_macro2::Ident {
 }
 
 /// The fused activation of a step.
-fn activation(relu: bool) -> TokenStream {
+pub(super) fn activation(relu: bool) -> TokenStream {
     let fused = paths::fused_activation();
     if relu {
         quote!(#fused::Relu)
@@ -492,6 +492,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
          LiteRT's reference kernel does). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
+    let extras = twin_extras(net, steps, &twin);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]
@@ -536,7 +537,16 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
         }
 
         #quantize
+        #extras
     }
+}
+
+/// The rest of the twin's API, generated from its steps: `SUMMARY` and `forward_batch`
+/// (`quant_api`), its weight files (`quant_io`).
+fn twin_extras(net: &Network, steps: &[Step], twin: &proc_macro2::Ident) -> TokenStream {
+    let mut out = super::quant_api::items(net, steps, twin);
+    out.extend(super::quant_io::items(net, steps, twin));
+    out
 }
 
 /// `Name::quantize_int8` and `quantize_int8_with` (with `std`): calibration, then the twin.

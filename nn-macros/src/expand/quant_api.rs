@@ -1,0 +1,219 @@
+//! The int8 twin as a first-class network: `NameInt8::SUMMARY` (its layer table with int8 and
+//! int32 bytes against the `f32` network's) and `forward_batch`.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::quote;
+
+use super::quant::Step;
+use super::summary::thousands;
+use crate::layers::LayerKind;
+use crate::model::{Head, Network, OpKind};
+use crate::paths;
+
+/// `SUMMARY` and `forward_batch` of the twin.
+pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
+    let summary = table(net, steps, twin);
+    let (tensor, batch_len_error, split_batch) = (
+        paths::tensor(),
+        paths::batch_len_error(),
+        paths::split_batch(),
+    );
+    let (in_ty, out_ty) = (paths::shape_of(net.input), paths::shape_of(net.output()));
+    let macs = net.macs() as usize;
+    quote! {
+        #[automatically_derived]
+        impl #twin {
+            /// The twin's layer table: every int8 step with the tensors it reads and writes
+            /// (indices of `tensors`), its output shape, its int8 weight and int32 bias bytes,
+            /// and the totals against the `f32` network's parameter bytes.
+            pub const SUMMARY: &'static str = #summary;
+
+            /// Inference on a batch, `ys[i] = forward(xs[i])` (the same values as `forward`,
+            /// bit for bit). Allocates nothing on one thread; with `nn::set_threads` the
+            /// samples are split over threads (the same results for any thread count). `Err`
+            /// if the slices' lengths differ.
+            pub fn forward_batch(
+                &self,
+                xs: &[#tensor<#in_ty>],
+                ys: &mut [#tensor<#out_ty>],
+            ) -> ::core::result::Result<(), #batch_len_error> {
+                if xs.len() != ys.len() {
+                    return ::core::result::Result::Err(#batch_len_error { inputs: xs.len(), outputs: ys.len() });
+                }
+                #split_batch(xs, ys, 1, #macs, |xs, ys| {
+                    for (x, y) in xs.iter().zip(ys.iter_mut()) {
+                        *y = self.forward(x);
+                    }
+                });
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}
+
+/// The input and output tensors of a step.
+fn ends(step: &Step) -> (usize, usize) {
+    match *step {
+        Step::Dense { input, output, .. }
+        | Step::Conv { input, output, .. }
+        | Step::Pool { input, output, .. }
+        | Step::Relu { input, output }
+        | Step::Alias { input, output } => (input, output),
+        Step::Add { output, .. } => (usize::MAX, output),
+    }
+}
+
+/// One row of the table: label, tensors, output shape, int8 weight bytes, int32 bias bytes.
+type Row = (String, String, String, u64, u64);
+
+/// The row of one step.
+fn row(net: &Network, step: &Step) -> Row {
+    let (input, output) = ends(step);
+    let shape = net.tensors[output].to_string();
+    let flow = format!("{input} -> {output}");
+    // The layer whose op writes the step's output (a fused ReLU's: the step's own layer).
+    let named = |l: usize| {
+        let layer = &net.layers[l];
+        format!("{} ({})", layer.name, layer.kind_name)
+    };
+    let by_output = || {
+        net.ops
+            .iter()
+            .find(|op| op.output == output)
+            .and_then(|op| match op.kind {
+                OpKind::Layer(l) => Some(named(l)),
+                OpKind::Add => None,
+            })
+            .unwrap_or_default()
+    };
+    match *step {
+        Step::Dense { layer, relu, .. } | Step::Conv { layer, relu, .. } => {
+            let l = &net.layers[layer];
+            let relu = if relu { " + ReLU" } else { "" };
+            let (weights, channels) = match l.kind {
+                LayerKind::Conv(c) => {
+                    let bias = if c.bias { c.filters } else { 0 };
+                    (l.params - bias, c.filters)
+                }
+                _ => (l.input.len() * l.output.len(), l.output.len()),
+            };
+            let label = format!("{} ({}{relu})", l.name, l.kind_name);
+            (label, flow, shape, weights, 4 * channels)
+        }
+        Step::Pool { layer, .. } => (named(layer), flow, shape, 0, 0),
+        Step::Relu { .. } | Step::Alias { .. } => (by_output(), flow, shape, 0, 0),
+        Step::Add { index, a, b, .. } => {
+            let label = net
+                .ops
+                .iter()
+                .find(|op| op.output == output && op.kind == OpKind::Add)
+                .map_or(format!("add{index}"), |op| op.label.clone());
+            let flow = format!("{a} + {b} -> {output}");
+            (format!("{label} (Residual add)"), flow, shape, 0, 0)
+        }
+    }
+}
+
+/// The table `SUMMARY` holds.
+fn table(net: &Network, steps: &[Step], twin: &Ident) -> String {
+    let mut rows: Vec<Row> = vec![(
+        "input (quantize)".to_string(),
+        "0".to_string(),
+        net.input.to_string(),
+        0,
+        0,
+    )];
+    rows.extend(steps.iter().map(|s| row(net, s)));
+    let head = match net.head {
+        Head::Softmax => Some("Softmax"),
+        Head::Sigmoid => Some("Sigmoid"),
+        Head::None => None,
+    };
+    let logits = net.logits;
+    let mut tail = format!("logits (dequantize): tensor {logits}, f32");
+    if let Some(h) = head {
+        tail += &format!(", then {h} in f32 -> {}", net.output());
+    }
+    let (weights, biases): (u64, u64) = rows.iter().fold((0, 0), |(w, b), r| (w + r.3, b + r.4));
+    let total = weights + biases;
+    let f32_bytes = 4 * net.params();
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.0.clone(),
+                r.1.clone(),
+                r.2.clone(),
+                thousands(r.3),
+                thousands(r.4),
+                thousands(r.3 + r.4),
+            ]
+        })
+        .collect();
+    let header = [
+        "Layer (type)",
+        "Tensors",
+        "Output shape",
+        "int8 weights",
+        "int32 biases",
+        "Bytes",
+    ];
+    let width = |k: usize| {
+        cells
+            .iter()
+            .map(|c| c[k].len())
+            .chain([header[k].len()])
+            .max()
+            .unwrap_or(0)
+    };
+    let w: Vec<usize> = (0..6).map(width).collect();
+    let line = |c: [&str; 6]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}  {:>w5$}\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+            w5 = w[5]
+        )
+    };
+    let head_line = line(header);
+    let rule = "-".repeat(head_line.len() - 1);
+    let mut s = format!(
+        "Model: {twin} (int8 twin of {})\n{rule}\n{head_line}{rule}\n",
+        net.name
+    );
+    for c in &cells {
+        s += &line([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5]]);
+    }
+    s += &format!("{rule}\n{tail}\n");
+    let ratio = if f32_bytes > 0 {
+        format!("{:.3}x", total as f64 / f32_bytes as f64)
+    } else {
+        "-".to_string()
+    };
+    s += &format!(
+        "Total bytes: {} (int8 weights) + {} (int32 biases) = {} (WEIGHT_BYTES)\n",
+        thousands(weights),
+        thousands(biases),
+        thousands(total)
+    );
+    s += &format!(
+        "f32 network: {} bytes ({} parameters); int8 / f32 = {ratio}\n",
+        thousands(f32_bytes),
+        thousands(net.params())
+    );
+    s += &format!(
+        "Not counted: f32 weight scales and requantization multipliers (per output channel), \
+         the quantization of the {} tensors\n",
+        net.tensors.len()
+    );
+    s
+}

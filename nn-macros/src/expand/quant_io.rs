@@ -1,0 +1,235 @@
+//! The int8 twin's weight files (with `std`): `to_safetensors_bytes`/`save_safetensors` and
+//! `from_safetensors_bytes`/`load_safetensors`, its int8 tensors named after the `f32` network's
+//! (the layout is documented in nn-core's `train::int8_io`).
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use super::quant::{activation, chw, Step};
+use crate::layers::LayerKind;
+use crate::model::Network;
+use crate::paths;
+
+/// A weighted layer of the twin as its file holds it.
+struct Weighted {
+    /// The field (and the prefix of its tensors' names).
+    field: Ident,
+    /// The shape of `<field>.weight` (PyTorch's layout).
+    shape: Vec<usize>,
+    /// Output channels.
+    channels: usize,
+    /// A dense layer (weights `weight(o, i)`), or a convolution (`weight(k)`).
+    dense: bool,
+    /// The tensors it reads and writes, and whether a ReLU is fused.
+    input: usize,
+    output: usize,
+    relu: bool,
+}
+
+/// The weighted layer of a dense or convolution step.
+fn weighted(net: &Network, step: &Step) -> Option<Weighted> {
+    let (layer, input, output, relu) = match *step {
+        Step::Dense {
+            layer,
+            input,
+            output,
+            relu,
+        }
+        | Step::Conv {
+            layer,
+            input,
+            output,
+            relu,
+        } => (layer, input, output, relu),
+        _ => return None,
+    };
+    let l = &net.layers[layer];
+    let (c_in, _, _) = chw(l.input);
+    let (shape, channels, dense) = match l.kind {
+        LayerKind::Conv(c) => {
+            let (co, kh, kw) = (c.filters as usize, c.win.kh as usize, c.win.kw as usize);
+            let shape = if c.win.rank == 1 {
+                vec![co, c_in, kw]
+            } else {
+                vec![co, c_in, kh, kw]
+            };
+            (shape, co, false)
+        }
+        _ => {
+            let (ni, no) = (l.input.len() as usize, l.output.len() as usize);
+            (vec![no, ni], no, true)
+        }
+    };
+    Some(Weighted {
+        field: l.name.clone(),
+        shape,
+        channels,
+        dense,
+        input,
+        output,
+        relu,
+    })
+}
+
+/// Statements of `to_safetensors_bytes` writing one weighted layer's tensors to `w`.
+fn write_layer(l: &Weighted) -> TokenStream {
+    let field = &l.field;
+    let (wname, bname, sname) = (
+        format!("{field}.weight"),
+        format!("{field}.bias"),
+        format!("{field}.weight_scale"),
+    );
+    let (shape, c) = (&l.shape, l.channels);
+    let values = if l.dense {
+        let (no, ni) = (shape[0], shape[1]);
+        quote!((0..#no).flat_map(|o| (0..#ni).map(move |i| self.#field.weight(o, i))))
+    } else {
+        let n: usize = shape.iter().product();
+        quote!((0..#n).map(|k| self.#field.weight(k)))
+    };
+    quote! {
+        w.i8s(#wname, &[#(#shape),*], #values);
+        w.i32s(#bname, &[#c], self.#field.bias.iter().copied());
+        w.f32s(#sname, &[#c], self.#field.weight_scale.iter().copied());
+    }
+}
+
+/// The field initializer of `from_safetensors_bytes` reading one weighted layer from `src`.
+fn read_layer(l: &Weighted) -> TokenStream {
+    let field = &l.field;
+    let (wname, bname, sname) = (
+        format!("{field}.weight"),
+        format!("{field}.bias"),
+        format!("{field}.weight_scale"),
+    );
+    let (shape, c, input, output) = (&l.shape, l.channels, l.input, l.output);
+    let (to_array, to_rows) = (paths::to_array(), paths::to_rows());
+    let (ty, weights) = if l.dense {
+        (paths::dense_i8(), quote!(#to_rows(&weights)))
+    } else {
+        (paths::conv_i8(), quote!(#to_array(&weights)))
+    };
+    let act = activation(l.relu);
+    quote! {
+        #field: {
+            let weights = src.weights(#wname, &[#(#shape),*])?;
+            let bias = src.i32s(#bname, &[#c])?;
+            let scales = src.scales(#sname, &[#c])?;
+            #ty::from_parts(#weights, #to_array(&bias), #to_array(&scales), tensors[#input], tensors[#output], #act)
+        }
+    }
+}
+
+/// The field initializer of a residual sum, derived from the quantization of its tensors.
+fn read_add(index: usize, (a, b, output): (usize, usize, usize)) -> TokenStream {
+    let field = format_ident!("add{}", index);
+    let (add_params, output_ty) = (paths::add_params(), paths::quant_output());
+    quote! {
+        #field: #add_params::new(
+            (tensors[#a].scale, tensors[#a].zero_point),
+            (tensors[#b].scale, tensors[#b].zero_point),
+            tensors[#output].scale,
+            #output_ty { zero_point: tensors[#output].zero_point, range: (-128, 127) },
+        )
+    }
+}
+
+/// The twin's weight-file methods, with `std`.
+pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
+    let (if_std, error, vec, qp) = (
+        paths::if_std(),
+        paths::error(),
+        paths::vec(),
+        paths::quant_params(),
+    );
+    let (source, writer) = (paths::int8_source(), paths::int8_writer());
+    let n_tensors = net.tensors.len();
+    let layers: Vec<Weighted> = steps.iter().filter_map(|s| weighted(net, s)).collect();
+    let writes: Vec<TokenStream> = layers.iter().map(write_layer).collect();
+    let mut reads: Vec<TokenStream> = layers.iter().map(read_layer).collect();
+    for step in steps {
+        if let Step::Add {
+            index,
+            a,
+            b,
+            output,
+        } = *step
+        {
+            reads.push(read_add(index, (a, b, output)));
+        }
+    }
+    let twin_name = twin.to_string();
+    let doc_bytes = format!(
+        "The twin's tensors as safetensors bytes: each weighted layer's `<layer>.weight` (I8, \
+         PyTorch's layout), `<layer>.bias` (I32) and `<layer>.weight_scale` (F32 per output \
+         channel), and for each of the {n_tensors} entries of `tensors` `tensors.<t>.scale` (F32) \
+         and `tensors.<t>.zero_point` (I32), both of shape `[]`; metadata `format` \
+         (`nn-int8/1`), `rounding` and `network`. Requantization multipliers, fused activations \
+         and the rescaling of residual sums are not stored: loading derives them."
+    );
+    quote! {
+        #if_std! {
+            #[automatically_derived]
+            impl #twin {
+                #[doc = #doc_bytes]
+                pub fn to_safetensors_bytes(&self) -> ::core::result::Result<#vec<u8>, #error> {
+                    let mut w = #writer::new(#twin_name);
+                    for (t, q) in self.tensors.iter().enumerate() {
+                        w.quant(t, *q);
+                    }
+                    #(#writes)*
+                    w.finish(self.rounding)
+                }
+
+                /// Writes the twin's tensors to a safetensors file (see
+                /// [`Self::to_safetensors_bytes`] for the names and dtypes).
+                pub fn save_safetensors(
+                    &self,
+                    path: impl ::core::convert::AsRef<::std::path::Path>,
+                ) -> ::core::result::Result<(), #error> {
+                    let path = path.as_ref();
+                    let bytes = self.to_safetensors_bytes()?;
+                    ::std::fs::write(path, bytes).map_err(|source| #error::Io {
+                        path: ::std::string::ToString::to_string(&path.display()),
+                        source,
+                    })
+                }
+
+                /// Reads a twin from a file written by [`Self::save_safetensors`].
+                pub fn load_safetensors(
+                    path: impl ::core::convert::AsRef<::std::path::Path>,
+                ) -> ::core::result::Result<Self, #error> {
+                    let path = path.as_ref();
+                    let name = ::std::string::ToString::to_string(&path.display());
+                    match ::std::fs::read(path) {
+                        ::core::result::Result::Ok(bytes) => Self::from_safetensors_bytes(&bytes, &name),
+                        ::core::result::Result::Err(source) => {
+                            ::core::result::Result::Err(#error::Io { path: name, source })
+                        }
+                    }
+                }
+
+                /// Reads a twin from safetensors bytes; `name` names the source in errors. Every
+                /// tensor must be present with its dtype and shape (int8 weights in
+                /// `[-127, 127]`, scales positive and finite, zero points in the int8 range),
+                /// the `format` and `rounding` metadata must be there, and no other tensor may
+                /// be: anything else is an `Err` naming the file and the tensor.
+                pub fn from_safetensors_bytes(bytes: &[u8], name: &str) -> ::core::result::Result<Self, #error> {
+                    let mut src = #source::new(name, bytes)?;
+                    let rounding = src.rounding()?;
+                    let mut tensors = [#qp { scale: 1.0, zero_point: 0 }; #n_tensors];
+                    for (t, q) in tensors.iter_mut().enumerate() {
+                        *q = src.quant(t)?;
+                    }
+                    let twin = #twin {
+                        tensors,
+                        rounding,
+                        #(#reads,)*
+                    };
+                    src.finish()?;
+                    ::core::result::Result::Ok(twin)
+                }
+            }
+        }
+    }
+}
