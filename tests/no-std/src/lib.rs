@@ -28,6 +28,32 @@ pub fn classify_image(pixels: &[f32; 64], net: &SmallCnn) -> usize {
     net.forward(pixels).argmax()
 }
 
+/// Class of one jet by M1's int8 twin (quantized on a host with `quantize_int8`, or loaded
+/// there from its safetensors file): int8 layers, no heap, no std.
+pub fn classify_int8(features: &nn::Input<JetTagger>, net: &JetTaggerInt8) -> usize {
+    net.forward(features).argmax()
+}
+
+/// The int8 logits of one jet: int8 in, int8 out.
+pub fn logits_int8(features: &nn::Input<JetTagger>, net: &JetTaggerInt8) -> [i8; 5] {
+    let logits = net.forward_int8(&net.quantize_input(features));
+    let mut out = [0; 5];
+    out.copy_from_slice(logits.as_slice());
+    out
+}
+
+/// Class probabilities of a batch of jets by the int8 twin (no allocation on one thread).
+pub fn classify_batch_int8(
+    features: &[nn::Input<JetTagger>],
+    probabilities: &mut [nn::Output<JetTagger>],
+    net: &JetTaggerInt8,
+) -> Result<(), nn::BatchLenError> {
+    net.forward_batch(features, probabilities)
+}
+
+/// The int8 twin's layer table, as a `&'static str`.
+pub const JET_TAGGER_INT8_SUMMARY: &str = JetTaggerInt8::SUMMARY;
+
 /// Builds the networks (weights inline: no allocator here).
 pub fn networks(seed: u64) -> (JetTagger, SmallCnn) {
     (JetTagger::new(seed), SmallCnn::new(seed))
