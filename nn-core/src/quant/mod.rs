@@ -18,6 +18,7 @@
 pub mod calibrate;
 pub mod fixed;
 pub mod ops;
+pub mod simd;
 pub mod twin;
 
 pub use fixed::{multiply_by_quantized_multiplier, quantize_multiplier, Requantize, Rounding};
@@ -36,7 +37,7 @@ impl QuantParams {
     /// The int8 nearest to `real` (round half away from zero), saturated to `[-128, 127]`:
     /// TFLite's `Quantize` (`zero_point + round(real / scale)`, the division in `f32`).
     pub fn quantize(&self, real: f32) -> i8 {
-        let q = self.zero_point as i64 + libm::roundf(real / self.scale) as i64;
+        let q = (self.zero_point as i64).saturating_add(libm::roundf(real / self.scale) as i64);
         q.clamp(i8::MIN as i64, i8::MAX as i64) as i8
     }
 
@@ -62,7 +63,10 @@ impl FusedActivation {
     /// TFLite's `CalculateActivationRangeQuantized` (0 and 6 quantized with [`QuantParams::quantize`]
     /// before the clamp to the int8 range).
     pub fn range(self, out: QuantParams) -> (i32, i32) {
-        let quantize = |r: f32| out.zero_point + libm::roundf(r / out.scale) as i32;
+        let quantize = |r: f32| {
+            out.zero_point
+                .saturating_add(libm::roundf(r / out.scale) as i32)
+        };
         let (lo, hi) = (i8::MIN as i32, i8::MAX as i32);
         match self {
             FusedActivation::None => (lo, hi),

@@ -128,10 +128,70 @@ pub fn conv2d(
 /// 2-D max pooling per channel (input and output share their quantization), clamped to
 /// `range`: TFLite's int8 `MaxPool`.
 pub fn max_pool2d(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
-    pool2d(x, g, y, |taps| {
-        let m = taps.fold(i8::MIN as i32, |m, v| m.max(v as i32));
-        m.clamp(range.0, range.1) as i8
+    let inside = |o: usize, s: usize, k: usize, n: usize| o == 0 || (o - 1) * s + k <= n;
+    if g.pad == (0, 0)
+        && inside(g.output.0, g.stride.0, g.kernel.0, g.input.1)
+        && inside(g.output.1, g.stride.1, g.kernel.1, g.input.2)
+    {
+        return max_pool2d_inside(x, g, range, y);
+    }
+    pool2d(x, g, y, |plane, wd, (r0, r1), (c0, c1)| {
+        let mut m = i8::MIN;
+        for row in plane[r0 * wd..r1 * wd].chunks_exact(wd) {
+            for &v in &row[c0..c1] {
+                m = m.max(v);
+            }
+        }
+        (m as i32).clamp(range.0, range.1) as i8
     });
+}
+
+/// [`max_pool2d`] without padding (every window inside the input): the output rows are the
+/// running maxima of the input rows under them.
+fn max_pool2d_inside(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
+    let (c_in, h, wd) = g.input;
+    let (oh, ow) = g.output;
+    let (kh, kw) = g.kernel;
+    let (sh, sw) = g.stride;
+    let (lo, hi) = (
+        range.0.clamp(-128, 127) as i8,
+        range.1.clamp(-128, 127) as i8,
+    );
+    for (plane, out) in x
+        .chunks_exact(h * wd)
+        .zip(y.chunks_exact_mut(oh * ow))
+        .take(c_in)
+    {
+        if (kh, kw, sh, sw) == (2, 2, 2, 2) {
+            // The common 2 x 2 pooling: pairs of rows, pairs of columns.
+            for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+                let r0 = &plane[2 * oy * wd..][..2 * ow];
+                let r1 = &plane[(2 * oy + 1) * wd..][..2 * ow];
+                for ((o, a), b) in out_row
+                    .iter_mut()
+                    .zip(r0.chunks_exact(2))
+                    .zip(r1.chunks_exact(2))
+                {
+                    *o = a[0].max(a[1]).max(b[0].max(b[1])).clamp(lo, hi);
+                }
+            }
+            continue;
+        }
+        for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            out_row.fill(i8::MIN);
+            for ki in 0..kh {
+                let row = &plane[(oy * sh + ki) * wd..][..wd];
+                for (ox, o) in out_row.iter_mut().enumerate() {
+                    for &v in &row[ox * sw..ox * sw + kw] {
+                        *o = (*o).max(v);
+                    }
+                }
+            }
+            for o in out_row.iter_mut() {
+                *o = (*o).clamp(lo, hi);
+            }
+        }
+    }
 }
 
 /// 2-D average pooling per channel (input and output share their quantization), clamped to
@@ -147,18 +207,20 @@ pub fn avg_pool2d(
     y: &mut [i8],
 ) {
     let window = (g.kernel.0 * g.kernel.1) as i32;
-    pool2d(x, g, y, |taps| {
-        let (mut sum, mut count) = (0i32, 0i32);
-        for v in taps {
-            sum += v as i32;
-            count += 1;
+    pool2d(x, g, y, |plane, wd, (r0, r1), (c0, c1)| {
+        let mut sum = 0i32;
+        for row in plane[r0 * wd..r1 * wd].chunks_exact(wd) {
+            for &v in &row[c0..c1] {
+                sum += v as i32;
+            }
         }
+        let inside = ((r1 - r0) * (c1 - c0)) as i32;
         let count = match pad_zero_point {
             Some(z) => {
-                sum += (window - count) * z;
+                sum += (window - inside) * z;
                 window
             }
-            None => count.max(1),
+            None => inside.max(1),
         };
         // C++'s truncating division, after adding half the count away from zero.
         let avg = if sum > 0 {
@@ -170,20 +232,30 @@ pub fn avg_pool2d(
     });
 }
 
-/// Applies `reduce` to the taps inside the input of every window of every channel.
-fn pool2d(x: &[i8], g: Window2, y: &mut [i8], reduce: impl Fn(&mut dyn Iterator<Item = i8>) -> i8) {
+/// Applies `reduce` to every window of every channel: it gets the channel's plane, its
+/// width, and the rows and columns of the window inside the input (half-open ranges).
+fn pool2d(
+    x: &[i8],
+    g: Window2,
+    y: &mut [i8],
+    reduce: impl Fn(&[i8], usize, (usize, usize), (usize, usize)) -> i8,
+) {
     let (c_in, h, wd) = g.input;
     let (oh, ow) = g.output;
-    let (kh, kw) = g.kernel;
+    let span = |o: usize, stride: usize, pad: usize, k: usize, n: usize| {
+        let start = o * stride;
+        let lo = start.max(pad) - pad;
+        let hi = (start + k).saturating_sub(pad).min(n);
+        (lo, hi.max(lo))
+    };
     for c in 0..c_in {
         let plane = &x[c * h * wd..(c + 1) * h * wd];
+        let out = &mut y[c * oh * ow..(c + 1) * oh * ow];
         for oy in 0..oh {
+            let rows = span(oy, g.stride.0, g.pad.0, g.kernel.0, h);
             for ox in 0..ow {
-                let mut taps = (0..kh)
-                    .flat_map(|ki| (0..kw).map(move |kj| (ki, kj)))
-                    .filter_map(|(ki, kj)| g.tap(oy, ox, ki, kj))
-                    .map(|(r, col)| plane[r * wd + col]);
-                y[(c * oh + oy) * ow + ox] = reduce(&mut taps);
+                let cols = span(ox, g.stride.1, g.pad.1, g.kernel.1, wd);
+                out[oy * ow + ox] = reduce(plane, wd, rows, cols);
             }
         }
     }

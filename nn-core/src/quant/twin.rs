@@ -6,7 +6,8 @@ use core::fmt;
 
 use generic_array::{ArrayLength, GenericArray};
 
-use super::ops::{self, Output, Window2};
+use super::ops::{Output, Window2};
+use super::simd::{self, Isa8};
 use super::{FusedActivation, QuantParams, Requantize, Rounding};
 use crate::layers::dense::Dense;
 use crate::tensor::{Shape, Tensor};
@@ -64,9 +65,13 @@ impl<S: Shape> TensorI8<S> {
     /// `x` quantized with `q` (round half away from zero, saturated).
     pub fn quantize(x: &Tensor<S>, q: QuantParams) -> Self {
         let mut out = Self::zeros();
-        for (o, &v) in out.data.iter_mut().zip(x.as_slice()) {
-            *o = q.quantize(v);
-        }
+        simd::quantize(
+            Isa8::detect(),
+            x.as_slice(),
+            q.scale,
+            q.zero_point,
+            &mut out.data,
+        );
         out
     }
 
@@ -115,13 +120,17 @@ fn quantize_channel(
     (s, b.clamp(i32::MIN as f64, i32::MAX as f64) as i32)
 }
 
-/// The int8 twin of a [`Dense`] layer: weights `[out][in]` quantized per output channel
-/// (symmetric, in `[-127, 127]`), int32 biases, the requantization of each output, and the
-/// quantizations of its input and output with the fused activation's clamp. TFLite's int8
-/// `FULLY_CONNECTED` with per-channel weights.
+/// The int8 twin of a [`Dense`] layer: weights quantized per output channel (symmetric, in
+/// `[-127, 127]`), int32 biases, the requantization of each output, and the quantizations of
+/// its input and output with the fused activation's clamp. TFLite's int8 `FULLY_CONNECTED`
+/// with per-channel weights. The weights are kept in the vector kernels' packed layout
+/// ([`super::simd`]); [`DenseI8::weight`] reads them by output and input.
+///
+/// Build it with [`DenseI8::from_dense`] or [`DenseI8::from_parts`]; the public fields are
+/// there to be read (the kernels also keep values derived from them).
 #[derive(Clone)]
 pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
-    /// Weights, `w[o][i]` (read them with [`DenseI8::weight`]).
+    /// Weights in the packed layout (`I * O` bytes; see [`super::simd::packed_index`]).
     w: GenericArray<GenericArray<i8, I>, O>,
     /// Biases, in units of `input.scale * weight_scale[o]`.
     pub bias: GenericArray<i32, O>,
@@ -135,6 +144,15 @@ pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
     pub output: QuantParams,
     /// The activation folded into the output clamp.
     pub activation: FusedActivation,
+    /// `bias - (128 + input.zero_point) * sum of the row`: the bias the kernels start from
+    /// (their inputs enter as unsigned bytes, `x + 128`).
+    offset: GenericArray<i32, O>,
+    /// The fixed-point multipliers of `requant`, side by side for vector loads.
+    multiplier: GenericArray<i32, O>,
+    /// Their shifts.
+    shift: GenericArray<i32, O>,
+    /// The output's zero point and the activation's clamp.
+    out: Output,
 }
 
 impl<I: ArrayLength, O: ArrayLength> fmt::Debug for DenseI8<I, O> {
@@ -183,44 +201,94 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
             *r = Requantize::new(input.scale, s, output.scale);
         }
-        DenseI8 {
-            w,
+        let mut layer = DenseI8 {
+            w: GenericArray::default(),
             bias,
             weight_scale,
             requant,
             input,
             output,
             activation,
+            offset: GenericArray::default(),
+            multiplier: GenericArray::default(),
+            shift: GenericArray::default(),
+            out: Output {
+                zero_point: output.zero_point,
+                range: activation.range(output),
+            },
+        };
+        let flip = 128 + input.zero_point;
+        for (o, row) in w.iter().enumerate() {
+            let sum: i32 = row.iter().map(|&v| v as i32).sum();
+            layer.offset[o] = layer.bias[o].wrapping_sub(flip.wrapping_mul(sum));
+            (layer.multiplier[o], layer.shift[o]) =
+                (layer.requant[o].multiplier, layer.requant[o].shift);
+        }
+        let packed = layer.packed_mut();
+        for (o, row) in w.iter().enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                packed[simd::packed_index(I::USIZE, O::USIZE, o, i)] = v;
+            }
+        }
+        layer
+    }
+
+    /// The packed weights as one slice.
+    fn packed(&self) -> &[i8] {
+        // SAFETY: a `GenericArray<T, N>` has the layout of `[T; N]`, so `O` arrays of `I`
+        // bytes are `I * O` contiguous bytes.
+        unsafe { core::slice::from_raw_parts(self.w.as_ptr() as *const i8, I::USIZE * O::USIZE) }
+    }
+
+    /// The packed weights as one mutable slice.
+    fn packed_mut(&mut self) -> &mut [i8] {
+        // SAFETY: as in `packed`.
+        unsafe {
+            core::slice::from_raw_parts_mut(self.w.as_mut_ptr() as *mut i8, I::USIZE * O::USIZE)
         }
     }
 
-    /// `y = act(W x + b)` in int8, with the accumulators scaled back by `rounding`.
+    /// `y = act(W x + b)` in int8, with the accumulators scaled back by `rounding`, with the
+    /// widest int8 instruction set of this CPU ([`Isa8::detect`]).
     pub fn forward<SI: Shape<Len = I>, SO: Shape<Len = O>>(
         &self,
         x: &TensorI8<SI>,
         y: &mut TensorI8<SO>,
         rounding: Rounding,
     ) {
-        let out = Output {
-            zero_point: self.output.zero_point,
-            range: self.activation.range(self.output),
+        self.forward_on(Isa8::detect(), x, y, rounding);
+    }
+
+    /// [`DenseI8::forward`] with a chosen instruction set (it must be
+    /// [`available`](Isa8::available); every choice gives the same bytes).
+    pub fn forward_on<SI: Shape<Len = I>, SO: Shape<Len = O>>(
+        &self,
+        isa: Isa8,
+        x: &TensorI8<SI>,
+        y: &mut TensorI8<SO>,
+        rounding: Rounding,
+    ) {
+        let isa = if isa.available() { isa } else { Isa8::Portable };
+        let rq = simd::Requant {
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            exact: &self.requant,
+            rounding,
+            out: self.out,
         };
-        for (o, y) in y.as_mut_slice().iter_mut().enumerate() {
-            *y = ops::dense_output(
-                x.as_slice(),
-                self.input.zero_point,
-                &self.w[o],
-                self.bias[o],
-                self.requant[o],
-                rounding,
-                out,
-            );
-        }
+        simd::dense(
+            isa,
+            x.as_slice(),
+            self.packed(),
+            &self.offset,
+            &rq,
+            y.as_mut_slice(),
+        );
     }
 
     /// The int8 weight from input `i` to output `o`.
     pub fn weight(&self, o: usize, i: usize) -> i8 {
-        self.w[o][i]
+        self.packed()[simd::packed_index(I::USIZE, O::USIZE, o, i)]
     }
 
     /// Bytes of the int8 weights and int32 biases.
@@ -249,6 +317,14 @@ pub struct ConvI8<W: ArrayLength, C: ArrayLength> {
     pub output: QuantParams,
     /// The activation folded into the output clamp.
     pub activation: FusedActivation,
+    /// `bias - (128 + input.zero_point) * sum of the filter` (see [`DenseI8`]).
+    offset: GenericArray<i32, C>,
+    /// The fixed-point multipliers of `requant`, side by side.
+    multiplier: GenericArray<i32, C>,
+    /// Their shifts.
+    shift: GenericArray<i32, C>,
+    /// The output's zero point and the activation's clamp.
+    out: Output,
 }
 
 impl<W: ArrayLength, C: ArrayLength> fmt::Debug for ConvI8<W, C> {
@@ -277,23 +353,13 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
         let mut w: GenericArray<i8, W> = GenericArray::default();
         let mut b: GenericArray<i32, C> = GenericArray::default();
         let mut weight_scale: GenericArray<f32, C> = GenericArray::default();
-        let mut requant: GenericArray<Requantize, C> = GenericArray::default();
         for c in 0..C::USIZE {
             let row = weights[c * per..(c + 1) * per].iter().copied();
             let bc = bias.map_or(0.0, |b| b[c]);
             let q = &mut w[c * per..(c + 1) * per];
             (weight_scale[c], b[c]) = quantize_channel(row, q, bc, input);
-            requant[c] = Requantize::new(input.scale, weight_scale[c], output.scale);
         }
-        ConvI8 {
-            w,
-            bias: b,
-            weight_scale,
-            requant,
-            input,
-            output,
-            activation,
-        }
+        Self::from_parts(w, b, weight_scale, input, output, activation)
     }
 
     /// A layer from int8 weights in PyTorch's layout (`[out][in][kh][kw]`, `W` values), int32
@@ -310,6 +376,16 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
         for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
             *r = Requantize::new(input.scale, s, output.scale);
         }
+        let per = W::USIZE / C::USIZE.max(1);
+        let flip = 128 + input.zero_point;
+        let mut offset: GenericArray<i32, C> = GenericArray::default();
+        let mut multiplier: GenericArray<i32, C> = GenericArray::default();
+        let mut shift: GenericArray<i32, C> = GenericArray::default();
+        for c in 0..C::USIZE {
+            let sum: i32 = w[c * per..(c + 1) * per].iter().map(|&v| v as i32).sum();
+            offset[c] = bias[c].wrapping_sub(flip.wrapping_mul(sum));
+            (multiplier[c], shift[c]) = (requant[c].multiplier, requant[c].shift);
+        }
         ConvI8 {
             w,
             bias,
@@ -318,6 +394,13 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
             input,
             output,
             activation,
+            offset,
+            multiplier,
+            shift,
+            out: Output {
+                zero_point: output.zero_point,
+                range: activation.range(output),
+            },
         }
     }
 
@@ -326,25 +409,42 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
         self.w[k]
     }
 
-    /// The convolution of `x` (`[C_in][H][W]`, a signal with `H = 1`) with geometry `g`.
+    /// The convolution of `x` (`[C_in][H][W]`, a signal with `H = 1`) with geometry `g`,
+    /// with the widest int8 instruction set of this CPU.
     pub fn forward<SI: Shape, SO: Shape>(
         &self,
         x: &TensorI8<SI>,
         y: &mut TensorI8<SO>,
         g: Window2,
     ) {
-        let out = Output {
-            zero_point: self.output.zero_point,
-            range: self.activation.range(self.output),
+        self.forward_on(Isa8::detect(), x, y, g);
+    }
+
+    /// [`ConvI8::forward`] with a chosen instruction set (every choice gives the same bytes).
+    pub fn forward_on<SI: Shape, SO: Shape>(
+        &self,
+        isa: Isa8,
+        x: &TensorI8<SI>,
+        y: &mut TensorI8<SO>,
+        g: Window2,
+    ) {
+        let isa = if isa.available() { isa } else { Isa8::Portable };
+        let rq = simd::Requant {
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            exact: &self.requant,
+            rounding: Rounding::FixedPoint,
+            out: self.out,
         };
-        ops::conv2d(
+        simd::conv2d(
+            isa,
             x.as_slice(),
             self.input.zero_point,
             g,
             &self.w,
             &self.bias,
-            &self.requant,
-            out,
+            &self.offset,
+            &rq,
             y.as_mut_slice(),
         );
     }

@@ -1,0 +1,490 @@
+//! Vector int8 kernels: dense layers and convolutions with AVX-512 VNNI (`vpdpbusd`) or AVX2
+//! (`vpmaddwd` on widened values), chosen at run time, and a portable integer fallback. Every
+//! path computes exactly the integers of the plain loops in [`super::ops`] (tested against
+//! them), so the int8 twin gives the same bits on every machine.
+//!
+//! The trick of every int8 engine (oneDNN, XNNPACK, TFLite's ruy): `vpdpbusd` multiplies
+//! unsigned by signed bytes, so activations enter as `x + 128` (a flip of the sign bit) and
+//! the bias absorbs the difference: `sum (x - zx) w = sum (x + 128) w - (128 + zx) sum w`. The
+//! per-output constant `bias - (128 + zx) sum w` is the kernel's `offset`. AVX2's `vpmaddubsw`
+//! would saturate the pair sums at `i16` (`255 * 127 * 2 > 32767`), so the AVX2 path widens
+//! bytes to `i16` and uses `vpmaddwd`, which cannot overflow here.
+//!
+//! Layouts: dense weights are packed as `[in / 4][out][4]` (four consecutive inputs of one
+//! output side by side, so a vector holds 16 or 8 outputs), with the `in % 4` last inputs as
+//! `[out][in % 4]`; a convolution keeps PyTorch's `[out][in][kh][kw]` and its input is
+//! unfolded per block of output positions (positions are the vector lanes).
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(test)]
+mod tests;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
+
+use super::fixed::Rounding;
+use super::ops::{Output, Window2};
+use super::Requantize;
+
+/// The int8 instruction set a kernel runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa8 {
+    /// Plain integer loops (every target, `no_std`).
+    Portable,
+    /// AVX2: bytes widened to `i16`, `vpmaddwd`, 8 lanes.
+    Avx2,
+    /// AVX-512 with VNNI: `vpdpbusd`, 16 lanes.
+    Vnni,
+}
+
+impl Isa8 {
+    /// The widest int8 instruction set of this CPU: detected once at run time with `std`, from
+    /// the compile-time target without it.
+    pub fn detect() -> Isa8 {
+        #[cfg(all(target_arch = "x86_64", feature = "std"))]
+        {
+            use core::sync::atomic::{AtomicU8, Ordering};
+            static LEVEL: AtomicU8 = AtomicU8::new(0);
+            match LEVEL.load(Ordering::Relaxed) {
+                1 => Isa8::Portable,
+                2 => Isa8::Avx2,
+                3 => Isa8::Vnni,
+                _ => {
+                    let l = if std::is_x86_feature_detected!("avx512f")
+                        && std::is_x86_feature_detected!("avx512bw")
+                        && std::is_x86_feature_detected!("avx512vnni")
+                    {
+                        Isa8::Vnni
+                    } else if std::is_x86_feature_detected!("avx2") {
+                        Isa8::Avx2
+                    } else {
+                        Isa8::Portable
+                    };
+                    LEVEL.store(1 + l as u8, Ordering::Relaxed);
+                    l
+                }
+            }
+        }
+        #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
+        {
+            if cfg!(all(
+                target_feature = "avx512f",
+                target_feature = "avx512bw",
+                target_feature = "avx512vnni"
+            )) {
+                Isa8::Vnni
+            } else if cfg!(target_feature = "avx2") {
+                Isa8::Avx2
+            } else {
+                Isa8::Portable
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Isa8::Portable
+        }
+    }
+
+    /// Whether this CPU can run `self` (tests run every path the machine has).
+    pub fn available(self) -> bool {
+        matches!(
+            (self, Isa8::detect()),
+            (Isa8::Portable, _) | (Isa8::Avx2, Isa8::Avx2 | Isa8::Vnni) | (Isa8::Vnni, Isa8::Vnni)
+        )
+    }
+}
+
+/// Where dense weight `(o, i)` of a layer with `n_in` inputs and `n_out` outputs is in the
+/// packed layout (module docs).
+#[inline]
+pub fn packed_index(n_in: usize, n_out: usize, o: usize, i: usize) -> usize {
+    let full = n_in / 4 * 4;
+    if i < full {
+        (i / 4) * n_out * 4 + o * 4 + i % 4
+    } else {
+        full * n_out + o * (n_in - full) + (i - full)
+    }
+}
+
+/// The requantization of a layer's outputs: per output (dense) or per channel (convolution)
+/// fixed-point multipliers and shifts, the real multipliers for [`Rounding::Double`], and the
+/// output's zero point and clamp.
+#[derive(Clone, Copy)]
+pub struct Requant<'a> {
+    /// Fixed-point multipliers.
+    pub multiplier: &'a [i32],
+    /// Their shifts.
+    pub shift: &'a [i32],
+    /// The full requantizations (for [`Rounding::Double`]).
+    pub exact: &'a [Requantize],
+    /// How accumulators are scaled back.
+    pub rounding: Rounding,
+    /// Zero point and clamp of the output.
+    pub out: Output,
+}
+
+impl Requant<'_> {
+    /// The scalar requantization of accumulator `acc` of output/channel `o`.
+    #[inline]
+    fn scalar(&self, o: usize, acc: i32) -> i8 {
+        self.exact[o].apply_with(self.rounding, acc, self.out.zero_point, self.out.range)
+    }
+}
+
+/// Outputs per chunk of a dense layer (accumulators kept in registers: 4 x 16 or 8 x 8).
+const CHUNK: usize = 64;
+
+/// A dense layer: `y[o] = requant(offset[o] + sum_i (x[i] + 128) w[o][i])` with `w` packed
+/// (module docs; `offset` folds the bias and the input's zero point).
+pub fn dense(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y: &mut [i8]) {
+    let (n_in, n_out) = (x.len(), y.len());
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && rq.rounding == Rounding::FixedPoint && n_in % 4 == 0 && n_out <= 64 {
+        // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shape is checked.
+        return unsafe { vnni::dense_layer(x, w, offset, rq, y) };
+    }
+    let full = n_in / 4 * 4;
+    let mut o0 = 0;
+    while o0 < n_out {
+        let cnt = CHUNK.min(n_out - o0);
+        let mut acc = [0i32; CHUNK];
+        acc[..cnt].copy_from_slice(&offset[o0..o0 + cnt]);
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it (`detect`/`available`).
+            Isa8::Vnni => unsafe { vnni::dense_acc(x, w, n_out, o0, &mut acc[..cnt]) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for AVX2.
+            Isa8::Avx2 => unsafe { avx2::dense_acc(x, w, n_out, o0, &mut acc[..cnt]) },
+            _ => dense_acc(x, w, n_out, o0, &mut acc[..cnt]),
+        }
+        if full < n_in {
+            let r = n_in - full;
+            let tail = &x[full..];
+            for (j, a) in acc[..cnt].iter_mut().enumerate() {
+                let row = &w[full * n_out + (o0 + j) * r..][..r];
+                for (&xi, &wi) in tail.iter().zip(row) {
+                    *a += (xi as i32 + 128) * wi as i32;
+                }
+            }
+        }
+        requantize(isa, &acc[..cnt], rq, o0, &mut y[o0..o0 + cnt]);
+        o0 += cnt;
+    }
+}
+
+/// The portable accumulation of [`dense`] over the full quads.
+fn dense_acc(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc: &mut [i32]) {
+    for (q, xq) in x.chunks_exact(4).enumerate() {
+        let xu = [0, 1, 2, 3].map(|t| xq[t] as i32 + 128);
+        let base = &w[q * n_out * 4 + o0 * 4..];
+        for (a, wq) in acc.iter_mut().zip(base.chunks_exact(4)) {
+            *a += xu[0] * wq[0] as i32
+                + xu[1] * wq[1] as i32
+                + xu[2] * wq[2] as i32
+                + xu[3] * wq[3] as i32;
+        }
+    }
+}
+
+/// `y[j] = requant of output o0 + j`.
+fn requantize(isa: Isa8, acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mut [i8]) {
+    if rq.rounding == Rounding::FixedPoint {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `Isa8::Vnni` is only chosen where the CPU has AVX-512.
+            Isa8::Vnni => return unsafe { vnni::requantize(acc, rq, o0, y) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above, for AVX2.
+            Isa8::Avx2 => return unsafe { avx2::requantize(acc, rq, o0, y) },
+            _ => {}
+        }
+    }
+    for (j, (y, &a)) in y.iter_mut().zip(acc).enumerate() {
+        *y = rq.scalar(o0 + j, a);
+    }
+}
+
+/// Scratch bytes a vector convolution unfolds its input into (on the stack; larger layers
+/// take the plain loops).
+const SCRATCH: usize = 16 * 1024;
+
+/// A 2-D convolution (channels first, weights `[out][in][kh][kw]`), as [`super::ops::conv2d`]
+/// with `offset[c] = bias[c] - (128 + x_zero) * sum w[c]`; `bias` serves the portable path.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d(
+    isa: Isa8,
+    x: &[i8],
+    x_zero: i32,
+    g: Window2,
+    w: &[i8],
+    bias: &[i32],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa != Isa8::Portable {
+        let args = ConvArgs {
+            isa,
+            x,
+            x_zero,
+            g,
+            w,
+            offset,
+            rq,
+        };
+        // The scratch is zeroed on every call: a small one where it is enough.
+        let done = match Unfold::new(g, SMALL_SCRATCH) {
+            Some(u) if u.chunk_rows == g.output.0 => conv_vector::<SMALL_SCRATCH>(&args, &u, y),
+            _ => Unfold::new(g, SCRATCH).is_some_and(|u| conv_vector::<SCRATCH>(&args, &u, y)),
+        };
+        if done {
+            return;
+        }
+    }
+    let _ = (isa, offset);
+    let requant = rq.exact;
+    super::ops::conv2d(x, x_zero, g, w, bias, requant, rq.out, y);
+}
+
+/// The most weight quads a vector convolution's filter can have (its unfolded rows, each at
+/// least 32 bytes, fit the scratch).
+const MAX_QUADS: usize = SCRATCH / 32 / 4 + 1;
+
+/// Scratch bytes for small convolutions.
+const SMALL_SCRATCH: usize = 4 * 1024;
+
+/// The arguments of [`conv2d`] a vector path needs.
+#[cfg(target_arch = "x86_64")]
+struct ConvArgs<'a> {
+    isa: Isa8,
+    x: &'a [i8],
+    x_zero: i32,
+    g: Window2,
+    w: &'a [i8],
+    offset: &'a [i32],
+    rq: &'a Requant<'a>,
+}
+
+/// The vector convolution with `N` bytes of scratch laid out by `u` (always `true`).
+#[cfg(target_arch = "x86_64")]
+fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bool {
+    let g = a.g;
+    let mut scratch = [0i8; N];
+    let (plane, rows) = scratch.split_at_mut(u.plane_len());
+    u.pad(a.x, a.x_zero, plane);
+    let k = u.k();
+    let mut oy0 = 0;
+    while oy0 < g.output.0 {
+        let n_rows = u.chunk_rows.min(g.output.0 - oy0);
+        u.unfold(plane, oy0, n_rows, rows);
+        let block = ConvBlock {
+            rows,
+            stride: u.row_stride,
+            k,
+            positions: n_rows * g.output.1,
+            first: oy0 * g.output.1,
+            plane_len: g.output.0 * g.output.1,
+        };
+        match a.isa {
+            // SAFETY: only chosen where the CPU has AVX-512 VNNI.
+            Isa8::Vnni => unsafe { vnni::conv_block(&block, a.w, a.offset, a.rq, y) },
+            // SAFETY: only chosen where the CPU has AVX2.
+            _ => unsafe { avx2::conv_block(&block, a.w, a.offset, a.rq, y) },
+        }
+        oy0 += n_rows;
+    }
+    true
+}
+
+/// A chunk of unfolded output positions handed to a vector convolution: `k` rows (one per
+/// weight of a filter, then zero rows up to a multiple of 4), each `positions` bytes at
+/// `stride`, already biased by 128 (unsigned); `first` is the chunk's first output position,
+/// `plane_len` the positions per output channel.
+pub(crate) struct ConvBlock<'a> {
+    pub rows: &'a [i8],
+    pub stride: usize,
+    pub k: usize,
+    pub positions: usize,
+    pub first: usize,
+    pub plane_len: usize,
+}
+
+impl ConvBlock<'_> {
+    /// Quads of filter weights (rows padded to a multiple of 4).
+    pub fn quads(&self) -> usize {
+        self.k.div_ceil(4)
+    }
+
+    /// The four bytes of filter `c`'s weights `4q..4q + 4` as one little-endian word (zeros
+    /// past the end of the weights; the rows past `k` are zero, so what is read there from the
+    /// next filter does not count).
+    #[inline(always)]
+    pub fn weight_quad(&self, w: &[i8], c: usize, q: usize) -> i32 {
+        let s = c * self.k + 4 * q;
+        let word = if s + 4 <= w.len() {
+            // SAFETY: `s..s + 4` is inside `w`.
+            unsafe { (w.as_ptr().add(s) as *const i32).read_unaligned() }
+        } else {
+            let mut b = [0u8; 4];
+            for (t, b) in b.iter_mut().enumerate() {
+                *b = w.get(s + t).map_or(0, |&v| v as u8);
+            }
+            i32::from_le_bytes(b)
+        };
+        // The bytes past the filter's last weight belong to the next filter: zero them.
+        let inside = self.k - 4 * q;
+        if inside >= 4 {
+            word
+        } else {
+            word & ((1i32 << (8 * inside)) - 1)
+        }
+    }
+}
+
+/// How a convolution's input is padded and unfolded in [`SCRATCH`] bytes: the padded planes
+/// first, then rows of unfolded positions for `chunk_rows` output rows at a time.
+#[cfg(target_arch = "x86_64")]
+struct Unfold {
+    g: Window2,
+    /// Padded height and width.
+    hp: usize,
+    wp: usize,
+    chunk_rows: usize,
+    row_stride: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Unfold {
+    /// The layout, or `None` when the layer does not fit the scratch.
+    fn new(g: Window2, scratch: usize) -> Option<Unfold> {
+        let (c, h, w) = g.input;
+        let (kh, kw) = g.kernel;
+        let (oh, ow) = g.output;
+        let hp = (h + g.pad.0).max((oh - 1) * g.stride.0 + kh);
+        let wp = (w + g.pad.1).max((ow - 1) * g.stride.1 + kw);
+        let plane = c * hp * wp + 16;
+        let k4 = (c * kh * kw).div_ceil(4) * 4;
+        let room = scratch.checked_sub(plane)?;
+        // Each row holds `rows * ow` positions rounded up to 16, plus 16 bytes of slack for
+        // the 16-byte copies and reads past its end.
+        let mut rows = oh;
+        while rows > 0 && k4 * ((rows * ow).div_ceil(16) * 16 + 16) > room {
+            rows -= 1;
+        }
+        if rows == 0 || oh == 0 || ow == 0 {
+            return None;
+        }
+        let row_stride = (rows * ow).div_ceil(16) * 16 + 16;
+        Some(Unfold {
+            g,
+            hp,
+            wp,
+            chunk_rows: rows,
+            row_stride,
+        })
+    }
+
+    fn plane_len(&self) -> usize {
+        self.g.input.0 * self.hp * self.wp + 16
+    }
+
+    fn k(&self) -> usize {
+        self.g.input.0 * self.g.kernel.0 * self.g.kernel.1
+    }
+
+    /// `x` with its padding (the zero point) into `plane` (`[c][hp][wp]`), plus 128: each
+    /// byte with its sign bit flipped, as the unsigned operand of the kernels.
+    fn pad(&self, x: &[i8], x_zero: i32, plane: &mut [i8]) {
+        let (c, h, w) = self.g.input;
+        let (pt, pl) = self.g.pad;
+        let z = (x_zero.clamp(-128, 127) as i8 as u8 ^ 0x80) as i8;
+        plane[..self.plane_len()].fill(z);
+        for ci in 0..c {
+            for r in 0..h {
+                let dst = (ci * self.hp + r + pt) * self.wp + pl;
+                for (d, &v) in plane[dst..dst + w]
+                    .iter_mut()
+                    .zip(&x[(ci * h + r) * w..][..w])
+                {
+                    *d = (v as u8 ^ 0x80) as i8;
+                }
+            }
+        }
+    }
+
+    /// Output rows `oy0..oy0 + n` unfolded into `rows`: row `k` (filter weight `(c, ki, kj)`)
+    /// holds, for each position, the (flipped) input under that weight; rows from `k` to the
+    /// next multiple of 4 are zero.
+    fn unfold(&self, plane: &[i8], oy0: usize, n: usize, rows: &mut [i8]) {
+        let (c, _, _) = self.g.input;
+        let (kh, kw) = self.g.kernel;
+        let (sh, sw) = self.g.stride;
+        let ow = self.g.output.1;
+        let k = self.k();
+        let positions = n * ow;
+        for ci in 0..c {
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let row = ((ci * kh + ki) * kw + kj) * self.row_stride;
+                    for r in 0..n {
+                        let src = (ci * self.hp + (oy0 + r) * sh + ki) * self.wp + kj;
+                        let dst = row + r * ow;
+                        if sw == 1 {
+                            copy16(&plane[src..], &mut rows[dst..], ow);
+                        } else {
+                            for ox in 0..ow {
+                                rows[dst + ox] = plane[src + ox * sw];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for kz in k..k.div_ceil(4) * 4 {
+            rows[kz * self.row_stride..][..positions.div_ceil(16) * 16].fill(0);
+        }
+    }
+}
+
+/// `n` bytes from `src` to `dst`, 16 at a time (both have 16 bytes of slack past `n`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn copy16(src: &[i8], dst: &mut [i8], n: usize) {
+    let rounded = n.div_ceil(16) * 16;
+    let (src, dst) = (&src[..rounded], &mut dst[..rounded]);
+    if rounded == 16 {
+        // One vector (a loop would become a call to `memcpy`, slow for 16 bytes).
+        // SAFETY: both slices are 16 bytes long.
+        unsafe {
+            let v = (src.as_ptr() as *const u128).read_unaligned();
+            (dst.as_mut_ptr() as *mut u128).write_unaligned(v);
+        }
+        return;
+    }
+    let mut j = 0;
+    while j < rounded {
+        // SAFETY: `j + 16 <= rounded`, the length of both slices.
+        unsafe {
+            let v = (src.as_ptr().add(j) as *const u128).read_unaligned();
+            (dst.as_mut_ptr().add(j) as *mut u128).write_unaligned(v);
+        }
+        j += 16;
+    }
+}
+
+/// `q = clamp(zero_point + round(x / scale))` for every value: [`super::QuantParams::quantize`]
+/// (round half away from zero, NaN to the zero point), vectorized where the CPU allows.
+pub fn quantize(isa: Isa8, x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni {
+        // SAFETY: only chosen where the CPU has AVX-512.
+        return unsafe { vnni::quantize(x, scale, zero_point, y) };
+    }
+    let _ = isa;
+    let q = super::QuantParams { scale, zero_point };
+    for (y, &v) in y.iter_mut().zip(x) {
+        *y = q.quantize(v);
+    }
+}

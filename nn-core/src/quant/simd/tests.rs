@@ -1,0 +1,240 @@
+//! Every vector path against the plain integer loops of `ops`, on random layers.
+
+use super::*;
+use crate::quant::ops;
+use std::vec;
+use std::vec::Vec;
+
+/// A small deterministic generator (LCG).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as u32
+    }
+    fn range(&mut self, lo: i32, hi: i32) -> i32 {
+        lo + (self.next() % (hi - lo + 1) as u32) as i32
+    }
+    fn bytes(&mut self, n: usize, lo: i32, hi: i32) -> Vec<i8> {
+        (0..n).map(|_| self.range(lo, hi) as i8).collect()
+    }
+}
+
+const ISAS: [Isa8; 3] = [Isa8::Portable, Isa8::Avx2, Isa8::Vnni];
+
+fn requants(rng: &mut Lcg, n: usize) -> Vec<Requantize> {
+    (0..n)
+        .map(|_| {
+            // Real multipliers from 1e-5 to 2 (above one takes the left shift).
+            let m = 1e-5 * 10f32.powf(rng.range(0, 5300) as f32 / 1000.0);
+            Requantize::new(1.0, m, 1.0)
+        })
+        .collect()
+}
+
+fn output(rng: &mut Lcg) -> Output {
+    let zero_point = rng.range(-128, 127);
+    let lo = if rng.range(0, 1) == 1 {
+        zero_point
+    } else {
+        -128
+    };
+    Output {
+        zero_point,
+        range: (lo, 127),
+    }
+}
+
+#[test]
+fn dense_paths_match_the_plain_loop() {
+    let mut rng = Lcg(11);
+    let mut checked = 0;
+    for &n_in in &[1usize, 3, 4, 5, 16, 17, 64, 70] {
+        for &n_out in &[1usize, 5, 8, 16, 17, 64, 65, 130] {
+            let x = rng.bytes(n_in, -128, 127);
+            let rows = rng.bytes(n_in * n_out, -127, 127);
+            let bias: Vec<i32> = (0..n_out).map(|_| rng.range(-50_000, 50_000)).collect();
+            let x_zero = rng.range(-128, 127);
+            let exact = requants(&mut rng, n_out);
+            let (mult, shift): (Vec<i32>, Vec<i32>) =
+                exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+            let out = output(&mut rng);
+            let mut packed = vec![0i8; n_in * n_out];
+            let mut offset = bias.clone();
+            for o in 0..n_out {
+                for i in 0..n_in {
+                    let v = rows[o * n_in + i];
+                    packed[packed_index(n_in, n_out, o, i)] = v;
+                    offset[o] -= (128 + x_zero) * v as i32;
+                }
+            }
+            for rounding in [Rounding::FixedPoint, Rounding::Double] {
+                let mut want = vec![0i8; n_out];
+                ops::dense(&x, x_zero, &rows, &bias, &exact, rounding, out, &mut want);
+                let rq = Requant {
+                    multiplier: &mult,
+                    shift: &shift,
+                    exact: &exact,
+                    rounding,
+                    out,
+                };
+                for isa in ISAS.into_iter().filter(|i| i.available()) {
+                    let mut got = vec![0i8; n_out];
+                    dense(isa, &x, &packed, &offset, &rq, &mut got);
+                    assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
+                    checked += n_out;
+                }
+            }
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+}
+
+#[test]
+fn convolution_paths_match_the_plain_loop() {
+    let mut rng = Lcg(5);
+    let mut checked = 0;
+    for case in 0..300 {
+        let c_in = rng.range(1, 5) as usize;
+        let (kh, kw) = (rng.range(1, 5) as usize, rng.range(1, 5) as usize);
+        let (h, w) = (
+            kh + rng.range(0, 12) as usize,
+            kw + rng.range(0, 20) as usize,
+        );
+        let (sh, sw) = (rng.range(1, 3) as usize, rng.range(1, 3) as usize);
+        let (pt, pl) = (
+            rng.range(0, (kh as i32 - 1).max(0)) as usize,
+            rng.range(0, (kw as i32 - 1).max(0)) as usize,
+        );
+        let (pb, pr) = (
+            rng.range(0, (kh as i32 - 1).max(0)) as usize,
+            rng.range(0, (kw as i32 - 1).max(0)) as usize,
+        );
+        let oh = (h + pt + pb - kh) / sh + 1;
+        let ow = (w + pl + pr - kw) / sw + 1;
+        let c_out = rng.range(1, 19) as usize;
+        let g = Window2 {
+            input: (c_in, h, w),
+            kernel: (kh, kw),
+            stride: (sh, sw),
+            pad: (pt, pl),
+            output: (oh, ow),
+        };
+        let k = c_in * kh * kw;
+        let x = rng.bytes(c_in * h * w, -128, 127);
+        let wt = rng.bytes(c_out * k, -127, 127);
+        let bias: Vec<i32> = (0..c_out).map(|_| rng.range(-50_000, 50_000)).collect();
+        let x_zero = rng.range(-128, 127);
+        let exact = requants(&mut rng, c_out);
+        let (mult, shift): (Vec<i32>, Vec<i32>) =
+            exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+        let out = output(&mut rng);
+        let offset: Vec<i32> = (0..c_out)
+            .map(|c| {
+                let s: i32 = wt[c * k..(c + 1) * k].iter().map(|&v| v as i32).sum();
+                bias[c] - (128 + x_zero) * s
+            })
+            .collect();
+        let mut want = vec![0i8; c_out * oh * ow];
+        ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut want);
+        let rq = Requant {
+            multiplier: &mult,
+            shift: &shift,
+            exact: &exact,
+            rounding: Rounding::FixedPoint,
+            out,
+        };
+        for isa in ISAS.into_iter().filter(|i| i.available()) {
+            let mut got = vec![0i8; c_out * oh * ow];
+            conv2d(isa, &x, x_zero, g, &wt, &bias, &offset, &rq, &mut got);
+            assert_eq!(got, want, "case {case}: {isa:?} {g:?}, {c_out} filters");
+            checked += got.len();
+        }
+    }
+    assert!(checked > 50_000, "{checked}");
+}
+
+#[test]
+fn a_convolution_larger_than_the_scratch_is_unfolded_in_chunks() {
+    // 3 x 3 over 16 channels of 40 x 40: the unfolded rows need 144 x 1,600 bytes.
+    let mut rng = Lcg(9);
+    let g = Window2 {
+        input: (16, 40, 40),
+        kernel: (3, 3),
+        stride: (1, 1),
+        pad: (1, 1),
+        output: (40, 40),
+    };
+    let (k, c_out) = (16 * 9, 4);
+    let x = rng.bytes(16 * 40 * 40, -128, 127);
+    let wt = rng.bytes(c_out * k, -127, 127);
+    let bias = vec![100, -200, 300, 0];
+    let exact = requants(&mut rng, c_out);
+    let (mult, shift): (Vec<i32>, Vec<i32>) = exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+    let out = Output {
+        zero_point: -3,
+        range: (-128, 127),
+    };
+    let offset: Vec<i32> = (0..c_out)
+        .map(|c| {
+            bias[c]
+                - (128 - 7)
+                    * wt[c * k..(c + 1) * k]
+                        .iter()
+                        .map(|&v| v as i32)
+                        .sum::<i32>()
+        })
+        .collect();
+    let mut want = vec![0i8; c_out * 1600];
+    ops::conv2d(&x, -7, g, &wt, &bias, &exact, out, &mut want);
+    let rq = Requant {
+        multiplier: &mult,
+        shift: &shift,
+        exact: &exact,
+        rounding: Rounding::FixedPoint,
+        out,
+    };
+    for isa in ISAS.into_iter().filter(|i| i.available()) {
+        let mut got = vec![0i8; c_out * 1600];
+        conv2d(isa, &x, -7, g, &wt, &bias, &offset, &rq, &mut got);
+        assert_eq!(got, want, "{isa:?}");
+    }
+}
+
+#[test]
+fn vector_quantization_rounds_as_the_scalar_one() {
+    let mut rng = Lcg(3);
+    let mut x: Vec<f32> = (0..2000)
+        .map(|_| (rng.range(-100_000, 100_000) as f32) / 997.0)
+        .collect();
+    // Halves, near-halves, huge values, infinities and NaN.
+    x.extend([
+        0.5,
+        -0.5,
+        1.5,
+        -1.5,
+        2.5,
+        0.499_999_97,
+        -0.499_999_97,
+        1e30,
+        -1e30,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -0.0,
+        0.0,
+    ]);
+    for &(scale, zero_point) in &[(1.0f32, 0), (0.05, -7), (0.3, 100), (1e-3, -128)] {
+        let q = crate::quant::QuantParams { scale, zero_point };
+        let want: Vec<i8> = x.iter().map(|&v| q.quantize(v)).collect();
+        for isa in ISAS.into_iter().filter(|i| i.available()) {
+            let mut got = vec![0i8; x.len()];
+            quantize(isa, &x, scale, zero_point, &mut got);
+            assert_eq!(got, want, "{isa:?} scale {scale}");
+        }
+    }
+}

@@ -1,0 +1,372 @@
+//! AVX-512 VNNI int8 kernels: `vpdpbusd` (16 lanes of four u8 x i8 products each) and the
+//! fixed-point requantization on 16 lanes.
+
+use core::arch::x86_64::*;
+
+use super::{ConvBlock, Requant};
+
+/// The first `n` of 16 lanes.
+#[inline(always)]
+fn mask16(n: usize) -> __mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        ((1u32 << n) - 1) as __mmask16
+    }
+}
+
+/// `acc += sum over full quads q of (x[4q..] + 128) . w[q][o0 + j][..]`, for the `acc.len()`
+/// outputs from `o0` (at most 64).
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn dense_acc(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc: &mut [i32]) {
+    match acc.len().div_ceil(16) {
+        1 => dense_acc_g::<1>(x, w, n_out, o0, acc),
+        2 => dense_acc_g::<2>(x, w, n_out, o0, acc),
+        3 => dense_acc_g::<3>(x, w, n_out, o0, acc),
+        _ => dense_acc_g::<4>(x, w, n_out, o0, acc),
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dense_acc_g<const G: usize>(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc: &mut [i32]) {
+    let cnt = acc.len();
+    let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(cnt.saturating_sub(16 * g)));
+    // SAFETY: every load and store is masked to the `cnt` outputs from `o0`, which exist in
+    // `acc` and, for each quad, in `w` (`q * n_out * 4 + (o0 + cnt) * 4 <= 4 * full * n_out`).
+    unsafe {
+        let mut a: [__m512i; G] =
+            core::array::from_fn(|g| _mm512_maskz_loadu_epi32(masks[g], acc.as_ptr().add(16 * g)));
+        let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
+        for (q, xq) in x.chunks_exact(4).enumerate() {
+            let word = i32::from_le_bytes([xq[0] as u8, xq[1] as u8, xq[2] as u8, xq[3] as u8]);
+            let xv = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
+            let base = w.as_ptr().add(q * n_out * 4 + o0 * 4) as *const i32;
+            for g in 0..G {
+                let wv = _mm512_maskz_loadu_epi32(masks[g], base.add(16 * g));
+                a[g] = _mm512_dpbusd_epi32(a[g], xv, wv);
+            }
+        }
+        for g in 0..G {
+            _mm512_mask_storeu_epi32(acc.as_mut_ptr().add(16 * g), masks[g], a[g]);
+        }
+    }
+}
+
+/// The fixed-point requantization of 16 accumulators (TFLite's
+/// `MultiplyByQuantizedMultiplier`, lane for lane as [`super::super::fixed`]), clamped to
+/// `[lo, hi]` and plus the zero point (`lo`, `hi` are the output's clamp minus its zero
+/// point, so that the sum cannot overflow).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn requant16(
+    acc: __m512i,
+    m: __m512i,
+    s: __m512i,
+    zp: __m512i,
+    lo: __m512i,
+    hi: __m512i,
+) -> __m512i {
+    let zero = _mm512_setzero_si512();
+    let left = _mm512_max_epi32(s, zero);
+    let right = _mm512_max_epi32(_mm512_sub_epi32(zero, s), zero);
+    let x = _mm512_sllv_epi32(acc, left);
+    // The doubling high multiply: (x * m + 2^30) >> 31 on 64 bits, which rounds halves toward
+    // +infinity as gemmlowp's nudge and truncating division do (m > 0, so the one saturating
+    // case cannot occur).
+    let nudge = _mm512_set1_epi64(1 << 30);
+    let even = _mm512_srai_epi64::<31>(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge));
+    let odd = _mm512_add_epi64(
+        _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), _mm512_srli_epi64::<32>(m)),
+        nudge,
+    );
+    // The odd products' high halves, shifted left by one, are their bits 31..63.
+    let h = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_add_epi64(odd, odd));
+    // Rounding divide by 2^right, halves away from zero: (h + 2^(right-1) - [h < 0]) >> right
+    // for right > 0, in 64 bits where the sum could leave 32.
+    let r = round_shift(h, right);
+    _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), zp)
+}
+
+/// `h / 2^right` rounded half away from zero (gemmlowp's `RoundingDivideByPOT`, lane by lane).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn round_shift(h: __m512i, right: __m512i) -> __m512i {
+    let one = _mm512_set1_epi32(1);
+    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+    let rem = _mm512_and_si512(h, mask);
+    let threshold = _mm512_add_epi32(_mm512_srai_epi32::<1>(mask), _mm512_srli_epi32::<31>(h));
+    let shifted = _mm512_srav_epi32(h, right);
+    let up = _mm512_cmpgt_epi32_mask(rem, threshold);
+    _mm512_mask_add_epi32(shifted, up, shifted, one)
+}
+
+/// The clamp of an output, minus its zero point, and the zero point, as vectors.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn bounds(rq: &Requant<'_>) -> (__m512i, __m512i, __m512i) {
+    let z = rq.out.zero_point;
+    (
+        _mm512_set1_epi32(z),
+        _mm512_set1_epi32(rq.out.range.0 - z),
+        _mm512_set1_epi32(rq.out.range.1 - z),
+    )
+}
+
+/// A whole dense layer of at most 64 outputs whose inputs are a multiple of 4, with the
+/// fixed-point requantization: accumulators stay in registers (two per vector when there are
+/// few, for independent chains) and go straight to bytes.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VNNI; `y.len() <= 64`, `x.len() % 4 == 0`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn dense_layer(
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    match y.len().div_ceil(16) {
+        1 => dense_layer_g::<1>(x, w, offset, rq, y),
+        2 => dense_layer_g::<2>(x, w, offset, rq, y),
+        3 => dense_layer_g::<3>(x, w, offset, rq, y),
+        _ => dense_layer_g::<4>(x, w, offset, rq, y),
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dense_layer_g<const G: usize>(
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let n_out = y.len();
+    let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out.saturating_sub(16 * g)));
+    let (zp, lo, hi) = bounds(rq);
+    let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
+    let quad = |q: usize| {
+        let xq = &x[4 * q..4 * q + 4];
+        let word = i32::from_le_bytes([xq[0] as u8, xq[1] as u8, xq[2] as u8, xq[3] as u8]);
+        _mm512_xor_si512(_mm512_set1_epi32(word), flip)
+    };
+    let quads = x.len() / 4;
+    let wp = w.as_ptr() as *const i32;
+    // SAFETY: every load and store is masked to the `n_out` outputs, which exist in `offset`,
+    // the multipliers and shifts, `y` and, for each quad, `w` (`(q + 1) * n_out * 4 <= len`).
+    unsafe {
+        let mut a: [__m512i; G] = core::array::from_fn(|g| {
+            _mm512_maskz_loadu_epi32(masks[g], offset.as_ptr().add(16 * g))
+        });
+        let mut b: [__m512i; G] = [_mm512_setzero_si512(); G];
+        let mut q = 0;
+        while q + 2 <= quads {
+            let (x0, x1) = (quad(q), quad(q + 1));
+            let (w0, w1) = (wp.add(q * n_out), wp.add((q + 1) * n_out));
+            for g in 0..G {
+                a[g] = _mm512_dpbusd_epi32(
+                    a[g],
+                    x0,
+                    _mm512_maskz_loadu_epi32(masks[g], w0.add(16 * g)),
+                );
+                b[g] = _mm512_dpbusd_epi32(
+                    b[g],
+                    x1,
+                    _mm512_maskz_loadu_epi32(masks[g], w1.add(16 * g)),
+                );
+            }
+            q += 2;
+        }
+        if q < quads {
+            let (x0, w0) = (quad(q), wp.add(q * n_out));
+            for g in 0..G {
+                a[g] = _mm512_dpbusd_epi32(
+                    a[g],
+                    x0,
+                    _mm512_maskz_loadu_epi32(masks[g], w0.add(16 * g)),
+                );
+            }
+        }
+        for g in 0..G {
+            let acc = _mm512_add_epi32(a[g], b[g]);
+            let m = _mm512_maskz_loadu_epi32(masks[g], rq.multiplier.as_ptr().add(16 * g));
+            let s = _mm512_maskz_loadu_epi32(masks[g], rq.shift.as_ptr().add(16 * g));
+            let r = requant16(acc, m, s, zp, lo, hi);
+            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(16 * g), masks[g], r);
+        }
+    }
+}
+
+/// `y[j] = requant(acc[j])` with the multipliers and shifts of outputs `o0 + j`.
+///
+/// # Safety
+/// The CPU must have AVX-512F and BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn requantize(acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mut [i8]) {
+    let (zp, lo, hi) = bounds(rq);
+    let n = acc.len().min(y.len());
+    let mut j = 0;
+    while j < n {
+        let k = mask16(n - j);
+        // SAFETY: masked to the `n - j` lanes that exist in `acc`, `y` and (outputs `o0 + j..`)
+        // in the multipliers and shifts.
+        unsafe {
+            let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(j));
+            let m = _mm512_maskz_loadu_epi32(k, rq.multiplier.as_ptr().add(o0 + j));
+            let s = _mm512_maskz_loadu_epi32(k, rq.shift.as_ptr().add(o0 + j));
+            let r = requant16(a, m, s, zp, lo, hi);
+            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, r);
+        }
+        j += 16;
+    }
+}
+
+/// 16 positions x 4 weights from four unfolded rows at position `p`: lane `l` holds
+/// `rows[t][p + l]` for `t = 0..4` in its four bytes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn patch(rows: *const i8, stride: usize, p: usize) -> __m512i {
+    // SAFETY: the caller guarantees 16 readable bytes at `p` in each of the four rows.
+    unsafe {
+        let a = _mm_loadu_si128(rows.add(p) as *const __m128i);
+        let b = _mm_loadu_si128(rows.add(stride + p) as *const __m128i);
+        let c = _mm_loadu_si128(rows.add(2 * stride + p) as *const __m128i);
+        let d = _mm_loadu_si128(rows.add(3 * stride + p) as *const __m128i);
+        let ab_lo = _mm_unpacklo_epi8(a, b);
+        let ab_hi = _mm_unpackhi_epi8(a, b);
+        let cd_lo = _mm_unpacklo_epi8(c, d);
+        let cd_hi = _mm_unpackhi_epi8(c, d);
+        let q0 = _mm_unpacklo_epi16(ab_lo, cd_lo);
+        let q1 = _mm_unpackhi_epi16(ab_lo, cd_lo);
+        let q2 = _mm_unpacklo_epi16(ab_hi, cd_hi);
+        let q3 = _mm_unpackhi_epi16(ab_hi, cd_hi);
+        let v = _mm512_castsi128_si512(q0);
+        let v = _mm512_inserti32x4::<1>(v, q1);
+        let v = _mm512_inserti32x4::<2>(v, q2);
+        _mm512_inserti32x4::<3>(v, q3)
+    }
+}
+
+/// The convolution of one chunk of unfolded positions: 16 positions per vector, up to 8
+/// output channels per pass.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VNNI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn conv_block(
+    b: &ConvBlock<'_>,
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let channels = offset.len();
+    let mut c0 = 0;
+    while c0 < channels {
+        match channels - c0 {
+            1 => conv_g::<1>(b, w, offset, rq, y, c0),
+            2 => conv_g::<2>(b, w, offset, rq, y, c0),
+            3 => conv_g::<3>(b, w, offset, rq, y, c0),
+            4 => conv_g::<4>(b, w, offset, rq, y, c0),
+            5 => conv_g::<5>(b, w, offset, rq, y, c0),
+            6 => conv_g::<6>(b, w, offset, rq, y, c0),
+            7 => conv_g::<7>(b, w, offset, rq, y, c0),
+            _ => conv_g::<8>(b, w, offset, rq, y, c0),
+        }
+        c0 += 8;
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn conv_g<const G: usize>(
+    b: &ConvBlock<'_>,
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+    c0: usize,
+) {
+    let (zp, lo, hi) = bounds(rq);
+    let quads = b.quads();
+    let rows = b.rows.as_ptr();
+    // The filters' weights, four by four, for the G channels side by side.
+    let mut buf = [const { core::mem::MaybeUninit::<[i32; G]>::uninit() }; super::MAX_QUADS];
+    for (q, slot) in buf.iter_mut().enumerate().take(quads) {
+        let mut ws = [0i32; G];
+        for (j, v) in ws.iter_mut().enumerate() {
+            *v = b.weight_quad(w, c0 + j, q);
+        }
+        slot.write(ws);
+    }
+    // SAFETY: the first `quads` entries were written just above (`quads <= MAX_QUADS`:
+    // `Unfold` fits every row in the scratch).
+    let quads_of: &[[i32; G]] =
+        unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const [i32; G], quads) };
+    let mut p = 0;
+    while p < b.positions {
+        let k = mask16(b.positions - p);
+        let mut a: [__m512i; G] = core::array::from_fn(|j| _mm512_set1_epi32(offset[c0 + j]));
+        for (q, wq) in quads_of.iter().enumerate() {
+            // SAFETY: rows `4q..4q + 4` exist (padded to a multiple of 4) and each has at
+            // least 16 bytes from `p` (`stride` is the positions rounded up to 16, plus 16).
+            let v = unsafe { patch(rows.add(4 * q * b.stride), b.stride, p) };
+            for j in 0..G {
+                a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(wq[j]));
+            }
+        }
+        for (j, a) in a.iter().enumerate() {
+            let c = c0 + j;
+            let m = _mm512_set1_epi32(rq.multiplier[c]);
+            let s = _mm512_set1_epi32(rq.shift[c]);
+            let r = requant16(*a, m, s, zp, lo, hi);
+            let dst = c * b.plane_len + b.first + p;
+            // SAFETY: masked to the positions of this chunk, which are in channel `c`'s plane.
+            unsafe { _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(dst), k, r) };
+        }
+        p += 16;
+    }
+}
+
+/// [`super::quantize`] on 16 lanes: the division, round half away from zero (the integer
+/// part plus one where the remainder is at least one half), NaN to 0, clamp.
+///
+/// # Safety
+/// The CPU must have AVX-512F and BW.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+    let n = x.len().min(y.len());
+    let sv = _mm512_set1_ps(scale);
+    let zp = _mm512_set1_epi32(zero_point);
+    let half = _mm512_set1_ps(0.5);
+    let big = _mm512_set1_ps(1024.0);
+    let mut j = 0;
+    while j < n {
+        let k = mask16(n - j);
+        // SAFETY: masked to the `n - j` values left in `x` and `y`.
+        unsafe {
+            let v = _mm512_div_ps(_mm512_maskz_loadu_ps(k, x.as_ptr().add(j)), sv);
+            let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
+            let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
+            let frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
+            let away = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(frac, half);
+            let sign = _mm512_or_ps(_mm512_set1_ps(1.0), _mm512_and_ps(v, _mm512_set1_ps(-0.0)));
+            let r = _mm512_mask_add_ps(t, away, t, sign);
+            let r = _mm512_maskz_mov_ps(ordered, r);
+            let r = _mm512_min_ps(
+                _mm512_max_ps(r, _mm512_sub_ps(_mm512_setzero_ps(), big)),
+                big,
+            );
+            let q = _mm512_add_epi32(_mm512_cvttps_epi32(r), zp);
+            let q = _mm512_min_epi32(
+                _mm512_max_epi32(q, _mm512_set1_epi32(-128)),
+                _mm512_set1_epi32(127),
+            );
+            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, q);
+        }
+        j += 16;
+    }
+}
