@@ -101,11 +101,27 @@ pub fn conv2d(
     out: Output,
     y: &mut [i8],
 ) {
+    let k = g.input.0 * g.kernel.0 * g.kernel.1;
+    conv2d_strided(x, x_zero, g, (w, k), bias, requant, out, y);
+}
+
+/// [`conv2d`] with filter `o` at `w[o * stride..]` (filters padded to `stride`).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_strided(
+    x: &[i8],
+    x_zero: i32,
+    g: Window2,
+    (w, stride): (&[i8], usize),
+    bias: &[i32],
+    requant: &[Requantize],
+    out: Output,
+    y: &mut [i8],
+) {
     let (c_in, h, wd) = g.input;
     let (kh, kw) = g.kernel;
     let (oh, ow) = g.output;
     for o in 0..bias.len() {
-        let filter = &w[o * c_in * kh * kw..(o + 1) * c_in * kh * kw];
+        let filter = &w[o * stride..o * stride + c_in * kh * kw];
         for oy in 0..oh {
             for ox in 0..ow {
                 let mut acc = bias[o];
@@ -162,17 +178,26 @@ fn max_pool2d_inside(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
         .zip(y.chunks_exact_mut(oh * ow))
         .take(c_in)
     {
+        #[cfg(target_arch = "x86_64")]
+        if (kh, kw, sh, sw) == (2, 2, 2, 2)
+            && ow <= 32
+            && super::simd::Isa8::detect() == super::simd::Isa8::Vnni
+        {
+            // SAFETY: the CPU has AVX-512 (VNNI implies F, BW and VL here); every window is
+            // inside the plane (checked by the caller), and `out` has `oh * ow` bytes.
+            unsafe { super::simd::vnni::max_pool_2x2(plane, wd, (oh, ow), (lo, hi), out) };
+            continue;
+        }
         if (kh, kw, sh, sw) == (2, 2, 2, 2) {
             // The common 2 x 2 pooling: pairs of rows, pairs of columns.
-            for (oy, out_row) in out.chunks_exact_mut(ow).enumerate() {
+            for oy in 0..oh {
                 let r0 = &plane[2 * oy * wd..][..2 * ow];
                 let r1 = &plane[(2 * oy + 1) * wd..][..2 * ow];
-                for ((o, a), b) in out_row
-                    .iter_mut()
-                    .zip(r0.chunks_exact(2))
-                    .zip(r1.chunks_exact(2))
-                {
-                    *o = a[0].max(a[1]).max(b[0].max(b[1])).clamp(lo, hi);
+                let o = &mut out[oy * ow..][..ow];
+                for ox in 0..ow {
+                    let a = r0[2 * ox].max(r0[2 * ox + 1]);
+                    let b = r1[2 * ox].max(r1[2 * ox + 1]);
+                    o[ox] = a.max(b).clamp(lo, hi);
                 }
             }
             continue;

@@ -4,6 +4,7 @@
 
 use core::fmt;
 
+use generic_array::typenum::Unsigned;
 use generic_array::{ArrayLength, GenericArray};
 
 use super::ops::{Output, Window2};
@@ -14,6 +15,7 @@ use crate::tensor::{Shape, Tensor};
 
 /// An int8 tensor of shape `S`: the values between the layers of an int8 twin, each standing
 /// for `scale * (q - zero_point)` with the quantization of the tensor.
+#[repr(transparent)]
 pub struct TensorI8<S: Shape> {
     data: GenericArray<i8, S::Len>,
 }
@@ -75,6 +77,18 @@ impl<S: Shape> TensorI8<S> {
         out
     }
 
+    /// [`TensorI8::quantize`] of several tensors into `out` (one vector pass over all).
+    pub fn quantize_many(xs: &[Tensor<S>], q: QuantParams, out: &mut [Self]) {
+        let n = xs.len().min(out.len());
+        simd::quantize(
+            Isa8::detect(),
+            Tensor::flatten_batch(&xs[..n]),
+            q.scale,
+            q.zero_point,
+            Self::flat_mut(&mut out[..n]),
+        );
+    }
+
     /// The real values with quantization `q`.
     pub fn dequantize(&self, q: QuantParams) -> Tensor<S> {
         let mut out = Tensor::<S>::zeros();
@@ -82,6 +96,21 @@ impl<S: Shape> TensorI8<S> {
             *o = q.dequantize(v);
         }
         out
+    }
+
+    /// The values of several tensors side by side (`xs.len() * S::Len` bytes).
+    pub fn flat(xs: &[Self]) -> &[i8] {
+        // SAFETY: `TensorI8` is `repr(transparent)` over a `GenericArray<i8, _>`, which has the
+        // layout of an array of bytes: a slice of them is `len * S::Len` contiguous bytes.
+        unsafe { core::slice::from_raw_parts(xs.as_ptr() as *const i8, xs.len() * S::Len::USIZE) }
+    }
+
+    /// [`TensorI8::flat`], mutable.
+    pub fn flat_mut(xs: &mut [Self]) -> &mut [i8] {
+        // SAFETY: as in `flat`.
+        unsafe {
+            core::slice::from_raw_parts_mut(xs.as_mut_ptr() as *mut i8, xs.len() * S::Len::USIZE)
+        }
     }
 
     /// The same values as a tensor of another shape with as many values (`Flatten`).
@@ -259,6 +288,34 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         self.forward_on(Isa8::detect(), x, y, rounding);
     }
 
+    /// [`DenseI8::forward`] on several samples at once, `ys[i]` from `xs[i]` (the same bytes;
+    /// the samples share each weight load).
+    pub fn forward_many<SI: Shape<Len = I>, SO: Shape<Len = O>>(
+        &self,
+        xs: &[TensorI8<SI>],
+        ys: &mut [TensorI8<SO>],
+        rounding: Rounding,
+    ) {
+        let n = xs.len().min(ys.len());
+        let rq = simd::Requant {
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            exact: &self.requant,
+            rounding,
+            out: self.out,
+        };
+        simd::dense_many(
+            Isa8::detect(),
+            TensorI8::flat(&xs[..n]),
+            I::USIZE,
+            self.packed(),
+            &self.offset,
+            &rq,
+            TensorI8::flat_mut(&mut ys[..n]),
+            O::USIZE,
+        );
+    }
+
     /// [`DenseI8::forward`] with a chosen instruction set (it must be
     /// [`available`](Isa8::available); every choice gives the same bytes).
     pub fn forward_on<SI: Shape<Len = I>, SO: Shape<Len = O>>(
@@ -301,10 +358,17 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
 /// and output with the fused activation's clamp. TFLite's int8 `CONV_2D` with per-channel
 /// weights (always the fixed-point requantization, as LiteRT's reference kernel). The
 /// geometry is passed to [`ConvI8::forward`] by the generated code, as constants.
+///
+/// `P` is the storage of the weights: `W` (each filter's weights one after the other), or
+/// `C * round_up(W / C, 4)` (each filter padded with zeros to a multiple of 4, so that the
+/// vector kernels read whole words; what `network!` generates).
 #[derive(Clone)]
-pub struct ConvI8<W: ArrayLength, C: ArrayLength> {
-    /// Weights, `[out][in][kh][kw]` (read them with [`ConvI8::weight`]).
-    w: GenericArray<i8, W>,
+pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
+    /// Weights, `[out][in][kh][kw]`, each filter padded to `stride()` (read them with
+    /// [`ConvI8::weight`]).
+    w: GenericArray<i8, P>,
+    /// Weights per filter (`W / C`); kept to read `W` back.
+    _unpadded: core::marker::PhantomData<W>,
     /// Biases, in units of `input.scale * weight_scale[c]`.
     pub bias: GenericArray<i32, C>,
     /// The scale of each output channel's weights.
@@ -327,7 +391,7 @@ pub struct ConvI8<W: ArrayLength, C: ArrayLength> {
     out: Output,
 }
 
-impl<W: ArrayLength, C: ArrayLength> fmt::Debug for ConvI8<W, C> {
+impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> fmt::Debug for ConvI8<W, C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConvI8")
             .field("weights", &W::USIZE)
@@ -339,7 +403,18 @@ impl<W: ArrayLength, C: ArrayLength> fmt::Debug for ConvI8<W, C> {
     }
 }
 
-impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
+impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
+    /// Weights per filter.
+    const PER: usize = W::USIZE / if C::USIZE == 0 { 1 } else { C::USIZE };
+
+    /// Bytes from one filter to the next in storage: `W / C` rounded up to 4 when `P` has the
+    /// room, else `W / C`.
+    const STRIDE: usize = if P::USIZE >= C::USIZE * Self::PER.div_ceil(4) * 4 {
+        Self::PER.div_ceil(4) * 4
+    } else {
+        Self::PER
+    };
+
     /// Quantizes a convolution from its weights in PyTorch's layout (`W` values, `C` rows) and
     /// its biases (`C` values, or none): per output channel as [`DenseI8::from_dense`].
     pub fn from_weights(
@@ -376,7 +451,11 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
         for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
             *r = Requantize::new(input.scale, s, output.scale);
         }
-        let per = W::USIZE / C::USIZE.max(1);
+        let per = Self::PER;
+        let mut padded: GenericArray<i8, P> = GenericArray::default();
+        for c in 0..C::USIZE {
+            padded[c * Self::STRIDE..][..per].copy_from_slice(&w[c * per..(c + 1) * per]);
+        }
         let flip = 128 + input.zero_point;
         let mut offset: GenericArray<i32, C> = GenericArray::default();
         let mut multiplier: GenericArray<i32, C> = GenericArray::default();
@@ -387,7 +466,8 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
             (multiplier[c], shift[c]) = (requant[c].multiplier, requant[c].shift);
         }
         ConvI8 {
-            w,
+            w: padded,
+            _unpadded: core::marker::PhantomData,
             bias,
             weight_scale,
             requant,
@@ -406,7 +486,8 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
 
     /// The int8 weight at index `k` of PyTorch's layout `[out][in][kh][kw]`.
     pub fn weight(&self, k: usize) -> i8 {
-        self.w[k]
+        let per = Self::PER.max(1);
+        self.w[k / per * Self::STRIDE + k % per]
     }
 
     /// The convolution of `x` (`[C_in][H][W]`, a signal with `H = 1`) with geometry `g`,
@@ -441,7 +522,7 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
             x.as_slice(),
             self.input.zero_point,
             g,
-            &self.w,
+            (&self.w, Self::STRIDE),
             &self.bias,
             &self.offset,
             &rq,
@@ -450,5 +531,6 @@ impl<W: ArrayLength, C: ArrayLength> ConvI8<W, C> {
     }
 
     /// Bytes of the int8 weights and int32 biases.
+    /// (The filters take `P` bytes in memory: `W` plus their padding.)
     pub const BYTES: usize = W::USIZE + 4 * C::USIZE;
 }

@@ -20,7 +20,7 @@ mod avx2;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
-mod vnni;
+pub(crate) mod vnni;
 
 use super::fixed::Rounding;
 use super::ops::{Output, Window2};
@@ -33,7 +33,7 @@ pub enum Isa8 {
     Portable,
     /// AVX2: bytes widened to `i16`, `vpmaddwd`, 8 lanes.
     Avx2,
-    /// AVX-512 with VNNI: `vpdpbusd`, 16 lanes.
+    /// AVX-512 (F, BW, VL) with VNNI: `vpdpbusd`, 16 lanes.
     Vnni,
 }
 
@@ -52,6 +52,7 @@ impl Isa8 {
                 _ => {
                     let l = if std::is_x86_feature_detected!("avx512f")
                         && std::is_x86_feature_detected!("avx512bw")
+                        && std::is_x86_feature_detected!("avx512vl")
                         && std::is_x86_feature_detected!("avx512vnni")
                     {
                         Isa8::Vnni
@@ -70,6 +71,7 @@ impl Isa8 {
             if cfg!(all(
                 target_feature = "avx512f",
                 target_feature = "avx512bw",
+                target_feature = "avx512vl",
                 target_feature = "avx512vnni"
             )) {
                 Isa8::Vnni
@@ -173,6 +175,50 @@ pub fn dense(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y:
     }
 }
 
+/// [`dense`] on `n` samples at once: `x` holds `n` inputs of `n_in` bytes one after the
+/// other, `y` their `n` outputs (the same bytes as `n` calls of [`dense`]).
+#[allow(clippy::too_many_arguments)]
+pub fn dense_many(
+    isa: Isa8,
+    x: &[i8],
+    n_in: usize,
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+    n_out: usize,
+) {
+    let n = if n_in == 0 { 0 } else { x.len() / n_in };
+    let mut s = 0;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && rq.rounding == Rounding::FixedPoint && n_in % 4 == 0 && n_out <= 64 {
+        while s + 4 <= n {
+            // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked above.
+            unsafe {
+                vnni::dense_four(
+                    &x[s * n_in..(s + 4) * n_in],
+                    w,
+                    offset,
+                    rq,
+                    &mut y[s * n_out..(s + 4) * n_out],
+                )
+            };
+            s += 4;
+        }
+    }
+    while s < n {
+        dense(
+            isa,
+            &x[s * n_in..(s + 1) * n_in],
+            w,
+            offset,
+            rq,
+            &mut y[s * n_out..(s + 1) * n_out],
+        );
+        s += 1;
+    }
+}
+
 /// The portable accumulation of [`dense`] over the full quads.
 fn dense_acc(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc: &mut [i32]) {
     for (q, xq) in x.chunks_exact(4).enumerate() {
@@ -209,15 +255,17 @@ fn requantize(isa: Isa8, acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mut [i8])
 /// take the plain loops).
 const SCRATCH: usize = 16 * 1024;
 
-/// A 2-D convolution (channels first, weights `[out][in][kh][kw]`), as [`super::ops::conv2d`]
-/// with `offset[c] = bias[c] - (128 + x_zero) * sum w[c]`; `bias` serves the portable path.
+/// A 2-D convolution (channels first, weights `[out][in][kh][kw]`, filter `c` at
+/// `w[c * w_stride..]`: its weights, then zeros up to the stride), as
+/// [`super::ops::conv2d`] with `offset[c] = bias[c] - (128 + x_zero) * sum w[c]`; `bias`
+/// serves the portable path.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d(
     isa: Isa8,
     x: &[i8],
     x_zero: i32,
     g: Window2,
-    w: &[i8],
+    (w, w_stride): (&[i8], usize),
     bias: &[i32],
     offset: &[i32],
     rq: &Requant<'_>,
@@ -231,9 +279,23 @@ pub fn conv2d(
             x_zero,
             g,
             w,
+            w_stride,
             offset,
             rq,
         };
+        if isa == Isa8::Vnni && g.stride == (1, 1) {
+            let done = match Unfold::new(g, SMALL_SCRATCH) {
+                Some(u) if u.plane_len() + 16 <= SMALL_SCRATCH => {
+                    conv_grid::<SMALL_SCRATCH>(&args, &u, y)
+                }
+                _ => Unfold::new(g, SCRATCH)
+                    .filter(|u| u.plane_len() + 16 <= SCRATCH)
+                    .is_some_and(|u| conv_grid::<SCRATCH>(&args, &u, y)),
+            };
+            if done {
+                return;
+            }
+        }
         // The scratch is zeroed on every call: a small one where it is enough.
         let done = match Unfold::new(g, SMALL_SCRATCH) {
             Some(u) if u.chunk_rows == g.output.0 => conv_vector::<SMALL_SCRATCH>(&args, &u, y),
@@ -245,7 +307,7 @@ pub fn conv2d(
     }
     let _ = (isa, offset);
     let requant = rq.exact;
-    super::ops::conv2d(x, x_zero, g, w, bias, requant, rq.out, y);
+    super::ops::conv2d_strided(x, x_zero, g, (w, w_stride), bias, requant, rq.out, y);
 }
 
 /// The most weight quads a vector convolution's filter can have (its unfolded rows, each at
@@ -263,6 +325,7 @@ struct ConvArgs<'a> {
     x_zero: i32,
     g: Window2,
     w: &'a [i8],
+    w_stride: usize,
     offset: &'a [i32],
     rq: &'a Requant<'a>,
 }
@@ -286,6 +349,8 @@ fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bo
             positions: n_rows * g.output.1,
             first: oy0 * g.output.1,
             plane_len: g.output.0 * g.output.1,
+            grid: None,
+            w_stride: a.w_stride,
         };
         match a.isa {
             // SAFETY: only chosen where the CPU has AVX-512 VNNI.
@@ -298,48 +363,140 @@ fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bo
     true
 }
 
+/// A stride-1 convolution read straight from its padded input (no unfolding): the positions
+/// run over the padded width, the columns past the output's are computed and not stored.
+#[cfg(target_arch = "x86_64")]
+fn conv_grid<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bool {
+    let g = a.g;
+    let k = u.k();
+    let k4 = k.div_ceil(4) * 4;
+    if k4 > 4 * MAX_QUADS {
+        return false;
+    }
+    let mut scratch = [0i8; N];
+    u.pad(a.x, a.x_zero, &mut scratch[..u.plane_len()]);
+    let (kh, kw) = g.kernel;
+    let mut offsets = [0u32; 4 * MAX_QUADS];
+    let mut t = 0;
+    for c in 0..g.input.0 {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                offsets[t] = ((c * u.hp + ki) * u.wp + kj) as u32;
+                t += 1;
+            }
+        }
+    }
+    let (oh, ow) = g.output;
+    let block = ConvBlock {
+        rows: &scratch,
+        w_stride: a.w_stride,
+        stride: 0,
+        k,
+        // Every read, at most `(oh - 1 + kh - 1) * wp + ow + kw - 1 <= c * hp * wp` past a
+        // channel's start plus 16 bytes from a position below `grid_len` rounded up to 16,
+        // stays in the plane and its 32 bytes of slack.
+        positions: (oh - 1) * u.wp + ow,
+        first: 0,
+        plane_len: oh * ow,
+        grid: Some(Grid {
+            offsets: &offsets[..k4],
+            wp: u.wp,
+            ow,
+        }),
+    };
+    // SAFETY: only chosen where the CPU has AVX-512 VNNI.
+    unsafe { vnni::conv_block(&block, a.w, a.offset, a.rq, y) };
+    true
+}
+
 /// A chunk of unfolded output positions handed to a vector convolution: `k` rows (one per
 /// weight of a filter, then zero rows up to a multiple of 4), each `positions` bytes at
 /// `stride`, already biased by 128 (unsigned); `first` is the chunk's first output position,
 /// `plane_len` the positions per output channel.
 pub(crate) struct ConvBlock<'a> {
     pub rows: &'a [i8],
+    /// Bytes from one filter's weights to the next.
+    pub w_stride: usize,
     pub stride: usize,
     pub k: usize,
     pub positions: usize,
     pub first: usize,
     pub plane_len: usize,
+    /// Read straight from the padded input instead: row `t` starts at `offsets[t]` of `rows`,
+    /// and position `p` is output `(p / wp, p % wp)` (columns from `ow` on are not outputs).
+    pub grid: Option<Grid<'a>>,
+}
+
+/// The layout of a convolution read from its padded input (stride 1): the row of filter
+/// weight `t` is the input shifted by `offsets[t]`, and the positions run over the padded
+/// width `wp`, of which the first `ow` of each row are outputs.
+#[derive(Clone, Copy)]
+pub(crate) struct Grid<'a> {
+    pub offsets: &'a [u32],
+    pub wp: usize,
+    pub ow: usize,
 }
 
 impl ConvBlock<'_> {
+    /// Where row `t` starts in `rows`.
+    #[inline(always)]
+    pub fn row_start(&self, t: usize) -> usize {
+        match self.grid {
+            Some(g) => g.offsets[t] as usize,
+            None => t * self.stride,
+        }
+    }
+
+    /// The output segments of the positions `p..p + lanes`: for each output row they touch,
+    /// the offset (in a channel's outputs) that lane 0 would write to and the mask of the
+    /// lanes that are outputs of that row. Returns how many of `segs` are filled.
+    pub fn segments(&self, p: usize, lanes: usize, segs: &mut [(isize, u32); 24]) -> usize {
+        let Some(g) = self.grid else {
+            let n = lanes.min(self.positions - p);
+            segs[0] = ((self.first + p) as isize, ((1u64 << n) - 1) as u32);
+            return 1;
+        };
+        let mut count = 0;
+        let mut l = 0;
+        while l < lanes && p + l < self.positions && count < segs.len() {
+            let pos = p + l;
+            let (oy, ox) = (pos / g.wp, pos % g.wp);
+            let in_row = (g.wp - ox).min(lanes - l);
+            let valid =
+                g.ow.saturating_sub(ox)
+                    .min(in_row)
+                    .min(self.positions - pos);
+            if valid > 0 {
+                let mask = (((1u64 << valid) - 1) << l) as u32;
+                segs[count] = ((oy * g.ow + ox) as isize - l as isize, mask);
+                count += 1;
+            }
+            l += in_row;
+        }
+        count
+    }
+
     /// Quads of filter weights (rows padded to a multiple of 4).
     pub fn quads(&self) -> usize {
         self.k.div_ceil(4)
     }
 
-    /// The four bytes of filter `c`'s weights `4q..4q + 4` as one little-endian word (zeros
-    /// past the end of the weights; the rows past `k` are zero, so what is read there from the
-    /// next filter does not count).
+    /// The four bytes of filter `c`'s weights `4q..4q + 4` as one little-endian word: read
+    /// whole where filters are padded to a multiple of 4 (`w_stride`), else with the bytes past
+    /// the filter's last weight (the next filter's, or past the end) as zeros.
     #[inline(always)]
     pub fn weight_quad(&self, w: &[i8], c: usize, q: usize) -> i32 {
-        let s = c * self.k + 4 * q;
-        let word = if s + 4 <= w.len() {
+        let s = c * self.w_stride + 4 * q;
+        if self.w_stride % 4 == 0 && s + 4 <= w.len() {
             // SAFETY: `s..s + 4` is inside `w`.
-            unsafe { (w.as_ptr().add(s) as *const i32).read_unaligned() }
-        } else {
-            let mut b = [0u8; 4];
-            for (t, b) in b.iter_mut().enumerate() {
-                *b = w.get(s + t).map_or(0, |&v| v as u8);
-            }
-            i32::from_le_bytes(b)
-        };
-        // The bytes past the filter's last weight belong to the next filter: zero them.
-        let inside = self.k - 4 * q;
-        if inside >= 4 {
-            word
-        } else {
-            word & ((1i32 << (8 * inside)) - 1)
+            return unsafe { (w.as_ptr().add(s) as *const i32).read_unaligned() };
         }
+        let mut b = [0u8; 4];
+        let inside = (self.k - 4 * q).min(4);
+        for (t, b) in b.iter_mut().enumerate().take(inside) {
+            *b = w.get(s + t).map_or(0, |&v| v as u8);
+        }
+        i32::from_le_bytes(b)
     }
 }
 
@@ -431,7 +588,21 @@ impl Unfold {
                     for r in 0..n {
                         let src = (ci * self.hp + (oy0 + r) * sh + ki) * self.wp + kj;
                         let dst = row + r * ow;
-                        if sw == 1 {
+                        if sw == 1 && src + 16 <= plane.len() && dst + 16 <= rows.len() && ow <= 8 {
+                            // One 4- or 8-byte move (the spill past `ow` lands in bytes that
+                            // the next row overwrites, or in the row's slack).
+                            // SAFETY: 16 bytes are readable at `src` and writable at `dst`.
+                            unsafe {
+                                let (s, d) = (plane.as_ptr().add(src), rows.as_mut_ptr().add(dst));
+                                if ow <= 4 {
+                                    (d as *mut u32)
+                                        .write_unaligned((s as *const u32).read_unaligned());
+                                } else {
+                                    (d as *mut u64)
+                                        .write_unaligned((s as *const u64).read_unaligned());
+                                }
+                            }
+                        } else if sw == 1 {
                             copy16(&plane[src..], &mut rows[dst..], ow);
                         } else {
                             for ox in 0..ow {

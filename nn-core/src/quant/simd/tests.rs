@@ -87,6 +87,30 @@ fn dense_paths_match_the_plain_loop() {
                     dense(isa, &x, &packed, &offset, &rq, &mut got);
                     assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
                     checked += n_out;
+                    // Six samples at once: the sample itself and five others.
+                    let mut xs = rng.bytes(6 * n_in, -128, 127);
+                    xs[3 * n_in..4 * n_in].copy_from_slice(&x);
+                    let mut ys = vec![0i8; 6 * n_out];
+                    dense_many(isa, &xs, n_in, &packed, &offset, &rq, &mut ys, n_out);
+                    for s in 0..6 {
+                        let mut one = vec![0i8; n_out];
+                        ops::dense(
+                            &xs[s * n_in..(s + 1) * n_in],
+                            x_zero,
+                            &rows,
+                            &bias,
+                            &exact,
+                            rounding,
+                            out,
+                            &mut one,
+                        );
+                        assert_eq!(
+                            ys[s * n_out..(s + 1) * n_out],
+                            one[..],
+                            "{isa:?} sample {s}"
+                        );
+                    }
+                    assert_eq!(ys[3 * n_out..4 * n_out], want[..]);
                 }
             }
         }
@@ -150,9 +174,18 @@ fn convolution_paths_match_the_plain_loop() {
         };
         for isa in ISAS.into_iter().filter(|i| i.available()) {
             let mut got = vec![0i8; c_out * oh * ow];
-            conv2d(isa, &x, x_zero, g, &wt, &bias, &offset, &rq, &mut got);
+            conv2d(isa, &x, x_zero, g, (&wt, k), &bias, &offset, &rq, &mut got);
             assert_eq!(got, want, "case {case}: {isa:?} {g:?}, {c_out} filters");
             checked += got.len();
+            // The same filters padded with zeros to a multiple of 4 (as `ConvI8` keeps them).
+            let k4 = k.div_ceil(4) * 4;
+            let mut padded = vec![0i8; c_out * k4];
+            for c in 0..c_out {
+                padded[c * k4..c * k4 + k].copy_from_slice(&wt[c * k..(c + 1) * k]);
+            }
+            let mut got = vec![0i8; c_out * oh * ow];
+            conv2d(isa, &x, x_zero, g, (&padded, k4), &bias, &offset, &rq, &mut got);
+            assert_eq!(got, want, "case {case}: {isa:?} {g:?}, padded filters");
         }
     }
     assert!(checked > 50_000, "{checked}");
@@ -160,48 +193,55 @@ fn convolution_paths_match_the_plain_loop() {
 
 #[test]
 fn a_convolution_larger_than_the_scratch_is_unfolded_in_chunks() {
-    // 3 x 3 over 16 channels of 40 x 40: the unfolded rows need 144 x 1,600 bytes.
+    // 3 x 3 over 4 channels of 40 x 40: the padded input fits the scratch, the unfolded rows
+    // (36 x 1,600 bytes) do not, so they come in chunks of output rows (strided), or the
+    // input is read in place (stride 1 with VNNI).
     let mut rng = Lcg(9);
-    let g = Window2 {
-        input: (16, 40, 40),
-        kernel: (3, 3),
-        stride: (1, 1),
-        pad: (1, 1),
-        output: (40, 40),
-    };
-    let (k, c_out) = (16 * 9, 4);
-    let x = rng.bytes(16 * 40 * 40, -128, 127);
-    let wt = rng.bytes(c_out * k, -127, 127);
-    let bias = vec![100, -200, 300, 0];
-    let exact = requants(&mut rng, c_out);
-    let (mult, shift): (Vec<i32>, Vec<i32>) = exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
-    let out = Output {
-        zero_point: -3,
-        range: (-128, 127),
-    };
-    let offset: Vec<i32> = (0..c_out)
-        .map(|c| {
-            bias[c]
-                - (128 - 7)
-                    * wt[c * k..(c + 1) * k]
-                        .iter()
-                        .map(|&v| v as i32)
-                        .sum::<i32>()
-        })
-        .collect();
-    let mut want = vec![0i8; c_out * 1600];
-    ops::conv2d(&x, -7, g, &wt, &bias, &exact, out, &mut want);
-    let rq = Requant {
-        multiplier: &mult,
-        shift: &shift,
-        exact: &exact,
-        rounding: Rounding::FixedPoint,
-        out,
-    };
-    for isa in ISAS.into_iter().filter(|i| i.available()) {
-        let mut got = vec![0i8; c_out * 1600];
-        conv2d(isa, &x, -7, g, &wt, &bias, &offset, &rq, &mut got);
-        assert_eq!(got, want, "{isa:?}");
+    for stride in [(1, 1), (2, 1), (1, 2)] {
+        let output = ((40 + 2 - 3) / stride.0 + 1, (40 + 2 - 3) / stride.1 + 1);
+        let g = Window2 {
+            input: (4, 40, 40),
+            kernel: (3, 3),
+            stride,
+            pad: (1, 1),
+            output,
+        };
+        let (k, c_out) = (4 * 9, 11);
+        let x = rng.bytes(4 * 40 * 40, -128, 127);
+        let wt = rng.bytes(c_out * k, -127, 127);
+        let bias: Vec<i32> = (0..c_out).map(|_| rng.range(-5000, 5000)).collect();
+        let exact = requants(&mut rng, c_out);
+        let (mult, shift): (Vec<i32>, Vec<i32>) =
+            exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+        let out = Output {
+            zero_point: -3,
+            range: (-128, 127),
+        };
+        let offset: Vec<i32> = (0..c_out)
+            .map(|c| {
+                bias[c]
+                    - (128 - 7)
+                        * wt[c * k..(c + 1) * k]
+                            .iter()
+                            .map(|&v| v as i32)
+                            .sum::<i32>()
+            })
+            .collect();
+        let n = c_out * output.0 * output.1;
+        let mut want = vec![0i8; n];
+        ops::conv2d(&x, -7, g, &wt, &bias, &exact, out, &mut want);
+        let rq = Requant {
+            multiplier: &mult,
+            shift: &shift,
+            exact: &exact,
+            rounding: Rounding::FixedPoint,
+            out,
+        };
+        for isa in ISAS.into_iter().filter(|i| i.available()) {
+            let mut got = vec![0i8; n];
+            conv2d(isa, &x, -7, g, (&wt, k), &bias, &offset, &rq, &mut got);
+            assert_eq!(got, want, "{isa:?} stride {stride:?}");
+        }
     }
 }
 
@@ -235,6 +275,50 @@ fn vector_quantization_rounds_as_the_scalar_one() {
             let mut got = vec![0i8; x.len()];
             quantize(isa, &x, scale, zero_point, &mut got);
             assert_eq!(got, want, "{isa:?} scale {scale}");
+        }
+    }
+}
+
+#[test]
+fn max_pooling_matches_the_definition() {
+    let mut rng = Lcg(21);
+    for case in 0..200 {
+        let c = rng.range(1, 4) as usize;
+        let (k, s) = if case % 2 == 0 {
+            (2, 2)
+        } else {
+            (rng.range(1, 3) as usize, rng.range(1, 3) as usize)
+        };
+        let (h, w) = (k + rng.range(0, 20) as usize, k + rng.range(0, 70) as usize);
+        let (oh, ow) = ((h - k) / s + 1, (w - k) / s + 1);
+        let g = Window2 {
+            input: (c, h, w),
+            kernel: (k, k),
+            stride: (s, s),
+            pad: (0, 0),
+            output: (oh, ow),
+        };
+        let x = rng.bytes(c * h * w, -128, 127);
+        let lo = if case % 3 == 0 {
+            rng.range(-128, 0)
+        } else {
+            -128
+        };
+        let mut got = vec![0i8; c * oh * ow];
+        ops::max_pool2d(&x, g, (lo, 127), &mut got);
+        for ci in 0..c {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut m = i8::MIN;
+                    for ki in 0..k {
+                        for kj in 0..k {
+                            m = m.max(x[(ci * h + oy * s + ki) * w + ox * s + kj]);
+                        }
+                    }
+                    let want = (m as i32).clamp(lo, 127) as i8;
+                    assert_eq!(got[(ci * oh + oy) * ow + ox], want, "case {case}: {g:?}");
+                }
+            }
         }
     }
 }

@@ -55,52 +55,63 @@ fn dense_acc_g<const G: usize>(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc:
     }
 }
 
+/// The requantization of 16 outputs (or one channel's 16 positions), prepared: what
+/// [`requant16`] needs per lane, computed once from the multipliers and shifts.
+#[derive(Clone, Copy)]
+struct Rq16 {
+    /// The multipliers, and their copies in the odd lanes' low halves.
+    m: __m512i,
+    m_odd: __m512i,
+    /// Left and right shifts (one of them 0).
+    left: __m512i,
+    right: __m512i,
+    /// `2^right - 1`, and half of it (rounded down).
+    mask: __m512i,
+    half: __m512i,
+}
+
+/// [`Rq16`] from multipliers `m` and shifts `s`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn rq16(m: __m512i, s: __m512i) -> Rq16 {
+    let zero = _mm512_setzero_si512();
+    let one = _mm512_set1_epi32(1);
+    let right = _mm512_max_epi32(_mm512_sub_epi32(zero, s), zero);
+    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+    Rq16 {
+        m,
+        m_odd: _mm512_srli_epi64::<32>(m),
+        left: _mm512_max_epi32(s, zero),
+        right,
+        mask,
+        half: _mm512_srai_epi32::<1>(mask),
+    }
+}
+
 /// The fixed-point requantization of 16 accumulators (TFLite's
 /// `MultiplyByQuantizedMultiplier`, lane for lane as [`super::super::fixed`]), clamped to
 /// `[lo, hi]` and plus the zero point (`lo`, `hi` are the output's clamp minus its zero
 /// point, so that the sum cannot overflow).
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn requant16(
-    acc: __m512i,
-    m: __m512i,
-    s: __m512i,
-    zp: __m512i,
-    lo: __m512i,
-    hi: __m512i,
-) -> __m512i {
-    let zero = _mm512_setzero_si512();
-    let left = _mm512_max_epi32(s, zero);
-    let right = _mm512_max_epi32(_mm512_sub_epi32(zero, s), zero);
-    let x = _mm512_sllv_epi32(acc, left);
+fn requant16(acc: __m512i, p: &Rq16, zp: __m512i, lo: __m512i, hi: __m512i) -> __m512i {
+    let x = _mm512_sllv_epi32(acc, p.left);
     // The doubling high multiply: (x * m + 2^30) >> 31 on 64 bits, which rounds halves toward
     // +infinity as gemmlowp's nudge and truncating division do (m > 0, so the one saturating
     // case cannot occur).
     let nudge = _mm512_set1_epi64(1 << 30);
-    let even = _mm512_srai_epi64::<31>(_mm512_add_epi64(_mm512_mul_epi32(x, m), nudge));
-    let odd = _mm512_add_epi64(
-        _mm512_mul_epi32(_mm512_srli_epi64::<32>(x), _mm512_srli_epi64::<32>(m)),
-        nudge,
-    );
+    let even = _mm512_srai_epi64::<31>(_mm512_add_epi64(_mm512_mul_epi32(x, p.m), nudge));
+    let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64::<32>(x), p.m_odd), nudge);
     // The odd products' high halves, shifted left by one, are their bits 31..63.
     let h = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_add_epi64(odd, odd));
-    // Rounding divide by 2^right, halves away from zero: (h + 2^(right-1) - [h < 0]) >> right
-    // for right > 0, in 64 bits where the sum could leave 32.
-    let r = round_shift(h, right);
-    _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), zp)
-}
-
-/// `h / 2^right` rounded half away from zero (gemmlowp's `RoundingDivideByPOT`, lane by lane).
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn round_shift(h: __m512i, right: __m512i) -> __m512i {
-    let one = _mm512_set1_epi32(1);
-    let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
-    let rem = _mm512_and_si512(h, mask);
-    let threshold = _mm512_add_epi32(_mm512_srai_epi32::<1>(mask), _mm512_srli_epi32::<31>(h));
-    let shifted = _mm512_srav_epi32(h, right);
+    // Rounding divide by 2^right, halves away from zero (gemmlowp's `RoundingDivideByPOT`):
+    // one more where the remainder exceeds half the divisor (half plus one for negatives).
+    let rem = _mm512_and_si512(h, p.mask);
+    let threshold = _mm512_add_epi32(p.half, _mm512_srli_epi32::<31>(h));
+    let shifted = _mm512_srav_epi32(h, p.right);
     let up = _mm512_cmpgt_epi32_mask(rem, threshold);
-    _mm512_mask_add_epi32(shifted, up, shifted, one)
+    let r = _mm512_mask_add_epi32(shifted, up, shifted, _mm512_set1_epi32(1));
+    _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), zp)
 }
 
 /// The clamp of an output, minus its zero point, and the zero point, as vectors.
@@ -195,8 +206,87 @@ fn dense_layer_g<const G: usize>(
             let acc = _mm512_add_epi32(a[g], b[g]);
             let m = _mm512_maskz_loadu_epi32(masks[g], rq.multiplier.as_ptr().add(16 * g));
             let s = _mm512_maskz_loadu_epi32(masks[g], rq.shift.as_ptr().add(16 * g));
-            let r = requant16(acc, m, s, zp, lo, hi);
+            let r = requant16(acc, &rq16(m, s), zp, lo, hi);
             _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(16 * g), masks[g], r);
+        }
+    }
+}
+
+/// [`dense_layer`] for four samples at once (`x` is four inputs of `n_in` bytes, `y` four
+/// outputs of `n_out`): each weight vector is loaded once for the four, whose accumulator
+/// chains run side by side.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VNNI; `n_out <= 64`, `n_in % 4 == 0`,
+/// `x.len() == 4 * n_in`, `y.len() == 4 * n_out`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn dense_four(
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    match (y.len() / 4).div_ceil(16) {
+        1 => dense_four_g::<1>(x, w, offset, rq, y),
+        2 => dense_four_g::<2>(x, w, offset, rq, y),
+        3 => dense_four_g::<3>(x, w, offset, rq, y),
+        _ => dense_four_g::<4>(x, w, offset, rq, y),
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+fn dense_four_g<const G: usize>(
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let (n_in, n_out) = (x.len() / 4, y.len() / 4);
+    let mut masks = [0 as __mmask16; G];
+    for (g, m) in masks.iter_mut().enumerate() {
+        *m = mask16(n_out.saturating_sub(16 * g));
+    }
+    let (zp, lo, hi) = bounds(rq);
+    let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
+    let wp = w.as_ptr() as *const i32;
+    let xp = x.as_ptr() as *const i32;
+    // SAFETY: every weight, offset, multiplier, shift and output access is masked to the
+    // `n_out` outputs; inputs are read as words at `s * n_in + 4q < x.len()` (`n_in % 4 == 0`).
+    unsafe {
+        let mut a = [[_mm512_setzero_si512(); G]; 4];
+        for g in 0..G {
+            let off = _mm512_maskz_loadu_epi32(masks[g], offset.as_ptr().add(16 * g));
+            for acc in a.iter_mut() {
+                acc[g] = off;
+            }
+        }
+        for q in 0..n_in / 4 {
+            let mut wv = [_mm512_setzero_si512(); G];
+            for g in 0..G {
+                wv[g] = _mm512_maskz_loadu_epi32(masks[g], wp.add(q * n_out + 16 * g));
+            }
+            for (s, acc) in a.iter_mut().enumerate() {
+                let word = xp.add((s * n_in) / 4 + q).read_unaligned();
+                let xv = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
+                for g in 0..G {
+                    acc[g] = _mm512_dpbusd_epi32(acc[g], xv, wv[g]);
+                }
+            }
+        }
+        for g in 0..G {
+            let m = _mm512_maskz_loadu_epi32(masks[g], rq.multiplier.as_ptr().add(16 * g));
+            let sh = _mm512_maskz_loadu_epi32(masks[g], rq.shift.as_ptr().add(16 * g));
+            let p = rq16(m, sh);
+            for (s, acc) in a.iter().enumerate() {
+                let r = requant16(acc[g], &p, zp, lo, hi);
+                _mm512_mask_cvtepi32_storeu_epi8(
+                    y.as_mut_ptr().add(s * n_out + 16 * g),
+                    masks[g],
+                    r,
+                );
+            }
         }
     }
 }
@@ -218,24 +308,24 @@ pub(super) unsafe fn requantize(acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mu
             let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(j));
             let m = _mm512_maskz_loadu_epi32(k, rq.multiplier.as_ptr().add(o0 + j));
             let s = _mm512_maskz_loadu_epi32(k, rq.shift.as_ptr().add(o0 + j));
-            let r = requant16(a, m, s, zp, lo, hi);
+            let r = requant16(a, &rq16(m, s), zp, lo, hi);
             _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, r);
         }
         j += 16;
     }
 }
 
-/// 16 positions x 4 weights from four unfolded rows at position `p`: lane `l` holds
-/// `rows[t][p + l]` for `t = 0..4` in its four bytes.
+/// 16 positions x 4 weights from four rows: lane `l` holds `base[at[t] + l]` for `t = 0..4`
+/// in its four bytes.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn patch(rows: *const i8, stride: usize, p: usize) -> __m512i {
-    // SAFETY: the caller guarantees 16 readable bytes at `p` in each of the four rows.
+unsafe fn patch(base: *const i8, at: [usize; 4]) -> __m512i {
+    // SAFETY: the caller guarantees 16 readable bytes at each `base + at[t]`.
     unsafe {
-        let a = _mm_loadu_si128(rows.add(p) as *const __m128i);
-        let b = _mm_loadu_si128(rows.add(stride + p) as *const __m128i);
-        let c = _mm_loadu_si128(rows.add(2 * stride + p) as *const __m128i);
-        let d = _mm_loadu_si128(rows.add(3 * stride + p) as *const __m128i);
+        let a = _mm_loadu_si128(base.add(at[0]) as *const __m128i);
+        let b = _mm_loadu_si128(base.add(at[1]) as *const __m128i);
+        let c = _mm_loadu_si128(base.add(at[2]) as *const __m128i);
+        let d = _mm_loadu_si128(base.add(at[3]) as *const __m128i);
         let ab_lo = _mm_unpacklo_epi8(a, b);
         let ab_hi = _mm_unpackhi_epi8(a, b);
         let cd_lo = _mm_unpacklo_epi8(c, d);
@@ -306,26 +396,39 @@ fn conv_g<const G: usize>(
     // `Unfold` fits every row in the scratch).
     let quads_of: &[[i32; G]] =
         unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const [i32; G], quads) };
+    let mut params = [rq16(_mm512_setzero_si512(), _mm512_setzero_si512()); G];
+    for (j, p) in params.iter_mut().enumerate() {
+        let c = c0 + j;
+        *p = rq16(
+            _mm512_set1_epi32(rq.multiplier[c]),
+            _mm512_set1_epi32(rq.shift[c]),
+        );
+    }
+    let mut segs = [(0isize, 0u32); 24];
     let mut p = 0;
     while p < b.positions {
-        let k = mask16(b.positions - p);
+        let n_segs = b.segments(p, 16, &mut segs);
         let mut a: [__m512i; G] = core::array::from_fn(|j| _mm512_set1_epi32(offset[c0 + j]));
         for (q, wq) in quads_of.iter().enumerate() {
-            // SAFETY: rows `4q..4q + 4` exist (padded to a multiple of 4) and each has at
-            // least 16 bytes from `p` (`stride` is the positions rounded up to 16, plus 16).
-            let v = unsafe { patch(rows.add(4 * q * b.stride), b.stride, p) };
+            let r = [0, 1, 2, 3].map(|t| b.row_start(4 * q + t) + p);
+            // SAFETY: every row has at least 16 readable bytes from `p` (`stride` is the
+            // positions rounded up to 16, plus 16; the grid's plane has 32 bytes of slack).
+            let v = unsafe { patch(rows, r) };
             for j in 0..G {
                 a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(wq[j]));
             }
         }
         for (j, a) in a.iter().enumerate() {
             let c = c0 + j;
-            let m = _mm512_set1_epi32(rq.multiplier[c]);
-            let s = _mm512_set1_epi32(rq.shift[c]);
-            let r = requant16(*a, m, s, zp, lo, hi);
-            let dst = c * b.plane_len + b.first + p;
-            // SAFETY: masked to the positions of this chunk, which are in channel `c`'s plane.
-            unsafe { _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(dst), k, r) };
+            let r = requant16(*a, &params[j], zp, lo, hi);
+            for &(at, mask) in &segs[..n_segs] {
+                let dst = y
+                    .as_mut_ptr()
+                    .wrapping_offset((c * b.plane_len) as isize + at);
+                // SAFETY: masked to the lanes that are outputs of this segment's row, each
+                // written at its own place in channel `c`'s outputs.
+                unsafe { _mm512_mask_cvtepi32_storeu_epi8(dst, mask as __mmask16, r) };
+            }
         }
         p += 16;
     }
@@ -368,5 +471,46 @@ pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i
             _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, q);
         }
         j += 16;
+    }
+}
+
+/// 2 x 2 max pooling with stride 2 of one channel (`plane`: `h` rows of `wd` bytes, `oh`
+/// output rows of `ow <= 32`), clamped to `[lo, hi]`: the larger of two rows, then of each
+/// pair of bytes (as 16-bit lanes).
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VL; `2 * oh <= h`, `2 * ow <= wd`, `ow <= 32`,
+/// `out.len() >= oh * ow`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn max_pool_2x2(
+    plane: &[i8],
+    wd: usize,
+    (oh, ow): (usize, usize),
+    (lo, hi): (i8, i8),
+    out: &mut [i8],
+) {
+    let load: __mmask64 = if 2 * ow >= 64 {
+        !0
+    } else {
+        (1u64 << (2 * ow)) - 1
+    };
+    let store: __mmask32 = if ow >= 32 { !0 } else { (1u32 << ow) - 1 };
+    let (lo, hi) = (_mm512_set1_epi16(lo as i16), _mm512_set1_epi16(hi as i16));
+    for oy in 0..oh {
+        // SAFETY: masked to the `2 * ow` bytes of rows `2 oy` and `2 oy + 1` and the `ow`
+        // bytes of output row `oy`, all inside the slices (checked by the caller).
+        unsafe {
+            let r0 = _mm512_maskz_loadu_epi8(load, plane.as_ptr().add(2 * oy * wd));
+            let r1 = _mm512_maskz_loadu_epi8(load, plane.as_ptr().add((2 * oy + 1) * wd));
+            let v = _mm512_max_epi8(r0, r1);
+            let even = _mm512_srai_epi16::<8>(_mm512_slli_epi16::<8>(v));
+            let odd = _mm512_srai_epi16::<8>(v);
+            let m = _mm512_min_epi16(_mm512_max_epi16(_mm512_max_epi16(even, odd), lo), hi);
+            _mm256_mask_storeu_epi8(
+                out.as_mut_ptr().add(oy * ow),
+                store,
+                _mm512_cvtepi16_epi8(m),
+            );
+        }
     }
 }
