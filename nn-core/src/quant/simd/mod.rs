@@ -334,6 +334,10 @@ struct ConvArgs<'a> {
 #[cfg(target_arch = "x86_64")]
 fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bool {
     let g = a.g;
+    let u = &Unfold {
+        vnni: a.isa == Isa8::Vnni,
+        ..*u
+    };
     let mut scratch = [0i8; N];
     let (plane, rows) = scratch.split_at_mut(u.plane_len());
     u.pad(a.x, a.x_zero, plane);
@@ -503,8 +507,11 @@ impl ConvBlock<'_> {
 /// How a convolution's input is padded and unfolded in [`SCRATCH`] bytes: the padded planes
 /// first, then rows of unfolded positions for `chunk_rows` output rows at a time.
 #[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
 struct Unfold {
     g: Window2,
+    /// Strided rows gathered with AVX-512 (the CPU has it).
+    vnni: bool,
     /// Padded height and width.
     hp: usize,
     wp: usize,
@@ -536,6 +543,7 @@ impl Unfold {
         let row_stride = (rows * ow).div_ceil(16) * 16 + 16;
         Some(Unfold {
             g,
+            vnni: false,
             hp,
             wp,
             chunk_rows: rows,
@@ -604,6 +612,21 @@ impl Unfold {
                             }
                         } else if sw == 1 {
                             copy16(&plane[src..], &mut rows[dst..], ow);
+                        } else if sw == 2
+                            && ow <= 32
+                            && self.vnni
+                            && src + 2 * ow <= plane.len() + 1
+                            && dst + ow <= rows.len()
+                        {
+                            // SAFETY: the CPU has AVX-512 (VNNI implies F, BW and VL here);
+                            // `2 ow - 1` bytes from `src` and `ow` from `dst` are in bounds.
+                            unsafe {
+                                vnni::gather_even(
+                                    plane.as_ptr().add(src),
+                                    rows.as_mut_ptr().add(dst),
+                                    ow,
+                                )
+                            };
                         } else {
                             for ox in 0..ow {
                                 rows[dst + ox] = plane[src + ox * sw];

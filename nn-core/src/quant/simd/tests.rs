@@ -184,7 +184,17 @@ fn convolution_paths_match_the_plain_loop() {
                 padded[c * k4..c * k4 + k].copy_from_slice(&wt[c * k..(c + 1) * k]);
             }
             let mut got = vec![0i8; c_out * oh * ow];
-            conv2d(isa, &x, x_zero, g, (&padded, k4), &bias, &offset, &rq, &mut got);
+            conv2d(
+                isa,
+                &x,
+                x_zero,
+                g,
+                (&padded, k4),
+                &bias,
+                &offset,
+                &rq,
+                &mut got,
+            );
             assert_eq!(got, want, "case {case}: {isa:?} {g:?}, padded filters");
         }
     }

@@ -341,8 +341,8 @@ unsafe fn patch(base: *const i8, at: [usize; 4]) -> __m512i {
     }
 }
 
-/// The convolution of one chunk of unfolded positions: 16 positions per vector, up to 8
-/// output channels per pass.
+/// The convolution of one chunk of positions: for each 16 positions, their patches (four
+/// weights' inputs per lane) built once, then up to 8 output channels at a time.
 ///
 /// # Safety
 /// The CPU must have AVX-512F, BW and VNNI.
@@ -355,25 +355,55 @@ pub(super) unsafe fn conv_block(
     y: &mut [i8],
 ) {
     let channels = offset.len();
-    let mut c0 = 0;
-    while c0 < channels {
-        match channels - c0 {
-            1 => conv_g::<1>(b, w, offset, rq, y, c0),
-            2 => conv_g::<2>(b, w, offset, rq, y, c0),
-            3 => conv_g::<3>(b, w, offset, rq, y, c0),
-            4 => conv_g::<4>(b, w, offset, rq, y, c0),
-            5 => conv_g::<5>(b, w, offset, rq, y, c0),
-            6 => conv_g::<6>(b, w, offset, rq, y, c0),
-            7 => conv_g::<7>(b, w, offset, rq, y, c0),
-            _ => conv_g::<8>(b, w, offset, rq, y, c0),
+    let quads = b.quads();
+    let rows = b.rows.as_ptr();
+    let mut buf = [const { core::mem::MaybeUninit::<__m512i>::uninit() }; super::MAX_QUADS];
+    let mut segs = [(0isize, 0u32); 24];
+    let mut p = 0;
+    while p < b.positions {
+        let n_segs = b.segments(p, 16, &mut segs);
+        for (q, slot) in buf.iter_mut().enumerate().take(quads) {
+            let r = [0, 1, 2, 3].map(|t| b.row_start(4 * q + t) + p);
+            // SAFETY: every row has at least 16 readable bytes from `p` (`stride` is the
+            // positions rounded up to 16, plus 16; the grid's plane has 32 bytes of slack).
+            slot.write(unsafe { patch(rows, r) });
         }
-        c0 += 8;
+        // SAFETY: the first `quads` entries were written just above (`quads <= MAX_QUADS`).
+        let patches: &[__m512i] =
+            unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const __m512i, quads) };
+        let at = Block {
+            patches,
+            segs: &segs[..n_segs],
+        };
+        let mut c0 = 0;
+        while c0 < channels {
+            match channels - c0 {
+                1 => conv_g::<1>(b, &at, w, offset, rq, y, c0),
+                2 => conv_g::<2>(b, &at, w, offset, rq, y, c0),
+                3 => conv_g::<3>(b, &at, w, offset, rq, y, c0),
+                4 => conv_g::<4>(b, &at, w, offset, rq, y, c0),
+                5 => conv_g::<5>(b, &at, w, offset, rq, y, c0),
+                6 => conv_g::<6>(b, &at, w, offset, rq, y, c0),
+                7 => conv_g::<7>(b, &at, w, offset, rq, y, c0),
+                _ => conv_g::<8>(b, &at, w, offset, rq, y, c0),
+            }
+            c0 += 8;
+        }
+        p += 16;
     }
 }
 
+/// One block of 16 positions: its patches and where its lanes are stored.
+struct Block<'a> {
+    patches: &'a [__m512i],
+    segs: &'a [(isize, u32)],
+}
+
+/// Channels `c0..c0 + G` of one block of positions.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 fn conv_g<const G: usize>(
     b: &ConvBlock<'_>,
+    at: &Block<'_>,
     w: &[i8],
     offset: &[i32],
     rq: &Requant<'_>,
@@ -381,56 +411,59 @@ fn conv_g<const G: usize>(
     c0: usize,
 ) {
     let (zp, lo, hi) = bounds(rq);
-    let quads = b.quads();
-    let rows = b.rows.as_ptr();
-    // The filters' weights, four by four, for the G channels side by side.
-    let mut buf = [const { core::mem::MaybeUninit::<[i32; G]>::uninit() }; super::MAX_QUADS];
-    for (q, slot) in buf.iter_mut().enumerate().take(quads) {
-        let mut ws = [0i32; G];
-        for (j, v) in ws.iter_mut().enumerate() {
-            *v = b.weight_quad(w, c0 + j, q);
+    let mut a: [__m512i; G] = core::array::from_fn(|j| _mm512_set1_epi32(offset[c0 + j]));
+    if b.w_stride % 4 == 0 && (c0 + G) * b.w_stride <= w.len() {
+        // Filters padded to whole words: each weight quad is broadcast straight from memory.
+        let wp = w.as_ptr() as *const i32;
+        let base: [usize; G] = core::array::from_fn(|j| (c0 + j) * b.w_stride / 4);
+        for (q, &v) in at.patches.iter().enumerate() {
+            for j in 0..G {
+                // SAFETY: word `base[j] + q` is inside filter `c0 + j` (`q < w_stride / 4`),
+                // inside `w` (checked above).
+                let word = unsafe { wp.add(base[j] + q).read_unaligned() };
+                a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(word));
+            }
         }
-        slot.write(ws);
+    } else {
+        for (q, &v) in at.patches.iter().enumerate() {
+            for j in 0..G {
+                a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(b.weight_quad(w, c0 + j, q)));
+            }
+        }
     }
-    // SAFETY: the first `quads` entries were written just above (`quads <= MAX_QUADS`:
-    // `Unfold` fits every row in the scratch).
-    let quads_of: &[[i32; G]] =
-        unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const [i32; G], quads) };
-    let mut params = [rq16(_mm512_setzero_si512(), _mm512_setzero_si512()); G];
-    for (j, p) in params.iter_mut().enumerate() {
+    for (j, a) in a.iter().enumerate() {
         let c = c0 + j;
-        *p = rq16(
+        let params = rq16(
             _mm512_set1_epi32(rq.multiplier[c]),
             _mm512_set1_epi32(rq.shift[c]),
         );
+        let r = requant16(*a, &params, zp, lo, hi);
+        for &(to, mask) in at.segs {
+            let dst = y
+                .as_mut_ptr()
+                .wrapping_offset((c * b.plane_len) as isize + to);
+            // SAFETY: masked to the lanes that are outputs of this segment's row, each
+            // written at its own place in channel `c`'s outputs.
+            unsafe { _mm512_mask_cvtepi32_storeu_epi8(dst, mask as __mmask16, r) };
+        }
     }
-    let mut segs = [(0isize, 0u32); 24];
-    let mut p = 0;
-    while p < b.positions {
-        let n_segs = b.segments(p, 16, &mut segs);
-        let mut a: [__m512i; G] = core::array::from_fn(|j| _mm512_set1_epi32(offset[c0 + j]));
-        for (q, wq) in quads_of.iter().enumerate() {
-            let r = [0, 1, 2, 3].map(|t| b.row_start(4 * q + t) + p);
-            // SAFETY: every row has at least 16 readable bytes from `p` (`stride` is the
-            // positions rounded up to 16, plus 16; the grid's plane has 32 bytes of slack).
-            let v = unsafe { patch(rows, r) };
-            for j in 0..G {
-                a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(wq[j]));
-            }
-        }
-        for (j, a) in a.iter().enumerate() {
-            let c = c0 + j;
-            let r = requant16(*a, &params[j], zp, lo, hi);
-            for &(at, mask) in &segs[..n_segs] {
-                let dst = y
-                    .as_mut_ptr()
-                    .wrapping_offset((c * b.plane_len) as isize + at);
-                // SAFETY: masked to the lanes that are outputs of this segment's row, each
-                // written at its own place in channel `c`'s outputs.
-                unsafe { _mm512_mask_cvtepi32_storeu_epi8(dst, mask as __mmask16, r) };
-            }
-        }
-        p += 16;
+}
+
+/// `n <= 32` bytes from every second byte of `src` to `dst` (a stride-2 row of an unfolded
+/// input).
+///
+/// # Safety
+/// The CPU must have AVX-512F and BW; `src` must have `2 n - 1` readable bytes and `dst`
+/// `n` writable ones.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+pub(crate) unsafe fn gather_even(src: *const i8, dst: *mut i8, n: usize) {
+    let bytes = (2 * n).saturating_sub(1);
+    let load: __mmask64 = if bytes >= 64 { !0 } else { (1u64 << bytes) - 1 };
+    let store: __mmask32 = if n >= 32 { !0 } else { (1u32 << n) - 1 };
+    // SAFETY: masked to the `2 n - 1` readable and `n` writable bytes.
+    unsafe {
+        let v = _mm512_maskz_loadu_epi8(load, src);
+        _mm256_mask_storeu_epi8(dst, store, _mm512_cvtepi16_epi8(v));
     }
 }
 
