@@ -17,11 +17,13 @@
 #[cfg(feature = "alloc")]
 pub mod calibrate;
 pub mod fixed;
+pub mod lut;
 pub mod ops;
 pub mod simd;
 pub mod twin;
 
 pub use fixed::{multiply_by_quantized_multiplier, quantize_multiplier, Requantize, Rounding};
+pub use lut::LutI8;
 pub use twin::{ConvI8, DenseI8, TensorI8};
 
 /// The quantization of a tensor: `real = scale * (q - zero_point)`.

@@ -8,8 +8,13 @@
 //! | `<conv>.weight` | I8, in `[-127, 127]` | `[out, in, kh, kw]` (`Conv2d`), `[out, in, k]` (`Conv1d`) |
 //! | `<layer>.bias` | I32, in units of `input scale * weight_scale[c]` | `[out]` (also for a convolution without bias: zeros) |
 //! | `<layer>.weight_scale` | F32, positive and finite | `[out]` (per output channel; the zero point is 0) |
+//! | `<activation>.table` | I8, any value | `[256]` (an activation as a lookup table, [`crate::quant::LutI8`]: the output for input -128 first) |
 //! | `tensors.<t>.scale` | F32, positive and finite | `[]` (the twin's `tensors[t]`, tensor `t` of the forward pass, 0 the input) |
 //! | `tensors.<t>.zero_point` | I32, in `[-128, 127]` | `[]` |
+//!
+//! A `Dense` or convolution followed by a batch norm that the twin folded in (see
+//! `quantize_int8`) stores the folded weights and biases under the layer's own name; the batch
+//! norm has no tensor of its own in the file.
 //!
 //! The metadata holds `format` ([`INT8_FORMAT`]), `rounding` (`FixedPoint` or `Double`, the
 //! twin's `rounding`) and `network` (the twin's name, informative). Everything else a twin holds
@@ -191,6 +196,15 @@ impl<'a> Int8Source<'a> {
             ));
         }
         Ok(QuantParams { scale, zero_point })
+    }
+
+    /// A lookup table of an int8 activation ([`crate::quant::LutI8`]): I8 of shape `[256]`, the
+    /// output for input -128 first (every int8 value is a valid entry).
+    pub fn table(&mut self, name: &str) -> Result<[i8; 256], Error> {
+        let data = self.raw(name, &[256], Dtype::I8)?;
+        Ok(core::array::from_fn(|k| {
+            data.get(k).map_or(0, |&b| b as i8)
+        }))
     }
 
     /// `Err` naming the first tensor of the file that the twin did not take.
