@@ -25,7 +25,8 @@ nn::network! {
 }
 
 nn::network! {
-    struct WithNorm { input: [4], fc: Dense(4), bn: BatchNorm1d, ReLU, out: Dense(2) }
+    /// A batch norm after a ReLU: nothing to fold it into.
+    struct WithNorm { input: [4], fc: Dense(4), ReLU, bn: BatchNorm1d, out: Dense(2) }
 }
 
 fn cancer() -> (Dataset<Input<Cancer>, usize>, Dataset<Input<Cancer>, usize>) {

@@ -121,6 +121,8 @@ paths! {
     dense_i8 => (::nn::quant::DenseI8)
     /// `nn::quant::ConvI8<W, C>`, the int8 twin of a convolution.
     conv_i8 => (::nn::quant::ConvI8)
+    /// `nn::quant::LutI8`, an int8 activation as a lookup table.
+    lut_i8 => (::nn::quant::LutI8)
     /// `nn::quant::ops`, the int8 kernels.
     quant_ops => (::nn::quant::ops)
     /// `nn::quant::ops::Window2`.

@@ -1,8 +1,12 @@
 //! The int8 twin `NameInt8` and `Name::quantize_int8`: post-training quantization with the
-//! TFLite int8 scheme (`nn::quant`). Supported so far: `Dense` (with a following `ReLU` fused
-//! into its output clamp), `ReLU` on its own, `Flatten`, `Dropout` and `Identity` (free), and a
-//! final `Softmax` or `Sigmoid` (computed in `f32` on the dequantized logits). For a network
-//! with any other layer, `quantize_int8` is generated to return an `Err` naming that layer.
+//! TFLite int8 scheme (`nn::quant`). Supported: `Dense` and convolutions (a batch norm right
+//! after them folded into their weights and biases in `f32` before quantizing, a following
+//! `ReLU` fused into the output clamp), pooling, residual sums, `ReLU` on its own, every other
+//! elementwise activation and a one-slope `PReLU` as a 256-entry lookup table
+//! (`nn::quant::LutI8`), `Flatten`, `Dropout` and `Identity` (free), and a final `Softmax` or
+//! `Sigmoid` (computed in `f32` on the dequantized logits). For a network with any other layer
+//! (a batch norm with nothing to fold into, a per-channel `PReLU`), `quantize_int8` is
+//! generated to return an `Err` naming that layer.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
@@ -15,23 +19,33 @@ use crate::shape::Shape;
 
 /// One step of the twin's forward pass.
 pub(super) enum Step {
-    /// A dense layer (`layer` index) from tensor `input` to `output`, with a fused ReLU.
+    /// A dense layer (`layer` index) from tensor `input` to `output`, with the batch norm
+    /// `bn` (a layer index) folded in and a fused ReLU.
     Dense {
         layer: usize,
         input: usize,
         output: usize,
         relu: bool,
+        bn: Option<usize>,
     },
     /// `max(x, zero point)` from `input` to `output` (same quantization).
     Relu { input: usize, output: usize },
     /// The same values as another shape (or unchanged): `Flatten`, `Dropout`, `Identity`.
     Alias { input: usize, output: usize },
-    /// A 1-D or 2-D convolution (`layer`), with a fused ReLU.
+    /// A 1-D or 2-D convolution (`layer`), with the batch norm `bn` folded in and a fused
+    /// ReLU.
     Conv {
         layer: usize,
         input: usize,
         output: usize,
         relu: bool,
+        bn: Option<usize>,
+    },
+    /// An elementwise activation (`layer`) as a 256-entry table from `input` to `output`.
+    Lut {
+        layer: usize,
+        input: usize,
+        output: usize,
     },
     /// Max or average pooling (`layer`): the output keeps the input's quantization.
     Pool {
@@ -98,29 +112,55 @@ fn plan(net: &Network) -> Result<Vec<Step>, String> {
         };
         let layer = &net.layers[l];
         let (input, output) = (op.inputs[0], op.output);
-        // A ReLU that alone reads this output folds into the output clamp.
-        let next_relu = net.ops.get(j + 1).filter(|n| {
-            j + 1 < net.logits_ops
-                && consumers[output] == 1
-                && n.inputs[0] == output
-                && matches!(n.kind, OpKind::Layer(k)
-                    if matches!(net.layers[k].kind, LayerKind::Activation(Activation::ReLU)))
-        });
-        let relu = next_relu.is_some();
-        let fused_output = next_relu.map_or(output, |n| n.output);
+        // The layer of op `k` if it is before the logits and alone reads tensor `t`.
+        let next = |k: usize, t: usize| {
+            let n = net.ops.get(k).filter(|n| {
+                k < net.logits_ops && consumers[t] == 1 && n.inputs.first() == Some(&t)
+            })?;
+            match n.kind {
+                OpKind::Layer(m) => Some((m, n.output)),
+                OpKind::Add => None,
+            }
+        };
+        if matches!(layer.kind, LayerKind::Dense(_) | LayerKind::Conv(_)) {
+            // A batch norm that alone reads the output folds into the weights, and a ReLU
+            // that alone reads what comes out folds into the output clamp.
+            let (mut k, mut out, mut bn) = (j + 1, output, None);
+            if let Some((m, o)) = next(k, out) {
+                if matches!(net.layers[m].kind, LayerKind::BatchNorm(_)) {
+                    (k, out, bn) = (k + 1, o, Some(m));
+                }
+            }
+            let relu = match next(k, out) {
+                Some((m, o))
+                    if matches!(net.layers[m].kind, LayerKind::Activation(Activation::ReLU)) =>
+                {
+                    (k, out) = (k + 1, o);
+                    true
+                }
+                _ => false,
+            };
+            steps.push(if matches!(layer.kind, LayerKind::Dense(_)) {
+                Step::Dense {
+                    layer: l,
+                    input,
+                    output: out,
+                    relu,
+                    bn,
+                }
+            } else {
+                Step::Conv {
+                    layer: l,
+                    input,
+                    output: out,
+                    relu,
+                    bn,
+                }
+            });
+            j = k;
+            continue;
+        }
         match layer.kind {
-            LayerKind::Dense(_) => steps.push(Step::Dense {
-                layer: l,
-                input,
-                output: fused_output,
-                relu,
-            }),
-            LayerKind::Conv(_) => steps.push(Step::Conv {
-                layer: l,
-                input,
-                output: fused_output,
-                relu,
-            }),
             LayerKind::Pool(_) => steps.push(Step::Pool {
                 layer: l,
                 input,
@@ -130,6 +170,23 @@ fn plan(net: &Network) -> Result<Vec<Step>, String> {
             LayerKind::Activation(Activation::Identity)
             | LayerKind::Flatten(_)
             | LayerKind::Dropout(_) => steps.push(Step::Alias { input, output }),
+            LayerKind::Activation(_) => steps.push(Step::Lut {
+                layer: l,
+                input,
+                output,
+            }),
+            LayerKind::PReLU(p) if !p.per_channel => steps.push(Step::Lut {
+                layer: l,
+                input,
+                output,
+            }),
+            LayerKind::BatchNorm(_) => {
+                return Err(format!(
+                    "its layer `{}` ({}) cannot be quantized to int8 yet: a batch norm is \
+                     folded only right after a Dense or convolution whose output it alone reads",
+                    layer.name, layer.kind_name
+                ))
+            }
             _ => {
                 return Err(format!(
                     "its layer `{}` ({}) cannot be quantized to int8 yet",
@@ -137,8 +194,7 @@ fn plan(net: &Network) -> Result<Vec<Step>, String> {
                 ))
             }
         }
-        let fused = relu && matches!(layer.kind, LayerKind::Dense(_) | LayerKind::Conv(_));
-        j += if fused { 2 } else { 1 };
+        j += 1;
     }
     Ok(steps)
 }
@@ -149,9 +205,12 @@ pub fn items(net: &Network) -> TokenStream {
     let in_ty = paths::shape_of(net.input);
     let (tensor, error, if_std) = (paths::tensor(), paths::error(), paths::if_std());
     let calibration = paths::calibration();
-    let supported = "the int8 twin supports Dense, Conv1d, Conv2d, max and average pooling, \
-                     ReLU, Flatten, Dropout, Identity, residual blocks and a final Softmax or \
-                     Sigmoid; batch norm (fold it first) and the other activations come next";
+    let supported = "the int8 twin supports Dense, Conv1d and Conv2d (a BatchNorm1d/BatchNorm2d \
+                     right after one is folded into its weights), max and average pooling, \
+                     ReLU, every other elementwise activation and a one-slope PReLU (as \
+                     256-entry tables), Flatten, Dropout, Identity, residual blocks and a final \
+                     Softmax or Sigmoid; a batch norm after any other layer and a per-channel \
+                     PReLU are not supported yet";
     let steps = match plan(net) {
         Ok(steps) => steps,
         Err(why) => {
@@ -213,12 +272,13 @@ pub(super) fn activation(relu: bool) -> TokenStream {
     }
 }
 
-/// A dense layer's field, step and construction.
+/// A dense layer's field, step and construction (with the batch norm `bn` folded into its
+/// weights and biases in `f32` first, as `Dense::fold_batchnorm` does).
 fn dense_parts(
     net: &Network,
     layer: usize,
     (input, output): (usize, usize),
-    relu: bool,
+    (relu, bn): (bool, Option<usize>),
     p: &mut Parts,
 ) {
     let l = &net.layers[layer];
@@ -243,22 +303,53 @@ fn dense_parts(
         self.#field.forward(&#a, &mut #b, self.rounding);
     });
     let act = activation(relu);
+    let Some(bn) = bn else {
+        p.build.push(quote! {
+            #field: #dense_i8::from_dense(
+                ::core::borrow::Borrow::<#ty>::borrow(&self.#field),
+                tensors[#input],
+                tensors[#output],
+                #act,
+            )
+        });
+        return;
+    };
+    let (bn_field, bn_ty, new_large) = (
+        &net.layers[bn].name,
+        net.layers[bn].ty(),
+        paths::new_large(),
+    );
     p.build.push(quote! {
-        #field: #dense_i8::from_dense(
-            ::core::borrow::Borrow::<#ty>::borrow(&self.#field),
-            tensors[#input],
-            tensors[#output],
-            #act,
-        )
+        #field: {
+            let d = ::core::borrow::Borrow::<#ty>::borrow(&self.#field);
+            let bn = ::core::borrow::Borrow::<#bn_ty>::borrow(&self.#bn_field);
+            // Built in place: a large layer has no stack temporary.
+            let folded = #new_large(|l: &mut #ty| {
+                for o in 0..#no {
+                    let (a, c) = bn.affine(o);
+                    for i in 0..#ni {
+                        l.w[i][o] = d.w[i][o] * a;
+                    }
+                    l.b[o] = a * d.b[o] + c;
+                }
+            });
+            #dense_i8::from_dense(
+                ::core::borrow::Borrow::<#ty>::borrow(&folded),
+                tensors[#input],
+                tensors[#output],
+                #act,
+            )
+        }
     });
 }
 
-/// A convolution's field, step and construction (its weights read in PyTorch's layout).
+/// A convolution's field, step and construction (its weights read in PyTorch's layout, the
+/// batch norm `bn` folded into them and the biases in `f32` first, as `fold_batchnorm` does).
 fn conv_parts(
     net: &Network,
     layer: usize,
     (input, output): (usize, usize),
-    relu: bool,
+    (relu, bn): (bool, Option<usize>),
     p: &mut Parts,
 ) {
     let l = &net.layers[layer];
@@ -297,14 +388,59 @@ fn conv_parts(
         quote!(::core::option::Option::None::<#vec<f32>>)
     };
     let act = activation(relu);
+    let fold = bn.map(|bn| {
+        let (bn_field, bn_ty) = (&net.layers[bn].name, net.layers[bn].ty());
+        let per = (weights / channels.max(1)).max(1);
+        quote! {
+            let bn = ::core::borrow::Borrow::<#bn_ty>::borrow(&self.#bn_field);
+            for (c, row) in w.chunks_mut(#per).enumerate() {
+                let a = bn.affine(c).0;
+                row.iter_mut().for_each(|v| *v *= a);
+            }
+            let b: #vec<f32> = (0..#channels)
+                .map(|c| {
+                    let (a, s) = bn.affine(c);
+                    a * b.as_ref().and_then(|b| b.get(c)).copied().unwrap_or(0.0) + s
+                })
+                .collect();
+            let b = ::core::option::Option::Some(b);
+        }
+    });
     p.build.push(quote! {
         #field: {
             let l = ::core::borrow::Borrow::<#ty>::borrow(&self.#field);
             let mut w: #vec<f32> = ::core::iter::repeat(0.0f32).take(#weights).collect();
             #layer_tensors::read_tensor(l, 0, #layout::PyTorch, #info::default(), &mut w);
             let b = #bias;
+            #fold
             #conv_i8::from_weights(&w, b.as_deref(), tensors[#input], tensors[#output], #act)
         }
+    });
+}
+
+/// An activation's lookup table: its field, step and construction (the table of the layer's
+/// own `f32` function between the calibrated quantizations of its input and output).
+fn lut_parts(net: &Network, layer: usize, (input, output): (usize, usize), p: &mut Parts) {
+    let l = &net.layers[layer];
+    let (field, value) = (&l.name, l.value());
+    let (lut_i8, tensor_i8) = (paths::lut_i8(), paths::tensor_i8());
+    let doc = format!(
+        "`{field}` ({}), int8 as a 256-entry lookup table.",
+        l.kind_name
+    );
+    p.fields.push(quote!(#[doc = #doc] pub #field: #lut_i8));
+    p.bytes.push(quote!(#lut_i8::BYTES));
+    let (a, b, sb) = (
+        act(input),
+        act(output),
+        paths::shape_of(net.tensors[output]),
+    );
+    p.forward.push(quote! {
+        let mut #b = #tensor_i8::<#sb>::zeros();
+        self.#field.forward(&#a, &mut #b);
+    });
+    p.build.push(quote! {
+        #field: #lut_i8::from_activation(&#value, tensors[#input], tensors[#output])
     });
 }
 
@@ -375,13 +511,20 @@ fn parts(net: &Network, steps: &[Step]) -> (Parts, Vec<usize>) {
                 input,
                 output,
                 relu,
-            } => dense_parts(net, layer, (input, output), relu, &mut p),
+                bn,
+            } => dense_parts(net, layer, (input, output), (relu, bn), &mut p),
             Step::Conv {
                 layer,
                 input,
                 output,
                 relu,
-            } => conv_parts(net, layer, (input, output), relu, &mut p),
+                bn,
+            } => conv_parts(net, layer, (input, output), (relu, bn), &mut p),
+            Step::Lut {
+                layer,
+                input,
+                output,
+            } => lut_parts(net, layer, (input, output), &mut p),
             Step::Pool {
                 layer,
                 input,

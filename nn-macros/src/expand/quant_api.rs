@@ -58,6 +58,7 @@ fn ends(step: &Step) -> (usize, usize) {
         | Step::Conv { input, output, .. }
         | Step::Pool { input, output, .. }
         | Step::Relu { input, output }
+        | Step::Lut { input, output, .. }
         | Step::Alias { input, output } => (input, output),
         Step::Add { output, .. } => (usize::MAX, output),
     }
@@ -101,6 +102,7 @@ fn row(net: &Network, step: &Step) -> Row {
             (label, flow, shape, weights, 4 * channels)
         }
         Step::Pool { layer, .. } => (named(layer), flow, shape, 0, 0),
+        Step::Lut { layer, .. } => (format!("{} table", named(layer)), flow, shape, 256, 0),
         Step::Relu { .. } | Step::Alias { .. } => (by_output(), flow, shape, 0, 0),
         Step::Add { index, a, b, .. } => {
             let label = net

@@ -34,12 +34,14 @@ fn weighted(net: &Network, step: &Step) -> Option<Weighted> {
             input,
             output,
             relu,
+            ..
         }
         | Step::Conv {
             layer,
             input,
             output,
             relu,
+            ..
         } => (layer, input, output, relu),
         _ => return None,
     };
@@ -120,6 +122,22 @@ fn read_layer(l: &Weighted) -> TokenStream {
     }
 }
 
+/// The statement of `to_safetensors_bytes` writing an activation's table, and the field
+/// initializer of `from_safetensors_bytes` reading it: `<layer>.table`, I8 `[256]`.
+fn table(
+    net: &Network,
+    layer: usize,
+    (input, output): (usize, usize),
+) -> (TokenStream, TokenStream) {
+    let field = &net.layers[layer].name;
+    let name = format!("{field}.table");
+    let lut_i8 = paths::lut_i8();
+    (
+        quote!(w.i8s(#name, &[256], self.#field.table.iter().copied());),
+        quote!(#field: #lut_i8::from_table(src.table(#name)?, tensors[#input], tensors[#output])),
+    )
+}
+
 /// The field initializer of a residual sum, derived from the quantization of its tensors.
 fn read_add(index: usize, (a, b, output): (usize, usize, usize)) -> TokenStream {
     let field = format_ident!("add{}", index);
@@ -145,27 +163,39 @@ pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
     let (source, writer) = (paths::int8_source(), paths::int8_writer());
     let n_tensors = net.tensors.len();
     let layers: Vec<Weighted> = steps.iter().filter_map(|s| weighted(net, s)).collect();
-    let writes: Vec<TokenStream> = layers.iter().map(write_layer).collect();
+    let mut writes: Vec<TokenStream> = layers.iter().map(write_layer).collect();
     let mut reads: Vec<TokenStream> = layers.iter().map(read_layer).collect();
     for step in steps {
-        if let Step::Add {
-            index,
-            a,
-            b,
-            output,
-        } = *step
-        {
-            reads.push(read_add(index, (a, b, output)));
+        match *step {
+            Step::Add {
+                index,
+                a,
+                b,
+                output,
+            } => reads.push(read_add(index, (a, b, output))),
+            Step::Lut {
+                layer,
+                input,
+                output,
+            } => {
+                let (write, read) = table(net, layer, (input, output));
+                writes.push(write);
+                reads.push(read);
+            }
+            _ => {}
         }
     }
     let twin_name = twin.to_string();
     let doc_bytes = format!(
         "The twin's tensors as safetensors bytes: each weighted layer's `<layer>.weight` (I8, \
          PyTorch's layout), `<layer>.bias` (I32) and `<layer>.weight_scale` (F32 per output \
-         channel), and for each of the {n_tensors} entries of `tensors` `tensors.<t>.scale` (F32) \
-         and `tensors.<t>.zero_point` (I32), both of shape `[]`; metadata `format` \
-         (`nn-int8/1`), `rounding` and `network`. Requantization multipliers, fused activations \
-         and the rescaling of residual sums are not stored: loading derives them."
+         channel), each activation's lookup table `<layer>.table` (I8 `[256]`, the output for \
+         input -128 first), and for each of the {n_tensors} entries of `tensors` \
+         `tensors.<t>.scale` (F32) and `tensors.<t>.zero_point` (I32), both of shape `[]`; \
+         metadata `format` (`nn-int8/1`), `rounding` and `network`. A batch norm folded into \
+         the layer before it has no tensors: that layer's are the folded weights and biases. \
+         Requantization multipliers, fused activations and the rescaling of residual sums are \
+         not stored: loading derives them."
     );
     quote! {
         #if_std! {
