@@ -13,12 +13,36 @@ pub use crate::layers::Zeroable;
 pub use crate::storage::{clone_large, new_inline, new_large, Large};
 pub use crate::threads::split_batch;
 #[cfg(feature = "std")]
-pub use crate::train::int8_io::{to_array, to_rows, Int8Source, Int8Writer};
+pub use crate::train::int8_io::{Int8Source, Int8Writer};
 #[cfg(feature = "std")]
 pub use crate::train::io::Source;
 #[cfg(feature = "alloc")]
 pub use crate::trainable::BackwardBuffers;
 pub use crate::workspace::ObtainWorkspace;
+
+use generic_array::{ArrayLength, GenericArray};
+
+/// `values` (whose length the caller checked) as an array; missing values stay at their
+/// default, extra values are ignored (never a panic). How an int8 twin's layers are built from
+/// the slices of a weight file or of baked `static` arrays (no allocation, no `std`).
+pub fn to_array<T: Copy + Default, N: ArrayLength>(values: &[T]) -> GenericArray<T, N> {
+    let mut out: GenericArray<T, N> = GenericArray::default();
+    for (o, &v) in out.iter_mut().zip(values) {
+        *o = v;
+    }
+    out
+}
+
+/// Row-major `values` as `O` rows of `I` (a dense layer's `[out][in]` weights), as [`to_array`].
+pub fn to_rows<T: Copy + Default, I: ArrayLength, O: ArrayLength>(
+    values: &[T],
+) -> GenericArray<GenericArray<T, I>, O> {
+    let mut out: GenericArray<GenericArray<T, I>, O> = GenericArray::default();
+    for (row, chunk) in out.iter_mut().zip(values.chunks(I::USIZE.max(1))) {
+        *row = to_array(chunk);
+    }
+    out
+}
 
 /// Expands its input only when `nn-core` has the `std` feature (weight files).
 #[cfg(feature = "std")]

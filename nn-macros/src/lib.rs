@@ -26,6 +26,7 @@ mod paths;
 mod shape;
 mod suggest;
 mod weights;
+mod weights_int8;
 
 /// Declares a network whose tensor shapes are checked at compile time.
 ///
@@ -222,6 +223,7 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
 /// Check and expand a parsed declaration (or its errors and the fallback).
 fn expand_checked(mut def: ast::NetworkDef) -> proc_macro2::TokenStream {
     let weights = weights::take_attr(&mut def.attrs);
+    let weights_int8 = weights_int8::take_attr(&mut def.attrs);
     let (net, checked) = check::check(def);
     let weights = match (checked, weights) {
         (Ok(()), Ok(weights)) => weights,
@@ -231,12 +233,19 @@ fn expand_checked(mut def: ast::NetworkDef) -> proc_macro2::TokenStream {
             return fallback::network(&net, e);
         }
     };
+    let weights_int8 = match weights_int8 {
+        Ok(file) => file,
+        Err(e) => return fallback::network(&net, e),
+    };
     let mut out = expand::expand(&net);
     if let Some(file) = weights {
         out.extend(match weights::read(&net, &file) {
             Ok((tensors, found)) => expand::weights::pretrained(&net, &file, (&tensors, found)),
             Err(e) => fallback::pretrained(&net, e),
         });
+    }
+    if let Some(file) = weights_int8 {
+        out.extend(expand::quant_bake::baked(&net, &file));
     }
     out
 }

@@ -37,7 +37,7 @@ pub enum Found {
 }
 
 /// Reads the file: relative to the crate's `Cargo.toml` first, then to the declaring file.
-fn find(file: &WeightFile) -> Result<(Vec<u8>, Found), syn::Error> {
+pub fn find(file: &WeightFile) -> Result<(Vec<u8>, Found), syn::Error> {
     let path = file.path.as_str();
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_string());
     let first = match std::fs::read(std::path::Path::new(&dir).join(path)) {
@@ -111,6 +111,20 @@ pub fn read<'a>(
             format!("`{path}` is not a valid safetensors file: {e}"),
         )
     })?;
+    // An int8 twin's file (all its tensors would be wrong here): one error that says so.
+    let format = safetensors::SafeTensors::read_metadata(&bytes)
+        .ok()
+        .and_then(|(_, header)| header.metadata().as_ref()?.get("format").cloned());
+    if format.as_deref() == Some(crate::weights_int8::INT8_FORMAT) {
+        return Err(syn::Error::new(
+            span,
+            format!(
+                "`{path}` is an int8 twin's file (format `{}`), not f32 weights; bake it into `{}Int8` with `#[weights_int8 = \"{path}\"]`",
+                crate::weights_int8::INT8_FORMAT,
+                net.name
+            ),
+        ));
+    }
     let want = expected(net);
     let mut errors: Option<syn::Error> = None;
     let mut push = |msg: String| {

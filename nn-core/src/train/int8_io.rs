@@ -28,7 +28,6 @@ use std::format;
 use std::string::{String, ToString};
 use std::vec::Vec;
 
-use generic_array::{ArrayLength, GenericArray};
 use safetensors::Dtype;
 
 use super::error::Error;
@@ -291,25 +290,4 @@ impl Int8Writer {
         ]);
         safetensors::serialize(views, Some(metadata)).map_err(bad)
     }
-}
-
-/// `values` (whose length the caller checked) as an array; missing values stay at their
-/// default, extra values are ignored (never a panic).
-pub fn to_array<T: Copy + Default, N: ArrayLength>(values: &[T]) -> GenericArray<T, N> {
-    let mut out: GenericArray<T, N> = GenericArray::default();
-    for (o, &v) in out.iter_mut().zip(values) {
-        *o = v;
-    }
-    out
-}
-
-/// Row-major `values` as `O` rows of `I` (a dense layer's `[out][in]` weights), as [`to_array`].
-pub fn to_rows<T: Copy + Default, I: ArrayLength, O: ArrayLength>(
-    values: &[T],
-) -> GenericArray<GenericArray<T, I>, O> {
-    let mut out: GenericArray<GenericArray<T, I>, O> = GenericArray::default();
-    for (row, chunk) in out.iter_mut().zip(values.chunks(I::USIZE.max(1))) {
-        *row = to_array(chunk);
-    }
-    out
 }

@@ -6,7 +6,8 @@
 //! `Trainable`, `Parameters`, `StateDict`, `InputOf`), `fold` (the batch-norm-folded twin),
 //! `weights` (weights baked in from a file), `summary` (the layer table), `quant` (the int8
 //! twin and `quantize_int8`), `quant_api` (the twin's `SUMMARY` and `forward_batch`),
-//! `quant_io` (the twin's weight files). What a layer
+//! `quant_io` (the twin's weight files), `quant_bake` (the twin from its tensors, and baked
+//! int8 weights). What a layer
 //! contributes comes from its kind (`layers`); every runtime path from `paths`.
 
 mod fields;
@@ -15,6 +16,7 @@ mod inference;
 mod inherent;
 mod quant;
 mod quant_api;
+pub mod quant_bake;
 mod quant_io;
 mod summary;
 mod training;

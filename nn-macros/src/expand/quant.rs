@@ -87,7 +87,7 @@ pub(super) fn chw(s: Shape) -> (usize, usize, usize) {
 }
 
 /// The twin's steps up to the logits, or the layer that cannot be quantized yet.
-fn plan(net: &Network) -> Result<Vec<Step>, String> {
+pub(super) fn plan(net: &Network) -> Result<Vec<Step>, String> {
     let mut consumers = vec![0usize; net.tensors.len()];
     for op in &net.ops {
         for &i in &op.inputs {

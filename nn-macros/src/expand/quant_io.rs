@@ -3,31 +3,31 @@
 //! (the layout is documented in nn-core's `train::int8_io`).
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 
-use super::quant::{activation, chw, Step};
+use super::quant::{chw, Step};
 use crate::layers::LayerKind;
 use crate::model::Network;
 use crate::paths;
 
 /// A weighted layer of the twin as its file holds it.
-struct Weighted {
+pub(super) struct Weighted {
     /// The field (and the prefix of its tensors' names).
-    field: Ident,
+    pub(super) field: Ident,
     /// The shape of `<field>.weight` (PyTorch's layout).
-    shape: Vec<usize>,
+    pub(super) shape: Vec<usize>,
     /// Output channels.
-    channels: usize,
+    pub(super) channels: usize,
     /// A dense layer (weights `weight(o, i)`), or a convolution (`weight(k)`).
-    dense: bool,
+    pub(super) dense: bool,
     /// The tensors it reads and writes, and whether a ReLU is fused.
-    input: usize,
-    output: usize,
-    relu: bool,
+    pub(super) input: usize,
+    pub(super) output: usize,
+    pub(super) relu: bool,
 }
 
 /// The weighted layer of a dense or convolution step.
-fn weighted(net: &Network, step: &Step) -> Option<Weighted> {
+pub(super) fn weighted(net: &Network, step: &Step) -> Option<Weighted> {
     let (layer, input, output, relu) = match *step {
         Step::Dense {
             layer,
@@ -96,60 +96,12 @@ fn write_layer(l: &Weighted) -> TokenStream {
     }
 }
 
-/// The field initializer of `from_safetensors_bytes` reading one weighted layer from `src`.
-fn read_layer(l: &Weighted) -> TokenStream {
-    let field = &l.field;
-    let (wname, bname, sname) = (
-        format!("{field}.weight"),
-        format!("{field}.bias"),
-        format!("{field}.weight_scale"),
-    );
-    let (shape, c, input, output) = (&l.shape, l.channels, l.input, l.output);
-    let (to_array, to_rows) = (paths::to_array(), paths::to_rows());
-    let (ty, weights) = if l.dense {
-        (paths::dense_i8(), quote!(#to_rows(&weights)))
-    } else {
-        (paths::conv_i8(), quote!(#to_array(&weights)))
-    };
-    let act = activation(l.relu);
-    quote! {
-        #field: {
-            let weights = src.weights(#wname, &[#(#shape),*])?;
-            let bias = src.i32s(#bname, &[#c])?;
-            let scales = src.scales(#sname, &[#c])?;
-            #ty::from_parts(#weights, #to_array(&bias), #to_array(&scales), tensors[#input], tensors[#output], #act)
-        }
-    }
-}
-
-/// The statement of `to_safetensors_bytes` writing an activation's table, and the field
-/// initializer of `from_safetensors_bytes` reading it: `<layer>.table`, I8 `[256]`.
-fn table(
-    net: &Network,
-    layer: usize,
-    (input, output): (usize, usize),
-) -> (TokenStream, TokenStream) {
+/// The statement of `to_safetensors_bytes` writing an activation's table: `<layer>.table`, I8
+/// `[256]` (`quant_bake::load` reads it).
+fn table(net: &Network, layer: usize) -> TokenStream {
     let field = &net.layers[layer].name;
     let name = format!("{field}.table");
-    let lut_i8 = paths::lut_i8();
-    (
-        quote!(w.i8s(#name, &[256], self.#field.table.iter().copied());),
-        quote!(#field: #lut_i8::from_table(src.table(#name)?, tensors[#input], tensors[#output])),
-    )
-}
-
-/// The field initializer of a residual sum, derived from the quantization of its tensors.
-fn read_add(index: usize, (a, b, output): (usize, usize, usize)) -> TokenStream {
-    let field = format_ident!("add{}", index);
-    let (add_params, output_ty) = (paths::add_params(), paths::quant_output());
-    quote! {
-        #field: #add_params::new(
-            (tensors[#a].scale, tensors[#a].zero_point),
-            (tensors[#b].scale, tensors[#b].zero_point),
-            tensors[#output].scale,
-            #output_ty { zero_point: tensors[#output].zero_point, range: (-128, 127) },
-        )
-    }
+    quote!(w.i8s(#name, &[256], self.#field.table.iter().copied());)
 }
 
 /// The twin's weight-file methods, with `std`.
@@ -164,27 +116,14 @@ pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
     let n_tensors = net.tensors.len();
     let layers: Vec<Weighted> = steps.iter().filter_map(|s| weighted(net, s)).collect();
     let mut writes: Vec<TokenStream> = layers.iter().map(write_layer).collect();
-    let mut reads: Vec<TokenStream> = layers.iter().map(read_layer).collect();
     for step in steps {
-        match *step {
-            Step::Add {
-                index,
-                a,
-                b,
-                output,
-            } => reads.push(read_add(index, (a, b, output))),
-            Step::Lut {
-                layer,
-                input,
-                output,
-            } => {
-                let (write, read) = table(net, layer, (input, output));
-                writes.push(write);
-                reads.push(read);
-            }
-            _ => {}
+        if let Step::Lut { layer, .. } = *step {
+            writes.push(table(net, layer));
         }
     }
+    // Read in step order, then built by the constructor a baked `pretrained()` uses too.
+    let (reads, build) = super::quant_bake::load(net, steps);
+    let from_parts = super::quant_bake::from_parts_fn(net, steps, twin);
     let twin_name = twin.to_string();
     let doc_bytes = format!(
         "The twin's tensors as safetensors bytes: each weighted layer's `<layer>.weight` (I8, \
@@ -198,6 +137,7 @@ pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
          not stored: loading derives them."
     );
     quote! {
+        #from_parts
         #if_std! {
             #[automatically_derived]
             impl #twin {
@@ -251,13 +191,9 @@ pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
                     for (t, q) in tensors.iter_mut().enumerate() {
                         *q = src.quant(t)?;
                     }
-                    let twin = #twin {
-                        tensors,
-                        rounding,
-                        #(#reads,)*
-                    };
+                    #(#reads)*
                     src.finish()?;
-                    ::core::result::Result::Ok(twin)
+                    ::core::result::Result::Ok(#build)
                 }
             }
         }
