@@ -83,12 +83,15 @@ fn dtype_of(d: Dtype) -> safetensors::Dtype {
     }
 }
 
-/// What a tensor of this dtype holds, for messages.
-fn what(d: Dtype) -> &'static str {
-    match d {
-        Dtype::I8 => "int8 values",
-        Dtype::I32 => "int32 values",
-        Dtype::F32 => "f32 values",
+/// What a tensor holds, for messages.
+fn what(t: &Expected) -> &'static str {
+    match (t.check, t.dtype) {
+        (Check::Weights, _) => "int8 weights",
+        (Check::Scale, _) if t.shape.is_empty() => "a scale",
+        (Check::Scale, _) => "weight scales, one per output channel",
+        (Check::ZeroPoint, _) => "a zero point",
+        (Check::Any, Dtype::I32) => "int32 biases",
+        (Check::Any, _) => "a 256-entry int8 lookup table",
     }
 }
 
@@ -193,7 +196,7 @@ pub fn read(
             Ok(view) if view.dtype() != dtype => push(format!(
                 "tensor `{name}` in `{path}` is {:?}; {owner} of `{twin}` needs {dtype:?} ({})",
                 view.dtype(),
-                what(t.dtype)
+                what(t)
             )),
             Ok(view) if view.shape() != shape.as_slice() => push(format!(
                 "tensor `{name}` in `{path}` has shape {:?}, but {owner} of `{twin}` needs {shape:?}{}",
