@@ -4,7 +4,8 @@
 #![no_std]
 
 nn_models::m1! {
-    /// M1, the jet tagger.
+    /// M1, the jet tagger, with its int8 twin's tensors baked in (`JetTaggerInt8::pretrained`).
+    #[weights_int8 = "../fixtures/int8_models/m1.safetensors"]
     pub struct JetTagger
 }
 
@@ -32,6 +33,12 @@ pub fn classify_image(pixels: &[f32; 64], net: &SmallCnn) -> usize {
 /// there from its safetensors file): int8 layers, no heap, no std.
 pub fn classify_int8(features: &nn::Input<JetTagger>, net: &JetTaggerInt8) -> usize {
     net.forward(features).argmax()
+}
+
+/// Class of one jet by M1's int8 twin baked in at compile time (`static` int8 weights, int32
+/// biases, f32 scales): built without an allocator or a file system.
+pub fn classify_baked_int8(features: &nn::Input<JetTagger>) -> usize {
+    JetTaggerInt8::pretrained().forward(features).argmax()
 }
 
 /// The int8 logits of one jet: int8 in, int8 out.
