@@ -145,6 +145,14 @@ mod weights_int8;
 /// microcontroller) and `Name::pretrained()` builds the network from them; the file is
 /// tracked, so editing it rebuilds.
 ///
+/// `#[weights_int8 = "twin.safetensors"]` does the same for the int8 twin `NameInt8` with a file
+/// written by `NameInt8::save_safetensors` (format `nn-int8/1`): every tensor is checked as
+/// `load_safetensors` checks it (names, dtypes, shapes, weights in `[-127, 127]`, scales
+/// positive and finite, zero points in `[-128, 127]`, no extra tensor, the `format` and
+/// `rounding` metadata), errors at the attribute; the int8 weights, int32 biases, scales and
+/// zero points become `static` arrays and `NameInt8::pretrained()` builds the twin from them
+/// (no allocation). A network may carry both attributes.
+///
 /// # What the macro generates
 ///
 /// - `struct Name`: one public field per layer with parameters (`Dense`, convolutions,
@@ -161,7 +169,7 @@ mod weights_int8;
 ///   `nn::Input<Name>` tensor or a `[f32; INPUT_LEN]` array, allocating nothing);
 ///   `forward_logits(&x)`; `forward_batch(&xs, &mut ys)` (many samples, a chunk at a time, each
 ///   dense weight loaded once per chunk; `Err` if the lengths differ); `summary()`; with
-///   `#[weights]`, `pretrained()`.
+///   `#[weights]`, `pretrained()` (with `#[weights_int8]`, `NameInt8::pretrained()`).
 /// - Over the stack budget (`nn::STACK_BUDGET`, 256 KiB of activations): `NameWorkspace`, a
 ///   struct holding the activations (`const fn new()`, so it can be a `static`; `new_boxed()`
 ///   with `alloc`), and `forward_with(&mut ws, &x)`, `forward_logits_with`,
