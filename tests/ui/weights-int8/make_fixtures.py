@@ -60,3 +60,13 @@ bad["fc.weight"] = tensor("I8", [2, 4], [10, -20, 30, -40, 50, -128, 70, -80])
 bad["tensors.1.scale"] = tensor("F32", [], [0.0])
 bad["tensors.2.zero_point"] = tensor("I32", [], [200])
 write("bad_values.safetensors", bad)
+
+# The twin of `struct TinyTanh { input: [4], fc: Dense(2), act: Tanh, Softmax }`: the tanh is a
+# lookup table `act.table` (tensor 2 is its output); any int8 entry is valid.
+tanh = valid()
+tanh["tensors.2.scale"] = tensor("F32", [], [1.0 / 128])
+tanh["tensors.2.zero_point"] = tensor("I32", [], [0])
+tanh["tensors.3.scale"] = tensor("F32", [], [1.0 / 256])
+tanh["tensors.3.zero_point"] = tensor("I32", [], [-128])
+tanh["act.table"] = tensor("I8", [256], [max(-127, min(127, (k - 128) // 2 + (k % 7) - 3)) for k in range(256)])
+write("tiny_tanh_int8.safetensors", tanh, {"format": "nn-int8/1", "rounding": "Double", "network": "TinyTanhInt8"})
