@@ -663,3 +663,58 @@ fn forward_batch_equals_forward() {
     assert_eq!((e.inputs, e.outputs), (37, 3));
     q.forward_batch(&[], &mut []).unwrap();
 }
+
+/// The batch path takes chunks of samples through the layers together (dense layers four
+/// samples at a time): the same bytes as `forward`, for an MLP, a 1-D CNN and a residual
+/// network, at batch sizes around the chunk size.
+#[test]
+fn forward_batch_in_chunks_equals_forward() {
+    fn check<S: nn::Shape, O: nn::Shape>(
+        forward: impl Fn(&nn::Tensor<S>) -> nn::Tensor<O>,
+        batch: impl Fn(&[nn::Tensor<S>], &mut [nn::Tensor<O>]),
+        seed: u64,
+    ) -> usize {
+        let mut checked = 0;
+        for n in [1, 4, 7, 8, 9, 16, 21] {
+            let xs = inputs::<S>(seed + n as u64, n, 1.5);
+            let mut ys = vec![nn::Tensor::<O>::zeros(); n];
+            batch(&xs, &mut ys);
+            for (x, y) in xs.iter().zip(&ys) {
+                assert_eq!(&forward(x), y, "batch of {n}");
+                checked += 1;
+            }
+        }
+        checked
+    }
+    let m1 = JetTaggerInt8::load_safetensors(dir().join("m1.safetensors")).unwrap();
+    let m4 = Mnist1dCnnInt8::load_safetensors(dir().join("m4.safetensors")).unwrap();
+    let res = ResidualAvgInt8::load_safetensors(dir().join("residual_avg.safetensors")).unwrap();
+    let mut checked = check(
+        |x| m1.forward(x),
+        |xs, ys| m1.forward_batch(xs, ys).unwrap(),
+        1,
+    );
+    // Both roundings: the vector dense kernel takes four samples only with the fixed point.
+    let mut m1_fixed = m1.clone();
+    m1_fixed.rounding = if m1.rounding == Rounding::Double {
+        Rounding::FixedPoint
+    } else {
+        Rounding::Double
+    };
+    checked += check(
+        |x| m1_fixed.forward(x),
+        |xs, ys| m1_fixed.forward_batch(xs, ys).unwrap(),
+        4,
+    );
+    checked += check(
+        |x| m4.forward(x),
+        |xs, ys| m4.forward_batch(xs, ys).unwrap(),
+        2,
+    );
+    checked += check(
+        |x| res.forward(x),
+        |xs, ys| res.forward_batch(xs, ys).unwrap(),
+        3,
+    );
+    assert_eq!(checked, 4 * 66);
+}

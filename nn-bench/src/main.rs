@@ -374,6 +374,91 @@ fn bench_nn_threads<N>(
 }
 
 // ------------------------------------------------------------------------------------------------
+// nn's int8 twins.
+
+/// Parameter bytes of a model in `f32` and of its int8 twin (int8 weights, int32 biases).
+struct Int8Bytes {
+    model: &'static str,
+    f32_bytes: usize,
+    int8_bytes: usize,
+}
+
+/// (a) and (b) of model `$n`'s int8 twin (`quantize_int8` of the same seeded network,
+/// calibrated on 64 inputs of the throughput set), on one thread, recorded as `nn-int8`: the
+/// same input handling as `nn` (built from a slice, quantized, dequantized logits and the
+/// softmax in `f32` included).
+macro_rules! bench_int8 {
+    ($h:expr, $r:expr, $bytes:expr, $n:ident, $twin:ident, $name:expr) => {{
+        nn::set_threads(1);
+        let net = $n::new(SEED);
+        let len = $n::INPUT_LEN;
+        let calib: Vec<nn::Input<$n>> = inputs(64, len, THROUGHPUT_SEED)
+            .iter()
+            .map(|v| nn::Input::<$n>::try_from(&v[..]).unwrap())
+            .collect();
+        let q = net
+            .quantize_int8(&calib)
+            .expect("the reference models quantize to int8");
+        let slice: Vec<f32> = inputs(1, len, SEED).remove(0);
+        let a = $h.latency(|| {
+            let x = nn::Input::<$n>::try_from(black_box(&slice[..])).unwrap();
+            black_box(q.forward(&x));
+        });
+        $r.push("nn-int8", $name, 'a', a);
+        let xs: Vec<nn::Input<$n>> = inputs(THROUGHPUT_BATCH, len, THROUGHPUT_SEED)
+            .iter()
+            .map(|v| nn::Input::<$n>::try_from(&v[..]).unwrap())
+            .collect();
+        let mut ys = vec![nn::Output::<$n>::zeros(); THROUGHPUT_BATCH];
+        let b = $h.throughput(|| {
+            q.forward_batch(black_box(&xs), &mut ys)
+                .expect("as many outputs as inputs");
+            black_box(&ys);
+        });
+        $r.push("nn-int8", $name, 'b', b);
+        $bytes.push(Int8Bytes {
+            model: $name,
+            f32_bytes: $n::PARAM_BYTES,
+            int8_bytes: $twin::WEIGHT_BYTES,
+        });
+    }};
+}
+
+/// The int8 twins against nn's `f32` networks measured in the same run.
+fn int8_table(r: &Results, bytes: &[Int8Bytes]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| model | (a) ns, f32 | (a) ns, int8 | int8 / f32 | (b) samples/s, f32 | (b) int8 | int8 / f32 | bytes f32 | bytes int8 | ratio |"
+    );
+    let _ = writeln!(s, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for b in bytes {
+        let get = |imp: &str, m: char| r.get(imp, b.model, m).unwrap_or(f64::NAN);
+        let (fa, ia, fb, ib) = (
+            get("nn", 'a'),
+            get("nn-int8", 'a'),
+            get("nn", 'b'),
+            get("nn-int8", 'b'),
+        );
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.2} | {} | {} | {:.2} | {} | {} | {:.3} |",
+            b.model,
+            fmt_value('a', fa),
+            fmt_value('a', ia),
+            ia / fa,
+            fmt_value('b', fb),
+            fmt_value('b', ib),
+            ib / fb,
+            b.f32_bytes,
+            b.int8_bytes,
+            b.int8_bytes as f64 / b.f32_bytes as f64
+        );
+    }
+    s
+}
+
+// ------------------------------------------------------------------------------------------------
 // dfdx 0.13 (M1 only: its Conv2D and pooling need the `nightly` feature, and it has no Conv1d).
 
 fn bench_dfdx_m1(h: &Harness, r: &mut Results) {
@@ -799,7 +884,7 @@ fn json(r: &Results, peak: f64, isa: &str) -> String {
     for e in &r.entries {
         let threads = match e.imp {
             "nn-all-cores" => format!(", \"threads\": {}", all_cores()),
-            "nn" => ", \"threads\": 1".to_string(),
+            "nn" | "nn-int8" => ", \"threads\": 1".to_string(),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -931,6 +1016,7 @@ fn run(args: Args) -> Res<()> {
     let mut r = Results {
         entries: Vec::new(),
     };
+    let mut int8_bytes: Vec<Int8Bytes> = Vec::new();
 
     eprintln!("peak FMA ...");
     let peaks = peaks();
@@ -946,6 +1032,12 @@ fn run(args: Args) -> Res<()> {
             "M2" => bench_nn::<M2>(&h, &mut r, m.name),
             "M3" => bench_nn::<M3>(&h, &mut r, m.name),
             _ => bench_nn::<M4>(&h, &mut r, m.name),
+        }
+        match m.name {
+            "M1" => bench_int8!(h, r, int8_bytes, M1, M1Int8, m.name),
+            "M2" => bench_int8!(h, r, int8_bytes, M2, M2Int8, m.name),
+            "M3" => bench_int8!(h, r, int8_bytes, M3, M3Int8, m.name),
+            _ => bench_int8!(h, r, int8_bytes, M4, M4Int8, m.name),
         }
         if m.name == "M1" {
             bench_dfdx_m1(&h, &mut r);
@@ -993,6 +1085,8 @@ fn run(args: Args) -> Res<()> {
         println!("\nnn on every core (`nn::set_threads(0)`; the peers stay on one thread):\n");
         print!("{}", threads_table(&r, &ms));
     }
+    println!("\nnn's int8 twins (`quantize_int8`, impl `nn-int8`) against nn's f32, same run, one thread:\n");
+    print!("{}", int8_table(&r, &int8_bytes));
     println!(
         "\nn/b: not built (dfdx 0.13's Conv2D and pooling need its `nightly` feature, and it has no Conv1d); \
          n/a: tract is inference-only.\n\

@@ -258,7 +258,7 @@ struct Parts {
 }
 
 /// The variable of tensor `t` in generated code.
-fn act(t: usize) -> proc_macro2::Ident {
+pub(super) fn act(t: usize) -> proc_macro2::Ident {
     format_ident!("a{}", t)
 }
 
@@ -361,12 +361,15 @@ fn conv_parts(
         paths::typenum_of(weights as u64),
         paths::typenum_of(channels as u64),
     );
+    // Each filter padded with zeros to a multiple of 4 bytes (whole words for the kernels).
+    let padded = channels * (weights / channels.max(1)).div_ceil(4) * 4;
+    let pt = paths::typenum_of(padded as u64);
     let (conv_i8, tensor_i8, vec) = (paths::conv_i8(), paths::tensor_i8(), paths::vec());
     let (layer_tensors, layout, info) =
         (paths::layer_tensors(), paths::layout(), paths::field_info());
     let doc = format!("`{field}`, int8 ({weights} weights, {channels} channels).");
     p.fields
-        .push(quote!(#[doc = #doc] pub #field: #conv_i8<#wt, #ct>));
+        .push(quote!(#[doc = #doc] pub #field: #conv_i8<#wt, #ct, #pt>));
     p.bytes.push(quote!(#weights + 4 * #channels));
     let (a, b, sb) = (
         act(input),
@@ -584,7 +587,7 @@ fn calibration_steps(net: &Network) -> Vec<TokenStream> {
 }
 
 /// The final `Softmax` or `Sigmoid` on the dequantized `logits`, in `f32`.
-fn head(net: &Network) -> TokenStream {
+pub(super) fn head(net: &Network) -> TokenStream {
     let (tensor, layer_tr) = (paths::tensor(), paths::layer());
     let (logits_ty, out_ty) = (
         paths::shape_of(net.tensors[net.logits]),
@@ -635,7 +638,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
          LiteRT's reference kernel does). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
-    let extras = twin_extras(net, steps, &twin);
+    let extras = twin_extras(net, steps, &twin, &forward);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]
@@ -686,8 +689,13 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
 
 /// The rest of the twin's API, generated from its steps: `SUMMARY` and `forward_batch`
 /// (`quant_api`), its weight files (`quant_io`).
-fn twin_extras(net: &Network, steps: &[Step], twin: &proc_macro2::Ident) -> TokenStream {
-    let mut out = super::quant_api::items(net, steps, twin);
+fn twin_extras(
+    net: &Network,
+    steps: &[Step],
+    twin: &proc_macro2::Ident,
+    forward: &[TokenStream],
+) -> TokenStream {
+    let mut out = super::quant_api::items(net, steps, twin, forward);
     out.extend(super::quant_io::items(net, steps, twin));
     out
 }

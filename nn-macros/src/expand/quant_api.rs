@@ -10,9 +10,18 @@ use crate::layers::LayerKind;
 use crate::model::{Head, Network, OpKind};
 use crate::paths;
 
-/// `SUMMARY` and `forward_batch` of the twin.
-pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
+/// Samples per chunk of the twin's `forward_batch` (when their activations fit
+/// [`CHUNK_BYTES`]): dense layers take them together, sharing each weight load.
+const CHUNK: usize = 8;
+
+/// Stack bytes a chunk's int8 activations may take.
+const CHUNK_BYTES: u64 = 64 * 1024;
+
+/// `SUMMARY` and `forward_batch` of the twin (`forward`: the statements of each step in
+/// `forward_int8`, one per step).
+pub fn items(net: &Network, steps: &[Step], twin: &Ident, forward: &[TokenStream]) -> TokenStream {
     let summary = table(net, steps, twin);
+    let batch = batch_body(net, steps, forward);
     let (tensor, batch_len_error, split_batch) = (
         paths::tensor(),
         paths::batch_len_error(),
@@ -41,12 +50,99 @@ pub fn items(net: &Network, steps: &[Step], twin: &Ident) -> TokenStream {
                     return ::core::result::Result::Err(#batch_len_error { inputs: xs.len(), outputs: ys.len() });
                 }
                 #split_batch(xs, ys, 1, #macs, |xs, ys| {
-                    for (x, y) in xs.iter().zip(ys.iter_mut()) {
-                        *y = self.forward(x);
-                    }
+                    #batch
                 });
                 ::core::result::Result::Ok(())
             }
+        }
+    }
+}
+
+/// The body of `forward_batch`'s work on a slice of samples (`xs`, `ys`): chunks of
+/// [`CHUNK`] samples through every step (dense layers on the whole chunk, the others sample by
+/// sample), the rest one at a time; one sample at a time for networks whose chunk would not
+/// fit [`CHUNK_BYTES`].
+fn batch_body(net: &Network, steps: &[Step], forward: &[TokenStream]) -> TokenStream {
+    let per_sample = quote! {
+        for (x, y) in xs.iter().zip(ys.iter_mut()) {
+            *y = self.forward(x);
+        }
+    };
+    let bytes: u64 = net.tensors.iter().map(|t| t.len()).sum();
+    if bytes * CHUNK as u64 > CHUNK_BYTES || forward.len() != steps.len() {
+        return per_sample;
+    }
+    let (tensor_i8, tensor) = (paths::tensor_i8(), paths::tensor());
+    let shape = |t: usize| paths::shape_of(net.tensors[t]);
+    let chunk_var = |t: usize| quote::format_ident!("c{}", t);
+    let mut body = Vec::new();
+    for (step, stmts) in steps.iter().zip(forward) {
+        let (_, output) = ends(step);
+        let (co, so) = (chunk_var(output), shape(output));
+        let declare = quote! {
+            let mut #co: [#tensor_i8<#so>; #CHUNK] =
+                ::core::array::from_fn(|_| #tensor_i8::<#so>::zeros());
+        };
+        if let Step::Dense { layer, input, .. } = *step {
+            let (field, ci) = (&net.layers[layer].name, chunk_var(input));
+            body.push(quote! {
+                #declare
+                self.#field.forward_many(&#ci, &mut #co, self.rounding);
+            });
+            continue;
+        }
+        let inputs: Vec<usize> = match *step {
+            Step::Add { a, b, .. } => vec![a, b],
+            ref other => vec![ends(other).0],
+        };
+        let bind = inputs.iter().map(|&t| {
+            let (a, c) = (super::quant::act(t), chunk_var(t));
+            quote!(let #a = ::core::clone::Clone::clone(&#c[s]);)
+        });
+        let out = super::quant::act(output);
+        body.push(quote! {
+            #declare
+            for s in 0..#CHUNK {
+                #(#bind)*
+                #stmts
+                #co[s] = #out;
+            }
+        });
+    }
+    let (c0, cl) = (chunk_var(0), chunk_var(net.logits));
+    let logits = net.logits;
+    let logits_ty = shape(net.logits);
+    let in_ty = shape(0);
+    let layer_tr = paths::layer();
+    let out_ty = paths::shape_of(net.output());
+    // The final Softmax/Sigmoid on the whole chunk (its batch path), or the logits as they are.
+    let head = match (net.head, net.ops.last().and_then(|op| net.layer_of(op))) {
+        (Head::Softmax | Head::Sigmoid, Some(l)) => {
+            let value = l.value();
+            quote! {
+                #layer_tr::<#logits_ty, #out_ty>::forward_batch(&#value, &logits, &mut ys[i..i + #CHUNK]);
+            }
+        }
+        _ => quote! {
+            for (y, l) in ys[i..i + #CHUNK].iter_mut().zip(logits) {
+                *y = l;
+            }
+        },
+    };
+    quote! {
+        let mut i = 0;
+        while i + #CHUNK <= xs.len() {
+            let mut #c0: [#tensor_i8<#in_ty>; #CHUNK] =
+                ::core::array::from_fn(|_| #tensor_i8::<#in_ty>::zeros());
+            #tensor_i8::quantize_many(&xs[i..i + #CHUNK], self.tensors[0], &mut #c0);
+            #(#body)*
+            let logits: [#tensor<#logits_ty>; #CHUNK] =
+                ::core::array::from_fn(|s| #cl[s].dequantize(self.tensors[#logits]));
+            #head
+            i += #CHUNK;
+        }
+        for (x, y) in xs[i..].iter().zip(ys[i..].iter_mut()) {
+            *y = self.forward(x);
         }
     }
 }

@@ -141,7 +141,11 @@ const CHUNK: usize = 64;
 pub fn dense(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y: &mut [i8]) {
     let (n_in, n_out) = (x.len(), y.len());
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni && rq.rounding == Rounding::FixedPoint && n_in % 4 == 0 && n_out <= 64 {
+    if isa == Isa8::Vnni
+        && rq.rounding == Rounding::FixedPoint
+        && n_in.is_multiple_of(4)
+        && n_out <= 64
+    {
         // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shape is checked.
         return unsafe { vnni::dense_layer(x, w, offset, rq, y) };
     }
@@ -188,10 +192,14 @@ pub fn dense_many(
     y: &mut [i8],
     n_out: usize,
 ) {
-    let n = if n_in == 0 { 0 } else { x.len() / n_in };
+    let n = x.len().checked_div(n_in).unwrap_or(0);
     let mut s = 0;
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni && rq.rounding == Rounding::FixedPoint && n_in % 4 == 0 && n_out <= 64 {
+    if isa == Isa8::Vnni
+        && rq.rounding == Rounding::FixedPoint
+        && n_in.is_multiple_of(4)
+        && n_out <= 64
+    {
         while s + 4 <= n {
             // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked above.
             unsafe {
@@ -491,7 +499,7 @@ impl ConvBlock<'_> {
     #[inline(always)]
     pub fn weight_quad(&self, w: &[i8], c: usize, q: usize) -> i32 {
         let s = c * self.w_stride + 4 * q;
-        if self.w_stride % 4 == 0 && s + 4 <= w.len() {
+        if self.w_stride.is_multiple_of(4) && s + 4 <= w.len() {
             // SAFETY: `s..s + 4` is inside `w`.
             return unsafe { (w.as_ptr().add(s) as *const i32).read_unaligned() };
         }

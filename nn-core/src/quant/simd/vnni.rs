@@ -412,7 +412,7 @@ fn conv_g<const G: usize>(
 ) {
     let (zp, lo, hi) = bounds(rq);
     let mut a: [__m512i; G] = core::array::from_fn(|j| _mm512_set1_epi32(offset[c0 + j]));
-    if b.w_stride % 4 == 0 && (c0 + G) * b.w_stride <= w.len() {
+    if b.w_stride.is_multiple_of(4) && (c0 + G) * b.w_stride <= w.len() {
         // Filters padded to whole words: each weight quad is broadcast straight from memory.
         let wp = w.as_ptr() as *const i32;
         let base: [usize; G] = core::array::from_fn(|j| (c0 + j) * b.w_stride / 4);
@@ -426,8 +426,8 @@ fn conv_g<const G: usize>(
         }
     } else {
         for (q, &v) in at.patches.iter().enumerate() {
-            for j in 0..G {
-                a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(b.weight_quad(w, c0 + j, q)));
+            for (j, a) in a.iter_mut().enumerate() {
+                *a = _mm512_dpbusd_epi32(*a, v, _mm512_set1_epi32(b.weight_quad(w, c0 + j, q)));
             }
         }
     }
