@@ -125,6 +125,8 @@ paths! {
     lut_i8 => (::nn::quant::LutI8)
     /// `nn::quant::ops`, the int8 kernels.
     quant_ops => (::nn::quant::ops)
+    /// `nn::quant::simd`, the int8 kernels' vector versions.
+    quant_simd => (::nn::quant::simd)
     /// `nn::quant::ops::Window2`.
     window2 => (::nn::quant::ops::Window2)
     /// `nn::quant::ops::AddParams`.

@@ -36,6 +36,9 @@ pub enum Found {
     Beside,
 }
 
+/// The `format` metadata of an int8 twin's file (nn-core's `INT8_FORMAT`).
+pub const INT8_FORMAT: &str = "nn-int8/1";
+
 /// Reads the file: relative to the crate's `Cargo.toml` first, then to the declaring file.
 pub fn find(file: &WeightFile) -> Result<(Vec<u8>, Found), syn::Error> {
     let path = file.path.as_str();
@@ -115,12 +118,12 @@ pub fn read<'a>(
     let format = safetensors::SafeTensors::read_metadata(&bytes)
         .ok()
         .and_then(|(_, header)| header.metadata().as_ref()?.get("format").cloned());
-    if format.as_deref() == Some(crate::weights_int8::INT8_FORMAT) {
+    if format.as_deref() == Some(INT8_FORMAT) {
         return Err(syn::Error::new(
             span,
             format!(
                 "`{path}` is an int8 twin's file (format `{}`), not f32 weights; bake it into `{}Int8` with `#[weights_int8 = \"{path}\"]`",
-                crate::weights_int8::INT8_FORMAT,
+                INT8_FORMAT,
                 net.name
             ),
         ));

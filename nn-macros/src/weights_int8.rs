@@ -13,12 +13,42 @@ use std::collections::HashMap;
 
 use syn::{Attribute, Expr, ExprLit, Lit, Meta};
 
-use crate::expand::quant_bake::{Check, Dtype, Expected};
 use crate::model::Network;
 use crate::weights::{find, Found, WeightFile};
 
-/// The `format` metadata of an int8 twin's file (nn-core's `INT8_FORMAT`).
-pub const INT8_FORMAT: &str = "nn-int8/1";
+pub use crate::weights::INT8_FORMAT;
+
+/// The dtype of a tensor in an int8 twin's file.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Dtype {
+    I8,
+    I32,
+    F32,
+}
+
+/// What a tensor's values must satisfy (as the run-time loader checks them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// Int8 weights: in `[-127, 127]`.
+    Weights,
+    /// Scales: positive and finite.
+    Scale,
+    /// A zero point: in `[-128, 127]`.
+    ZeroPoint,
+    /// Anything of the dtype (biases, tables).
+    Any,
+}
+
+/// One tensor an int8 twin's file must hold.
+pub struct Expected {
+    /// Its name in the file: `fc1.weight`, `tensors.3.scale`.
+    pub name: String,
+    pub dtype: Dtype,
+    pub shape: Vec<usize>,
+    pub check: Check,
+    /// Who needs it, for messages: "layer `fc1`", "tensor 3 of the forward pass".
+    pub owner: String,
+}
 
 /// Removes a `#[weights_int8 = "..."]` attribute from `attrs`, returning its path and span.
 pub fn take_attr(attrs: &mut Vec<Attribute>) -> Result<Option<WeightFile>, syn::Error> {

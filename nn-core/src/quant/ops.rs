@@ -178,16 +178,6 @@ fn max_pool2d_inside(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
         .zip(y.chunks_exact_mut(oh * ow))
         .take(c_in)
     {
-        #[cfg(target_arch = "x86_64")]
-        if (kh, kw, sh, sw) == (2, 2, 2, 2)
-            && ow <= 32
-            && super::simd::Isa8::detect() == super::simd::Isa8::Vnni
-        {
-            // SAFETY: the CPU has AVX-512 (VNNI implies F, BW and VL here); every window is
-            // inside the plane (checked by the caller), and `out` has `oh * ow` bytes.
-            unsafe { super::simd::vnni::max_pool_2x2(plane, wd, (oh, ow), (lo, hi), out) };
-            continue;
-        }
         if (kh, kw, sh, sw) == (2, 2, 2, 2) {
             // The common 2 x 2 pooling: pairs of rows, pairs of columns.
             for oy in 0..oh {

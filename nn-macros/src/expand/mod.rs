@@ -18,6 +18,7 @@ mod quant;
 mod quant_api;
 pub mod quant_bake;
 mod quant_io;
+mod quant_plan;
 mod summary;
 mod training;
 mod traits;

@@ -11,56 +11,11 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use crate::layers::activation::Activation;
+use super::quant_plan::{act, activation, chw, head, plan, Step};
 use crate::layers::LayerKind;
-use crate::model::{Head, Network, OpKind};
+use crate::model::Network;
 use crate::paths;
 use crate::shape::Shape;
-
-/// One step of the twin's forward pass.
-pub(super) enum Step {
-    /// A dense layer (`layer` index) from tensor `input` to `output`, with the batch norm
-    /// `bn` (a layer index) folded in and a fused ReLU.
-    Dense {
-        layer: usize,
-        input: usize,
-        output: usize,
-        relu: bool,
-        bn: Option<usize>,
-    },
-    /// `max(x, zero point)` from `input` to `output` (same quantization).
-    Relu { input: usize, output: usize },
-    /// The same values as another shape (or unchanged): `Flatten`, `Dropout`, `Identity`.
-    Alias { input: usize, output: usize },
-    /// A 1-D or 2-D convolution (`layer`), with the batch norm `bn` folded in and a fused
-    /// ReLU.
-    Conv {
-        layer: usize,
-        input: usize,
-        output: usize,
-        relu: bool,
-        bn: Option<usize>,
-    },
-    /// An elementwise activation (`layer`) as a 256-entry table from `input` to `output`.
-    Lut {
-        layer: usize,
-        input: usize,
-        output: usize,
-    },
-    /// Max or average pooling (`layer`): the output keeps the input's quantization.
-    Pool {
-        layer: usize,
-        input: usize,
-        output: usize,
-    },
-    /// The sum closing residual block `index` (its rescaling is the twin's field `add<index>`).
-    Add {
-        index: usize,
-        a: usize,
-        b: usize,
-        output: usize,
-    },
-}
 
 /// The geometry of a window layer from `input` to `output` as `nn::quant::ops::Window2`.
 fn window2(win: &crate::layers::window::Window, input: Shape, output: Shape) -> TokenStream {
@@ -75,128 +30,6 @@ fn window2(win: &crate::layers::window::Window, input: Shape, output: Shape) -> 
     let (pt, pl) = (win.pad[0] as usize, win.pad[2] as usize);
     let window = paths::window2();
     quote!(#window { input: (#c, #h, #w), kernel: (#kh, #kw), stride: (#sh, #sw), pad: (#pt, #pl), output: (#oh, #ow) })
-}
-
-/// `[c, h, w]`, `[c, l]` as `(c, 1, l)`, `[n]` as `(n, 1, 1)`.
-pub(super) fn chw(s: Shape) -> (usize, usize, usize) {
-    match s {
-        Shape::D1(n) => (n as usize, 1, 1),
-        Shape::D2(c, l) => (c as usize, 1, l as usize),
-        Shape::D3(c, h, w) => (c as usize, h as usize, w as usize),
-    }
-}
-
-/// The twin's steps up to the logits, or the layer that cannot be quantized yet.
-pub(super) fn plan(net: &Network) -> Result<Vec<Step>, String> {
-    let mut consumers = vec![0usize; net.tensors.len()];
-    for op in &net.ops {
-        for &i in &op.inputs {
-            consumers[i] += 1;
-        }
-    }
-    let mut steps = Vec::new();
-    let mut adds = 0;
-    let mut j = 0;
-    while j < net.logits_ops {
-        let op = &net.ops[j];
-        let OpKind::Layer(l) = op.kind else {
-            steps.push(Step::Add {
-                index: adds,
-                a: op.inputs[0],
-                b: op.inputs[1],
-                output: op.output,
-            });
-            adds += 1;
-            j += 1;
-            continue;
-        };
-        let layer = &net.layers[l];
-        let (input, output) = (op.inputs[0], op.output);
-        // The layer of op `k` if it is before the logits and alone reads tensor `t`.
-        let next = |k: usize, t: usize| {
-            let n = net.ops.get(k).filter(|n| {
-                k < net.logits_ops && consumers[t] == 1 && n.inputs.first() == Some(&t)
-            })?;
-            match n.kind {
-                OpKind::Layer(m) => Some((m, n.output)),
-                OpKind::Add => None,
-            }
-        };
-        if matches!(layer.kind, LayerKind::Dense(_) | LayerKind::Conv(_)) {
-            // A batch norm that alone reads the output folds into the weights, and a ReLU
-            // that alone reads what comes out folds into the output clamp.
-            let (mut k, mut out, mut bn) = (j + 1, output, None);
-            if let Some((m, o)) = next(k, out) {
-                if matches!(net.layers[m].kind, LayerKind::BatchNorm(_)) {
-                    (k, out, bn) = (k + 1, o, Some(m));
-                }
-            }
-            let relu = match next(k, out) {
-                Some((m, o))
-                    if matches!(net.layers[m].kind, LayerKind::Activation(Activation::ReLU)) =>
-                {
-                    (k, out) = (k + 1, o);
-                    true
-                }
-                _ => false,
-            };
-            steps.push(if matches!(layer.kind, LayerKind::Dense(_)) {
-                Step::Dense {
-                    layer: l,
-                    input,
-                    output: out,
-                    relu,
-                    bn,
-                }
-            } else {
-                Step::Conv {
-                    layer: l,
-                    input,
-                    output: out,
-                    relu,
-                    bn,
-                }
-            });
-            j = k;
-            continue;
-        }
-        match layer.kind {
-            LayerKind::Pool(_) => steps.push(Step::Pool {
-                layer: l,
-                input,
-                output,
-            }),
-            LayerKind::Activation(Activation::ReLU) => steps.push(Step::Relu { input, output }),
-            LayerKind::Activation(Activation::Identity)
-            | LayerKind::Flatten(_)
-            | LayerKind::Dropout(_) => steps.push(Step::Alias { input, output }),
-            LayerKind::Activation(_) => steps.push(Step::Lut {
-                layer: l,
-                input,
-                output,
-            }),
-            LayerKind::PReLU(p) if !p.per_channel => steps.push(Step::Lut {
-                layer: l,
-                input,
-                output,
-            }),
-            LayerKind::BatchNorm(_) => {
-                return Err(format!(
-                    "its layer `{}` ({}) cannot be quantized to int8 yet: a batch norm is \
-                     folded only right after a Dense or convolution whose output it alone reads",
-                    layer.name, layer.kind_name
-                ))
-            }
-            _ => {
-                return Err(format!(
-                    "its layer `{}` ({}) cannot be quantized to int8 yet",
-                    layer.name, layer.kind_name
-                ))
-            }
-        }
-        j += 1;
-    }
-    Ok(steps)
 }
 
 /// The twin and `quantize_int8`, or the `quantize_int8` that explains what is missing.
@@ -255,21 +88,6 @@ struct Parts {
     forward: Vec<TokenStream>,
     build: Vec<TokenStream>,
     bytes: Vec<TokenStream>,
-}
-
-/// The variable of tensor `t` in generated code.
-pub(super) fn act(t: usize) -> proc_macro2::Ident {
-    format_ident!("a{}", t)
-}
-
-/// The fused activation of a step.
-pub(super) fn activation(relu: bool) -> TokenStream {
-    let fused = paths::fused_activation();
-    if relu {
-        quote!(#fused::Relu)
-    } else {
-        quote!(#fused::None)
-    }
 }
 
 /// A dense layer's field, step and construction (with the batch norm `bn` folded into its
@@ -462,7 +280,8 @@ fn pool_parts(net: &Network, layer: usize, (input, output): (usize, usize), p: &
     let g = window2(&pool.win, l.input, l.output);
     let call = match pool.mode {
         crate::layers::pool::Mode::Max => {
-            quote!(#ops::max_pool2d(#a.as_slice(), #g, (-128, 127), #b.as_mut_slice()))
+            let simd = paths::quant_simd();
+            quote!(#simd::max_pool2d(#a.as_slice(), #g, (-128, 127), #b.as_mut_slice()))
         }
         crate::layers::pool::Mode::Avg { count_pad } => {
             let pad = if count_pad {
@@ -584,26 +403,6 @@ fn calibration_steps(net: &Network) -> Vec<TokenStream> {
             }
         })
         .collect()
-}
-
-/// The final `Softmax` or `Sigmoid` on the dequantized `logits`, in `f32`.
-pub(super) fn head(net: &Network) -> TokenStream {
-    let (tensor, layer_tr) = (paths::tensor(), paths::layer());
-    let (logits_ty, out_ty) = (
-        paths::shape_of(net.tensors[net.logits]),
-        paths::shape_of(net.output()),
-    );
-    match (net.head, net.ops.last().and_then(|op| net.layer_of(op))) {
-        (Head::Softmax | Head::Sigmoid, Some(l)) => {
-            let value = l.value();
-            quote! {
-                let mut out = #tensor::<#out_ty>::zeros();
-                #layer_tr::<#logits_ty, #out_ty>::forward(&#value, &logits, &mut out);
-                out
-            }
-        }
-        _ => quote!(logits),
-    }
 }
 
 /// The twin's struct, its forward pass and `quantize_int8`.

@@ -4,7 +4,7 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use super::quant::Step;
+use super::quant_plan::{act, Step};
 use super::summary::thousands;
 use crate::layers::LayerKind;
 use crate::model::{Head, Network, OpKind};
@@ -96,10 +96,10 @@ fn batch_body(net: &Network, steps: &[Step], forward: &[TokenStream]) -> TokenSt
             ref other => vec![ends(other).0],
         };
         let bind = inputs.iter().map(|&t| {
-            let (a, c) = (super::quant::act(t), chunk_var(t));
+            let (a, c) = (act(t), chunk_var(t));
             quote!(let #a = ::core::clone::Clone::clone(&#c[s]);)
         });
-        let out = super::quant::act(output);
+        let out = act(output);
         body.push(quote! {
             #declare
             for s in 0..#CHUNK {

@@ -13,44 +13,11 @@
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use super::quant::{activation, plan, Step};
-use super::quant_io::weighted;
+use super::quant_plan::{activation, plan, weighted, Step};
 use crate::model::Network;
 use crate::paths;
 use crate::weights::{Found, WeightFile};
-use crate::weights_int8::{Baked, Values};
-
-/// The dtype of a tensor in an int8 twin's file.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Dtype {
-    I8,
-    I32,
-    F32,
-}
-
-/// What a tensor's values must satisfy (as the run-time loader checks them).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Check {
-    /// Int8 weights: in `[-127, 127]`.
-    Weights,
-    /// Scales: positive and finite.
-    Scale,
-    /// A zero point: in `[-128, 127]`.
-    ZeroPoint,
-    /// Anything of the dtype (biases, tables).
-    Any,
-}
-
-/// One tensor an int8 twin's file must hold.
-pub struct Expected {
-    /// Its name in the file: `fc1.weight`, `tensors.3.scale`.
-    pub name: String,
-    pub dtype: Dtype,
-    pub shape: Vec<usize>,
-    pub check: Check,
-    /// Who needs it, for messages: "layer `fc1`", "tensor 3 of the forward pass".
-    pub owner: String,
-}
+use crate::weights_int8::{Baked, Check, Dtype, Expected, Values};
 
 /// A part of `__from_int8_parts`, in step order.
 enum Part {

@@ -5,73 +5,9 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use super::quant::{chw, Step};
-use crate::layers::LayerKind;
+use super::quant_plan::{weighted, Step, Weighted};
 use crate::model::Network;
 use crate::paths;
-
-/// A weighted layer of the twin as its file holds it.
-pub(super) struct Weighted {
-    /// The field (and the prefix of its tensors' names).
-    pub(super) field: Ident,
-    /// The shape of `<field>.weight` (PyTorch's layout).
-    pub(super) shape: Vec<usize>,
-    /// Output channels.
-    pub(super) channels: usize,
-    /// A dense layer (weights `weight(o, i)`), or a convolution (`weight(k)`).
-    pub(super) dense: bool,
-    /// The tensors it reads and writes, and whether a ReLU is fused.
-    pub(super) input: usize,
-    pub(super) output: usize,
-    pub(super) relu: bool,
-}
-
-/// The weighted layer of a dense or convolution step.
-pub(super) fn weighted(net: &Network, step: &Step) -> Option<Weighted> {
-    let (layer, input, output, relu) = match *step {
-        Step::Dense {
-            layer,
-            input,
-            output,
-            relu,
-            ..
-        }
-        | Step::Conv {
-            layer,
-            input,
-            output,
-            relu,
-            ..
-        } => (layer, input, output, relu),
-        _ => return None,
-    };
-    let l = &net.layers[layer];
-    let (c_in, _, _) = chw(l.input);
-    let (shape, channels, dense) = match l.kind {
-        LayerKind::Conv(c) => {
-            let (co, kh, kw) = (c.filters as usize, c.win.kh as usize, c.win.kw as usize);
-            let shape = if c.win.rank == 1 {
-                vec![co, c_in, kw]
-            } else {
-                vec![co, c_in, kh, kw]
-            };
-            (shape, co, false)
-        }
-        _ => {
-            let (ni, no) = (l.input.len() as usize, l.output.len() as usize);
-            (vec![no, ni], no, true)
-        }
-    };
-    Some(Weighted {
-        field: l.name.clone(),
-        shape,
-        channels,
-        dense,
-        input,
-        output,
-        relu,
-    })
-}
 
 /// Statements of `to_safetensors_bytes` writing one weighted layer's tensors to `w`.
 fn write_layer(l: &Weighted) -> TokenStream {

@@ -20,7 +20,7 @@ mod avx2;
 #[cfg(test)]
 mod tests;
 #[cfg(target_arch = "x86_64")]
-pub(crate) mod vnni;
+mod vnni;
 
 use super::fixed::Rounding;
 use super::ops::{Output, Window2};
@@ -674,6 +674,42 @@ fn copy16(src: &[i8], dst: &mut [i8], n: usize) {
         }
         j += 16;
     }
+}
+
+/// [`super::ops::max_pool2d`], with the 2 x 2, stride-2 windows of an unpadded input in
+/// AVX-512 where the CPU has it (the same bytes).
+pub fn max_pool2d(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let (c, h, wd) = g.input;
+        let (oh, ow) = g.output;
+        if g.kernel == (2, 2)
+            && g.stride == (2, 2)
+            && g.pad == (0, 0)
+            && 2 * oh <= h
+            && 2 * ow <= wd
+            && ow <= 32
+            && x.len() >= c * h * wd
+            && y.len() >= c * oh * ow
+            && Isa8::detect() == Isa8::Vnni
+        {
+            let (lo, hi) = (
+                range.0.clamp(-128, 127) as i8,
+                range.1.clamp(-128, 127) as i8,
+            );
+            for (plane, out) in x
+                .chunks_exact(h * wd)
+                .zip(y.chunks_exact_mut(oh * ow))
+                .take(c)
+            {
+                // SAFETY: the CPU has AVX-512 (VNNI implies F, BW and VL here); every window is
+                // inside the plane and `out` has `oh * ow` bytes (checked above).
+                unsafe { vnni::max_pool_2x2(plane, wd, (oh, ow), (lo, hi), out) };
+            }
+            return;
+        }
+    }
+    super::ops::max_pool2d(x, g, range, y);
 }
 
 /// `q = clamp(zero_point + round(x / scale))` for every value: [`super::QuantParams::quantize`]

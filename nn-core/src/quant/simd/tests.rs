@@ -315,7 +315,7 @@ fn max_pooling_matches_the_definition() {
             -128
         };
         let mut got = vec![0i8; c * oh * ow];
-        ops::max_pool2d(&x, g, (lo, 127), &mut got);
+        max_pool2d(&x, g, (lo, 127), &mut got);
         for ci in 0..c {
             for oy in 0..oh {
                 for ox in 0..ow {

@@ -456,7 +456,7 @@ fn conv_g<const G: usize>(
 /// The CPU must have AVX-512F and BW; `src` must have `2 n - 1` readable bytes and `dst`
 /// `n` writable ones.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-pub(crate) unsafe fn gather_even(src: *const i8, dst: *mut i8, n: usize) {
+pub(super) unsafe fn gather_even(src: *const i8, dst: *mut i8, n: usize) {
     let bytes = (2 * n).saturating_sub(1);
     let load: __mmask64 = if bytes >= 64 { !0 } else { (1u64 << bytes) - 1 };
     let store: __mmask32 = if n >= 32 { !0 } else { (1u32 << n) - 1 };
@@ -515,7 +515,7 @@ pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i
 /// The CPU must have AVX-512F, BW and VL; `2 * oh <= h`, `2 * ow <= wd`, `ow <= 32`,
 /// `out.len() >= oh * ow`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-pub(crate) unsafe fn max_pool_2x2(
+pub(super) unsafe fn max_pool_2x2(
     plane: &[i8],
     wd: usize,
     (oh, ow): (usize, usize),
