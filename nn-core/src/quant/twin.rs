@@ -149,6 +149,70 @@ fn quantize_channel(
     (s, b.clamp(i32::MIN as f64, i32::MAX as f64) as i32)
 }
 
+/// What the vector kernels keep for each output channel of a dense layer or convolution,
+/// derived once from its public fields: the bias they start from (the input enters as unsigned
+/// bytes, `x + 128`, so `bias - (128 + input.zero_point) * sum of the channel's weights`), the
+/// fixed-point multipliers and shifts side by side for vector loads, and the output's zero
+/// point with the activation's clamp.
+#[derive(Clone)]
+struct Kernel<C: ArrayLength> {
+    offset: GenericArray<i32, C>,
+    multiplier: GenericArray<i32, C>,
+    shift: GenericArray<i32, C>,
+    out: Output,
+}
+
+impl<C: ArrayLength> Kernel<C> {
+    /// The requantization of each channel (`input.scale * weight_scale[c] / output.scale`).
+    fn requantizations(
+        weight_scale: &GenericArray<f32, C>,
+        input: QuantParams,
+        output: QuantParams,
+    ) -> GenericArray<Requantize, C> {
+        let mut requant: GenericArray<Requantize, C> = GenericArray::default();
+        for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
+            *r = Requantize::new(input.scale, s, output.scale);
+        }
+        requant
+    }
+
+    /// The state for channels with biases `bias`, requantizations `requant` and weight sums
+    /// `sums` (one per channel, in order).
+    fn new(
+        bias: &GenericArray<i32, C>,
+        requant: &GenericArray<Requantize, C>,
+        sums: impl Iterator<Item = i32>,
+        (input, output, activation): (QuantParams, QuantParams, FusedActivation),
+    ) -> Self {
+        let flip = 128 + input.zero_point;
+        let mut k = Kernel {
+            offset: GenericArray::default(),
+            multiplier: GenericArray::default(),
+            shift: GenericArray::default(),
+            out: Output {
+                zero_point: output.zero_point,
+                range: activation.range(output),
+            },
+        };
+        for (c, sum) in sums.enumerate().take(C::USIZE) {
+            k.offset[c] = bias[c].wrapping_sub(flip.wrapping_mul(sum));
+            (k.multiplier[c], k.shift[c]) = (requant[c].multiplier, requant[c].shift);
+        }
+        k
+    }
+
+    /// The kernels' view of the requantization.
+    fn requant<'a>(&'a self, exact: &'a [Requantize], rounding: Rounding) -> simd::Requant<'a> {
+        simd::Requant {
+            multiplier: &self.multiplier,
+            shift: &self.shift,
+            exact,
+            rounding,
+            out: self.out,
+        }
+    }
+}
+
 /// The int8 twin of a [`Dense`] layer: weights quantized per output channel (symmetric, in
 /// `[-127, 127]`), int32 biases, the requantization of each output, and the quantizations of
 /// its input and output with the fused activation's clamp. TFLite's int8 `FULLY_CONNECTED`
@@ -173,15 +237,8 @@ pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
     pub output: QuantParams,
     /// The activation folded into the output clamp.
     pub activation: FusedActivation,
-    /// `bias - (128 + input.zero_point) * sum of the row`: the bias the kernels start from
-    /// (their inputs enter as unsigned bytes, `x + 128`).
-    offset: GenericArray<i32, O>,
-    /// The fixed-point multipliers of `requant`, side by side for vector loads.
-    multiplier: GenericArray<i32, O>,
-    /// Their shifts.
-    shift: GenericArray<i32, O>,
-    /// The output's zero point and the activation's clamp.
-    out: Output,
+    /// What the kernels derive from the fields above.
+    kernel: Kernel<O>,
 }
 
 impl<I: ArrayLength, O: ArrayLength> fmt::Debug for DenseI8<I, O> {
@@ -226,10 +283,9 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         output: QuantParams,
         activation: FusedActivation,
     ) -> Self {
-        let mut requant: GenericArray<Requantize, O> = GenericArray::default();
-        for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
-            *r = Requantize::new(input.scale, s, output.scale);
-        }
+        let requant = Kernel::requantizations(&weight_scale, input, output);
+        let sums = w.iter().map(|row| row.iter().map(|&v| v as i32).sum());
+        let kernel = Kernel::new(&bias, &requant, sums, (input, output, activation));
         let mut layer = DenseI8 {
             w: GenericArray::default(),
             bias,
@@ -238,21 +294,8 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
             input,
             output,
             activation,
-            offset: GenericArray::default(),
-            multiplier: GenericArray::default(),
-            shift: GenericArray::default(),
-            out: Output {
-                zero_point: output.zero_point,
-                range: activation.range(output),
-            },
+            kernel,
         };
-        let flip = 128 + input.zero_point;
-        for (o, row) in w.iter().enumerate() {
-            let sum: i32 = row.iter().map(|&v| v as i32).sum();
-            layer.offset[o] = layer.bias[o].wrapping_sub(flip.wrapping_mul(sum));
-            (layer.multiplier[o], layer.shift[o]) =
-                (layer.requant[o].multiplier, layer.requant[o].shift);
-        }
         let packed = layer.packed_mut();
         for (o, row) in w.iter().enumerate() {
             for (i, &v) in row.iter().enumerate() {
@@ -297,19 +340,13 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         rounding: Rounding,
     ) {
         let n = xs.len().min(ys.len());
-        let rq = simd::Requant {
-            multiplier: &self.multiplier,
-            shift: &self.shift,
-            exact: &self.requant,
-            rounding,
-            out: self.out,
-        };
+        let rq = self.kernel.requant(&self.requant, rounding);
         simd::dense_many(
             Isa8::detect(),
             TensorI8::flat(&xs[..n]),
             I::USIZE,
             self.packed(),
-            &self.offset,
+            &self.kernel.offset,
             &rq,
             TensorI8::flat_mut(&mut ys[..n]),
             O::USIZE,
@@ -326,18 +363,12 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         rounding: Rounding,
     ) {
         let isa = if isa.available() { isa } else { Isa8::Portable };
-        let rq = simd::Requant {
-            multiplier: &self.multiplier,
-            shift: &self.shift,
-            exact: &self.requant,
-            rounding,
-            out: self.out,
-        };
+        let rq = self.kernel.requant(&self.requant, rounding);
         simd::dense(
             isa,
             x.as_slice(),
             self.packed(),
-            &self.offset,
+            &self.kernel.offset,
             &rq,
             y.as_mut_slice(),
         );
@@ -381,14 +412,8 @@ pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
     pub output: QuantParams,
     /// The activation folded into the output clamp.
     pub activation: FusedActivation,
-    /// `bias - (128 + input.zero_point) * sum of the filter` (see [`DenseI8`]).
-    offset: GenericArray<i32, C>,
-    /// The fixed-point multipliers of `requant`, side by side.
-    multiplier: GenericArray<i32, C>,
-    /// Their shifts.
-    shift: GenericArray<i32, C>,
-    /// The output's zero point and the activation's clamp.
-    out: Output,
+    /// What the kernels derive from the fields above.
+    kernel: Kernel<C>,
 }
 
 impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> fmt::Debug for ConvI8<W, C, P> {
@@ -447,24 +472,14 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         output: QuantParams,
         activation: FusedActivation,
     ) -> Self {
-        let mut requant: GenericArray<Requantize, C> = GenericArray::default();
-        for (r, &s) in requant.iter_mut().zip(weight_scale.iter()) {
-            *r = Requantize::new(input.scale, s, output.scale);
-        }
+        let requant = Kernel::requantizations(&weight_scale, input, output);
         let per = Self::PER;
         let mut padded: GenericArray<i8, P> = GenericArray::default();
         for c in 0..C::USIZE {
             padded[c * Self::STRIDE..][..per].copy_from_slice(&w[c * per..(c + 1) * per]);
         }
-        let flip = 128 + input.zero_point;
-        let mut offset: GenericArray<i32, C> = GenericArray::default();
-        let mut multiplier: GenericArray<i32, C> = GenericArray::default();
-        let mut shift: GenericArray<i32, C> = GenericArray::default();
-        for c in 0..C::USIZE {
-            let sum: i32 = w[c * per..(c + 1) * per].iter().map(|&v| v as i32).sum();
-            offset[c] = bias[c].wrapping_sub(flip.wrapping_mul(sum));
-            (multiplier[c], shift[c]) = (requant[c].multiplier, requant[c].shift);
-        }
+        let sums = (0..C::USIZE).map(|c| w[c * per..(c + 1) * per].iter().map(|&v| v as i32).sum());
+        let kernel = Kernel::new(&bias, &requant, sums, (input, output, activation));
         ConvI8 {
             w: padded,
             _unpadded: core::marker::PhantomData,
@@ -474,13 +489,7 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
             input,
             output,
             activation,
-            offset,
-            multiplier,
-            shift,
-            out: Output {
-                zero_point: output.zero_point,
-                range: activation.range(output),
-            },
+            kernel,
         }
     }
 
@@ -510,13 +519,7 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         g: Window2,
     ) {
         let isa = if isa.available() { isa } else { Isa8::Portable };
-        let rq = simd::Requant {
-            multiplier: &self.multiplier,
-            shift: &self.shift,
-            exact: &self.requant,
-            rounding: Rounding::FixedPoint,
-            out: self.out,
-        };
+        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
         simd::conv2d(
             isa,
             x.as_slice(),
@@ -524,7 +527,7 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
             g,
             (&self.w, Self::STRIDE),
             &self.bias,
-            &self.offset,
+            &self.kernel.offset,
             &rq,
             y.as_mut_slice(),
         );
