@@ -326,6 +326,13 @@ fn add_parts(net: &Network, index: usize, (a, b, output): (usize, usize, usize),
 fn parts(net: &Network, steps: &[Step]) -> (Parts, Vec<usize>) {
     let mut p = Parts::default();
     let mut source: Vec<usize> = (0..net.tensors.len()).collect();
+    // How many ops read each tensor: one that only a reshape or ReLU reads is moved, not copied.
+    let mut readers = vec![0usize; net.tensors.len()];
+    for op in &net.ops {
+        for &i in &op.inputs {
+            readers[i] += 1;
+        }
+    }
     for step in steps {
         match *step {
             Step::Dense {
@@ -367,8 +374,13 @@ fn parts(net: &Network, steps: &[Step]) -> (Parts, Vec<usize>) {
                 let sb = paths::shape_of(net.tensors[output]);
                 let relu = matches!(step, Step::Relu { .. })
                     .then(|| quote!(#b.relu(self.tensors[#input].zero_point);));
+                let value = if readers[input] == 1 {
+                    quote!(#a)
+                } else {
+                    quote!(::core::clone::Clone::clone(&#a))
+                };
                 p.forward.push(quote! {
-                    let mut #b = ::core::clone::Clone::clone(&#a).reshape::<#sb>();
+                    let mut #b = #value.reshape::<#sb>();
                     #relu
                 });
             }
