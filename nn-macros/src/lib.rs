@@ -21,6 +21,7 @@ mod expand;
 mod fallback;
 mod layers;
 mod model;
+mod onnx;
 mod parse;
 mod paths;
 mod shape;
@@ -209,9 +210,21 @@ pub fn network(input: TokenStream) -> TokenStream {
 
 /// Parse, check, expand; after errors, the errors and the fallback.
 fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    let def: ast::NetworkDef = match syn::parse2(input) {
-        Ok(def) => def,
-        Err(e) => return e.to_compile_error(),
+    let mut imported = None;
+    let def: ast::NetworkDef = if onnx::wants_onnx(&input) {
+        match onnx::import(input) {
+            Ok(im) => {
+                let def = im.def;
+                imported = Some((im.file, im.found, im.tensors));
+                def
+            }
+            Err(e) => return e.to_compile_error(),
+        }
+    } else {
+        match syn::parse2(input) {
+            Ok(def) => def,
+            Err(e) => return e.to_compile_error(),
+        }
     };
     // `#[cfg(..)]` on the declaration applies to everything generated, not only the struct.
     let cfgs: Vec<syn::Attribute> = def
@@ -220,7 +233,7 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
         .filter(|a| a.path().is_ident("cfg"))
         .cloned()
         .collect();
-    let out = expand_checked(def);
+    let out = expand_checked(def, imported);
     if cfgs.is_empty() {
         out
     } else {
@@ -229,7 +242,15 @@ fn run(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
 }
 
 /// Check and expand a parsed declaration (or its errors and the fallback).
-fn expand_checked(mut def: ast::NetworkDef) -> proc_macro2::TokenStream {
+/// `imported`: the ONNX file the declaration came from, where it was found, and its weights.
+fn expand_checked(
+    mut def: ast::NetworkDef,
+    imported: Option<(
+        weights::WeightFile,
+        weights::Found,
+        Vec<nn_onnx::import::NamedTensor>,
+    )>,
+) -> proc_macro2::TokenStream {
     let weights = weights::take_attr(&mut def.attrs);
     let weights_int8 = weights_int8::take_attr(&mut def.attrs);
     let (net, checked) = check::check(def);
@@ -249,6 +270,12 @@ fn expand_checked(mut def: ast::NetworkDef) -> proc_macro2::TokenStream {
     if let Some(file) = weights {
         out.extend(match weights::read(&net, &file) {
             Ok((tensors, found)) => expand::weights::pretrained(&net, &file, (&tensors, found)),
+            Err(e) => fallback::pretrained(&net, e),
+        });
+    }
+    if let Some((file, found, tensors)) = imported {
+        out.extend(match onnx::tensors(&net, &file, &tensors) {
+            Ok(tensors) => expand::weights::pretrained(&net, &file, (&tensors, found)),
             Err(e) => fallback::pretrained(&net, e),
         });
     }

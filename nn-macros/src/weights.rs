@@ -128,6 +128,39 @@ pub fn read<'a>(
             ),
         ));
     }
+    let lookup = |name: &str| -> Option<Stored> {
+        let view = file.tensor(name).ok()?;
+        Some(Stored {
+            dtype: (view.dtype() != safetensors::Dtype::F32).then(|| format!("{:?}", view.dtype())),
+            shape: view.shape().to_vec(),
+            values: view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        })
+    };
+    let names: Vec<String> = file.names().into_iter().map(String::from).collect();
+    Ok((check(net, path, span, lookup, names)?, found))
+}
+
+/// A tensor as stored: its dtype when it is not `F32`, its shape and (for `F32`) its values.
+pub struct Stored {
+    pub dtype: Option<String>,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Checks the tensors of a source (a weight file, or an ONNX model's initializers) against
+/// the network: each expected one present (`lookup`), `F32`, of the expected shape, finite;
+/// none of `names` that no layer has. Errors at `span`, naming `path`.
+pub fn check<'a>(
+    net: &'a Network,
+    path: &str,
+    span: Span,
+    lookup: impl Fn(&str) -> Option<Stored>,
+    mut names: Vec<String>,
+) -> Result<Vec<Tensor<'a>>, syn::Error> {
     let want = expected(net);
     let mut errors: Option<syn::Error> = None;
     let mut push = |msg: String| {
@@ -139,20 +172,20 @@ pub fn read<'a>(
     };
     let mut values: BTreeMap<usize, Vec<f32>> = BTreeMap::new();
     for (k, (name, layer, spec)) in want.iter().enumerate() {
-        match file.tensor(name) {
-            Err(_) => push(format!("`{path}` has no tensor `{}` (shape {:?}), which layer `{}` needs", name, spec.shape, layer.name)),
-            Ok(view) if view.dtype() != safetensors::Dtype::F32 => {
-                push(format!("tensor `{}` in `{path}` is {:?}; the network needs F32", name, view.dtype()))
+        match lookup(name) {
+            None => push(format!("`{path}` has no tensor `{}` (shape {:?}), which layer `{}` needs", name, spec.shape, layer.name)),
+            Some(Stored { dtype: Some(d), .. }) => {
+                push(format!("tensor `{}` in `{path}` is {d}; the network needs F32", name))
             }
-            Ok(view) if view.shape() != spec.shape.as_slice() => push(format!(
+            Some(view) if view.shape != spec.shape.as_slice() => push(format!(
                 "tensor `{}` in `{path}` has shape {:?}, but layer `{}` needs {:?} (PyTorch layout)",
                 name,
-                view.shape(),
+                view.shape,
                 layer.name,
                 spec.shape
             )),
-            Ok(view) => {
-                let data: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            Some(view) => {
+                let data = view.values;
                 if let Some(i) = data.iter().position(|v| !v.is_finite()) {
                     push(format!("tensor `{}` in `{path}` has a NaN or infinite value at flat index {i}", name));
                 } else {
@@ -162,9 +195,9 @@ pub fn read<'a>(
         }
     }
     let known: Vec<&str> = want.iter().map(|(name, ..)| name.as_str()).collect();
-    let mut names = file.names();
     names.sort();
     for name in names {
+        let name = name.as_str();
         if !known.contains(&name) && !name.ends_with(".num_batches_tracked") {
             push(format!(
                 "`{path}` has a tensor `{name}` that no layer of `{}` has",
@@ -176,7 +209,7 @@ pub fn read<'a>(
         return Err(e);
     }
 
-    let tensors = want
+    Ok(want
         .into_iter()
         .enumerate()
         .map(|(k, (name, layer, spec))| Tensor {
@@ -185,6 +218,5 @@ pub fn read<'a>(
             spec,
             values: values.remove(&k).unwrap_or_default(),
         })
-        .collect();
-    Ok((tensors, found))
+        .collect())
 }
