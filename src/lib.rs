@@ -49,7 +49,7 @@ pub mod prelude {
     pub use crate::network;
     #[cfg(feature = "std")]
     pub use nn_core::{
-        accuracy, evaluate, CsvOptions, Dataset, Error, Evaluation, History, Layout, Metrics,
+        accuracy, evaluate, CsvOptions, Dataset, Error, Evaluation, History, Layout, Metrics, Onnx,
         SafeTensors, Schedule, Standardizer, Trainer,
     };
     #[cfg(feature = "alloc")]

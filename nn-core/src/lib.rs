@@ -99,6 +99,8 @@ pub use train::io::{
 #[cfg(feature = "std")]
 pub use train::metrics::{accuracy, evaluate, Confusion, Evaluation, Metrics};
 #[cfg(feature = "std")]
+pub use train::onnx::Onnx;
+#[cfg(feature = "std")]
 pub use train::schedule::Schedule;
 #[cfg(feature = "std")]
 pub use train::trainer::{Checkpoint, CheckpointWriter, NoCheckpoint, Trainer};

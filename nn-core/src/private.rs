@@ -16,6 +16,11 @@ pub use crate::threads::split_batch;
 pub use crate::train::int8_io::{Int8Source, Int8Writer};
 #[cfg(feature = "std")]
 pub use crate::train::io::Source;
+/// The graph description an ONNX export is written from.
+#[cfg(feature = "std")]
+pub mod onnx {
+    pub use crate::train::onnx::{Attr, ConstDesc, GraphDesc, NodeDesc};
+}
 #[cfg(feature = "alloc")]
 pub use crate::trainable::BackwardBuffers;
 pub use crate::workspace::ObtainWorkspace;

@@ -22,6 +22,7 @@ mod fallback;
 mod layers;
 mod model;
 mod onnx;
+mod onnx_node;
 mod parse;
 mod paths;
 mod shape;

@@ -87,6 +87,10 @@ paths! {
     backward_buffers => (::nn::private::BackwardBuffers)
     /// `nn::Parameters`.
     parameters => (::nn::Parameters)
+    /// `nn::Onnx` (ONNX export; `std` only).
+    onnx => (::nn::Onnx)
+    /// `nn::private::onnx`: the graph description types of the ONNX export.
+    onnx_desc => (::nn::private::onnx)
     /// `nn::StateDict` (weight files; `std` only).
     state_dict => (::nn::StateDict)
     /// `nn::Shapes` (the input and output shape types).

@@ -133,6 +133,7 @@ fn dims(d: &[usize]) -> String {
 /// | `BatchNormalization` (inference; another epsilon moved into the variance) | `BatchNorm1d`, `BatchNorm2d` |
 /// | `Relu`, `Sigmoid`, `Tanh`, `Softplus`, `Elu`, `Selu` (default constants), `LeakyRelu`, `PRelu`, `Gelu` (opset 20) | the activation of the same name |
 /// | `x * Sigmoid(x)`; PyTorch's erf GELU (`Div`, `Erf`, `Add`, `Mul`, `Mul`) | `SiLU`; `GELU` |
+/// | `Exp(Neg(x * x))`; `Cast(GreaterOrEqual(x, 0), FLOAT)` | `Gaussian`; `Step` |
 /// | `Softmax` over a vector | `Softmax` |
 /// | `Flatten` (`axis = 1`), `Reshape` to `[batch, n]` | `Flatten` (nothing for a vector) |
 /// | `Add` of a block's input and its output; of a 1x1 `Conv` (no bias) or `Gemm` of it | `Residual`, `Residual(projection)` |
@@ -329,6 +330,39 @@ impl<'m> Importer<'m> {
         }
     }
 
+    /// The node's name if it is a plain identifier not used yet (what nn's export writes:
+    /// `relu_2`), reserved; `None` for PyTorch's paths (`/1/Relu`) and the like.
+    fn plain(&mut self, n: &Node) -> Option<String> {
+        let s = n.name.as_str();
+        let ok = !s.is_empty()
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !s.starts_with(|c: char| c.is_ascii_digit())
+            && !is_keyword(s)
+            && !self.names.contains(s);
+        ok.then(|| {
+            self.names.insert(s.to_string());
+            s.to_string()
+        })
+    }
+
+    /// A residual block's name: its closing Add's, if plain, else `block<k>`.
+    fn block_name(&mut self, join: usize) -> String {
+        let n = self.node(join);
+        self.plain(n).unwrap_or_else(|| self.fresh("block"))
+    }
+
+    /// Names the unnamed layers of `entries` after node `n`, if its name is plain.
+    fn name_unnamed(&mut self, n: &Node, entries: &mut [Entry]) {
+        for e in entries {
+            if let Entry::Layer {
+                name: name @ None, ..
+            } = e
+            {
+                *name = self.plain(n);
+            }
+        }
+    }
+
     /// A new name `<prefix><k>`, unused so far.
     fn fresh(&mut self, prefix: &'static str) -> String {
         loop {
@@ -371,14 +405,18 @@ impl<'m> Importer<'m> {
                 [r] if Some(*r) == join => return Ok((out, value, shape)),
                 _ => {}
             }
-            if let Some((entry, next)) = self.pattern(value, &readers)? {
+            if let Some((mut entry, next)) = self.pattern(value, &readers)? {
+                if let Some(p) = self.model.producer_of(next) {
+                    self.name_unnamed(p, std::slice::from_mut(&mut entry));
+                }
                 out.push(entry);
                 value = next;
                 continue;
             }
             match readers.as_slice() {
                 [r] => {
-                    let (entries, next, s) = self.layer(*r, value, &shape)?;
+                    let (mut entries, next, s) = self.layer(*r, value, &shape)?;
+                    self.name_unnamed(self.node(*r), &mut entries);
                     out.extend(entries);
                     value = next;
                     shape = s;
@@ -410,10 +448,10 @@ impl<'m> Importer<'m> {
     ) -> Result<(Entry, &'m str, Vec<usize>), OnnxError> {
         let model = self.model;
         let is_add = |i: usize| model.nodes[i].op_type == "Add";
-        let name = self.fresh("block");
         // Identity skip: one reader is the closing Add.
         if is_add(a) || is_add(b) {
             let (join, body_first) = if is_add(a) { (a, b) } else { (b, a) };
+            let name = self.block_name(join);
             let (body, end, s) = self.walk(value, shape.to_vec(), Some(join), Some(body_first))?;
             let jn = self.node(join);
             let other = jn.inputs.iter().find(|v| v.as_str() != value);
@@ -463,6 +501,7 @@ impl<'m> Importer<'m> {
                 )))
             }
         };
+        let name = self.block_name(join);
         let (body, end, s) = self.walk(value, shape.to_vec(), Some(join), Some(body_first))?;
         let (pn, jn) = (self.node(proj), self.node(join));
         let proj_out = self.output(pn)?;
@@ -664,6 +703,7 @@ impl<'m> Importer<'m> {
             "Tanh" => same(act("Tanh".into())),
             "Softplus" => same(act("Softplus".into())),
             "Identity" | "Dropout" => same(None),
+            "Mul" | "GreaterOrEqual" => self.elementwise_chain(n, shape, out),
             "Elu" => {
                 let alpha = n.float("alpha")?.unwrap_or(1.0);
                 same(act(format!("ELU({})", float(alpha))))
@@ -722,6 +762,57 @@ impl<'m> Importer<'m> {
                 "operator `{other}` has no nn layer (supported: Gemm, MatMul, Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, Relu, Sigmoid, Tanh, Softplus, Elu, Selu, LeakyRelu, PRelu, Gelu, Softmax, Flatten, Reshape, Add (residual), Dropout, Identity)"
             ))),
         }
+    }
+
+    /// `Exp(Neg(x * x))` (Gaussian) and `Cast(GreaterOrEqual(x, 0), FLOAT)` (Step, PyTorch's
+    /// `heaviside(x, 1)`), from their first node `n`.
+    fn elementwise_chain(
+        &mut self,
+        n: &Node,
+        shape: &[usize],
+        out: &'m str,
+    ) -> Result<Step<'m>, OnnxError> {
+        let next = |im: &Self, v: &str, op: &str| -> Option<usize> {
+            match im.readers(v).as_slice() {
+                [r] if im.node(*r).op_type == op => Some(*r),
+                _ => None,
+            }
+        };
+        let (layer, rest) = if n.op_type == "Mul" {
+            let square = n.inputs.len() == 2 && n.inputs[0] == n.inputs[1];
+            let neg = next(self, out, "Neg");
+            let exp = neg.and_then(|i| next(self, self.node(i).outputs.first()?, "Exp"));
+            match (square, neg, exp) {
+                (true, Some(a), Some(b)) => ("Gaussian", vec![a, b]),
+                _ => {
+                    return Err(n.error(
+                        "a Mul that is not part of x * Sigmoid(x) (SiLU), GELU or exp(-x * x) (Gaussian) has no nn layer",
+                    ))
+                }
+            }
+        } else {
+            let zero = self.scalar(n, 1) == Some(0.0);
+            let cast = next(self, out, "Cast");
+            let to_float = cast.is_some_and(|c| matches!(self.node(c).int("to"), Ok(Some(1))));
+            match (zero, cast) {
+                (true, Some(c)) if to_float => ("Step", vec![c]),
+                _ => {
+                    return Err(n.error(
+                        "a GreaterOrEqual that is not Cast(x >= 0, FLOAT) (Step) has no nn layer",
+                    ))
+                }
+            }
+        };
+        let mut end = out;
+        for i in rest {
+            self.used[i] = true;
+            end = self.output(self.node(i))?;
+        }
+        let entry = Entry::Layer {
+            name: self.model.producer_of(end).and_then(|p| self.plain(p)),
+            layer: layer.into(),
+        };
+        Ok((vec![entry], end, shape.to_vec()))
     }
 
     fn flatten(&self, shape: &[usize], out: &'m str) -> Result<Step<'m>, OnnxError> {

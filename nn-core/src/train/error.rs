@@ -94,6 +94,13 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// An ONNX model could not be built or written.
+    Onnx {
+        /// The file (`(memory)` for bytes).
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A tensor the network needs is not in the weight file.
     MissingTensor {
         /// The file.
@@ -187,6 +194,7 @@ impl fmt::Display for Error {
             Error::Config(msg) => f.write_str(msg),
             Error::Shape(e) => fmt::Display::fmt(e, f),
             Error::WeightFile { path, message } => write!(f, "{path}: not a valid safetensors file: {message}"),
+            Error::Onnx { path, message } => write!(f, "{path}: cannot write the ONNX model: {message}"),
             Error::MissingTensor { path, name, expected } => {
                 write!(f, "{path}: tensor `{name}` (shape {expected:?}) is missing")
             }

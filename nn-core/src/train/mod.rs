@@ -10,5 +10,6 @@ pub mod history;
 pub mod int8_io;
 pub mod io;
 pub mod metrics;
+pub mod onnx;
 pub mod schedule;
 pub mod trainer;

@@ -14,6 +14,7 @@ mod fields;
 mod fold;
 mod inference;
 mod inherent;
+mod onnx_export;
 mod quant;
 mod quant_api;
 pub mod quant_bake;

@@ -26,6 +26,7 @@ pub fn items(gen: &Gen, training: &Training) -> TokenStream {
     let params_net = parameters(gen, gen.name, rng);
     let params_grads = parameters(gen, &gen.grads, quote!());
     let state_dict = state_dict(gen);
+    let onnx = super::onnx_export::onnx_impl(gen);
     let input_of = input_of(gen);
     let network = network(gen);
     let trainable = trainable(gen, training);
@@ -33,6 +34,7 @@ pub fn items(gen: &Gen, training: &Training) -> TokenStream {
         #params_net
         #params_grads
         #state_dict
+        #onnx
 
         #input_of
 

@@ -5,9 +5,11 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::Layer;
 use super::{f32_lit, Kind, LayerKind, Site, Spec};
 use crate::args::{self, Param};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{scalar, Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -104,6 +106,66 @@ impl Spec for Activation {
 }
 
 impl Kind for Activation {
+    /// The ONNX operator of the same name; SiLU as `x * Sigmoid(x)`, the erf GELU as PyTorch
+    /// exports it (`Div`, `Erf`, `Add`, `Mul`, `Mul`), the tanh GELU as `Gelu` (opset 20),
+    /// `Step` as `Cast(GreaterOrEqual(x, 0))`, `Gaussian` as `Exp(Neg(x * x))`.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        let n = l.name.to_string();
+        let one = |op: &'static str| Part::node(Node::new(op, &n, &[x], y));
+        let mid = |s: &str| format!("{n}/{s}");
+        match self {
+            Activation::Identity => one("Identity"),
+            Activation::Sigmoid => one("Sigmoid"),
+            Activation::Tanh => one("Tanh"),
+            Activation::ReLU => one("Relu"),
+            Activation::Softplus => one("Softplus"),
+            Activation::SELU => one("Selu"),
+            Activation::ELU { alpha } => {
+                Part::node(Node::new("Elu", &n, &[x], y).with("alpha", Attr::Float(*alpha as f32)))
+            }
+            Activation::LeakyReLU { slope } => Part::node(
+                Node::new("LeakyRelu", &n, &[x], y).with("alpha", Attr::Float(*slope as f32)),
+            ),
+            Activation::SiLU => Part::nodes(vec![
+                Node::new("Sigmoid", mid("sigmoid"), &[x], &mid("sigmoid")),
+                Node::new("Mul", &n, &[x, &mid("sigmoid")], y),
+            ]),
+            Activation::GELU { tanh: true } => {
+                let mut part = Part::node(
+                    Node::new("Gelu", &n, &[x], y).with("approximate", Attr::Str("tanh")),
+                );
+                part.opset = 20;
+                part
+            }
+            Activation::GELU { tanh: false } => {
+                let (sqrt2, c1, half) =
+                    (scalar(&n, "sqrt2"), scalar(&n, "one"), scalar(&n, "half"));
+                Part::nodes(vec![
+                    Node::new("Div", mid("div"), &[x, &sqrt2], &mid("div")),
+                    Node::new("Erf", mid("erf"), &[&mid("div")], &mid("erf")),
+                    Node::new("Add", mid("add"), &[&mid("erf"), &c1], &mid("add")),
+                    Node::new("Mul", mid("mul"), &[x, &mid("add")], &mid("mul")),
+                    Node::new("Mul", &n, &[&mid("mul"), &half], y),
+                ])
+                .with_const(sqrt2, vec![], vec![core::f32::consts::SQRT_2])
+                .with_const(c1, vec![], vec![1.0])
+                .with_const(half, vec![], vec![0.5])
+            }
+            Activation::Step => {
+                let zero = scalar(&n, "zero");
+                Part::nodes(vec![
+                    Node::new("GreaterOrEqual", mid("ge"), &[x, &zero], &mid("ge")),
+                    Node::new("Cast", &n, &[&mid("ge")], y).with("to", Attr::Int(1)),
+                ])
+                .with_const(zero, vec![], vec![0.0])
+            }
+            Activation::Gaussian => Part::nodes(vec![
+                Node::new("Mul", mid("square"), &[x, x], &mid("square")),
+                Node::new("Neg", mid("neg"), &[&mid("square")], &mid("neg")),
+                Node::new("Exp", &n, &[&mid("neg")], y),
+            ]),
+        }
+    }
     fn ty(&self, _input: Shape, _output: Shape) -> TokenStream {
         match self {
             Activation::Identity => paths::identity(),

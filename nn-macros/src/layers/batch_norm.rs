@@ -8,6 +8,7 @@ use quote::quote;
 
 use super::{Kind, Layer, LayerKind, Site, Spec, TensorSpec, TrainIo};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -65,6 +66,16 @@ fn check_rank(cx: &mut Ctxt, site: &Site, input: Shape) -> Option<()> {
 }
 
 impl Kind for BatchNorm {
+    /// `BatchNormalization(x, weight, bias, running_mean, running_var)`, epsilon 1e-5.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        let n = l.name.to_string();
+        let t = |s: &str| format!("{n}.{s}");
+        let (w, b, m, v) = (t("weight"), t("bias"), t("running_mean"), t("running_var"));
+        Part::node(
+            Node::new("BatchNormalization", &n, &[x, &w, &b, &m, &v], y)
+                .with("epsilon", Attr::Float(1e-5)),
+        )
+    }
     /// gamma and beta per channel.
     fn params(&self, input: Shape, _output: Shape) -> u64 {
         2 * input.channels()

@@ -7,9 +7,11 @@ use quote::quote;
 
 use super::init::{self, InitKind};
 use super::window::{self, Role, Window};
+use super::Layer;
 use super::{prod, Kind, LayerKind, Site, Spec, TensorSpec};
 use crate::args::{self, Param};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{pads, Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -144,6 +146,32 @@ impl Spec for Pending {
 }
 
 impl Kind for Conv {
+    /// `Conv(x, W[, b])` with the kernel, strides and pads.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        let n = l.name.to_string();
+        let w = &self.win;
+        let (kernel, strides) = if w.rank == 1 {
+            (vec![w.kw as i64], vec![w.sw as i64])
+        } else {
+            (
+                vec![w.kh as i64, w.kw as i64],
+                vec![w.sh as i64, w.sw as i64],
+            )
+        };
+        let weight = format!("{n}.weight");
+        let bias = format!("{n}.bias");
+        let inputs: Vec<&str> = if self.bias {
+            vec![x, &weight, &bias]
+        } else {
+            vec![x, &weight]
+        };
+        Part::node(
+            Node::new("Conv", &n, &inputs, y)
+                .with("kernel_shape", Attr::Ints(kernel))
+                .with("strides", Attr::Ints(strides))
+                .with("pads", Attr::Ints(pads(w.rank, w.pad))),
+        )
+    }
     fn params(&self, input: Shape, _output: Shape) -> u64 {
         let bias = if self.bias { self.filters } else { 0 };
         prod(&[self.filters, input.channels(), self.win.kh, self.win.kw]).saturating_add(bias)

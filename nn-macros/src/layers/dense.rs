@@ -4,9 +4,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::init::{self, InitKind};
+use super::Layer;
 use super::{prod, Kind, LayerKind, Site, Spec, TensorSpec};
 use crate::args::{self, Param};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -74,6 +76,19 @@ impl Spec for Dense {
 }
 
 impl Kind for Dense {
+    /// `Gemm(x, W, b)` with `transB = 1` (the weight is PyTorch's `[out, in]`).
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        let n = l.name.to_string();
+        Part::node(
+            Node::new(
+                "Gemm",
+                &n,
+                &[x, &format!("{n}.weight"), &format!("{n}.bias")],
+                y,
+            )
+            .with("transB", Attr::Int(1)),
+        )
+    }
     fn params(&self, input: Shape, output: Shape) -> u64 {
         prod(&[input.len(), output.len()]).saturating_add(output.len())
     }

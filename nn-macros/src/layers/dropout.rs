@@ -7,6 +7,7 @@ use quote::quote;
 use super::{f32_lit, Kind, Layer, LayerKind, Site, Spec, TrainIo};
 use crate::args::{self, Param};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -53,6 +54,10 @@ impl Spec for Dropout {
 }
 
 impl Kind for Dropout {
+    /// `Identity`: inference keeps every value.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        Part::node(Node::new("Identity", l.name.to_string(), &[x], y))
+    }
     fn ty(&self, _input: Shape, _output: Shape) -> TokenStream {
         paths::dropout()
     }

@@ -3,8 +3,10 @@
 
 use proc_macro2::TokenStream;
 
+use super::Layer;
 use super::{Kind, LayerKind, Site, Spec};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -26,6 +28,10 @@ impl Spec for Flatten {
 }
 
 impl Kind for Flatten {
+    /// `Flatten` keeping the batch axis.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        Part::node(Node::new("Flatten", l.name.to_string(), &[x], y).with("axis", Attr::Int(1)))
+    }
     fn ty(&self, _input: Shape, _output: Shape) -> TokenStream {
         paths::flatten()
     }

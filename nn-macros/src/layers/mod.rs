@@ -176,6 +176,9 @@ pub trait Kind {
     fn init(&self, ty: &TokenStream, _stream: u64) -> TokenStream {
         quote!(|_: &mut #ty| {})
     }
+    /// The layer's nodes in an ONNX export, from value `x` to value `y`; `l.name` names the
+    /// nodes, and the weights as in the `state_dict` (`fc1.weight`).
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> crate::onnx_node::Part;
     /// The layer's tensors in a PyTorch `state_dict`, in the order of the file's convention.
     fn tensors(&self, _input: Shape, _output: Shape) -> Vec<TensorSpec> {
         Vec::new()

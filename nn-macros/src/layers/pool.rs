@@ -6,9 +6,11 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::window::{self, Role, Window};
+use super::Layer;
 use super::{Kind, LayerKind, Site, Spec};
 use crate::args::{self, Param};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{pads, Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -118,6 +120,30 @@ impl Spec for Pending {
 }
 
 impl Kind for Pool {
+    /// `MaxPool` or `AveragePool` (with `count_include_pad`) with the window, strides and pads.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        let w = &self.win;
+        let (kernel, strides) = if w.rank == 1 {
+            (vec![w.kw as i64], vec![w.sw as i64])
+        } else {
+            (
+                vec![w.kh as i64, w.kw as i64],
+                vec![w.sh as i64, w.sw as i64],
+            )
+        };
+        let op = match self.mode {
+            Mode::Max => "MaxPool",
+            Mode::Avg { .. } => "AveragePool",
+        };
+        let mut node = Node::new(op, l.name.to_string(), &[x], y)
+            .with("kernel_shape", Attr::Ints(kernel))
+            .with("strides", Attr::Ints(strides))
+            .with("pads", Attr::Ints(pads(w.rank, w.pad)));
+        if let Mode::Avg { count_pad } = self.mode {
+            node = node.with("count_include_pad", Attr::Int(count_pad as i64));
+        }
+        Part::node(node)
+    }
     fn ty(&self, _input: Shape, _output: Shape) -> TokenStream {
         let win = self.win;
         let [pt, pb, pl, pr] = win.pad.map(paths::typenum_of);

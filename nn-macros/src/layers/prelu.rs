@@ -4,9 +4,11 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use super::Layer;
 use super::{f32_lit, Kind, LayerKind, Site, Spec, TensorSpec};
 use crate::args::{self, Param};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -55,6 +57,23 @@ impl Spec for PReLU {
 }
 
 impl Kind for PReLU {
+    /// `PRelu(x, slope)`; a per-channel slope stored as `[C, 1, 1]` (`[C, 1]` for a signal) so
+    /// that it broadcasts over the channels.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        let n = l.name.to_string();
+        let w = format!("{n}.weight");
+        let mut part = Part::node(Node::new("PRelu", &n, &[x, &w], y));
+        if self.per_channel {
+            let c = l.input.channels() as usize;
+            let dims = match l.input {
+                Shape::D1(_) => vec![c],
+                Shape::D2(..) => vec![c, 1],
+                Shape::D3(..) => vec![c, 1, 1],
+            };
+            part.dims.push((w, dims));
+        }
+        part
+    }
     fn params(&self, input: Shape, _output: Shape) -> u64 {
         if self.per_channel {
             input.channels()

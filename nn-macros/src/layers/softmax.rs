@@ -4,8 +4,10 @@
 
 use proc_macro2::TokenStream;
 
+use super::Layer;
 use super::{Kind, LayerKind, Site, Spec};
 use crate::ctxt::Ctxt;
+use crate::onnx_node::{Attr, Node, Part};
 use crate::paths;
 use crate::shape::Shape;
 
@@ -28,6 +30,10 @@ impl Spec for Softmax {
 }
 
 impl Kind for Softmax {
+    /// `Softmax` over the last axis.
+    fn onnx(&self, l: &Layer, x: &str, y: &str) -> Part {
+        Part::node(Node::new("Softmax", l.name.to_string(), &[x], y).with("axis", Attr::Int(-1)))
+    }
     fn ty(&self, _input: Shape, _output: Shape) -> TokenStream {
         paths::softmax()
     }
