@@ -24,6 +24,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod fixed_point;
 mod init;
 mod kernels;
 mod layers;
