@@ -113,8 +113,7 @@ fn take_attr(attrs: &mut Vec<Attribute>) -> Result<WeightFile, syn::Error> {
         .position(|a| a.path().is_ident("onnx"))
         .ok_or_else(|| syn::Error::new(Span::call_site(), "expected `#[onnx = \"model.onnx\"]`"))?;
     let attr = attrs.remove(i);
-    let usage =
-        "write `#[onnx = \"path/to/model.onnx\"]` (a path relative to the crate's Cargo.toml)";
+    let usage = "write the model file as a string: `#[onnx = \"path/to/model.onnx\"]` (relative to the crate's Cargo.toml, or else to the file that declares the network)";
     match &attr.meta {
         syn::Meta::NameValue(nv) => match &nv.value {
             syn::Expr::Lit(syn::ExprLit {
@@ -123,6 +122,7 @@ fn take_attr(attrs: &mut Vec<Attribute>) -> Result<WeightFile, syn::Error> {
             }) => Ok(WeightFile {
                 path: s.value(),
                 span: s.span(),
+                what: "ONNX file",
             }),
             other => Err(syn::Error::new_spanned(other, usage)),
         },

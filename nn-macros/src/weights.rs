@@ -25,6 +25,8 @@ pub struct WeightFile {
     pub path: String,
     /// The string's span, where errors about the file go.
     pub span: Span,
+    /// What the file is, for messages: `weight file`, `ONNX file`.
+    pub what: &'static str,
 }
 
 /// Where a weight file was found.
@@ -57,7 +59,7 @@ pub fn find(file: &WeightFile) -> Result<(Vec<u8>, Found), syn::Error> {
     }
     Err(syn::Error::new(
         file.span,
-        format!("cannot read the weight file `{path}` ({first}); a relative path is looked for next to the crate's Cargo.toml, then next to the file that declares the network"),
+        format!("cannot read the {} `{path}` ({first}); a relative path is looked for next to the crate's Cargo.toml, then next to the file that declares the network", file.what),
     ))
 }
 
@@ -72,6 +74,7 @@ pub fn take_attr(attrs: &mut Vec<Attribute>) -> Result<Option<WeightFile>, syn::
             Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Ok(Some(WeightFile {
                 path: s.value(),
                 span: s.span(),
+                what: "weight file",
             })),
             other => Err(syn::Error::new_spanned(other, "write the weight file as a string: `#[weights = \"path/to/file.safetensors\"]`")),
         },

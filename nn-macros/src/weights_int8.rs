@@ -64,6 +64,7 @@ pub fn take_attr(attrs: &mut Vec<Attribute>) -> Result<Option<WeightFile>, syn::
             }) => Ok(Some(WeightFile {
                 path: s.value(),
                 span: s.span(),
+                what: "weight file",
             })),
             other => Err(syn::Error::new_spanned(other, usage)),
         },

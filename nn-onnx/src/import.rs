@@ -320,7 +320,9 @@ impl<'m> Importer<'m> {
                     c
                 }
             })
-            .filter(|c| !is_keyword(c) && !self.names.contains(c));
+            .filter(|c| {
+                !is_keyword(c) && !c.starts_with("__") && !automatic(c) && !self.names.contains(c)
+            });
         match candidate {
             Some(c) => {
                 self.names.insert(c.clone());
@@ -334,10 +336,12 @@ impl<'m> Importer<'m> {
     /// `relu_2`), reserved; `None` for PyTorch's paths (`/1/Relu`) and the like.
     fn plain(&mut self, n: &Node) -> Option<String> {
         let s = n.name.as_str();
-        let ok = !s.is_empty()
+        let ok = s.chars().any(|c| c.is_ascii_alphanumeric())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !s.starts_with(|c: char| c.is_ascii_digit())
+            && !s.starts_with("__")
             && !is_keyword(s)
+            && !automatic(s)
             && !self.names.contains(s);
         ok.then(|| {
             self.names.insert(s.to_string());
@@ -345,10 +349,24 @@ impl<'m> Importer<'m> {
         })
     }
 
-    /// A residual block's name: its closing Add's, if plain, else `block<k>`.
-    fn block_name(&mut self, join: usize) -> String {
+    /// A residual block's name: its closing Add's, if plain, else `block<k>`; with a
+    /// projection, `<name>_proj` (the projection's) is reserved too.
+    fn block_name(&mut self, join: usize, projection: bool) -> String {
         let n = self.node(join);
-        self.plain(n).unwrap_or_else(|| self.fresh("block"))
+        let taken = |im: &Self, c: &str| projection && im.names.contains(&format!("{c}_proj"));
+        let name = match self.plain(n) {
+            Some(c) if !taken(self, &c) => c,
+            _ => loop {
+                let c = self.fresh("block");
+                if !taken(self, &c) {
+                    break c;
+                }
+            },
+        };
+        if projection {
+            self.names.insert(format!("{name}_proj"));
+        }
+        name
     }
 
     /// Names the unnamed layers of `entries` after node `n`, if its name is plain.
@@ -385,21 +403,21 @@ impl<'m> Importer<'m> {
     }
 
     /// The layers from `value` (of per-sample `shape`) to the graph's end, or to the value
-    /// read by the `Add` node `join`. `first`: the node to take first where `value` has two
-    /// readers (a block's body).
+    /// read by the `Add` node `join`. `skip`: a reader of `value` that is not part of the
+    /// chain (a block's closing Add or its projection, when walking the block's body).
     fn walk(
         &mut self,
         mut value: &'m str,
         mut shape: Vec<usize>,
         join: Option<usize>,
-        mut first: Option<usize>,
+        mut skip: Option<usize>,
     ) -> Result<Step<'m>, OnnxError> {
         let mut out = Vec::new();
         loop {
-            let readers = match first.take() {
-                Some(f) => vec![f],
-                None => self.readers(value),
-            };
+            let mut readers = self.readers(value);
+            if let Some(s) = skip.take() {
+                readers.retain(|&r| r != s);
+            }
             match readers.as_slice() {
                 [] => return Ok((out, value, shape)),
                 [r] if Some(*r) == join => return Ok((out, value, shape)),
@@ -413,46 +431,49 @@ impl<'m> Importer<'m> {
                 value = next;
                 continue;
             }
-            match readers.as_slice() {
+            let (entries, next, s) = match readers.as_slice() {
                 [r] => {
                     let (mut entries, next, s) = self.layer(*r, value, &shape)?;
                     self.name_unnamed(self.node(*r), &mut entries);
-                    out.extend(entries);
-                    value = next;
-                    shape = s;
+                    (entries, next, s)
                 }
-                [a, b] => {
-                    let (entry, next, s) = self.residual(value, &shape, *a, *b)?;
-                    out.push(entry);
-                    value = next;
-                    shape = s;
+                _ => {
+                    let (entry, next, s) = self.residual(value, &shape, &readers)?;
+                    (vec![entry], next, s)
                 }
-                many => {
-                    let n = self.node(many[0]);
-                    return Err(n.error(format!(
-                        "value `{value}` is read by {} nodes; a network is a chain in which only a residual block's input is read twice",
-                        many.len()
-                    )));
-                }
-            }
+            };
+            out.extend(entries);
+            value = next;
+            shape = s;
         }
     }
 
-    /// A residual block starting at `value`, read by nodes `a` and `b`.
+    /// A residual block starting at `value`, which `readers` read: its closing `Add` and the
+    /// body's first node(s), or a projection (1x1 `Conv`, `Gemm` or `MatMul` whose only reader
+    /// is the closing `Add`) and the body's first node(s).
     fn residual(
         &mut self,
         value: &'m str,
         shape: &[usize],
-        a: usize,
-        b: usize,
+        readers: &[usize],
     ) -> Result<(Entry, &'m str, Vec<usize>), OnnxError> {
         let model = self.model;
-        let is_add = |i: usize| model.nodes[i].op_type == "Add";
+        let adds: Vec<usize> = readers
+            .iter()
+            .copied()
+            .filter(|&r| model.nodes[r].op_type == "Add")
+            .collect();
+        let first = self.node(readers[0]);
+        if adds.len() > 1 {
+            return Err(first.error(format!(
+                "value `{value}` is read by {} Add nodes; a residual block's input is added once, where the block ends",
+                adds.len()
+            )));
+        }
         // Identity skip: one reader is the closing Add.
-        if is_add(a) || is_add(b) {
-            let (join, body_first) = if is_add(a) { (a, b) } else { (b, a) };
-            let name = self.block_name(join);
-            let (body, end, s) = self.walk(value, shape.to_vec(), Some(join), Some(body_first))?;
+        if let [join] = adds[..] {
+            let name = self.block_name(join, false);
+            let (body, end, s) = self.walk(value, shape.to_vec(), Some(join), Some(join))?;
             let jn = self.node(join);
             let other = jn.inputs.iter().find(|v| v.as_str() != value);
             if other.map(String::as_str) != Some(end) || jn.inputs.len() != 2 {
@@ -478,31 +499,49 @@ impl<'m> Importer<'m> {
                 s,
             ));
         }
-        // Projection: one reader is a 1x1 Conv or a Gemm whose only reader is the Add.
+        // Projection: a reader that is a Conv, Gemm or MatMul whose only reader is an Add; the
+        // one without bias (and 1x1) where both branches are such layers.
         let proj_of = |i: usize| -> Option<usize> {
-            let n = self.node(i);
-            if n.op_type != "Conv" && n.op_type != "Gemm" {
+            let n = &model.nodes[i];
+            if !matches!(n.op_type.as_str(), "Conv" | "Gemm" | "MatMul") {
                 return None;
             }
             let out = n.outputs.first()?;
             match self.readers(out).as_slice() {
-                [j] if self.node(*j).op_type == "Add" => Some(*j),
+                [j] if model.nodes[*j].op_type == "Add" => Some(*j),
                 _ => None,
             }
         };
-        let (proj, body_first, join) = match (proj_of(a), proj_of(b)) {
-            (Some(j), _) => (a, b, j),
-            (None, Some(j)) => (b, a, j),
-            (None, None) => {
-                return Err(self.node(a).error(format!(
-                    "value `{value}` is read by this node and by `{}` ({}), but neither closes a residual block (an Add of the block's input, or of a 1x1 Conv or Gemm of it)",
-                    self.node(b).label(),
-                    self.node(b).op_type
-                )))
-            }
+        let fits = |i: usize| -> bool {
+            let n = &model.nodes[i];
+            let no_bias = n.inputs.get(2).is_none_or(|b| b.is_empty());
+            let one_by_one = n.op_type != "Conv"
+                || self
+                    .consts
+                    .get(n.inputs.get(1).map(String::as_str).unwrap_or(""))
+                    .is_some_and(|w| w.dims.iter().skip(2).all(|&k| k == 1));
+            no_bias && one_by_one
         };
-        let name = self.block_name(join);
-        let (body, end, s) = self.walk(value, shape.to_vec(), Some(join), Some(body_first))?;
+        let candidates: Vec<(usize, usize)> = readers
+            .iter()
+            .filter_map(|&r| proj_of(r).map(|j| (r, j)))
+            .collect();
+        let Some(&(proj, join)) = candidates
+            .iter()
+            .find(|(r, _)| fits(*r))
+            .or(candidates.first())
+        else {
+            let names: Vec<String> = readers
+                .iter()
+                .map(|&r| format!("`{}` ({})", self.node(r).label(), self.node(r).op_type))
+                .collect();
+            return Err(first.error(format!(
+                "value `{value}` is read by {}, and none of them closes a residual block (an Add of the block's input, or of a 1x1 Conv, Gemm or MatMul of it)",
+                names.join(", ")
+            )));
+        };
+        let name = self.block_name(join, true);
+        let (body, end, s) = self.walk(value, shape.to_vec(), Some(join), Some(proj))?;
         let (pn, jn) = (self.node(proj), self.node(join));
         let proj_out = self.output(pn)?;
         let closes = jn.inputs.len() == 2
@@ -759,7 +798,7 @@ impl<'m> Importer<'m> {
                 self.flatten(shape, out)
             }
             other => Err(n.error(format!(
-                "operator `{other}` has no nn layer (supported: Gemm, MatMul, Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization, Relu, Sigmoid, Tanh, Softplus, Elu, Selu, LeakyRelu, PRelu, Gelu, Softmax, Flatten, Reshape, Add (residual), Dropout, Identity)"
+                "operator `{other}` has no nn layer (the operators nn maps are listed in the docs of nn_onnx::import)"
             ))),
         }
     }
@@ -1002,6 +1041,13 @@ impl<'m> Importer<'m> {
         }
         let strides = ints(n, "strides")?.unwrap_or(vec![1; rank]);
         let pads = pads(n, &shape[1..], &kernel, &strides)?;
+        if let Some(d) =
+            (0..rank).find(|&d| pads[d] > kernel[d] / 2 || pads[rank + d] > kernel[d] / 2)
+        {
+            return Err(n.error(format!(
+                "pads {pads:?} exceed half the window {kernel:?} (dimension {d}); nn's pools, as PyTorch's, pad each side by at most half the window, rounded down"
+            )));
+        }
         let floor = out_dims(&shape[1..], &kernel, &strides, &pads, false);
         if n.int("ceil_mode")?.unwrap_or(0) != 0
             && out_dims(&shape[1..], &kernel, &strides, &pads, true) != floor
@@ -1206,16 +1252,16 @@ impl ConvGeometry {
                 w.name, w.dims
             )));
         }
+        if n.int("group")?.unwrap_or(1) != 1 {
+            return Err(
+                n.error("a grouped (or depthwise) convolution has no nn layer (group must be 1)")
+            );
+        }
         if w.dims[1] != shape[0] {
             return Err(n.error(format!(
                 "weight `{}` expects {} input channels, the sample has {}",
                 w.name, w.dims[1], shape[0]
             )));
-        }
-        if n.int("group")?.unwrap_or(1) != 1 {
-            return Err(
-                n.error("a grouped (or depthwise) convolution has no nn layer (group must be 1)")
-            );
         }
         if ints(n, "dilations")?.is_some_and(|d| d.iter().any(|&x| x != 1)) {
             return Err(n.error("a dilated convolution has no nn layer (dilations must be 1)"));
@@ -1369,6 +1415,45 @@ fn ident(name: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     s.trim_matches('_').to_string()
+}
+
+/// Whether `s` has the form of a name `network!` gives an unnamed layer (`relu_2`,
+/// `maxpool2d_3`): kept, it could collide with one (an unnamed layer gets it back anyway).
+fn automatic(s: &str) -> bool {
+    const KINDS: &[&str] = &[
+        "dense",
+        "flatten",
+        "identity",
+        "step",
+        "sigmoid",
+        "tanh",
+        "relu",
+        "gelu",
+        "softplus",
+        "elu",
+        "selu",
+        "leakyrelu",
+        "prelu",
+        "silu",
+        "gaussian",
+        "softmax",
+        "conv1d",
+        "conv2d",
+        "maxpool1d",
+        "maxpool2d",
+        "avgpool1d",
+        "avgpool2d",
+        "batchnorm1d",
+        "batchnorm2d",
+        "dropout",
+        "residual",
+    ];
+    match s.rsplit_once('_') {
+        Some((kind, n)) => {
+            KINDS.contains(&kind) && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+        }
+        None => false,
+    }
 }
 
 fn is_keyword(s: &str) -> bool {

@@ -102,6 +102,11 @@ fn run(a: Args) -> Result<(), String> {
         safetensors::tensor::serialize_to_file(views, Some(meta), w)
             .map_err(|e| format!("cannot write `{}`: {e}", w.display()))?;
         let file = w.display().to_string();
+        if w.is_relative() {
+            eprintln!(
+                "note: `#[weights = \"{file}\"]` is looked up relative to the crate's Cargo.toml (or else to the file that declares the network); adjust the path if you run nn-import elsewhere"
+            );
+        }
         src = src.replacen(
             "    pub struct",
             &format!("    #[weights = \"{file}\"]\n    pub struct"),

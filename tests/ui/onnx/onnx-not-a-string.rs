@@ -1,0 +1,6 @@
+nn::network! {
+    #[onnx = 5]
+    pub struct Net;
+}
+
+fn main() {}
