@@ -106,3 +106,56 @@ fn asymmetric_and_same_padding_match_onnxruntime() {
     // (and torch's with explicit F.pad), within 2.4e-7 of each other.
     check!(AsymPads, "m2_asym_pads");
 }
+
+/// The imported network is an ordinary generated one: it folds its batch norms, quantizes to
+/// int8, saves and loads safetensors, and trains.
+#[test]
+fn imported_network_folds_quantizes_saves_and_trains() {
+    use nn::prelude::*;
+    let f = fixture("resnet_bn_unfolded");
+    let xs = floats(&f["inputs"]);
+    let inputs: Vec<nn::Input<ResBatchNorm>> = xs
+        .chunks(64)
+        .map(|c| nn::Input::<ResBatchNorm>::try_from(c).unwrap())
+        .collect();
+    let net = ResBatchNorm::pretrained();
+
+    let folded = net.fold();
+    for x in &inputs {
+        let (a, b) = (net.forward(x), folded.forward(x));
+        for (p, q) in a.as_slice().iter().zip(b.as_slice()) {
+            assert!((p - q).abs() < 1e-5, "folded {p} vs {q}");
+        }
+    }
+
+    let q = net.quantize_int8(&inputs).unwrap();
+    let agree = inputs
+        .iter()
+        .filter(|x| {
+            let (a, b) = (net.forward(*x), q.forward(x));
+            let arg = |t: &[f32]| (0..t.len()).max_by(|&i, &j| t[i].total_cmp(&t[j])).unwrap();
+            arg(a.as_slice()) == arg(b.as_slice())
+        })
+        .count();
+    assert!(agree >= 14, "int8 twin agrees on {agree} of 16 predictions");
+
+    let bytes = nn::safetensors_bytes(&net.state_dict(Layout::PyTorch)).unwrap();
+    let back = ResBatchNorm::from_safetensors_bytes(&bytes, "memory", Layout::PyTorch).unwrap();
+    assert_eq!(back.forward(&inputs[0]), net.forward(&inputs[0]));
+
+    let labels: Vec<usize> = (0..16).map(|i| i % 10).collect();
+    let data = Dataset::new(inputs.clone(), labels).unwrap();
+    let mut trained = ResBatchNorm::pretrained();
+    let before = evaluate(&trained, &CrossEntropy, &data).unwrap().loss;
+    Trainer::new(Sgd::new(0.05), CrossEntropy)
+        .batch_size::<8>()
+        .epochs(20)
+        .seed(1)
+        .fit(&mut trained, &data, None)
+        .unwrap();
+    let after = evaluate(&trained, &CrossEntropy, &data).unwrap().loss;
+    assert!(
+        after < before,
+        "training did not lower the loss: {before} -> {after}"
+    );
+}
