@@ -473,6 +473,9 @@ def run_case(name, spec, work_dir, out_dir, flags):
                 "shape": [int(s) for s in w.shape],
                 "type": wt,
                 "text": strings,
+                # Keras's float32 weights, exactly (JSON doubles that are float32 values), in the
+                # order of `text`: what a twin built from f32 weights starts from.
+                "keras_f32": [float(v) for v in np.asarray(w.data, dtype=np.float32).reshape(-1)],
                 "csim": values,
                 "csim_raw": raw_of(values, wt),
             }
