@@ -24,7 +24,9 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod fixed_point;
+/// Fixed-point numbers with hls4ml's `ap_fixed` semantics and hls4ml's layer arithmetic, bit
+/// for bit (the `nn-fixed` crate): what the fixed-point twins of `#[fixed(...)]` compute with.
+pub use nn_fixed as fixed_point;
 mod init;
 mod kernels;
 mod layers;

@@ -19,6 +19,7 @@ mod check;
 mod ctxt;
 mod expand;
 mod fallback;
+mod fixed_attr;
 mod layers;
 mod model;
 mod onnx;
@@ -254,6 +255,7 @@ fn expand_checked(
 ) -> proc_macro2::TokenStream {
     let weights = weights::take_attr(&mut def.attrs);
     let weights_int8 = weights_int8::take_attr(&mut def.attrs);
+    let fixed = fixed_attr::take_attr(&mut def.attrs);
     let (net, checked) = check::check(def);
     let weights = match (checked, weights) {
         (Ok(()), Ok(weights)) => weights,
@@ -267,7 +269,14 @@ fn expand_checked(
         Ok(file) => file,
         Err(e) => return fallback::network(&net, e),
     };
+    let fixed = match fixed {
+        Ok(attr) => attr,
+        Err(e) => return fallback::network(&net, e),
+    };
     let mut out = expand::expand(&net);
+    if let Some(attr) = &fixed {
+        out.extend(expand::fixed::items(&net, attr));
+    }
     if let Some(file) = weights {
         out.extend(match weights::read(&net, &file) {
             Ok((tensors, found)) => expand::weights::pretrained(&net, &file, (&tensors, found)),

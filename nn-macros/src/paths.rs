@@ -87,6 +87,10 @@ paths! {
     backward_buffers => (::nn::private::BackwardBuffers)
     /// `nn::Parameters`.
     parameters => (::nn::Parameters)
+    /// `nn::fixed_point`: the fixed-point scalar, layer operations and tables.
+    fixed_point => (::nn::fixed_point)
+    /// `nn::SafeTensors`.
+    safe_tensors => (::nn::SafeTensors)
     /// `nn::Onnx` (ONNX export; `std` only).
     onnx => (::nn::Onnx)
     /// `nn::private::onnx`: the graph description types of the ONNX export.

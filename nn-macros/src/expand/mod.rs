@@ -11,6 +11,7 @@
 //! contributes comes from its kind (`layers`); every runtime path from `paths`.
 
 mod fields;
+pub mod fixed;
 mod fold;
 mod inference;
 mod inherent;

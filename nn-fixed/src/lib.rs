@@ -35,11 +35,19 @@
 //! `ap_fixed<W, I>`'s converting constructor aborts on an assertion in the C simulation
 //! when the source has fewer bits than the number of fractional bits it drops plus one
 //! (`F_src - F_dst > W_src - 1`), where this module returns the mathematical result.
+//!
+//! `nn` re-exports this crate as `nn::fixed_point`; the `network!` macro uses it during expansion
+//! to resolve the types of `#[fixed(...)]`. `no_std`, no allocation.
+#![cfg_attr(not(test), no_std)]
+#![deny(missing_docs)]
 
 use core::fmt;
 
-#[cfg(all(test, feature = "std"))]
+#[cfg(test)]
 mod tests;
+
+pub mod ops;
+pub mod tables;
 
 /// How a conversion drops fractional bits (`ap_q_mode`). Ties are values exactly halfway
 /// between two multiples of `2^-F`.
