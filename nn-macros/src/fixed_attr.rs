@@ -7,6 +7,7 @@
 //!     fc1(weight = "ap_fixed<12,3,AP_RND>", accum = "ap_fixed<24,10>", result = "ap_fixed<16,6,AP_RND,AP_SAT>"),
 //!     relu_2(result = "ap_ufixed<12,4,AP_RND,AP_SAT>"),
 //!     softmax_9(exp_table = "ap_fixed<18,8,AP_RND,AP_SAT>", table_size = 1024, implementation = latency),
+//!     input_range = (-4.0, 4.0),                      // with #[weights]: overflow ruled out at compile time
 //! )]
 //! ```
 //!
@@ -28,12 +29,17 @@ pub enum Setting {
     Int(Ident, LitInt),
     /// `key = word` (`implementation = stable`).
     Word(Ident, Ident),
+    /// `key = (lo, hi)` (`input_range = (-4.0, 4.0)`).
+    Range(Ident, (f64, f64)),
 }
 
 impl Setting {
     pub fn key(&self) -> &Ident {
         match self {
-            Setting::Type(k, _) | Setting::Int(k, _) | Setting::Word(k, _) => k,
+            Setting::Type(k, _)
+            | Setting::Int(k, _)
+            | Setting::Word(k, _)
+            | Setting::Range(k, _) => k,
         }
     }
 }
@@ -68,12 +74,38 @@ impl Parse for Setting {
             Ok(Setting::Int(key, input.parse()?))
         } else if input.peek(Ident) {
             Ok(Setting::Word(key, input.parse()?))
+        } else if input.peek(syn::token::Paren) {
+            let body;
+            syn::parenthesized!(body in input);
+            let lo = number(&body)?;
+            body.parse::<Token![,]>()?;
+            let hi = number(&body)?;
+            if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!(
+                        "`{key} = (lo, hi)` needs finite numbers with lo <= hi; found ({lo}, {hi})"
+                    ),
+                ));
+            }
+            Ok(Setting::Range(key, (lo, hi)))
         } else {
             Err(input.error(format!(
                 "`{key} = ..` takes a type as a string (`\"ap_fixed<16,6>\"`), a number or a word"
             )))
         }
     }
+}
+
+/// A number, possibly negative: `-4`, `4.5`.
+fn number(input: ParseStream) -> syn::Result<f64> {
+    let neg = input.parse::<Option<Token![-]>>()?.is_some();
+    let v = if input.peek(syn::LitFloat) {
+        input.parse::<syn::LitFloat>()?.base10_parse::<f64>()?
+    } else {
+        input.parse::<LitInt>()?.base10_parse::<f64>()?
+    };
+    Ok(if neg { -v } else { v })
 }
 
 impl Parse for Item {

@@ -274,20 +274,35 @@ fn expand_checked(
         Err(e) => return fallback::network(&net, e),
     };
     let mut out = expand::expand(&net);
-    if let Some(attr) = &fixed {
-        out.extend(expand::fixed::items(&net, attr));
-    }
+    // The f32 weights known during compilation (`#[weights]` or the ONNX file), by name: what
+    // the fixed-point twin's range analysis works from.
+    let mut known: Option<Vec<(String, Vec<f32>)>> = None;
+    let by_name = |tensors: &[weights::Tensor]| -> Vec<(String, Vec<f32>)> {
+        tensors
+            .iter()
+            .map(|t| (t.name.clone(), t.values.clone()))
+            .collect()
+    };
     if let Some(file) = weights {
         out.extend(match weights::read(&net, &file) {
-            Ok((tensors, found)) => expand::weights::pretrained(&net, &file, (&tensors, found)),
+            Ok((tensors, found)) => {
+                known = Some(by_name(&tensors));
+                expand::weights::pretrained(&net, &file, (&tensors, found))
+            }
             Err(e) => fallback::pretrained(&net, e),
         });
     }
     if let Some((file, found, tensors)) = imported {
         out.extend(match onnx::tensors(&net, &file, &tensors) {
-            Ok(tensors) => expand::weights::pretrained(&net, &file, (&tensors, found)),
+            Ok(tensors) => {
+                known = Some(by_name(&tensors));
+                expand::weights::pretrained(&net, &file, (&tensors, found))
+            }
             Err(e) => fallback::pretrained(&net, e),
         });
+    }
+    if let Some(attr) = &fixed {
+        out.extend(expand::fixed::items(&net, attr, known.as_deref()));
     }
     if let Some(file) = weights_int8 {
         out.extend(expand::quant_bake::baked(&net, &file));

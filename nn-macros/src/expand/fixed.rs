@@ -27,7 +27,7 @@ const TABLE: &str = "ap_fixed<18,8>";
 const SOFTMAX_TABLE: &str = "ap_fixed<18,8,AP_RND,AP_SAT>";
 
 /// What one step of the twin computes, with its resolved types.
-enum Step {
+pub(super) enum Step {
     Dense {
         l: usize,
         p: [Spec; 4],
@@ -64,9 +64,13 @@ enum Step {
 }
 
 /// The resolved twin: per op its step and output type.
-struct Plan {
-    input: Spec,
-    steps: Vec<(Step, Spec)>,
+pub(super) struct Plan {
+    pub input: Spec,
+    pub steps: Vec<(Step, Spec)>,
+    /// `input_range = (lo, hi)` and where it was written.
+    pub range: Option<((f64, f64), Span)>,
+    /// The types written `"auto"`: step index and key.
+    pub autos: Vec<(usize, &'static str)>,
 }
 
 fn parse_spec(text: &str, span: Span) -> Result<Spec, syn::Error> {
@@ -81,9 +85,11 @@ fn parse_spec(text: &str, span: Span) -> Result<Spec, syn::Error> {
 /// The settings of one layer, consumed key by key; what is left over is an error.
 struct Settings<'a> {
     who: String,
-    kind: &'static str,
+    kind: String,
     items: Vec<&'a Setting>,
     errors: &'a mut Vec<syn::Error>,
+    /// The keys written `"auto"`.
+    autos: &'a mut Vec<&'static str>,
 }
 
 impl Settings<'_> {
@@ -92,9 +98,13 @@ impl Settings<'_> {
         Some(self.items.remove(i))
     }
 
-    fn spec(&mut self, key: &str, default: Spec) -> Spec {
+    fn spec(&mut self, key: &'static str, default: Spec) -> Spec {
         match self.take(key) {
             None => default,
+            Some(Setting::Type(_, lit)) if lit.value() == "auto" => {
+                self.autos.push(key);
+                default
+            }
             Some(Setting::Type(_, lit)) => match parse_spec(&lit.value(), lit.span()) {
                 Ok(s) => s,
                 Err(e) => {
@@ -179,10 +189,20 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
     let hls_default = Spec::parse(DEFAULT).expect("default type");
     let default = global("default", hls_default, &mut errors);
     let input = global("input", default, &mut errors);
+    let mut range = None;
+    if let Some(i) = globals.iter().position(|s| s.key() == "input_range") {
+        match globals.remove(i) {
+            Setting::Range(k, r) => range = Some((*r, k.span())),
+            other => errors.push(syn::Error::new(
+                other.key().span(),
+                "write the inputs' range as `input_range = (-4.0, 4.0)`",
+            )),
+        }
+    }
     for s in globals {
         errors.push(syn::Error::new(
             s.key().span(),
-            format!("`#[fixed]` has no setting `{}`; it takes `default`, `input` and `layer(...)` for a layer of the network", s.key()),
+            format!("`#[fixed]` has no setting `{}`; it takes `default`, `input`, `input_range` and `layer(...)` for a layer of the network", s.key()),
         ));
     }
     // Each layer's settings, by name.
@@ -206,6 +226,7 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
     let table = Spec::parse(TABLE).expect("table type");
     let softmax_table = Spec::parse(SOFTMAX_TABLE).expect("softmax table type");
     let mut steps = Vec::new();
+    let mut autos = Vec::new();
     let mut specs = vec![input; net.tensors.len()];
     for op in &net.ops {
         let x = specs[op.inputs[0]];
@@ -226,11 +247,13 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
             .filter(|s| s.layer == l.name)
             .flat_map(|s| s.settings.iter())
             .collect();
+        let mut s_autos = Vec::new();
         let mut s = Settings {
             who: format!("layer `{}`", l.name),
-            kind: kind_name(l),
+            kind: l.kind_name.clone(),
             items,
             errors: &mut errors,
+            autos: &mut s_autos,
         };
         let step = match &l.kind {
             LayerKind::Dense(_) | LayerKind::Conv(_) => {
@@ -319,7 +342,7 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
                     format!(
                         "layer `{}` ({}) has no fixed-point form yet: the fixed-point twin has Dense, Conv1d, Conv2d, pooling, Flatten, Dropout, ReLU, Sigmoid and Softmax (fold a batch norm first)",
                         l.name,
-                        kind_name(l)
+                        l.kind_name
                     ),
                 ));
                 Step::Same
@@ -331,6 +354,8 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
             Step::Relu { out } | Step::Sigmoid { out, .. } | Step::Softmax { out, .. } => *out,
             Step::Same => x,
         };
+        let k = steps.len();
+        autos.extend(s_autos.into_iter().map(|key| (k, key)));
         specs[op.output] = out;
         steps.push((step, out));
     }
@@ -339,22 +364,12 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
         a
     }) {
         Some(e) => Err(e),
-        None => Ok(Plan { input, steps }),
-    }
-}
-
-fn kind_name(l: &Layer) -> &'static str {
-    match &l.kind {
-        LayerKind::Dense(_) => "Dense",
-        LayerKind::Conv(c) if c.win.rank == 1 => "Conv1d",
-        LayerKind::Conv(_) => "Conv2d",
-        LayerKind::Pool(_) => "pooling",
-        LayerKind::Activation(_) => "activation",
-        LayerKind::PReLU(_) => "PReLU",
-        LayerKind::Softmax(_) => "Softmax",
-        LayerKind::Flatten(_) => "Flatten",
-        LayerKind::BatchNorm(_) => "batch norm",
-        LayerKind::Dropout(_) => "Dropout",
+        None => Ok(Plan {
+            input,
+            steps,
+            range,
+            autos,
+        }),
     }
 }
 
@@ -395,10 +410,27 @@ fn dims(s: Shape) -> (usize, usize, usize) {
 }
 
 /// The twin's items, or the errors at the attribute's tokens.
-pub fn items(net: &Network, attr: &FixedAttr) -> TokenStream {
-    let plan = match plan(net, attr) {
+///
+/// `known`: the f32 weights known during compilation (`#[weights]`, `#[onnx]`), by name, which
+/// `input_range` and `"auto"` types are analysed with ([`super::fixed_range`]).
+pub fn items(net: &Network, attr: &FixedAttr, known: Option<&[(String, Vec<f32>)]>) -> TokenStream {
+    let mut plan = match plan(net, attr) {
         Ok(p) => p,
         Err(e) => return e.to_compile_error(),
+    };
+    // Range errors are reported beside the twin (which is still generated, so that code using
+    // it shows no follow-on errors).
+    let mut range_errors = TokenStream::new();
+    let ranges = if plan.range.is_some() || !plan.autos.is_empty() {
+        match super::fixed_range::analyze(net, &mut plan, known, attr.span) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                range_errors = e.to_compile_error();
+                None
+            }
+        }
+    } else {
+        None
     };
     let fp = paths::fixed_point();
     let name = &net.name;
@@ -615,6 +647,25 @@ pub fn items(net: &Network, attr: &FixedAttr) -> TokenStream {
             }
         }
     }
+    if let (Some(r), Some(((lo, hi), _))) = (&ranges, plan.range) {
+        summary.push_str(&format!(
+            "  bounds for inputs in [{lo}, {hi}] (interval arithmetic on the quantized weights):\n"
+        ));
+        for (op, (acc, out)) in net.ops.iter().zip(r.accum.iter().zip(&r.output)) {
+            let OpKind::Layer(i) = op.kind else { continue };
+            let name = &net.layers[i].name;
+            match acc {
+                Some(a) => summary.push_str(&format!(
+                    "    {name}: sums in [{:.3}, {:.3}], results in [{:.3}, {:.3}]\n",
+                    a.0, a.1, out.0, out.1
+                )),
+                None => summary.push_str(&format!(
+                    "    {name}: results in [{:.3}, {:.3}]\n",
+                    out.0, out.1
+                )),
+            }
+        }
+    }
     let last = format_ident!("a{}", net.output);
     let in_spec = spec_tokens(plan.input);
     let out_spec = spec_tokens(plan.steps.last().map_or(plan.input, |s| s.1));
@@ -624,6 +675,8 @@ pub fn items(net: &Network, attr: &FixedAttr) -> TokenStream {
     let field_names: Vec<&syn::Ident> = fields.iter().map(|(n, _)| n).collect();
     let field_tys: Vec<&TokenStream> = fields.iter().map(|(_, t)| t).collect();
     quote! {
+        #range_errors
+
         #[doc = #doc]
         #[derive(Clone, Debug)]
         pub struct #twin {

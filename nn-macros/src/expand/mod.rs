@@ -12,6 +12,7 @@
 
 mod fields;
 pub mod fixed;
+mod fixed_range;
 mod fold;
 mod inference;
 mod inherent;
