@@ -308,3 +308,63 @@ fn m1_with_the_sigmoid_table() {
 fn small_cnn() {
     parity!(SmallCnn, "cnn_fixed16_6", Some((4, 3, 3)));
 }
+
+nn::network! {
+    /// A batch norm after a Dense layer: the twin is that of the folded network.
+    #[fixed(default = "ap_fixed<16,6>", fc1(accum = "ap_fixed<24,10>"))]
+    pub struct WithBatchNorm {
+        input: [16],
+        fc1: Dense(32), bn1: BatchNorm1d, ReLU,
+        fc2: Dense(5),
+    }
+}
+
+#[test]
+fn batch_norm_is_folded_before_quantizing() {
+    use nn::prelude::*;
+    // Non-trivial running statistics, then the twin of the folded network.
+    let mut t = WithBatchNorm::new(3).state_dict(Layout::PyTorch);
+    for x in t.iter_mut() {
+        if x.name == "bn1.running_mean" {
+            x.data
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = 0.05 * (i % 7) as f32 - 0.1);
+        }
+        if x.name == "bn1.running_var" {
+            x.data
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i, v)| *v = 0.5 + 0.1 * (i % 5) as f32);
+        }
+    }
+    let net = WithBatchNorm::from_safetensors_bytes(
+        &nn::safetensors_bytes(&t).unwrap(),
+        "bn",
+        Layout::PyTorch,
+    )
+    .unwrap();
+    let twin = net.to_fixed();
+    assert_eq!(
+        twin.forward_raw(&[0; 16]),
+        net.fold().to_fixed().forward_raw(&[0; 16])
+    );
+    let mut worst = 0f32;
+    for s in 0..50u32 {
+        let x: Vec<f32> = (0..16)
+            .map(|i| (((s * 7 + i * 13) % 23) as f32 / 11.0) - 1.0)
+            .collect();
+        let x = nn::Input::<WithBatchNorm>::try_from(&x[..]).unwrap();
+        let (a, b) = (net.forward(&x), twin.forward(&x));
+        for (p, q) in a.as_slice().iter().zip(b.as_slice()) {
+            worst = worst.max((p - q).abs());
+        }
+    }
+    println!("batch norm folded: max |f32 - ap_fixed<16,6>| = {worst}");
+    assert!(
+        worst < 0.05,
+        "fixed twin of the folded network differs from f32 by {worst}"
+    );
+    assert!(WithBatchNormFixed::SUMMARY
+        .contains("fc1: weight ap_fixed<16,6>, bias ap_fixed<16,6>, accum ap_fixed<24,10>"));
+}

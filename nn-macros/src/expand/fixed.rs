@@ -165,7 +165,8 @@ impl Settings<'_> {
 }
 
 /// Resolves every precision, or the errors.
-fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
+/// `folded`: names of batch norms folded away (reported by the caller, not as unknown layers).
+fn plan(net: &Network, attr: &FixedAttr, folded: &[String]) -> Result<Plan, syn::Error> {
     let mut errors = Vec::new();
     let mut globals: Vec<&Setting> = attr.globals.iter().collect();
     let mut global = |key: &str, default: Spec, errors: &mut Vec<syn::Error>| -> Spec {
@@ -209,7 +210,7 @@ fn plan(net: &Network, attr: &FixedAttr) -> Result<Plan, syn::Error> {
     let names: Vec<String> = net.layers.iter().map(|l| l.name.to_string()).collect();
     for ls in &attr.layers {
         let name = ls.layer.to_string();
-        if !names.contains(&name) {
+        if !names.contains(&name) && !folded.contains(&name) {
             let hint = crate::suggest::closest(&name, names.iter().map(String::as_str))
                 .map(|c| format!("; did you mean `{c}`?"))
                 .unwrap_or_default();
@@ -414,7 +415,74 @@ fn dims(s: Shape) -> (usize, usize, usize) {
 /// `known`: the f32 weights known during compilation (`#[weights]`, `#[onnx]`), by name, which
 /// `input_range` and `"auto"` types are analysed with ([`super::fixed_range`]).
 pub fn items(net: &Network, attr: &FixedAttr, known: Option<&[(String, Vec<f32>)]>) -> TokenStream {
-    let mut plan = match plan(net, attr) {
+    let Some(folded) = super::fold::fold(net) else {
+        return twin_items(net, &net.name, attr, known, &[]);
+    };
+    // Batch norms are folded into the layers before them (in f32, as `fold()` does) and the
+    // twin is that of the folded network.
+    let mut errors = TokenStream::new();
+    let bns: Vec<(String, String)> = folded
+        .origin
+        .iter()
+        .filter_map(|&(l, bn)| {
+            Some((
+                net.layers[bn?].name.to_string(),
+                net.layers[l].name.to_string(),
+            ))
+        })
+        .collect();
+    for ls in &attr.layers {
+        if let Some((bn, into)) = bns.iter().find(|(bn, _)| ls.layer == bn) {
+            errors.extend(
+                syn::Error::new(
+                    ls.layer.span(),
+                    format!("batch norm `{bn}` is folded into `{into}` in the fixed-point twin; give `{into}`'s types instead"),
+                )
+                .to_compile_error(),
+            );
+        }
+    }
+    // The range analysis would need the folded weights, which exist only at run time.
+    if let Some(r) = attr.globals.iter().find(|g| g.key() == "input_range") {
+        errors.extend(
+            syn::Error::new(
+                r.key().span(),
+                "`input_range` cannot bound a network whose batch norms are folded yet (the folded weights exist only at run time); fold them into the weight file, or drop `input_range`",
+            )
+            .to_compile_error(),
+        );
+    }
+    let attr_known = None;
+    let _ = known;
+    let names: Vec<String> = bns.iter().map(|(b, _)| b.clone()).collect();
+    let twin = format_ident!("{}Fixed", net.name);
+    let (name, folded_name) = (&net.name, &folded.net.name);
+    let items = twin_items(&folded.net, name, attr, attr_known, &names);
+    let doc = format!("The fixed-point twin of [`{name}`] with its batch norms folded (see [`{folded_name}::to_fixed`]).");
+    let if_std = paths::if_std();
+    quote! {
+        #errors
+        #items
+        #if_std! {
+            impl #name {
+                #[doc = #doc]
+                pub fn to_fixed(&self) -> #twin {
+                    self.fold().to_fixed()
+                }
+            }
+        }
+    }
+}
+
+/// The twin of `net` named after `api` (`<api>Fixed`); `to_fixed` on `net`'s type.
+fn twin_items(
+    net: &Network,
+    api: &syn::Ident,
+    attr: &FixedAttr,
+    known: Option<&[(String, Vec<f32>)]>,
+    folded: &[String],
+) -> TokenStream {
+    let mut plan = match plan(net, attr, folded) {
         Ok(p) => p,
         Err(e) => return e.to_compile_error(),
     };
@@ -434,7 +502,7 @@ pub fn items(net: &Network, attr: &FixedAttr, known: Option<&[(String, Vec<f32>)
     };
     let fp = paths::fixed_point();
     let name = &net.name;
-    let twin = format_ident!("{}Fixed", name);
+    let twin = format_ident!("{}Fixed", api);
     let (tensor, if_std, layout, sd) = (
         paths::tensor(),
         paths::if_std(),
