@@ -4,8 +4,9 @@
 //! through `forward_raw`, and every raw output must equal the C simulation's
 //! (`tests/fixtures/hls4ml/*.json`, written by `scripts/hls4ml/make_fixtures.py`, never by nn).
 
-use nn::prelude::*;
-use serde_json::Value;
+mod common;
+
+use common::hls4ml::{expected, fixture, inputs, load};
 
 nn::network! {
     #[fixed(default = "ap_fixed<16,6>")]
@@ -84,144 +85,6 @@ nn::network! {
         flatten: Flatten,
         fc: Dense(10),
     }
-}
-
-fn fixture(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/hls4ml/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-/// A C99 hex float (`-0x1.8p+1`), exactly.
-fn hex_f64(s: &str) -> f64 {
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let s = s.strip_prefix("0x").unwrap();
-    let (mant, exp) = s.split_once('p').unwrap();
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    let digits = format!("{int}{frac}");
-    let m = u64::from_str_radix(&digits, 16).unwrap();
-    let e: i32 = exp.parse::<i32>().unwrap() - 4 * frac.len() as i32;
-    let v = m as f64 * 2f64.powi(e);
-    if neg {
-        -v
-    } else {
-        v
-    }
-}
-
-/// The fixture's Keras weights as a PyTorch state dict for `N`: Dense `[in][out]` -> `[out][in]`,
-/// Conv2D `[kh][kw][in][out]` -> `[out][in][kh][kw]`; a Dense after a Flatten of `[h][w][c]`
-/// (Keras) gets its rows in nn's `[c][h][w]` order.
-fn load<N: SafeTensors>(f: &Value, flatten_hwc: Option<(usize, usize, usize)>) -> N {
-    let mut tensors = Vec::new();
-    for layer in f["layers"].as_array().unwrap() {
-        let Some(params) = layer.get("params") else {
-            continue;
-        };
-        let name = layer["name"].as_str().unwrap();
-        let w = &params["weight"];
-        let shape: Vec<usize> = w["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        let data: Vec<f32> = w["keras_f32"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
-        let (torch_shape, torch) = match shape.as_slice() {
-            [n_in, n_out] => {
-                let mut t = vec![0f32; n_in * n_out];
-                for i in 0..*n_in {
-                    // Row `i` of Keras's flattened [h][w][c] input is nn's [c][h][w] row `j`.
-                    let j = match flatten_hwc {
-                        Some((c, h, wd)) if n_in == &(c * h * wd) => {
-                            let (hh, rest) = (i / (wd * c), i % (wd * c));
-                            let (ww, cc) = (rest / c, rest % c);
-                            (cc * h + hh) * wd + ww
-                        }
-                        _ => i,
-                    };
-                    for o in 0..*n_out {
-                        t[o * n_in + j] = data[i * n_out + o];
-                    }
-                }
-                (vec![*n_out, *n_in], t)
-            }
-            [kh, kw, ci, co] => {
-                let mut t = vec![0f32; kh * kw * ci * co];
-                for a in 0..*kh {
-                    for b in 0..*kw {
-                        for c in 0..*ci {
-                            for o in 0..*co {
-                                t[((o * ci + c) * kh + a) * kw + b] =
-                                    data[((a * kw + b) * ci + c) * co + o];
-                            }
-                        }
-                    }
-                }
-                (vec![*co, *ci, *kh, *kw], t)
-            }
-            other => panic!("weight shape {other:?}"),
-        };
-        tensors.push(nn::NamedTensor {
-            name: format!("{name}.weight"),
-            shape: torch_shape,
-            data: torch,
-        });
-        let b = &params["bias"];
-        let bias: Vec<f32> = b["keras_f32"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
-        tensors.push(nn::NamedTensor {
-            name: format!("{name}.bias"),
-            shape: vec![bias.len()],
-            data: bias,
-        });
-    }
-    let bytes = nn::safetensors_bytes(&tensors).unwrap();
-    N::from_safetensors_bytes(&bytes, "fixture", Layout::PyTorch).unwrap()
-}
-
-fn inputs(f: &Value) -> Vec<Vec<f64>> {
-    f["inputs_hex"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| hex_f64(v.as_str().unwrap()))
-                .collect()
-        })
-        .collect()
-}
-
-fn expected(f: &Value) -> Vec<Vec<i64>> {
-    f["outputs_raw"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| {
-            row.as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_i64().unwrap())
-                .collect()
-        })
-        .collect()
 }
 
 macro_rules! parity {
@@ -367,4 +230,135 @@ fn batch_norm_is_folded_before_quantizing() {
     );
     assert!(WithBatchNormFixed::SUMMARY
         .contains("fc1: weight ap_fixed<16,6>, bias ap_fixed<16,6>, accum ap_fixed<24,10>"));
+}
+
+macro_rules! mlp {
+    ($name:ident, $fixed:tt, $act:ident $(($($arg:tt)*))?) => {
+        nn::network! {
+            #[fixed $fixed]
+            pub struct $name {
+                input: [16],
+                fc1: Dense(32), act1: $act $(($($arg)*))?,
+                fc2: Dense(16), act2: $act $(($($arg)*))?,
+                out: Dense(5),
+            }
+        }
+    };
+}
+
+mlp!(MlpTanh, (default = "ap_fixed<16,6>"), Tanh);
+// The narrow fixtures asked hls4ml for narrower tables, which hls4ml 1.3 does not apply to
+// these activations: its generated `table_t` is `ap_fixed<18,8>` (the fixtures' `types`), which
+// is what the twins here declare.
+mlp!(
+    MlpTanhNarrow,
+    (
+        default = "ap_fixed<10,4>",
+        act1(table_size = 512),
+        act2(table_size = 512)
+    ),
+    Tanh
+);
+mlp!(MlpSoftplus, (default = "ap_fixed<16,6>"), Softplus);
+mlp!(
+    MlpSoftplusNarrow,
+    (
+        default = "ap_fixed<10,4>",
+        act1(table_size = 2048),
+        act2(table_size = 2048)
+    ),
+    Softplus
+);
+mlp!(MlpElu, (default = "ap_fixed<16,6>"), ELU(1.0));
+mlp!(
+    MlpEluNarrow,
+    (
+        default = "ap_fixed<10,4>",
+        act1(table_size = 256),
+        act2(table_size = 256)
+    ),
+    ELU(0.7)
+);
+mlp!(MlpSelu, (default = "ap_fixed<16,6>"), SELU);
+mlp!(MlpSeluNarrow, (default = "ap_fixed<10,4>"), SELU);
+mlp!(MlpLeaky, (default = "ap_fixed<16,6>"), LeakyReLU(0.1));
+mlp!(
+    MlpLeakyDefault,
+    (
+        default = "ap_fixed<16,6>",
+        act1(
+            result = "ap_fixed<16,6,AP_RND,AP_SAT>",
+            param = "ap_fixed<8,1,AP_RND>"
+        ),
+        act2(
+            result = "ap_fixed<16,6,AP_RND,AP_SAT>",
+            param = "ap_fixed<8,1,AP_RND>"
+        )
+    ),
+    LeakyReLU(0.3)
+);
+mlp!(
+    MlpPrelu,
+    (
+        default = "ap_fixed<16,6>",
+        act1(param = "ap_fixed<12,2,AP_RND>"),
+        act2(param = "ap_fixed<12,2,AP_RND>")
+    ),
+    PReLU(per_channel = true)
+);
+
+nn::network! {
+    /// A batch norm whose types are set stays a layer, as in hls4ml.
+    #[fixed(default = "ap_fixed<16,6>", bn1(result = "ap_fixed<16,6,AP_RND,AP_SAT>", scale = "ap_fixed<16,6>", bias = "ap_fixed<12,4,AP_RND>"))]
+    pub struct MlpBatchNorm {
+        input: [16],
+        fc1: Dense(32), bn1: BatchNorm1d, act1: ReLU,
+        fc2: Dense(16), act2: ReLU,
+        out: Dense(5),
+    }
+}
+
+has_fixed!(MlpTanh => MlpTanhFixed, MlpTanhNarrow => MlpTanhNarrowFixed, MlpSoftplus => MlpSoftplusFixed,
+    MlpSoftplusNarrow => MlpSoftplusNarrowFixed, MlpElu => MlpEluFixed, MlpEluNarrow => MlpEluNarrowFixed,
+    MlpSelu => MlpSeluFixed, MlpSeluNarrow => MlpSeluNarrowFixed, MlpLeaky => MlpLeakyFixed,
+    MlpLeakyDefault => MlpLeakyDefaultFixed, MlpPrelu => MlpPreluFixed, MlpBatchNorm => MlpBatchNormFixed);
+
+#[test]
+fn tanh_tables() {
+    parity!(MlpTanh, "mlp_tanh", None);
+    parity!(MlpTanhNarrow, "mlp_tanh_narrow", None);
+}
+
+#[test]
+fn softplus_tables() {
+    parity!(MlpSoftplus, "mlp_softplus", None);
+    parity!(MlpSoftplusNarrow, "mlp_softplus_narrow", None);
+}
+
+#[test]
+fn elu_tables_and_alpha() {
+    parity!(MlpElu, "mlp_elu", None);
+    parity!(MlpEluNarrow, "mlp_elu_narrow", None);
+}
+
+#[test]
+fn selu_tables() {
+    parity!(MlpSelu, "mlp_selu", None);
+    parity!(MlpSeluNarrow, "mlp_selu_narrow", None);
+}
+
+#[test]
+fn leaky_relu_slopes() {
+    parity!(MlpLeaky, "mlp_leaky_relu", None);
+    parity!(MlpLeakyDefault, "mlp_leaky_relu_default", None);
+}
+
+#[test]
+fn prelu_slopes() {
+    parity!(MlpPrelu, "mlp_prelu", None);
+}
+
+#[test]
+fn batch_norm_kept_as_a_layer() {
+    parity!(MlpBatchNorm, "mlp_batchnorm", None);
 }

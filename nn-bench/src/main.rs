@@ -43,6 +43,24 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 // The models, declared once in `nn-models` (as in benches/models.rs).
 
 nn_models::m1! { pub struct M1 }
+nn_models::m1! {
+    /// M1 with its fixed-point twin at hls4ml's default, `ap_fixed<16,6>` everywhere (each
+    /// product floored into a 16-bit wrap-around accumulator).
+    #[fixed(default = "ap_fixed<16,6>")]
+    pub struct M1Fixed16
+}
+nn_models::m1! {
+    /// M1's fixed-point twin with `ap_fixed<16,6>` data, weights, biases and results but
+    /// `ap_fixed<32,12>` accumulators, in which every product is exact.
+    #[fixed(
+        default = "ap_fixed<16,6>",
+        fc1(accum = "ap_fixed<32,12>"),
+        fc2(accum = "ap_fixed<32,12>"),
+        fc3(accum = "ap_fixed<32,12>"),
+        output(accum = "ap_fixed<32,12>"),
+    )]
+    pub struct M1Fixed16Acc32
+}
 nn_models::m2! { pub struct M2 }
 nn_models::m3! { pub struct M3 }
 nn_models::m4! { pub struct M4 }
@@ -453,6 +471,76 @@ fn int8_table(r: &Results, bytes: &[Int8Bytes]) -> String {
             b.f32_bytes,
             b.int8_bytes,
             b.int8_bytes as f64 / b.f32_bytes as f64
+        );
+    }
+    s
+}
+
+// ------------------------------------------------------------------------------------------------
+// nn's fixed-point twins (hls4ml's ap_fixed arithmetic, `#[fixed]`).
+
+/// The fixed-point configurations measured, as (impl, what it is).
+const FIXED_IMPLS: [(&str, &str); 2] = [
+    (
+        "nn-fixed16",
+        "ap_fixed<16,6> everywhere (hls4ml's default; products floored into 16-bit wrap-around accumulators)",
+    ),
+    (
+        "nn-fixed16-acc32",
+        "ap_fixed<16,6> data, weights, biases and results, ap_fixed<32,12> accumulators (exact products)",
+    ),
+];
+
+/// (a) and (b) of M1's fixed-point twin `$n` (`to_fixed()` of the same seeded network as nn's
+/// f32 M1), on one thread, recorded as `$imp`: the same input handling as `nn` (an `Input`
+/// built from the slice, converted to the input type, the softmax of the twin (hls4ml's tables)
+/// included, outputs converted to `f32`); (b) runs the 256 prepared inputs one after another.
+macro_rules! bench_fixed {
+    ($h:expr, $r:expr, $n:ident, $imp:expr) => {{
+        nn::set_threads(1);
+        let twin = $n::new(SEED).to_fixed();
+        let len = $n::INPUT_LEN;
+        let slice: Vec<f32> = inputs(1, len, SEED).remove(0);
+        let a = $h.latency(|| {
+            let x = nn::Input::<$n>::try_from(black_box(&slice[..])).unwrap();
+            black_box(twin.forward(&x));
+        });
+        $r.push($imp, "M1", 'a', a);
+        let xs: Vec<nn::Input<$n>> = inputs(THROUGHPUT_BATCH, len, THROUGHPUT_SEED)
+            .iter()
+            .map(|v| nn::Input::<$n>::try_from(&v[..]).unwrap())
+            .collect();
+        let mut ys = vec![nn::Output::<$n>::zeros(); THROUGHPUT_BATCH];
+        let b = $h.throughput(|| {
+            for (x, y) in black_box(&xs).iter().zip(ys.iter_mut()) {
+                *y = twin.forward(x);
+            }
+            black_box(&ys);
+        });
+        $r.push($imp, "M1", 'b', b);
+    }};
+}
+
+/// The fixed-point twins of M1 against nn's `f32` M1 measured in the same run.
+fn fixed_table(r: &Results) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| impl | types | (a) ns, f32 | (a) ns, fixed | fixed / f32 | (b) samples/s, f32 | (b) fixed | fixed / f32 |"
+    );
+    let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|");
+    for (imp, what) in FIXED_IMPLS {
+        let get = |imp: &str, m: char| r.get(imp, "M1", m).unwrap_or(f64::NAN);
+        let (fa, xa, fb, xb) = (get("nn", 'a'), get(imp, 'a'), get("nn", 'b'), get(imp, 'b'));
+        let _ = writeln!(
+            s,
+            "| {imp} | {what} | {} | {} | {:.2} | {} | {} | {:.2} |",
+            fmt_value('a', fa),
+            fmt_value('a', xa),
+            xa / fa,
+            fmt_value('b', fb),
+            fmt_value('b', xb),
+            xb / fb,
         );
     }
     s
@@ -884,7 +972,7 @@ fn json(r: &Results, peak: f64, isa: &str) -> String {
     for e in &r.entries {
         let threads = match e.imp {
             "nn-all-cores" => format!(", \"threads\": {}", all_cores()),
-            "nn" | "nn-int8" => ", \"threads\": 1".to_string(),
+            "nn" | "nn-int8" | "nn-fixed16" | "nn-fixed16-acc32" => ", \"threads\": 1".to_string(),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -965,24 +1053,36 @@ fn compiled_for() -> &'static str {
 struct Args {
     out: Option<String>,
     quick: bool,
+    /// Only these models (`--models M1,M3`); all when empty.
+    models: Vec<String>,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         out: None,
         quick: false,
+        models: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--out" => args.out = it.next(),
             "--quick" => args.quick = true,
+            "--models" => {
+                args.models = it
+                    .next()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|m| m.trim().to_string())
+                    .filter(|m| !m.is_empty())
+                    .collect()
+            }
             "-h" | "--help" => {
                 println!(
-                    "usage: nn-bench [--out FILE] [--quick]\n\n\
+                    "usage: nn-bench [--out FILE] [--quick] [--models M1,M2,...]\n\n\
                      Runs M1-M4 with nn, dfdx (M1), candle and tract and prints a table;\n\
                      --out FILE writes the figures as JSON; --quick shortens every measurement\n\
-                     (a smoke test, not for the record)."
+                     (a smoke test, not for the record); --models runs only the models named."
                 );
                 std::process::exit(0);
             }
@@ -1012,7 +1112,10 @@ fn run(args: Args) -> Res<()> {
         }
     };
     let t_start = Instant::now();
-    let ms = models();
+    let ms: Vec<Model> = models()
+        .into_iter()
+        .filter(|m| args.models.is_empty() || args.models.iter().any(|n| n == m.name))
+        .collect();
     let mut r = Results {
         entries: Vec::new(),
     };
@@ -1040,6 +1143,8 @@ fn run(args: Args) -> Res<()> {
             _ => bench_int8!(h, r, int8_bytes, M4, M4Int8, m.name),
         }
         if m.name == "M1" {
+            bench_fixed!(h, r, M1Fixed16, "nn-fixed16");
+            bench_fixed!(h, r, M1Fixed16Acc32, "nn-fixed16-acc32");
             bench_dfdx_m1(&h, &mut r);
         }
         if let Err(e) = peer_candle::bench(&h, &mut r, m) {
@@ -1087,6 +1192,10 @@ fn run(args: Args) -> Res<()> {
     }
     println!("\nnn's int8 twins (`quantize_int8`, impl `nn-int8`) against nn's f32, same run, one thread:\n");
     print!("{}", int8_table(&r, &int8_bytes));
+    if r.get("nn-fixed16", "M1", 'a').is_some() {
+        println!("\nnn's fixed-point twins of M1 (`#[fixed]`, hls4ml's ap_fixed arithmetic bit for bit, integer SIMD) against nn's f32, same run, one thread:\n");
+        print!("{}", fixed_table(&r));
+    }
     println!(
         "\nn/b: not built (dfdx 0.13's Conv2D and pooling need its `nightly` feature, and it has no Conv1d); \
          n/a: tract is inference-only.\n\

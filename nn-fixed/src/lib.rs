@@ -44,8 +44,12 @@
 use core::fmt;
 
 #[cfg(test)]
+mod fast_tests;
+#[cfg(test)]
 mod tests;
 
+pub mod activations;
+pub mod fast;
 pub mod ops;
 pub mod tables;
 

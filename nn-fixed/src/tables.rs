@@ -213,7 +213,7 @@ impl SoftmaxPrecision {
     /// The `inp_norm_t` hls4ml derives for the stable softmax (`core_templates.py` 320-329):
     /// `ap_ufixed<W - 1, I - 1>` of a signed input `ap_fixed<W, I>`, `ap_ufixed<W, I>` of an
     /// unsigned one (`AP_TRN`, `AP_WRAP`: a difference of `2^(I-1)` or more wraps).
-    pub fn hls4ml_inp_norm(input: Spec) -> Spec {
+    pub const fn hls4ml_inp_norm(input: Spec) -> Spec {
         let s = input.is_signed() as i16;
         Spec::ap_ufixed(input.width() - s as u8, input.int_bits() - s)
     }

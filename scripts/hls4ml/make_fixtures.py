@@ -15,7 +15,7 @@ For every case this script
    (same headers, same g++ flags as hls4ml's build_lib.sh) that loads every
    weight file with ``nnet::load_weights_from_txt`` exactly as the C
    simulation does and prints the values it got, and that builds the
-   sigmoid / softmax lookup tables with hls4ml's own ``init_*_table``
+   sigmoid / softmax / tanh / softplus / ELU / SELU lookup tables with hls4ml's own ``init_*_table``
    functions and the layer's config struct,
 5. writes ``<case>.json``.
 
@@ -56,6 +56,8 @@ ATTR_SLOTS = (
     "exp_table_t",
     "inv_table_t",
     "inv_inp_t",
+    "param_t",
+    "scale_t",
 )
 
 
@@ -103,6 +105,44 @@ def cnn(seed):
     model.get_layer("conv").set_weights([glorot(rng, 9, 36, (3, 3, 1, 4)), small_bias(rng, 4)])
     model.get_layer("fc").set_weights([glorot(rng, 36, 10, (36, 10)), small_bias(rng, 10)])
     return model
+
+
+def mlp(seed, act, bn=False):
+    """16 -> Dense 32 -> [BatchNormalization] -> ACT -> Dense 16 -> ACT -> Dense 5 (M1-shaped).
+
+    `act(name)` makes the Keras activation layer; PReLU alphas get seeded values in
+    [0.05, 0.5), the BatchNormalization seeded gamma, beta, moving mean and variance."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((16,), name="x_in")
+    x = keras.layers.Dense(32, name="fc1")(inp)
+    if bn:
+        x = keras.layers.BatchNormalization(name="bn1")(x)
+    x = act("act1")(x)
+    x = keras.layers.Dense(16, name="fc2")(x)
+    x = act("act2")(x)
+    x = keras.layers.Dense(5, name="out")(x)
+    model = keras.Model(inp, x, name="mlp")
+    rng = np.random.default_rng(seed)
+    for name, (n_in, n_out) in {"fc1": (16, 32), "fc2": (32, 16), "out": (16, 5)}.items():
+        model.get_layer(name).set_weights([glorot(rng, n_in, n_out, (n_in, n_out)), small_bias(rng, n_out)])
+    for name in ("act1", "act2"):
+        layer = model.get_layer(name)
+        if isinstance(layer, keras.layers.PReLU):
+            (alpha,) = layer.get_weights()
+            layer.set_weights([rng.uniform(0.05, 0.5, size=alpha.shape).astype(np.float32)])
+    if bn:
+        layer = model.get_layer("bn1")
+        gamma = rng.uniform(0.5, 2.0, size=32).astype(np.float32)
+        beta = rng.uniform(-0.5, 0.5, size=32).astype(np.float32)
+        mean = rng.uniform(-1.0, 1.0, size=32).astype(np.float32)
+        var = rng.uniform(0.25, 4.0, size=32).astype(np.float32)
+        layer.set_weights([gamma, beta, mean, var])
+    return model
+
+
+def activation(name):
+    """A factory for `mlp`: `keras.layers.Activation(name)`."""
+    return lambda layer_name: keras.layers.Activation(name, name=layer_name)
 
 
 # --------------------------------------------------------------------------- inputs
@@ -241,6 +281,116 @@ def cnn_fixed16_6():
     return dict(model=cnn(1805), inputs=cnn_inputs(1815), overrides={}, default=DEFAULT)
 
 
+# ---- activations and batch normalization (nn-fixed/src/activations.rs, tests/hls4ml_activations.rs)
+
+NARROW = "ap_fixed<10,4>"
+
+
+def act_overrides(**slots):
+    """The same precision overrides for both activation layers (act1, act2)."""
+    return {"act1": dict(slots), "act2": dict(slots)}
+
+
+def act_extra(**keys):
+    return {"act1": dict(keys), "act2": dict(keys)}
+
+
+@case
+def mlp_tanh():
+    """16-32-16-5 MLP with Tanh (hls4ml's table tanh over [-4, 4)), ap_fixed<16,6>, table ap_fixed<18,8>."""
+    return dict(model=mlp(1821, activation("tanh")), inputs=m1_inputs(1831),
+                overrides=act_overrides(table="ap_fixed<18,8>"), default=DEFAULT,
+                extra=act_extra(TableSize=1024))
+
+
+@case
+def mlp_tanh_narrow():
+    """Tanh MLP at ap_fixed<10,4>; 512-entry table of type ap_fixed<8,1,AP_RND,AP_SAT> (saturates near +-1)."""
+    return dict(model=mlp(1822, activation("tanh")), inputs=m1_inputs(1832),
+                overrides=act_overrides(table="ap_fixed<8,1,AP_RND,AP_SAT>"), default=NARROW,
+                extra=act_extra(TableSize=512))
+
+
+@case
+def mlp_leaky_relu():
+    """LeakyReLU(negative_slope=0.1), ap_fixed<16,6> everywhere (param_t too: 0.1 truncates)."""
+    act = lambda name: keras.layers.LeakyReLU(negative_slope=0.1, name=name)  # noqa: E731
+    return dict(model=mlp(1823, act), inputs=m1_inputs(1833), overrides={}, default=DEFAULT)
+
+
+@case
+def mlp_leaky_relu_default():
+    """Keras's default LeakyReLU (negative_slope=0.3); param_t ap_fixed<8,1,AP_RND>, result ap_fixed<16,6,AP_RND,AP_SAT>."""
+    act = lambda name: keras.layers.LeakyReLU(name=name)  # noqa: E731
+    overrides = act_overrides(param="ap_fixed<8,1,AP_RND>", result="ap_fixed<16,6,AP_RND,AP_SAT>")
+    return dict(model=mlp(1824, act), inputs=m1_inputs(1834), overrides=overrides, default=DEFAULT)
+
+
+@case
+def mlp_elu():
+    """ELU(alpha=1.0): 1024-entry table of exp(x) - 1 over (-8, 0], ap_fixed<16,6>, table ap_fixed<18,8>."""
+    act = lambda name: keras.layers.ELU(alpha=1.0, name=name)  # noqa: E731
+    return dict(model=mlp(1825, act), inputs=m1_inputs(1835), overrides=act_overrides(table="ap_fixed<18,8>"),
+                default=DEFAULT, extra=act_extra(TableSize=1024))
+
+
+@case
+def mlp_elu_narrow():
+    """ELU(alpha=0.7) at ap_fixed<10,4> (param_t too: 0.6875); table ap_fixed<10,2,AP_RND_CONV>, 256 entries."""
+    act = lambda name: keras.layers.ELU(alpha=0.7, name=name)  # noqa: E731
+    return dict(model=mlp(1826, act), inputs=m1_inputs(1836),
+                overrides=act_overrides(table="ap_fixed<10,2,AP_RND_CONV>"), default=NARROW,
+                extra=act_extra(TableSize=256))
+
+
+@case
+def mlp_selu():
+    """SELU: lambda * x (lambda an ap_ufixed<16,1>) for x >= 0, a 1024-entry table over (-8, 0] below."""
+    return dict(model=mlp(1827, activation("selu")), inputs=m1_inputs(1837),
+                overrides=act_overrides(table="ap_fixed<18,8>"), default=DEFAULT, extra=act_extra(TableSize=1024))
+
+
+@case
+def mlp_selu_narrow():
+    """SELU at ap_fixed<10,4>; table ap_fixed<10,2,AP_RND,AP_SAT>, 1024 entries."""
+    return dict(model=mlp(1828, activation("selu")), inputs=m1_inputs(1838),
+                overrides=act_overrides(table="ap_fixed<10,2,AP_RND,AP_SAT>"), default=NARROW,
+                extra=act_extra(TableSize=1024))
+
+
+@case
+def mlp_softplus():
+    """Softplus: 1024-entry table of log(exp(x) + 1) over [-8, 8), ap_fixed<16,6>, table ap_fixed<18,8>."""
+    return dict(model=mlp(1829, activation("softplus")), inputs=m1_inputs(1839),
+                overrides=act_overrides(table="ap_fixed<18,8>"), default=DEFAULT, extra=act_extra(TableSize=1024))
+
+
+@case
+def mlp_softplus_narrow():
+    """Softplus at ap_fixed<10,4>; table ap_fixed<10,4,AP_RND,AP_SAT> (saturates at the top), 2048 entries."""
+    return dict(model=mlp(1830, activation("softplus")), inputs=m1_inputs(1840),
+                overrides=act_overrides(table="ap_fixed<10,4,AP_RND,AP_SAT>"), default=NARROW,
+                extra=act_extra(TableSize=2048))
+
+
+@case
+def mlp_prelu():
+    """PReLU (one alpha per unit, seeded in [0.05, 0.5)), ap_fixed<16,6>; param_t ap_fixed<12,2,AP_RND>."""
+    act = lambda name: keras.layers.PReLU(name=name)  # noqa: E731
+    overrides = act_overrides(param="ap_fixed<12,2,AP_RND>")
+    return dict(model=mlp(1841, act), inputs=m1_inputs(1851), overrides=overrides, default=DEFAULT)
+
+
+@case
+def mlp_batchnorm():
+    """Dense 32 -> BatchNormalization -> ReLU -> ...: hls4ml keeps the BN (explicit Dense result type);
+    scale_t ap_fixed<16,6>, bias_t ap_fixed<12,4,AP_RND>, result ap_fixed<16,6,AP_RND,AP_SAT>."""
+    overrides = {"bn1": {"scale": "ap_fixed<16,6>", "bias": "ap_fixed<12,4,AP_RND>",
+                         "result": "ap_fixed<16,6,AP_RND,AP_SAT>"}}
+    return dict(model=mlp(1842, activation("relu"), bn=True), inputs=m1_inputs(1852), overrides=overrides,
+                default=DEFAULT)
+
+
 # --------------------------------------------------------------------------- hls4ml
 
 
@@ -326,7 +476,7 @@ def layer_info(layer, defs):
     for key in ("activation", "table_size", "implementation", "strategy", "n_in", "n_out",
                 "pool_op", "pool_height", "pool_width", "stride_height", "stride_width",
                 "filt_height", "filt_width", "n_chan", "n_filt", "in_height", "in_width",
-                "out_height", "out_width", "padding", "data_format"):
+                "out_height", "out_width", "padding", "data_format", "activ_param"):
         v = layer.get_attr(key)
         if v is not None:
             info[key] = v if isinstance(v, (int, float, str, bool)) else str(v)
@@ -400,6 +550,14 @@ def dump_program(hls_model, layers):
                 "    {",
                 f"        static {cfg}::table_t t[{cfg}::table_size];",
                 f"        nnet::init_sigmoid_table<{cfg}, {cfg}::table_size>(t);",
+                f'        pr("table:{info["name"]}:table", t, {cfg}::table_size);',
+                "    }",
+            ]
+        elif info.get("activation") in ("tanh", "softplus", "elu", "selu"):
+            lines += [
+                "    {",
+                f"        static {cfg}::table_t t[{cfg}::table_size];",
+                f"        nnet::init_{info['activation']}_table<{cfg}, {cfg}::table_size>(t);",
                 f'        pr("table:{info["name"]}:table", t, {cfg}::table_size);',
                 "    }",
             ]
@@ -481,6 +639,14 @@ def run_case(name, spec, work_dir, out_dir, flags):
             }
         if weights:
             info["params"] = weights
+        if info["class"] == "BatchNormalization":
+            # Keras's own parameters (float32), from which hls4ml computed scale and bias.
+            keras_bn = model.get_layer(info["name"])
+            info["keras_batchnorm"] = {
+                "epsilon": float(keras_bn.epsilon),
+                **{v.name: [float(a) for a in np.asarray(v.numpy(), dtype=np.float32).ravel()]
+                   for v in keras_bn.weights},
+            }
         for key, table in dumped.items():
             parts = key.split(":")
             if parts[0] == "table" and parts[1] == info["name"]:

@@ -22,6 +22,7 @@ pub mod compare;
 pub mod fd;
 pub mod fixtures;
 pub mod geometry;
+pub mod hls4ml;
 pub mod nets;
 pub mod network_fd;
 pub mod parity;

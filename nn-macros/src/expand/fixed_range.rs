@@ -14,7 +14,7 @@ use proc_macro2::Span;
 
 use nn_fixed::{Fixed, Overflow, Spec};
 
-use super::fixed::{Plan, Step};
+use super::fixed_plan::{Plan, Step};
 use crate::layers::{Layer, LayerKind};
 use crate::model::{Network, OpKind};
 use crate::shape::Shape;
@@ -310,51 +310,9 @@ pub fn analyze(
         let mut accum_range = None;
         let y: Vec<Iv> = match step {
             Step::Dense { p, .. } | Step::Conv { p, .. } => {
-                if autos.contains(&"weight") || autos.contains(&"bias") {
-                    let w = cx.tensor(&format!("{}.weight", l.name)).unwrap_or_default();
-                    let b = cx.tensor(&format!("{}.bias", l.name)).unwrap_or_default();
-                    let span = |t: &[f32]| {
-                        t.iter()
-                            .fold((0f64, 0f64), |a, &v| (a.0.min(v as f64), a.1.max(v as f64)))
-                    };
-                    if autos.contains(&"weight") {
-                        p[0] = fit(span(w), p[0]).unwrap_or(p[0]);
-                    }
-                    if autos.contains(&"bias") {
-                        p[1] = fit(span(b), p[1]).unwrap_or(p[1]);
-                    }
-                }
-                let (w, b) = quantized(&cx, l, p[0], p[1]);
-                let mut sums = Vec::new();
-                for (o, t) in taps(l) {
-                    let mut s = (b[o], b[o]);
-                    for (wi, xi) in t {
-                        let (wv, iv) = (w.get(wi).copied().unwrap_or(0.0), x[xi]);
-                        let (a, c) = (wv * iv.0, wv * iv.1);
-                        s = (s.0 + a.min(c), s.1 + a.max(c));
-                    }
-                    // Each product truncated into the accumulator loses less than one unit.
-                    let n = l.input.len() as f64;
-                    sums.push((s.0 - n * p[2].ulp(), s.1 + n * p[2].ulp()));
-                }
-                let all = sums
-                    .iter()
-                    .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
-                if autos.contains(&"accum") {
-                    p[2] = fit(all, p[2]).unwrap_or(p[2]);
-                }
-                cx.check(l, "sums", all, p[2]);
-                accum_range = Some(all);
-                let sums: Vec<Iv> = sums.into_iter().map(|s| cast(s, p[2])).collect();
-                let res_all = sums
-                    .iter()
-                    .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
-                if autos.contains(&"result") {
-                    p[3] = fit(res_all, p[3]).unwrap_or(p[3]);
-                }
-                cx.check(l, "results", res_all, p[3]);
-                *out_spec = p[3];
-                sums.into_iter().map(|s| cast(s, p[3])).collect()
+                let (y, acc) = dense_like(&mut cx, l, p, &autos, &x, out_spec);
+                accum_range = Some(acc);
+                y
             }
             Step::Relu { out } => {
                 let r: Vec<Iv> = x.iter().map(|v| (v.0.max(0.0), v.1.max(0.0))).collect();
@@ -368,47 +326,7 @@ pub fn analyze(
                 *out_spec = *out;
                 r.into_iter().map(|v| cast(v, *out)).collect()
             }
-            Step::Pool { avg, p, .. } => {
-                let wins = windows(l);
-                let r: Vec<Iv> = wins
-                    .iter()
-                    .map(|cells| {
-                        let lo = cells.iter().map(|&c| x[c].0);
-                        let hi = cells.iter().map(|&c| x[c].1);
-                        match avg {
-                            None => (lo.fold(f64::MIN, f64::max), hi.fold(f64::MIN, f64::max)),
-                            Some(_) => (lo.sum::<f64>(), hi.sum::<f64>()),
-                        }
-                    })
-                    .collect();
-                let all = r
-                    .iter()
-                    .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
-                if autos.contains(&"accum") {
-                    p[0] = fit(all, p[0]).unwrap_or(p[0]);
-                }
-                cx.check(l, "sums", all, p[0]);
-                let r: Vec<Iv> = r
-                    .into_iter()
-                    .zip(&wins)
-                    .map(|(v, cells)| match avg {
-                        Some(_) => {
-                            let n = cells.len().max(1) as f64;
-                            (v.0 / n, v.1 / n)
-                        }
-                        None => v,
-                    })
-                    .collect();
-                let res = r
-                    .iter()
-                    .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
-                if autos.contains(&"result") {
-                    p[1] = fit(res, p[1]).unwrap_or(p[1]);
-                }
-                cx.check(l, "results", res, p[1]);
-                *out_spec = p[1];
-                r.into_iter().map(|v| cast(v, p[1])).collect()
-            }
+            Step::Pool { avg, p, .. } => pool(&mut cx, l, *avg, p, &autos, &x, out_spec),
             Step::Sigmoid { out, .. } => {
                 cx.check(l, "results", (0.0, 1.0), *out);
                 vec![(0.0, 1.0); x.len()]
@@ -420,6 +338,12 @@ pub fn analyze(
                 *out_spec = specs[op.inputs[0]];
                 x
             }
+            // The other activations and batch norm: their outputs bounded by their types (not
+            // checked: they saturate or stay within their tables in hls4ml's arithmetic).
+            Step::Table { out, .. }
+            | Step::LeakyRelu { out, .. }
+            | Step::Prelu { out, .. }
+            | Step::BatchNorm { out, .. } => vec![bounds(*out); x.len()],
         };
         specs[op.output] = *out_spec;
         let all = y
@@ -437,4 +361,116 @@ pub fn analyze(
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// A Dense layer's or convolution's sums and results; `"auto"` types chosen, wrap-arounds
+/// checked. Returns the results' intervals and the sums' range.
+fn dense_like(
+    cx: &mut Ctx,
+    l: &Layer,
+    p: &mut [Spec; 4],
+    autos: &[&str],
+    x: &[Iv],
+    out_spec: &mut Spec,
+) -> (Vec<Iv>, Iv) {
+    if autos.contains(&"weight") || autos.contains(&"bias") {
+        let w = cx.tensor(&format!("{}.weight", l.name)).unwrap_or_default();
+        let b = cx.tensor(&format!("{}.bias", l.name)).unwrap_or_default();
+        let span = |t: &[f32]| {
+            t.iter()
+                .fold((0f64, 0f64), |a, &v| (a.0.min(v as f64), a.1.max(v as f64)))
+        };
+        if autos.contains(&"weight") {
+            p[0] = fit(span(w), p[0]).unwrap_or(p[0]);
+        }
+        if autos.contains(&"bias") {
+            p[1] = fit(span(b), p[1]).unwrap_or(p[1]);
+        }
+    }
+    let (w, b) = quantized(cx, l, p[0], p[1]);
+    let mut sums = Vec::new();
+    for (o, t) in taps(l) {
+        let mut s = (b[o], b[o]);
+        for (wi, xi) in t {
+            let (wv, iv) = (w.get(wi).copied().unwrap_or(0.0), x[xi]);
+            let (a, c) = (wv * iv.0, wv * iv.1);
+            s = (s.0 + a.min(c), s.1 + a.max(c));
+        }
+        // Each product truncated into the accumulator loses less than one unit.
+        let n = l.input.len() as f64;
+        sums.push((s.0 - n * p[2].ulp(), s.1 + n * p[2].ulp()));
+    }
+    let all = sums
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    if autos.contains(&"accum") {
+        p[2] = fit(all, p[2]).unwrap_or(p[2]);
+    }
+    cx.check(l, "sums", all, p[2]);
+    let accum_range = all;
+    let sums: Vec<Iv> = sums.into_iter().map(|s| cast(s, p[2])).collect();
+    let res_all = sums
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    if autos.contains(&"result") {
+        p[3] = fit(res_all, p[3]).unwrap_or(p[3]);
+    }
+    cx.check(l, "results", res_all, p[3]);
+    *out_spec = p[3];
+    (
+        sums.into_iter().map(|s| cast(s, p[3])).collect(),
+        accum_range,
+    )
+}
+
+/// A pooling layer's results (and an average's sums); `"auto"` types chosen, wrap-arounds
+/// checked.
+fn pool(
+    cx: &mut Ctx,
+    l: &Layer,
+    avg: Option<bool>,
+    p: &mut [Spec; 2],
+    autos: &[&str],
+    x: &[Iv],
+    out_spec: &mut Spec,
+) -> Vec<Iv> {
+    let wins = windows(l);
+    let r: Vec<Iv> = wins
+        .iter()
+        .map(|cells| {
+            let lo = cells.iter().map(|&c| x[c].0);
+            let hi = cells.iter().map(|&c| x[c].1);
+            match avg {
+                None => (lo.fold(f64::MIN, f64::max), hi.fold(f64::MIN, f64::max)),
+                Some(_) => (lo.sum::<f64>(), hi.sum::<f64>()),
+            }
+        })
+        .collect();
+    let all = r
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    if autos.contains(&"accum") {
+        p[0] = fit(all, p[0]).unwrap_or(p[0]);
+    }
+    cx.check(l, "sums", all, p[0]);
+    let r: Vec<Iv> = r
+        .into_iter()
+        .zip(&wins)
+        .map(|(v, cells)| match avg {
+            Some(_) => {
+                let n = cells.len().max(1) as f64;
+                (v.0 / n, v.1 / n)
+            }
+            None => v,
+        })
+        .collect();
+    let res = r
+        .iter()
+        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    if autos.contains(&"result") {
+        p[1] = fit(res, p[1]).unwrap_or(p[1]);
+    }
+    cx.check(l, "results", res, p[1]);
+    *out_spec = p[1];
+    r.into_iter().map(|v| cast(v, p[1])).collect()
 }

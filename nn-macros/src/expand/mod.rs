@@ -12,7 +12,11 @@
 
 mod fields;
 pub mod fixed;
+mod fixed_acts;
+mod fixed_plan;
 mod fixed_range;
+mod fixed_steps;
+mod fixed_tokens;
 mod fold;
 mod inference;
 mod inherent;

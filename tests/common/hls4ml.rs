@@ -1,0 +1,192 @@
+//! The hls4ml C-simulation fixtures (`tests/fixtures/hls4ml/`, written by
+//! `scripts/hls4ml/make_fixtures.py`): reading them, and loading their Keras weights into a
+//! network declared with the same layers.
+
+use nn::prelude::*;
+use serde_json::Value;
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/hls4ml/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// A C99 hex float (`-0x1.8p+1`), exactly.
+pub fn hex_f64(s: &str) -> f64 {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let s = s.strip_prefix("0x").unwrap();
+    let (mant, exp) = s.split_once('p').unwrap();
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    let digits = format!("{int}{frac}");
+    let m = u64::from_str_radix(&digits, 16).unwrap();
+    let e: i32 = exp.parse::<i32>().unwrap() - 4 * frac.len() as i32;
+    let v = m as f64 * 2f64.powi(e);
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// The fixture's Keras weights as a PyTorch state dict for `N`: Dense `[in][out]` -> `[out][in]`,
+/// Conv2D `[kh][kw][in][out]` -> `[out][in][kh][kw]`; a Dense after a Flatten of `[h][w][c]`
+/// (Keras) gets its rows in nn's `[c][h][w]` order.
+pub fn load<N: SafeTensors>(f: &Value, flatten_hwc: Option<(usize, usize, usize)>) -> N {
+    let mut tensors = Vec::new();
+    for layer in f["layers"].as_array().unwrap() {
+        let Some(params) = layer.get("params") else {
+            continue;
+        };
+        let name = layer["name"].as_str().unwrap();
+        let f32s = |v: &Value| -> Vec<f32> {
+            v["keras_f32"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        };
+        if let Some(alpha) = params.get("param") {
+            // PReLU: one slope per value.
+            let a = f32s(alpha);
+            tensors.push(nn::NamedTensor {
+                name: format!("{name}.weight"),
+                shape: vec![a.len()],
+                data: a,
+            });
+            continue;
+        }
+        if let Some(scale) = params.get("scale") {
+            // hls4ml's batch norm `x * scale + bias` (scale and bias folded from Keras's
+            // parameters in f32): gamma = scale, beta = bias, mean 0 and a variance that makes
+            // sqrt(var + 1e-5) exactly 1 in f32.
+            let (sc, bi) = (f32s(scale), f32s(&params["bias"]));
+            let var = 1.0f32 - 1e-5;
+            assert_eq!((var + 1e-5f32).sqrt(), 1.0);
+            let c = sc.len();
+            tensors.push(nn::NamedTensor {
+                name: format!("{name}.weight"),
+                shape: vec![c],
+                data: sc,
+            });
+            tensors.push(nn::NamedTensor {
+                name: format!("{name}.bias"),
+                shape: vec![c],
+                data: bi,
+            });
+            tensors.push(nn::NamedTensor {
+                name: format!("{name}.running_mean"),
+                shape: vec![c],
+                data: vec![0.0; c],
+            });
+            tensors.push(nn::NamedTensor {
+                name: format!("{name}.running_var"),
+                shape: vec![c],
+                data: vec![var; c],
+            });
+            continue;
+        }
+        let w = &params["weight"];
+        let shape: Vec<usize> = w["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect();
+        let data: Vec<f32> = w["keras_f32"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        let (torch_shape, torch) = match shape.as_slice() {
+            [n_in, n_out] => {
+                let mut t = vec![0f32; n_in * n_out];
+                for i in 0..*n_in {
+                    // Row `i` of Keras's flattened [h][w][c] input is nn's [c][h][w] row `j`.
+                    let j = match flatten_hwc {
+                        Some((c, h, wd)) if n_in == &(c * h * wd) => {
+                            let (hh, rest) = (i / (wd * c), i % (wd * c));
+                            let (ww, cc) = (rest / c, rest % c);
+                            (cc * h + hh) * wd + ww
+                        }
+                        _ => i,
+                    };
+                    for o in 0..*n_out {
+                        t[o * n_in + j] = data[i * n_out + o];
+                    }
+                }
+                (vec![*n_out, *n_in], t)
+            }
+            [kh, kw, ci, co] => {
+                let mut t = vec![0f32; kh * kw * ci * co];
+                for a in 0..*kh {
+                    for b in 0..*kw {
+                        for c in 0..*ci {
+                            for o in 0..*co {
+                                t[((o * ci + c) * kh + a) * kw + b] =
+                                    data[((a * kw + b) * ci + c) * co + o];
+                            }
+                        }
+                    }
+                }
+                (vec![*co, *ci, *kh, *kw], t)
+            }
+            other => panic!("weight shape {other:?}"),
+        };
+        tensors.push(nn::NamedTensor {
+            name: format!("{name}.weight"),
+            shape: torch_shape,
+            data: torch,
+        });
+        let b = &params["bias"];
+        let bias: Vec<f32> = b["keras_f32"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap() as f32)
+            .collect();
+        tensors.push(nn::NamedTensor {
+            name: format!("{name}.bias"),
+            shape: vec![bias.len()],
+            data: bias,
+        });
+    }
+    let bytes = nn::safetensors_bytes(&tensors).unwrap();
+    N::from_safetensors_bytes(&bytes, "fixture", Layout::PyTorch).unwrap()
+}
+
+pub fn inputs(f: &Value) -> Vec<Vec<f64>> {
+    f["inputs_hex"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| hex_f64(v.as_str().unwrap()))
+                .collect()
+        })
+        .collect()
+}
+
+pub fn expected(f: &Value) -> Vec<Vec<i64>> {
+    f["outputs_raw"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_i64().unwrap())
+                .collect()
+        })
+        .collect()
+}
