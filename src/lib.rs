@@ -49,8 +49,8 @@ pub mod prelude {
     pub use crate::network;
     #[cfg(feature = "std")]
     pub use nn_core::{
-        accuracy, evaluate, CsvOptions, Dataset, Error, Evaluation, History, Layout, Metrics, Onnx,
-        SafeTensors, Schedule, Standardizer, Trainer,
+        accuracy, evaluate, CsvOptions, Dataset, Error, Evaluation, FakeQuant, History, Layout,
+        Metrics, Onnx, SafeTensors, Schedule, Standardizer, Trainer,
     };
     #[cfg(feature = "alloc")]
     pub use nn_core::{Adam, Optimizer, Sgd, Trainable};

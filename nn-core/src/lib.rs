@@ -104,6 +104,8 @@ pub use train::metrics::{accuracy, evaluate, Confusion, Evaluation, Metrics};
 #[cfg(feature = "std")]
 pub use train::onnx::Onnx;
 #[cfg(feature = "std")]
+pub use train::qat::{fake_fixed, fake_int8, fake_quantize, FakeQuant, FakeQuantize, ParamTensor};
+#[cfg(feature = "std")]
 pub use train::schedule::Schedule;
 #[cfg(feature = "std")]
 pub use train::trainer::{Checkpoint, CheckpointWriter, NoCheckpoint, Trainer};

@@ -15,6 +15,7 @@ use super::error::Error;
 use super::history::{EpochRecord, History};
 use super::io::{safetensors_bytes, StateDict};
 use super::metrics::{check_targets, evaluate_slices, Metrics};
+use super::qat::{FakeQuantize, Qat};
 use super::schedule::{Schedule, Scheduler};
 use crate::init::Rng;
 use crate::layers::{FieldInfo, Layout};
@@ -25,6 +26,7 @@ use crate::optim::Optimizer;
 use crate::tensor::ShapeName;
 use crate::trainable::{zeroed_batch, Trainable};
 use std::boxed::Box;
+use std::sync::Arc;
 
 /// Trains a network with mini-batches of `B` samples.
 ///
@@ -102,6 +104,7 @@ struct Settings {
     progress: bool,
     validation_fraction: Option<f32>,
     schedule: Schedule,
+    quantizer: Option<Arc<dyn FakeQuantize>>,
 }
 
 impl<O: Optimizer, L> Trainer<O, L, 32, NoCheckpoint> {
@@ -119,6 +122,7 @@ impl<O: Optimizer, L> Trainer<O, L, 32, NoCheckpoint> {
                 progress: true,
                 validation_fraction: None,
                 schedule: Schedule::Constant,
+                quantizer: None,
             },
             checkpoint: NoCheckpoint,
         }
@@ -198,6 +202,30 @@ impl<O: Optimizer, L, const B: usize, C: CheckpointWriter> Trainer<O, L, B, C> {
     /// when `fit` starts is the initial rate.
     pub fn schedule(mut self, schedule: Schedule) -> Self {
         self.settings.schedule = schedule;
+        self
+    }
+    /// Quantization-aware training: every step runs forward and backward with the parameters
+    /// quantized by `quantizer` and applies the gradient to the f32 master parameters (the
+    /// straight-through estimator); validation evaluates the quantized parameters, so early
+    /// stopping and the checkpoint keep the epoch whose quantized network validates best, and
+    /// after `fit` the network holds that epoch's master parameters (`to_fixed()` or
+    /// `quantize_int8` quantize them as training did). See [`FakeQuantize`](crate::FakeQuantize)
+    /// and [`FakeQuant`](crate::FakeQuant): weights and biases are quantized, activations are
+    /// not.
+    ///
+    /// ```no_run
+    /// # use nn_core::*;
+    /// # fn demo<N: Trainable>(net: &mut N, train: &Dataset<Input<N>, usize>)
+    /// # -> Result<(), Error> where CrossEntropy: Loss<N::OutputShape, Target = usize> {
+    /// let spec = fixed_point::Spec::parse("ap_fixed<6,2,AP_RND_CONV,AP_SAT>").unwrap();
+    /// Trainer::new(Adam::new(1e-3), CrossEntropy)
+    ///     .quantization_aware(FakeQuant::fixed(spec)) // or FakeQuant::int8()
+    ///     .epochs(5)
+    ///     .fit(net, train, None)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn quantization_aware(mut self, quantizer: impl FakeQuantize + 'static) -> Self {
+        self.settings.quantizer = Some(Arc::new(quantizer));
         self
     }
     /// The optimizer (for example to change the learning rate between calls to `fit`).
@@ -380,6 +408,8 @@ where
     let mut x = zeroed_batch::<N::InputShape, B>();
     let mut cache = N::new_cache::<B>();
     let mut grads: Box<N::Gradients> = Default::default();
+    // Quantization-aware training: the master parameters while the network holds quantized ones.
+    let mut qat = settings.quantizer.as_deref().map(|q| Qat::new(q, net));
 
     for epoch in 1..=settings.epochs {
         let learning_rate = scheduler.rate(epoch);
@@ -394,6 +424,9 @@ where
             }
             targets.clear();
             targets.extend(idx.map(|i| train.y[i].clone()));
+            if let Some(q) = &mut qat {
+                q.quantize(net);
+            }
             net.forward_train_into(&x, &mut cache);
             let pred = if on_logits {
                 N::cache_logits(&cache)
@@ -402,6 +435,9 @@ where
             };
             let step_loss = loss.loss_grad(&pred[..], &targets, &mut grad[..]);
             if !step_loss.is_finite() {
+                if let Some(q) = &mut qat {
+                    q.restore(net);
+                }
                 bar.abandon();
                 return Err(Error::NonFinite {
                     epoch,
@@ -423,13 +459,22 @@ where
             } else {
                 net.backward_into(&mut cache, &grad, &mut grads);
             }
+            if let Some(q) = &mut qat {
+                q.restore(net); // the straight-through estimator: the gradient goes to the master
+            }
             optimizer.step(net, &grads);
         }
         let train_loss = (loss_sum / counted as f64) as f32;
         let train_accuracy = classified.then(|| correct as f32 / counted as f32);
         let val = match validation {
             Some(v) => {
+                if let Some(q) = &mut qat {
+                    q.quantize(net);
+                }
                 let m = evaluate_slices(net, loss, v.x, v.y, false).metrics();
+                if let Some(q) = &mut qat {
+                    q.restore(net);
+                }
                 if !m.loss.is_finite() {
                     bar.abandon();
                     return Err(Error::NonFinite {
