@@ -205,6 +205,7 @@ pub fn read(
     let rounding = match metadata.get("rounding").map(String::as_str) {
         Some("FixedPoint") => "FixedPoint",
         Some("Double") => "Double",
+        Some("Onnx") => "Onnx",
         Some(other) => {
             push(format!("the `rounding` metadata of `{path}` is `{other}`; expected `FixedPoint` or `Double`"));
             "FixedPoint"

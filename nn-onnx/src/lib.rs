@@ -4,8 +4,8 @@
 //! (as `prost` derive structs, in [`proto`]), and a decoded, checked view of a model
 //! ([`Model`]): its opsets, graph inputs and outputs ([`ValueInfo`], with symbolic dimensions
 //! such as a dynamic batch kept by name), nodes ([`Node`], attributes as [`Attribute`]) and
-//! initializers decoded to `f32` or `i64` ([`Tensor`]). Mapping operators to `nn` layers is not
-//! done here.
+//! initializers decoded to `f32`, `i64`, or the `i8`/`u8`/`i32` of quantized models
+//! ([`Tensor`]). Mapping operators to `nn` layers is not done here.
 //!
 //! ```
 //! use nn_onnx::{Attribute, Model, Node, Tensor, ValueInfo};

@@ -17,7 +17,7 @@ use crate::tensor::Tensor;
 /// checks first, so that whatever this crate writes, it reads back.
 ///
 /// The checks: an `ai.onnx` opset is imported and IR version is at least 3; every initializer
-/// decodes (`FLOAT` or `INT64`, as many values as its dims say); graph inputs and outputs are
+/// decodes (`FLOAT`, `INT64`, `INT8`, `UINT8` or `INT32`, as many values as its dims say); graph inputs and outputs are
 /// tensors with a known element type; names of initializers and values are unique; every node
 /// has an operator, its attributes decode, each of its inputs is a graph input, an initializer or
 /// an output of an earlier node (ONNX stores nodes in topological order), and its domain is

@@ -8,8 +8,9 @@ pub type ElemType = DataType;
 
 /// A constant tensor: an initializer (a weight, a bias, a Reshape shape) or an attribute value.
 ///
-/// Only `FLOAT` (decoded to `f32`) and `INT64` tensors are supported; reading any other element
-/// type is an [`OnnxError::DataType`] naming the tensor.
+/// `FLOAT` (decoded to `f32`), `INT64`, and the integer types of quantized models (`INT8`,
+/// `UINT8`, `INT32`: weights, zero points and biases of a QDQ graph) are supported; reading any
+/// other element type is an [`OnnxError::DataType`] naming the tensor.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tensor {
     /// The tensor's name (the name nodes use to refer to an initializer; may be empty for an
@@ -29,6 +30,52 @@ pub enum TensorData {
     Float(Vec<f32>),
     /// `INT64` values (Reshape shapes, Slice starts, ...).
     Int64(Vec<i64>),
+    /// `INT8` values (quantized weights and zero points).
+    Int8(Vec<i8>),
+    /// `UINT8` values (quantized weights and zero points).
+    Uint8(Vec<u8>),
+    /// `INT32` values (quantized biases and their zero points).
+    Int32(Vec<i32>),
+}
+
+impl TensorData {
+    /// The element type of the values.
+    pub fn elem_type(&self) -> ElemType {
+        match self {
+            TensorData::Float(_) => DataType::Float,
+            TensorData::Int64(_) => DataType::Int64,
+            TensorData::Int8(_) => DataType::Int8,
+            TensorData::Uint8(_) => DataType::Uint8,
+            TensorData::Int32(_) => DataType::Int32,
+        }
+    }
+
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            TensorData::Float(v) => v.len(),
+            TensorData::Int64(v) => v.len(),
+            TensorData::Int8(v) => v.len(),
+            TensorData::Uint8(v) => v.len(),
+            TensorData::Int32(v) => v.len(),
+        }
+    }
+
+    /// Whether there is no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values as little-endian bytes (`raw_data`).
+    fn raw(&self) -> Vec<u8> {
+        match self {
+            TensorData::Float(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::Int64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            TensorData::Int8(v) => v.iter().map(|&x| x as u8).collect(),
+            TensorData::Uint8(v) => v.clone(),
+            TensorData::Int32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        }
+    }
 }
 
 impl Tensor {
@@ -50,6 +97,36 @@ impl Tensor {
         Tensor::new(name.into(), dims, TensorData::Int64(data))
     }
 
+    /// An `i8` tensor (`INT8`); an error if `data` does not hold `dims.iter().product()`
+    /// values.
+    pub fn int8(
+        name: impl Into<String>,
+        dims: &[usize],
+        data: Vec<i8>,
+    ) -> Result<Tensor, OnnxError> {
+        Tensor::new(name.into(), dims, TensorData::Int8(data))
+    }
+
+    /// A `u8` tensor (`UINT8`); an error if `data` does not hold `dims.iter().product()`
+    /// values.
+    pub fn uint8(
+        name: impl Into<String>,
+        dims: &[usize],
+        data: Vec<u8>,
+    ) -> Result<Tensor, OnnxError> {
+        Tensor::new(name.into(), dims, TensorData::Uint8(data))
+    }
+
+    /// An `i32` tensor (`INT32`); an error if `data` does not hold `dims.iter().product()`
+    /// values.
+    pub fn int32(
+        name: impl Into<String>,
+        dims: &[usize],
+        data: Vec<i32>,
+    ) -> Result<Tensor, OnnxError> {
+        Tensor::new(name.into(), dims, TensorData::Int32(data))
+    }
+
     fn new(name: String, dims: &[usize], data: TensorData) -> Result<Tensor, OnnxError> {
         let tensor = Tensor {
             name,
@@ -60,20 +137,14 @@ impl Tensor {
         Ok(tensor)
     }
 
-    /// The element type: `FLOAT` or `INT64`.
+    /// The element type: `FLOAT`, `INT64`, `INT8`, `UINT8` or `INT32`.
     pub fn elem_type(&self) -> ElemType {
-        match self.data {
-            TensorData::Float(_) => DataType::Float,
-            TensorData::Int64(_) => DataType::Int64,
-        }
+        self.data.elem_type()
     }
 
     /// The number of values.
     pub fn len(&self) -> usize {
-        match &self.data {
-            TensorData::Float(v) => v.len(),
-            TensorData::Int64(v) => v.len(),
-        }
+        self.data.len()
     }
 
     /// Whether the tensor holds no value (a dimension is 0).
@@ -81,19 +152,43 @@ impl Tensor {
         self.len() == 0
     }
 
-    /// The `f32` values, or `None` for an `INT64` tensor.
+    /// The `f32` values, or `None` for a tensor of another element type.
     pub fn as_f32(&self) -> Option<&[f32]> {
         match &self.data {
             TensorData::Float(v) => Some(v),
-            TensorData::Int64(_) => None,
+            _ => None,
         }
     }
 
-    /// The `i64` values, or `None` for a `FLOAT` tensor.
+    /// The `i64` values, or `None` for a tensor of another element type.
     pub fn as_i64(&self) -> Option<&[i64]> {
         match &self.data {
             TensorData::Int64(v) => Some(v),
-            TensorData::Float(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The `i8` values, or `None` for a tensor of another element type.
+    pub fn as_i8(&self) -> Option<&[i8]> {
+        match &self.data {
+            TensorData::Int8(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The `u8` values, or `None` for a tensor of another element type.
+    pub fn as_u8(&self) -> Option<&[u8]> {
+        match &self.data {
+            TensorData::Uint8(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The `i32` values, or `None` for a tensor of another element type.
+    pub fn as_i32(&self) -> Option<&[i32]> {
+        match &self.data {
+            TensorData::Int32(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -119,7 +214,9 @@ impl Tensor {
     }
 
     /// Decodes a `TensorProto`: `FLOAT` from `raw_data` (little-endian) or `float_data`, `INT64`
-    /// from `raw_data` or `int64_data`. `what` names an unnamed tensor in errors.
+    /// from `raw_data` or `int64_data`, `INT8`, `UINT8` and `INT32` from `raw_data` or
+    /// `int32_data` (where onnx.proto stores them, one value per entry). `what` names an unnamed
+    /// tensor in errors.
     pub fn from_proto(t: &proto::TensorProto, what: &str) -> Result<Tensor, OnnxError> {
         let name = t.name.clone().unwrap_or_default();
         let label = if name.is_empty() { what } else { &name };
@@ -133,19 +230,25 @@ impl Tensor {
             problem,
         };
         let dtype = match dtype {
-            Some(d @ (DataType::Float | DataType::Int64)) => d,
+            Some(
+                d @ (DataType::Float
+                | DataType::Int64
+                | DataType::Int8
+                | DataType::Uint8
+                | DataType::Int32),
+            ) => d,
             Some(other) => {
                 return Err(OnnxError::DataType {
                     tensor: label.to_string(),
                     found: other.as_str_name().to_string(),
-                    expected: "FLOAT or INT64",
+                    expected: "FLOAT, INT64, INT8, UINT8 or INT32",
                 })
             }
             None => {
                 return Err(OnnxError::DataType {
                     tensor: label.to_string(),
                     found: format!("code {code}"),
-                    expected: "FLOAT or INT64",
+                    expected: "FLOAT, INT64, INT8, UINT8 or INT32",
                 })
             }
         };
@@ -165,10 +268,14 @@ impl Tensor {
             .iter()
             .try_fold(1usize, |n, &d| n.checked_mul(d))
             .ok_or_else(|| fail("the number of values overflows usize".into()))?;
-        let width = if dtype == DataType::Float { 4 } else { 8 };
+        let width = match dtype {
+            DataType::Int64 => 8,
+            DataType::Int8 | DataType::Uint8 => 1,
+            _ => 4,
+        };
         let raw = t.raw_data.as_deref().filter(|r| !r.is_empty());
-        let data = match (dtype, raw) {
-            (_, Some(raw)) => {
+        let data = match raw {
+            Some(raw) => {
                 if count.checked_mul(width) != Some(raw.len()) {
                     return Err(fail(format!(
                         "raw_data has {} bytes, expected {} ({count} values of {width} bytes)",
@@ -176,40 +283,70 @@ impl Tensor {
                         count.saturating_mul(width)
                     )));
                 }
-                if dtype == DataType::Float {
-                    TensorData::Float(
-                        raw.chunks_exact(4)
-                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                            .collect(),
-                    )
-                } else {
-                    TensorData::Int64(
+                let words = || raw.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]);
+                match dtype {
+                    DataType::Float => TensorData::Float(words().map(f32::from_le_bytes).collect()),
+                    DataType::Int32 => TensorData::Int32(words().map(i32::from_le_bytes).collect()),
+                    DataType::Int8 => TensorData::Int8(raw.iter().map(|&b| b as i8).collect()),
+                    DataType::Uint8 => TensorData::Uint8(raw.to_vec()),
+                    _ => TensorData::Int64(
                         raw.chunks_exact(8)
                             .map(|b| {
                                 i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
                             })
                             .collect(),
-                    )
+                    ),
                 }
             }
-            (DataType::Float, None) => {
-                if t.float_data.len() != count {
-                    return Err(fail(format!(
-                        "float_data holds {} values, expected {count}",
-                        t.float_data.len()
-                    )));
+            None => match dtype {
+                DataType::Float => {
+                    if t.float_data.len() != count {
+                        return Err(fail(format!(
+                            "float_data holds {} values, expected {count}",
+                            t.float_data.len()
+                        )));
+                    }
+                    TensorData::Float(t.float_data.clone())
                 }
-                TensorData::Float(t.float_data.clone())
-            }
-            (_, None) => {
-                if t.int64_data.len() != count {
-                    return Err(fail(format!(
-                        "int64_data holds {} values, expected {count}",
-                        t.int64_data.len()
-                    )));
+                DataType::Int64 => {
+                    if t.int64_data.len() != count {
+                        return Err(fail(format!(
+                            "int64_data holds {} values, expected {count}",
+                            t.int64_data.len()
+                        )));
+                    }
+                    TensorData::Int64(t.int64_data.clone())
                 }
-                TensorData::Int64(t.int64_data.clone())
-            }
+                _ => {
+                    if t.int32_data.len() != count {
+                        return Err(fail(format!(
+                            "int32_data holds {} values, expected {count}",
+                            t.int32_data.len()
+                        )));
+                    }
+                    let range = |lo: i32, hi: i32| match t
+                        .int32_data
+                        .iter()
+                        .find(|v| !(lo..=hi).contains(*v))
+                    {
+                        Some(v) => Err(fail(format!(
+                            "int32_data holds {v}, outside the element type's range"
+                        ))),
+                        None => Ok(()),
+                    };
+                    match dtype {
+                        DataType::Int8 => {
+                            range(-128, 127)?;
+                            TensorData::Int8(t.int32_data.iter().map(|&v| v as i8).collect())
+                        }
+                        DataType::Uint8 => {
+                            range(0, 255)?;
+                            TensorData::Uint8(t.int32_data.iter().map(|&v| v as u8).collect())
+                        }
+                        _ => TensorData::Int32(t.int32_data.clone()),
+                    }
+                }
+            },
         };
         Ok(Tensor { name, dims, data })
     }
@@ -217,10 +354,7 @@ impl Tensor {
     /// Encodes as a `TensorProto`, the values in `raw_data` (little-endian), as PyTorch writes
     /// them.
     pub fn to_proto(&self) -> proto::TensorProto {
-        let raw: Vec<u8> = match &self.data {
-            TensorData::Float(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            TensorData::Int64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        };
+        let raw = self.data.raw();
         proto::TensorProto {
             dims: self.dims.iter().map(|&d| d as i64).collect(),
             data_type: Some(self.elem_type() as i32),

@@ -258,12 +258,12 @@ fn unsupported_element_type_is_named() {
         });
     assert_eq!(
         err_of(&p),
-        "tensor `d`: element type DOUBLE is not supported (expected FLOAT or INT64)"
+        "tensor `d`: element type DOUBLE is not supported (expected FLOAT, INT64, INT8, UINT8 or INT32)"
     );
     p.graph.as_mut().unwrap().initializer[0].data_type = Some(99);
     assert_eq!(
         err_of(&p),
-        "tensor `d`: element type code 99 is not supported (expected FLOAT or INT64)"
+        "tensor `d`: element type code 99 is not supported (expected FLOAT, INT64, INT8, UINT8 or INT32)"
     );
 }
 
@@ -651,4 +651,67 @@ fn file_errors_name_the_file() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn integer_tensors_of_quantized_models_round_trip() {
+    let w = Tensor::int8("w", &[2, 3], vec![-128, -1, 0, 1, 2, 127]).unwrap();
+    let z = Tensor::uint8("z", &[], vec![200]).unwrap();
+    let b = Tensor::int32("b", &[2], vec![i32::MIN, 70_000]).unwrap();
+    assert_eq!(w.elem_type(), DataType::Int8);
+    assert_eq!(z.elem_type(), DataType::Uint8);
+    assert_eq!(b.elem_type(), DataType::Int32);
+    // Little-endian raw data: one byte per int8/uint8 value, four per int32 value.
+    let p = w.to_proto();
+    assert_eq!(p.data_type, Some(DataType::Int8 as i32));
+    assert_eq!(p.raw_data.as_deref(), Some(&[128u8, 255, 0, 1, 2, 127][..]));
+    assert_eq!(
+        b.to_proto().raw_data.unwrap(),
+        [i32::MIN.to_le_bytes(), 70_000i32.to_le_bytes()].concat()
+    );
+    for t in [&w, &z, &b] {
+        assert_eq!(&Tensor::from_proto(&t.to_proto(), "").unwrap(), t);
+    }
+    assert_eq!(w.as_i8(), Some(&[-128, -1, 0, 1, 2, 127][..]));
+    assert_eq!(
+        (z.as_u8(), b.as_i32().map(<[i32]>::len)),
+        (Some(&[200][..]), Some(2))
+    );
+    assert_eq!((w.as_f32(), w.as_i64(), b.as_i8()), (None, None, None));
+    assert!(Tensor::int8("w", &[2], vec![1]).is_err());
+    // int32_data, as onnx.proto stores int8, uint8 and int32 values without raw_data.
+    let from_ints = |dtype: DataType, values: Vec<i32>| {
+        let p = proto::TensorProto {
+            name: Some("t".into()),
+            dims: vec![values.len() as i64],
+            data_type: Some(dtype as i32),
+            int32_data: values,
+            ..Default::default()
+        };
+        Tensor::from_proto(&p, "")
+    };
+    assert_eq!(
+        from_ints(DataType::Int8, vec![-5, 7]).unwrap().as_i8(),
+        Some(&[-5, 7][..])
+    );
+    assert_eq!(
+        from_ints(DataType::Uint8, vec![255]).unwrap().as_u8(),
+        Some(&[255][..])
+    );
+    assert_eq!(
+        from_ints(DataType::Int32, vec![-9]).unwrap().as_i32(),
+        Some(&[-9][..])
+    );
+    let e = from_ints(DataType::Int8, vec![128])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("int32_data holds 128"), "{e}");
+    // A model with them writes and reads back.
+    let mut m = Model::new("q");
+    m.inputs.push(ValueInfo::float_batched("input", &[3]));
+    m.initializers.extend([w, z, b]);
+    m.nodes
+        .push(Node::new("id", "Identity", ["input"], ["output"]));
+    m.outputs.push(ValueInfo::float_batched("output", &[3]));
+    assert_eq!(Model::from_bytes(&m.to_bytes().unwrap()).unwrap(), m);
 }

@@ -207,6 +207,7 @@ fn decoded_view_matches_the_onnx_package() {
             match &t.data {
                 TensorData::Float(_) => assert_eq!(want["dtype"], "float32"),
                 TensorData::Int64(v) => assert_eq!(Json::from(v.clone()), want["data"]),
+                other => panic!("{name} {}: unexpected {:?}", t.name, other.elem_type()),
             }
         }
     }

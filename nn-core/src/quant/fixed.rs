@@ -81,6 +81,15 @@ pub enum Rounding {
     /// `FULLY_CONNECTED` int8 kernel (which ignores the fixed-point multiplier it prepares).
     /// For bit-exact comparison with that kernel.
     Double,
+    /// onnxruntime's requantization, for bit-exact parity with a QDQ model exported by the
+    /// twin's `save_onnx` and run in onnxruntime (CPU): the multiplier
+    /// `(input_scale * weight_scale) / output_scale` in `f32` (as `QLinearConv` and `QGemm`
+    /// compute it), `f32(acc) * multiplier` clamped in `f32` to the output range less the zero
+    /// point, rounded half to even (`cvtps2dq`, MLAS's `MlasRequantizeOutput`), plus the zero
+    /// point. Convolutions round this way too (the other modes keep LiteRT's fixed point for
+    /// them); the twin also quantizes its input as onnxruntime's `QuantizeLinear` does
+    /// (`x / scale` in `f32`, half to even).
+    Onnx,
 }
 
 /// The requantization of one output channel: an int32 accumulator (in units of
@@ -94,6 +103,9 @@ pub struct Requantize {
     pub shift: i32,
     /// The real multiplier, for [`Rounding::Double`].
     pub real: f64,
+    /// The multiplier in `f32` as onnxruntime computes it, `(input_scale * weight_scale) /
+    /// output_scale`, for [`Rounding::Onnx`].
+    pub onnx: f32,
 }
 
 impl Requantize {
@@ -107,6 +119,7 @@ impl Requantize {
             multiplier,
             shift,
             real,
+            onnx: input_scale * weight_scale / output_scale,
         }
     }
 
@@ -131,14 +144,104 @@ impl Requantize {
                 let v = libm::round(acc as f64 * self.real);
                 v.clamp(i32::MIN as f64, i32::MAX as f64) as i32
             }
+            Rounding::Onnx => return requantize_onnx(acc, self.onnx, zero_point, (min, max)),
         };
         scaled.saturating_add(zero_point).clamp(min, max) as i8
+    }
+}
+
+/// onnxruntime's requantization of an int32 accumulator ([`Rounding::Onnx`]): MLAS's
+/// `MlasRequantizeOutput` converts `acc` to `f32` (`cvtdq2ps`, to nearest even), multiplies by
+/// the `f32` `scale`, clamps to `[min - zero_point, max - zero_point]` in `f32`, converts to
+/// an integer rounding half to even (`cvtps2dq`) and adds the zero point. (Clamping before
+/// rounding is the same as after: the bounds are integers.)
+pub fn requantize_onnx(acc: i32, scale: f32, zero_point: i32, (min, max): (i32, i32)) -> i8 {
+    let v = (acc as f32 * scale)
+        .max((min - zero_point) as f32)
+        .min((max - zero_point) as f32);
+    (libm::rintf(v) as i32 + zero_point).clamp(min, max) as i8
+}
+
+/// onnxruntime's `QuantizeLinear` of `real` to int8 (MLAS's `MlasQuantizeLinear`): `real /
+/// scale` in `f32` (a division, as TFLite's, not a multiplication by the reciprocal), clamped to
+/// `[-128 - zero_point, 127 - zero_point]`, rounded half to even, plus the zero point. A NaN
+/// becomes -128 (`maxps` returns its second operand, the lower bound, for a NaN).
+pub fn quantize_onnx(real: f32, scale: f32, zero_point: i32) -> i8 {
+    let v = real / scale;
+    if v.is_nan() {
+        return i8::MIN;
+    }
+    let v = v
+        .max((i8::MIN as i32 - zero_point) as f32)
+        .min((i8::MAX as i32 - zero_point) as f32);
+    (libm::rintf(v) as i32 + zero_point).clamp(i8::MIN as i32, i8::MAX as i32) as i8
+}
+
+impl Rounding {
+    /// The rounding of convolutions in a twin with this rounding: [`Rounding::Double`] is
+    /// LiteRT's reference `FULLY_CONNECTED` only (its convolutions use the fixed-point
+    /// multiplier), the others apply to every layer.
+    pub fn for_conv(self) -> Rounding {
+        match self {
+            Rounding::Double => Rounding::FixedPoint,
+            other => other,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn onnx_requantization_rounds_the_f32_product_half_to_even() {
+        // 0.25 exactly: 2 * 0.25 = 0.5 -> 0, 6 * 0.25 = 1.5 -> 2, -2 * 0.25 -> -0 -> 0.
+        let r = Requantize::new(0.5, 0.5, 1.0);
+        assert_eq!(r.onnx, 0.25);
+        let full = (-128, 127);
+        let at = |acc| r.apply_with(Rounding::Onnx, acc, 0, full);
+        assert_eq!([at(2), at(6), at(10), at(-2), at(-6)], [0, 2, 2, 0, -2]);
+        // The fixed-point and f64 modes round those halves away from zero (or up).
+        assert_eq!(r.apply_with(Rounding::Double, 2, 0, full), 1);
+        assert_eq!(r.apply_with(Rounding::FixedPoint, 6, 0, full), 2);
+        // Zero point, saturation, and a fused ReLU's clamp.
+        assert_eq!(r.apply_with(Rounding::Onnx, 6, -100, full), -98);
+        assert_eq!(r.apply_with(Rounding::Onnx, 10_000, 5, full), 127);
+        assert_eq!(r.apply_with(Rounding::Onnx, -10_000, 5, full), -128);
+        assert_eq!(r.apply_with(Rounding::Onnx, -40, -128, (-128, 127)), -128);
+        // The multiplier is `(x * w) / y` in f32, not the f64 product rounded once.
+        let (x, w, y) = (0.1f32, 0.3f32, 0.7f32);
+        let r = Requantize::new(x, w, y);
+        assert_eq!(r.onnx.to_bits(), (x * w / y).to_bits());
+        // The accumulator goes to f32 first: 2^24 + 1 becomes 2^24.
+        let one = Requantize::new(1.0, 1.0, 1.0);
+        assert_eq!(
+            requantize_onnx((1 << 24) + 1, 1.0 / (1 << 18) as f32, 0, full),
+            64
+        );
+        assert_eq!(one.apply_with(Rounding::Onnx, 127, 0, full), 127);
+    }
+
+    #[test]
+    fn onnx_quantize_divides_and_rounds_half_to_even() {
+        assert_eq!(quantize_onnx(0.25, 0.5, 0), 0); // 0.5 -> 0
+        assert_eq!(quantize_onnx(0.75, 0.5, 0), 2); // 1.5 -> 2
+        assert_eq!(quantize_onnx(-0.75, 0.5, 3), 1); // -1.5 -> -2, + 3
+        assert_eq!(quantize_onnx(1e9, 0.5, 3), 127);
+        assert_eq!(quantize_onnx(-1e9, 0.5, 3), -128);
+        assert_eq!(quantize_onnx(f32::NAN, 0.5, 3), -128);
+        assert_eq!(quantize_onnx(f32::INFINITY, 0.5, 3), 127);
+        // A division: 0.3 / 0.1 is 2.9999998 in f32 and 0.3 * (1 / 0.1) is 3.0000002; both
+        // round to 3, but the quotient is what onnxruntime rounds.
+        let mut seed = 11u64;
+        for _ in 0..10_000 {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let x = ((seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 8.0;
+            let s = 0.001 + ((seed >> 20) % 1000) as f32 * 1e-4;
+            let want = ((x / s).round_ties_even() as i32 - 7).clamp(-128, 127) as i8;
+            assert_eq!(quantize_onnx(x, s, -7), want, "{x} / {s}");
+        }
+    }
 
     #[test]
     fn quantize_multiplier_splits_fraction_and_exponent() {

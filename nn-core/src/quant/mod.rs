@@ -18,6 +18,8 @@
 pub mod calibrate;
 pub mod fixed;
 pub mod lut;
+#[cfg(feature = "std")]
+pub mod onnx;
 pub mod ops;
 pub mod simd;
 pub mod twin;

@@ -117,6 +117,22 @@ pub fn conv2d_strided(
     out: Output,
     y: &mut [i8],
 ) {
+    let rounding = Rounding::FixedPoint;
+    conv2d_strided_with(x, x_zero, g, (w, stride), bias, requant, (out, rounding), y);
+}
+
+/// [`conv2d_strided`] with the accumulators scaled back as `rounding` says.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_strided_with(
+    x: &[i8],
+    x_zero: i32,
+    g: Window2,
+    (w, stride): (&[i8], usize),
+    bias: &[i32],
+    requant: &[Requantize],
+    (out, rounding): (Output, Rounding),
+    y: &mut [i8],
+) {
     let (c_in, h, wd) = g.input;
     let (kh, kw) = g.kernel;
     let (oh, ow) = g.output;
@@ -135,7 +151,8 @@ pub fn conv2d_strided(
                         }
                     }
                 }
-                y[(o * oh + oy) * ow + ox] = requant[o].apply(acc, out.zero_point, out.range);
+                y[(o * oh + oy) * ow + ox] =
+                    requant[o].apply_with(rounding, acc, out.zero_point, out.range);
             }
         }
     }

@@ -77,6 +77,35 @@ impl<S: Shape> TensorI8<S> {
         out
     }
 
+    /// `x` quantized with `q`, rounded as `rounding` says: onnxruntime's `QuantizeLinear`
+    /// ([`super::fixed::quantize_onnx`], half to even) for [`Rounding::Onnx`], else
+    /// [`TensorI8::quantize`] (TFLite's, half away from zero).
+    pub fn quantize_with(x: &Tensor<S>, q: QuantParams, rounding: Rounding) -> Self {
+        if rounding != Rounding::Onnx {
+            return Self::quantize(x, q);
+        }
+        let mut out = Self::zeros();
+        for (o, &v) in out.data.iter_mut().zip(x.as_slice()) {
+            *o = super::fixed::quantize_onnx(v, q.scale, q.zero_point);
+        }
+        out
+    }
+
+    /// [`TensorI8::quantize_many`], rounded as `rounding` says ([`TensorI8::quantize_with`]).
+    pub fn quantize_many_with(
+        xs: &[Tensor<S>],
+        q: QuantParams,
+        out: &mut [Self],
+        rounding: Rounding,
+    ) {
+        if rounding != Rounding::Onnx {
+            return Self::quantize_many(xs, q, out);
+        }
+        for (x, o) in xs.iter().zip(out.iter_mut()) {
+            *o = Self::quantize_with(x, q, rounding);
+        }
+    }
+
     /// [`TensorI8::quantize`] of several tensors into `out` (one vector pass over all).
     pub fn quantize_many(xs: &[Tensor<S>], q: QuantParams, out: &mut [Self]) {
         let n = xs.len().min(out.len());
@@ -508,6 +537,32 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         g: Window2,
     ) {
         self.forward_on(Isa8::detect(), x, y, g);
+    }
+
+    /// [`ConvI8::forward`] with the accumulators scaled back as `rounding` says
+    /// ([`Rounding::for_conv`]: `Double` is the fixed-point multiplier here, as in LiteRT's
+    /// reference convolution; [`Rounding::Onnx`] is onnxruntime's `QLinearConv`, on the plain
+    /// integer loops).
+    pub fn forward_with<SI: Shape, SO: Shape>(
+        &self,
+        x: &TensorI8<SI>,
+        y: &mut TensorI8<SO>,
+        g: Window2,
+        rounding: Rounding,
+    ) {
+        match rounding.for_conv() {
+            Rounding::Onnx => super::ops::conv2d_strided_with(
+                x.as_slice(),
+                self.input.zero_point,
+                g,
+                (&self.w, Self::STRIDE),
+                &self.bias,
+                &self.requant,
+                (self.kernel.out, Rounding::Onnx),
+                y.as_mut_slice(),
+            ),
+            _ => self.forward(x, y, g),
+        }
     }
 
     /// [`ConvI8::forward`] with a chosen instruction set (every choice gives the same bytes).

@@ -16,7 +16,7 @@
 //! `quantize_int8`) stores the folded weights and biases under the layer's own name; the batch
 //! norm has no tensor of its own in the file.
 //!
-//! The metadata holds `format` ([`INT8_FORMAT`]), `rounding` (`FixedPoint` or `Double`, the
+//! The metadata holds `format` ([`INT8_FORMAT`]), `rounding` (`FixedPoint`, `Double` or `Onnx`, the
 //! twin's `rounding`) and `network` (the twin's name, informative). Everything else a twin holds
 //! is derived on load: each layer's requantization from the scales, the fused activation from
 //! the declaration, the rescaling of residual sums from the quantization of their tensors.
@@ -52,6 +52,7 @@ fn rounding_name(rounding: Rounding) -> &'static str {
     match rounding {
         Rounding::FixedPoint => "FixedPoint",
         Rounding::Double => "Double",
+        Rounding::Onnx => "Onnx",
     }
 }
 
@@ -100,6 +101,7 @@ impl<'a> Int8Source<'a> {
         match self.src.metadata("rounding") {
             Some("FixedPoint") => Ok(Rounding::FixedPoint),
             Some("Double") => Ok(Rounding::Double),
+            Some("Onnx") => Ok(Rounding::Onnx),
             Some(other) => Err(self.meta_error(
                 "rounding",
                 format!("is `{other}`, expected `FixedPoint` or `Double`"),

@@ -25,6 +25,7 @@ mod quant;
 mod quant_api;
 pub mod quant_bake;
 mod quant_io;
+mod quant_onnx;
 mod quant_plan;
 mod summary;
 mod training;

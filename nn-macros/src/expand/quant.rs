@@ -197,7 +197,7 @@ fn conv_parts(
     let g = window2(&c.win, l.input, l.output);
     p.forward.push(quote! {
         let mut #b = #tensor_i8::<#sb>::zeros();
-        self.#field.forward(&#a, &mut #b, #g);
+        self.#field.forward_with(&#a, &mut #b, #g, self.rounding);
     });
     let bias = if c.bias {
         quote! {{
@@ -446,7 +446,8 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
         "The int8 twin of [`{name}`] (from `{name}::quantize_int8`): TFLite's int8 scheme, weights \
          per output channel, activations per tensor, int32 accumulators, integer-only \
          requantization (`Rounding::FixedPoint`; `Rounding::Double` makes dense layers round as \
-         LiteRT's reference kernel does). No allocation."
+         LiteRT's reference kernel does, `Rounding::Onnx` every layer as onnxruntime does on the \
+         twin's `save_onnx` export). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
     let extras = twin_extras(net, steps, &twin, &forward);
@@ -456,8 +457,10 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
         #vis struct #twin {
             /// The quantization of every tensor of the forward pass (0 is the input).
             pub tensors: [#qp; #n_tensors],
-            /// How dense layers scale accumulators back to int8 (convolutions and sums always
-            /// use the fixed-point multiplier, as LiteRT's reference kernels do).
+            /// How dense layers scale accumulators back to int8 (with `Double`, convolutions
+            /// keep the fixed-point multiplier, as LiteRT's reference kernels do; `Onnx`
+            /// rounds convolutions and the input's quantization as onnxruntime does too).
+            /// Residual sums and average pooling always compute as TFLite's kernels.
             pub rounding: #rounding,
             #(#fields,)*
         }
@@ -470,7 +473,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
 
             /// The input quantized with the input's quantization.
             pub fn quantize_input(&self, x: &#tensor<#in_ty>) -> #tensor_i8<#in_ty> {
-                #tensor_i8::quantize(x, self.tensors[0])
+                #tensor_i8::quantize_with(x, self.tensors[0], self.rounding)
             }
 
             /// The int8 logits of an int8 input: every layer in integer arithmetic.
@@ -508,6 +511,7 @@ fn twin_extras(
 ) -> TokenStream {
     let mut out = super::quant_api::items(net, steps, twin, forward);
     out.extend(super::quant_io::items(net, steps, twin));
+    out.extend(super::quant_onnx::items(net, steps, twin));
     out
 }
 

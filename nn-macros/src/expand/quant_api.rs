@@ -134,7 +134,7 @@ fn batch_body(net: &Network, steps: &[Step], forward: &[TokenStream]) -> TokenSt
         while i + #CHUNK <= xs.len() {
             let mut #c0: [#tensor_i8<#in_ty>; #CHUNK] =
                 ::core::array::from_fn(|_| #tensor_i8::<#in_ty>::zeros());
-            #tensor_i8::quantize_many(&xs[i..i + #CHUNK], self.tensors[0], &mut #c0);
+            #tensor_i8::quantize_many_with(&xs[i..i + #CHUNK], self.tensors[0], &mut #c0, self.rounding);
             #(#body)*
             let logits: [#tensor<#logits_ty>; #CHUNK] =
                 ::core::array::from_fn(|s| #cl[s].dequantize(self.tensors[#logits]));

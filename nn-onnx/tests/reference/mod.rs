@@ -29,6 +29,10 @@ fn from_tensor(t: &Tensor) -> Value {
     match &t.data {
         TensorData::Float(d) => Value::F(t.dims.clone(), d.clone()),
         TensorData::Int64(d) => Value::I(d.clone()),
+        other => panic!(
+            "no integer tensors of type {:?} in the fixtures",
+            other.elem_type()
+        ),
     }
 }
 
