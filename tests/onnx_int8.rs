@@ -299,18 +299,30 @@ fn the_export_names_tensors_after_the_twin() {
 }
 
 #[test]
-fn twins_without_an_exact_onnx_form_are_errors() {
+fn twins_without_an_exact_onnx_form() {
+    // Residual sums and average pooling are exported, but onnxruntime does not compute them as
+    // the twin does (measured once on this network, 64 inputs: 263 of 384 int8 logits differ,
+    // by up to 5 units; it also leaves the block's convolutions unfused).
     let net = with_biases(&ResidualAvg::new(5), 6);
     let calibration = inputs::<<ResidualAvg as nn::Shapes>::InputShape>(7, 16);
     let q = net.quantize_int8(&calibration).unwrap();
-    let e = q.to_onnx().unwrap_err().to_string();
-    // The first step without an exact form is the error: the residual sum comes first.
-    assert!(e.contains("residual sum 0 (`add0`)"), "{e}");
-    assert!(e.contains("QLinearAdd"), "{e}");
-    let path = std::env::temp_dir().join(format!("nn-onnx-int8-{}.onnx", std::process::id()));
-    let e = q.save_onnx(&path).unwrap_err().to_string();
-    assert!(e.starts_with(&path.display().to_string()), "{e}");
-    assert!(!path.exists());
+    let bytes = q.to_onnx().unwrap();
+    let model = nn::quant::onnx::Model::from_bytes(&bytes).unwrap();
+    let ops: Vec<&str> = model.nodes.iter().map(|n| n.op_type.as_str()).collect();
+    assert!(
+        ops.contains(&"Add") && ops.contains(&"AveragePool"),
+        "{ops:?}"
+    );
+    if let Ok(dir) = std::env::var("NN_ONNX_INT8_APPROX") {
+        std::fs::write(std::path::Path::new(&dir).join("residual_avg.onnx"), &bytes).unwrap();
+    }
+    let net = with_biases(&AvgNet::new(8), 9);
+    let q = net
+        .quantize_int8(&inputs::<<AvgNet as nn::Shapes>::InputShape>(10, 16))
+        .unwrap();
+    assert!(q.to_onnx().is_ok());
+    // A lookup-table activation has no onnxruntime counterpart at all: an error naming it,
+    // and no file.
     let net = WithTanh::new(3);
     let q = net
         .quantize_int8(&inputs::<<WithTanh as nn::Shapes>::InputShape>(4, 16))
@@ -318,12 +330,10 @@ fn twins_without_an_exact_onnx_form_are_errors() {
     let e = q.to_onnx().unwrap_err().to_string();
     assert!(e.contains("layer `tanh"), "{e}");
     assert!(e.contains("lookup table"), "{e}");
-    let net = with_biases(&AvgNet::new(8), 9);
-    let q = net
-        .quantize_int8(&inputs::<<AvgNet as nn::Shapes>::InputShape>(10, 16))
-        .unwrap();
-    let e = q.to_onnx().unwrap_err().to_string();
-    assert!(e.contains("QLinearAveragePool"), "{e}");
+    let path = std::env::temp_dir().join(format!("nn-onnx-int8-{}.onnx", std::process::id()));
+    let e = q.save_onnx(&path).unwrap_err().to_string();
+    assert!(e.starts_with(&path.display().to_string()), "{e}");
+    assert!(!path.exists());
 }
 
 nn::network! {

@@ -16,8 +16,10 @@
 //! to `q - z`). Residual sums, average pooling and lookup-table activations have no exact
 //! onnxruntime counterpart (`QLinearAdd` computes differently on x86 and ARM,
 //! `QLinearAveragePool` rounds halves in its own way, `QLinearSigmoid` and the `f32`
-//! activations are not the twin's tables), so exporting a twin with them is an `Err` naming
-//! the layer.
+//! activations are not the twin's tables): residual sums and average pooling are exported
+//! (`Add`, `AveragePool` between quantizations) but onnxruntime's results then differ from the
+//! twin's (a residual and average-pooling network, 64 inputs: 263 of 384 int8 logits differ, by
+//! up to 5 units); lookup-table activations are an `Err` naming the layer.
 //!
 //! Names: graph input `input` (`f32`, `[batch, ...]`), output `output`; tensor `t`'s scale
 //! and zero point `tensors.<t>.scale` (`FLOAT []`) and `tensors.<t>.zero_point` (`INT8 []`) (a
@@ -363,6 +365,38 @@ impl QdqGraph {
         let y = format!("{layer}/output");
         let node = Node::new(layer, "MaxPool", [&x], [&y]);
         self.model.nodes.push(window.attributes(node));
+        self.quantize(output, &y)
+    }
+
+    /// Average pooling: `AveragePool` with `count_include_pad` between the tensors'
+    /// quantizations. onnxruntime fuses it into `QLinearAveragePool`, which rounds halves its
+    /// own way: not bit-exact with the twin.
+    pub fn avg_pool(
+        &mut self,
+        layer: &str,
+        (input, output): (usize, usize),
+        window: Window<'_>,
+        count_include_pad: bool,
+    ) -> Result<(), Error> {
+        let x = self.value(input)?;
+        let y = format!("{layer}/output");
+        let node = Node::new(layer, "AveragePool", [&x], [&y]).with(
+            "count_include_pad",
+            Attribute::Int(count_include_pad as i64),
+        );
+        self.model.nodes.push(window.attributes(node));
+        self.quantize(output, &y)
+    }
+
+    /// A residual sum `a + b` (`Add` of the dequantized tensors, quantized as the twin's sum).
+    /// onnxruntime fuses it into `QLinearAdd`, whose arithmetic differs between its x86 and ARM
+    /// kernels: not bit-exact with the twin.
+    pub fn add(&mut self, name: &str, (a, b, output): (usize, usize, usize)) -> Result<(), Error> {
+        let (xa, xb) = (self.value(a)?, self.value(b)?);
+        let y = format!("{name}/output");
+        self.model
+            .nodes
+            .push(Node::new(name, "Add", [&xa, &xb], [&y]));
         self.quantize(output, &y)
     }
 

@@ -76,15 +76,8 @@ fn step_call(net: &Network, step: &Step) -> TokenStream {
                 crate::layers::pool::Mode::Max => {
                     quote!(g.max_pool(#name, (#input, #output), #win)?;)
                 }
-                crate::layers::pool::Mode::Avg { .. } => {
-                    let why = format!(
-                        "layer `{name}` ({}) is an average pooling: onnxruntime fuses it into \
-                         QLinearAveragePool, whose rounding of halves (measured with onnxruntime \
-                         1.32) follows neither the twin's integer average nor a plain f32 one",
-                        l.kind_name
-                    );
-                    let _ = win;
-                    quote!(return ::core::result::Result::Err(g.unsupported(#why));)
+                crate::layers::pool::Mode::Avg { count_pad } => {
+                    quote!(g.avg_pool(#name, (#input, #output), #win, #count_pad)?;)
                 }
             }
         }
@@ -117,13 +110,14 @@ fn step_call(net: &Network, step: &Step) -> TokenStream {
             );
             quote!(return ::core::result::Result::Err(g.unsupported(#why));)
         }
-        Step::Add { index, .. } => {
-            let why = format!(
-                "residual sum {index} (`add{index}`): onnxruntime fuses it into QLinearAdd, whose \
-                 arithmetic differs between its x86 and ARM kernels, so no int8 rounding of the \
-                 twin can equal it everywhere"
-            );
-            quote!(return ::core::result::Result::Err(g.unsupported(#why));)
+        Step::Add {
+            index,
+            a,
+            b,
+            output,
+        } => {
+            let name = format!("add{index}");
+            quote!(g.add(#name, (#a, #b, #output))?;)
         }
         _ => quote!(),
     }
