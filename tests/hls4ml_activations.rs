@@ -21,6 +21,9 @@ use nn::fixed_point::ops::{self, DensePrecision};
 use nn::fixed_point::{Fixed, Spec, Value};
 use serde_json::Value as Json;
 
+mod common;
+use common::hls4ml::{fixture as load, floats, hex_f64, ints, spec, usize_of};
+
 const FIXTURES: [&str; 12] = [
     "mlp_tanh",
     "mlp_tanh_narrow",
@@ -35,77 +38,6 @@ const FIXTURES: [&str; 12] = [
     "mlp_prelu",
     "mlp_batchnorm",
 ];
-
-fn load(name: &str) -> Json {
-    let path = format!(
-        "{}/tests/fixtures/hls4ml/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
-}
-
-/// A type from the fixture's description, cross-checked against its parsed fields.
-fn spec(t: &Json) -> Spec {
-    let cpp = t["cpp"].as_str().unwrap();
-    let s = Spec::parse(cpp).unwrap_or_else(|e| panic!("{cpp}: {e}"));
-    assert_eq!(s.width() as u64, t["width"].as_u64().unwrap(), "{cpp}");
-    assert_eq!(
-        s.int_bits() as i64,
-        t["int_bits"].as_i64().unwrap(),
-        "{cpp}"
-    );
-    assert_eq!(s.is_signed(), t["signed"].as_bool().unwrap(), "{cpp}");
-    assert_eq!(s.quant().name(), t["quant"].as_str().unwrap(), "{cpp}");
-    assert_eq!(
-        s.overflow().name(),
-        t["overflow"].as_str().unwrap(),
-        "{cpp}"
-    );
-    s
-}
-
-fn ints(v: &Json) -> Vec<i64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_i64().unwrap())
-        .collect()
-}
-
-fn floats(v: &Json) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
-
-fn usize_of(v: &Json) -> usize {
-    match v {
-        Json::String(s) => s.parse().unwrap(),
-        v => v.as_u64().unwrap() as usize,
-    }
-}
-
-/// A C99 hex float (`-0x1.fffc000000000p+4`), exactly.
-fn hex_f64(s: &str) -> f64 {
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s),
-    };
-    let s = s.strip_prefix("0x").unwrap();
-    let (mant, exp) = s.split_once('p').unwrap();
-    let exp: i32 = exp.parse().unwrap();
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    let digits = u64::from_str_radix(&format!("{int}{frac}"), 16).unwrap();
-    let v = digits as f64 * 2f64.powi(exp - 4 * frac.len() as i32);
-    if neg {
-        -v
-    } else {
-        v
-    }
-}
 
 /// Counts of what was compared.
 #[derive(Default)]

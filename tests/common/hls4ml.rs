@@ -2,6 +2,7 @@
 //! `scripts/hls4ml/make_fixtures.py`): reading them, and loading their Keras weights into a
 //! network declared with the same layers.
 
+use nn::fixed_point::Spec;
 use nn::prelude::*;
 use serde_json::Value;
 
@@ -189,4 +190,50 @@ pub fn expected(f: &Value) -> Vec<Vec<i64>> {
                 .collect()
         })
         .collect()
+}
+
+/// A type from the fixture's description, cross-checked against its parsed fields.
+pub fn spec(t: &Value) -> Spec {
+    let cpp = t["cpp"].as_str().unwrap();
+    let s = Spec::parse(cpp).unwrap_or_else(|e| panic!("{cpp}: {e}"));
+    assert_eq!(s.width() as u64, t["width"].as_u64().unwrap(), "{cpp}");
+    assert_eq!(
+        s.int_bits() as i64,
+        t["int_bits"].as_i64().unwrap(),
+        "{cpp}"
+    );
+    assert_eq!(s.is_signed(), t["signed"].as_bool().unwrap(), "{cpp}");
+    assert_eq!(s.quant().name(), t["quant"].as_str().unwrap(), "{cpp}");
+    assert_eq!(
+        s.overflow().name(),
+        t["overflow"].as_str().unwrap(),
+        "{cpp}"
+    );
+    s
+}
+
+/// An array of integers.
+pub fn ints(v: &Value) -> Vec<i64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect()
+}
+
+/// An array of numbers.
+pub fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// A size written as a number or a string (the configs' constants are strings).
+pub fn usize_of(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.parse().unwrap(),
+        v => v.as_u64().unwrap() as usize,
+    }
 }

@@ -10,6 +10,7 @@ use quote::{format_ident, quote};
 use super::fixed_acts::{self, Pieces};
 use super::fixed_plan::Step;
 use super::fixed_tokens::spec_tokens;
+use crate::layers::window::Window;
 use crate::layers::{Layer, LayerKind};
 use crate::model::Network;
 use crate::paths;
@@ -106,15 +107,12 @@ fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Sp
         y,
         len,
         input,
-        out_tokens,
+        out_tokens: _,
     } = at;
     let fp = paths::fixed_point();
     let in_spec = &input.1;
     let lname = layer.name.to_string();
     let (code, fields, inits, line) = pieces;
-    let _ = (
-        net, &lname, out_tokens, in_spec, len, x, y, &fields, &inits, &line, &code,
-    );
     let lay = &net.layers[l];
     let wf = format_ident!("{}_weight", lay.name);
     let bf = format_ident!("{}_bias", lay.name);
@@ -171,22 +169,14 @@ fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Sp
         });
     }
     let call = match (step, lay.kind) {
-        (Step::Conv { rank: 2, .. }, LayerKind::Conv(c)) => {
-            let (ci, h, w) = dims(lay.input);
-            let (kh, kw, sh, sw) = (
-                c.win.kh as usize,
-                c.win.kw as usize,
-                c.win.sh as usize,
-                c.win.sw as usize,
-            );
-            let [pt, pb, pl, pr] = c.win.pad.map(|v| v as usize);
-            quote!(#fp::ops::conv2d(&#x, #in_spec, #fp::ops::Window2d::new((#ci, #h, #w), (#kh, #kw), (#sh, #sw), (#pt, #pb, #pl, #pr)), &self.#wf, &self.#bf, &P, &mut #y))
-        }
-        (Step::Conv { .. }, LayerKind::Conv(c)) => {
-            let (ci, _, l) = dims(lay.input);
-            let (k, s) = (c.win.kw as usize, c.win.sw as usize);
-            let [_, _, pl, pr] = c.win.pad.map(|v| v as usize);
-            quote!(#fp::ops::conv1d(&#x, #in_spec, #fp::ops::Window1d::new((#ci, #l), #k, #s, (#pl, #pr)), &self.#wf, &self.#bf, &P, &mut #y))
+        (Step::Conv { rank, .. }, LayerKind::Conv(c)) => {
+            let g = geometry(lay.input, &c.win);
+            let f = if *rank == 2 {
+                quote!(conv2d)
+            } else {
+                quote!(conv1d)
+            };
+            quote!(#fp::ops::#f(&#x, #in_spec, #g, &self.#wf, &self.#bf, &P, &mut #y))
         }
         _ if fast_dense => quote!(self.#pf.forward(&#x, X, &P, &mut #y)),
         _ => quote!(#fp::ops::dense(&#x, #in_spec, &self.#wf, &self.#bf, &P, &mut #y)),
@@ -220,35 +210,20 @@ fn pool(at: At<'_>, pieces: &mut Pieces, l: usize, avg: Option<bool>, p: &[Spec;
         y,
         len,
         input,
-        out_tokens,
+        out_tokens: _,
     } = at;
     let fp = paths::fixed_point();
     let in_spec = &input.1;
     let lname = layer.name.to_string();
-    let (code, fields, inits, line) = pieces;
-    let _ = (
-        net, &lname, out_tokens, in_spec, len, x, y, &fields, &inits, &line, &code,
-    );
+    let (code, _, _, line) = pieces;
     let lay = &net.layers[l];
     let LayerKind::Pool(pool) = lay.kind else {
         return;
     };
     let (a, r) = (spec_tokens(p[0]), spec_tokens(p[1]));
     let prec = quote!(#fp::ops::PoolPrecision { accum: #a, result: #r });
-    let (ci, h, w) = dims(lay.input);
     let win = pool.win;
-    let [pt, pb, pl, pr] = win.pad.map(|v| v as usize);
-    let (kh, kw, sh, sw) = (
-        win.kh as usize,
-        win.kw as usize,
-        win.sh as usize,
-        win.sw as usize,
-    );
-    let geometry = if win.rank == 2 {
-        quote!(#fp::ops::Window2d::new((#ci, #h, #w), (#kh, #kw), (#sh, #sw), (#pt, #pb, #pl, #pr)))
-    } else {
-        quote!(#fp::ops::Window1d::new((#ci, #w), #kw, #sw, (#pl, #pr)))
-    };
+    let geometry = geometry(lay.input, &win);
     let call = match (avg, win.rank) {
         (None, 2) => {
             quote!(#fp::ops::max_pool2d(&#x, #in_spec, #geometry, &P, &mut #y))
@@ -282,7 +257,7 @@ fn softmax(
     stable: bool,
 ) {
     let At {
-        net,
+        net: _,
         layer,
         x,
         y,
@@ -294,9 +269,6 @@ fn softmax(
     let in_spec = &input.1;
     let lname = layer.name.to_string();
     let (code, fields, inits, line) = pieces;
-    let _ = (
-        net, &lname, out_tokens, in_spec, len, x, y, &fields, &inits, &line, &code,
-    );
     let f = format_ident!("{}_tables", layer.name);
     let input = input.0;
     let e = if stable {
@@ -353,6 +325,24 @@ struct At<'a> {
     len: usize,
     input: &'a (Spec, TokenStream),
     out_tokens: &'a TokenStream,
+}
+
+/// A window's geometry over `input` as a constant `Window2d` or `Window1d`.
+fn geometry(input: Shape, win: &Window) -> TokenStream {
+    let fp = paths::fixed_point();
+    let (ci, h, w) = dims(input);
+    let [pt, pb, pl, pr] = win.pad.map(|v| v as usize);
+    let (kh, kw, sh, sw) = (
+        win.kh as usize,
+        win.kw as usize,
+        win.sh as usize,
+        win.sw as usize,
+    );
+    if win.rank == 2 {
+        quote!(#fp::ops::Window2d::new((#ci, #h, #w), (#kh, #kw), (#sh, #sw), (#pt, #pb, #pl, #pr)))
+    } else {
+        quote!(#fp::ops::Window1d::new((#ci, #w), #kw, #sw, (#pl, #pr)))
+    }
 }
 
 /// `(channels, height, width)` of a shape (`(1, 1, n)` for a vector, `(c, 1, l)` for a signal).
