@@ -2,8 +2,8 @@
 //! twin's int8 logits and outputs, bit for bit, when the twin rounds as onnxruntime does
 //! (`Rounding::Onnx`).
 //!
-//! The exports of M1, M2 and M4 (their twins checked in under `tests/fixtures/int8_models/`)
-//! and of a CNN with padded and stride-1 max pooling and a `ReLU` on its own are checked in under `tests/fixtures/onnx_int8/`, with onnxruntime's
+//! The exports of M1, M2 and M4 (their twins checked in under `tests/fixtures/int8_models/`),
+//! of M3 (LeNet-5, seeded weights) and of a CNN with padded and stride-1 max pooling and a `ReLU` on its own are checked in under `tests/fixtures/onnx_int8/`, with onnxruntime's
 //! outputs on them (`scripts/onnx/run_exported_int8.py`: the full graph's probabilities and, from
 //! the same graph cut before its `Softmax`, the dequantized logits). After a deliberate change
 //! to the export, rewrite the files with `NN_ONNX_EXPORT=overwrite cargo test --test onnx_int8`
@@ -25,6 +25,11 @@ nn_models::m1! {
 nn_models::m2! {
     /// M2, the digits CNN.
     struct DigitsCnn
+}
+
+nn_models::m3! {
+    /// M3, LeNet-5.
+    struct LeNet
 }
 
 nn_models::m4! {
@@ -121,6 +126,12 @@ fn m1() -> JetTaggerInt8 {
 fn m2() -> DigitsCnnInt8 {
     DigitsCnnInt8::load_safetensors(twin_file("m2")).unwrap()
 }
+/// M3's twin: seeded weights and biases, calibrated on 64 seeded inputs.
+fn m3() -> LeNetInt8 {
+    let net = with_biases(&LeNet::new(3), 4);
+    net.quantize_int8(&inputs::<<LeNet as nn::Shapes>::InputShape>(5, 64))
+        .expect("quantize")
+}
 fn m4() -> Mnist1dCnnInt8 {
     Mnist1dCnnInt8::load_safetensors(twin_file("m4")).unwrap()
 }
@@ -144,6 +155,7 @@ fn check_file(bytes: Vec<u8>, name: &str) {
 fn exports_match_the_checked_in_files() {
     check_file(m1().to_onnx().unwrap(), "m1");
     check_file(m2().to_onnx().unwrap(), "m2");
+    check_file(m3().to_onnx().unwrap(), "m3");
     check_file(m4().to_onnx().unwrap(), "m4");
     check_file(pool_cnn().to_onnx().unwrap(), "pool_cnn");
 }
@@ -263,6 +275,12 @@ fn m2_matches_onnxruntime_bit_for_bit() {
 #[test]
 fn m4_matches_onnxruntime_bit_for_bit() {
     let p = parity!("m4", m4());
+    assert_eq!(p.int8, 64 * 10);
+}
+
+#[test]
+fn m3_matches_onnxruntime_bit_for_bit() {
+    let p = parity!("m3", m3());
     assert_eq!(p.int8, 64 * 10);
 }
 
