@@ -82,3 +82,17 @@ fn auto_types_hold_every_value_for_inputs_in_range() {
         assert_eq!(auto.forward_f64(&x), wide.forward_f64(&x), "input {x:?}");
     }
 }
+
+#[test]
+fn baked_twin_equals_the_converted_one() {
+    // `JetAutoFixed::pretrained()` builds the twin from the baked statics (no std needed).
+    let (baked, converted) = (JetAutoFixed::pretrained(), JetAuto::pretrained().to_fixed());
+    for s in 0..50u64 {
+        let x: [f64; 16] =
+            core::array::from_fn(|i| ((s * 13 + i as u64 * 7) % 41) as f64 / 5.0 - 4.0);
+        assert_eq!(
+            baked.forward_raw(&x.map(|v| JetAutoFixed::INPUT.from_f64(v).raw)),
+            converted.forward_raw(&x.map(|v| JetAutoFixed::INPUT.from_f64(v).raw))
+        );
+    }
+}

@@ -165,6 +165,33 @@ fn twin_items(
     let forward = forward_methods((&in_ty, &out_ty), (n_in, n_out), &body, &last);
     let field_names: Vec<&syn::Ident> = fields.iter().map(|(n, _)| n).collect();
     let field_tys: Vec<&TokenStream> = fields.iter().map(|(_, t)| t).collect();
+    // With the weights baked in (`#[weights]`, `#[onnx]`), the twin is built from their statics:
+    // no file, no allocator, no `std`.
+    let pretrained = match known {
+        Some(tensors) => {
+            let names = tensors.iter().map(|(n, _)| n);
+            let statics = (0..tensors.len()).map(|k| super::weights::static_name(name, k));
+            let doc = format!(
+                "The fixed-point twin of `{name}::pretrained()` (the weights baked in at compile time), built without `std` or an allocator: the same values as `{name}::pretrained().to_fixed()`."
+            );
+            quote! {
+                impl #twin {
+                    #[doc = #doc]
+                    pub fn pretrained() -> Self {
+                        let tensor = |name: &str| -> &'static [f32] {
+                            match name {
+                                #(#names => &#statics,)*
+                                _ => &[],
+                            }
+                        };
+                        #(#inits)*
+                        #twin { #(#field_names),* }
+                    }
+                }
+            }
+        }
+        None => quote!(),
+    };
     quote! {
         #range_errors
 
@@ -184,6 +211,8 @@ fn twin_items(
 
             #forward
         }
+
+        #pretrained
 
         #if_std! {
             impl #name {

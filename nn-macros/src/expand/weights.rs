@@ -20,7 +20,7 @@ pub fn pretrained(
     let mut assigns = Vec::new();
     for (k, t) in tensors.iter().enumerate() {
         let values = &t.values;
-        let ident = format_ident!("__NN_{}_W{}", name.to_string().to_uppercase(), k);
+        let ident = static_name(name, k);
         let len = values.len();
         let lits = values.iter().map(|v| Literal::f32_suffixed(*v));
         let doc = format!("`{}` from `{path}`, in PyTorch's layout.", t.name);
@@ -64,4 +64,9 @@ pub fn pretrained(
             }
         }
     }
+}
+
+/// The name of the `static` holding tensor `k` (in the file's checked order) of network `net`.
+pub fn static_name(net: &proc_macro2::Ident, k: usize) -> proc_macro2::Ident {
+    format_ident!("__NN_{}_W{}", net.to_string().to_uppercase(), k)
 }

@@ -91,3 +91,16 @@ pub unsafe fn classify_wide(pixels: &nn::Input<Wide>, net: &Wide) -> usize {
     let ws = unsafe { &mut *core::ptr::addr_of_mut!(WIDE_WS) };
     net.forward_with(ws, pixels).argmax()
 }
+
+nn_models::m1! {
+    /// M1 with its trained weights baked in and an `ap_fixed<16,6>` twin (hls4ml's arithmetic).
+    #[weights = "../../examples/embed/m1.safetensors"]
+    #[fixed(default = "ap_fixed<16,6>")]
+    pub struct JetFixed
+}
+
+/// Class of one jet by M1's fixed-point twin built from the baked weights: integer layers and
+/// hls4ml's softmax tables, no heap, no std.
+pub fn classify_fixed(features: &nn::Input<JetFixed>) -> usize {
+    JetFixedFixed::pretrained().forward(features).argmax()
+}
