@@ -20,7 +20,7 @@
 //! fractional bits (always so for hls4ml's types, at most 32 bits wide); else these functions
 //! panic.
 
-use super::tables::expf;
+use super::tables::{centered_input, expf, lookup_table};
 use super::{Fixed, Spec, Value};
 
 /// glibc's `expm1f` (2.36, `sysdeps/ieee754/flt-32/s_expm1f.c`, Sun's fdlibm as converted to
@@ -205,51 +205,6 @@ fn mul_into(a: i64, a_spec: Spec, b: i64, b_spec: Spec, out: Spec) -> i64 {
     let p = i64::try_from(a as i128 * b as i128).expect("fixed-point product wider than 64 bits");
     out.from_scaled(p, a_spec.frac_bits() + b_spec.frac_bits())
         .raw
-}
-
-macro_rules! lookup_table {
-    ($(#[$doc:meta])* $name:ident, $value:expr) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug)]
-        pub struct $name<const N: usize> {
-            table: [i64; N],
-            spec: Spec,
-        }
-
-        impl<const N: usize> $name<N> {
-            /// The table in type `table_spec` (hls4ml's `table_t`, by default `ap_fixed<18,8>`);
-            /// `N` is the layer's `table_size` (1024 by default).
-            pub fn new(table_spec: Spec) -> Self {
-                let value: fn(usize, usize) -> f32 = $value;
-                let mut table = [0i64; N];
-                for (ii, t) in table.iter_mut().enumerate() {
-                    // table_t real_val = <float>: float -> double -> ap_fixed.
-                    *t = table_spec.from_f64(value(ii, N) as f64).raw;
-                }
-                $name {
-                    table,
-                    spec: table_spec,
-                }
-            }
-
-            /// The raw entries.
-            pub fn raw(&self) -> &[i64; N] {
-                &self.table
-            }
-
-            /// `table_t`.
-            pub fn spec(&self) -> Spec {
-                self.spec
-            }
-        }
-    };
-}
-
-/// `float in_val = 2 * half * (ii - float(N) / 2.0) / float(N)` (the arithmetic in `double`):
-/// the input of entry `ii` of a table over `[-half, half)`.
-fn centered_input(ii: usize, n: usize, half: f64) -> f32 {
-    let nf = n as f32 as f64;
-    (2.0 * half * (ii as f64 - nf / 2.0) / nf) as f32
 }
 
 /// `float in_val = -8.0 * ii / float(N)` (in `double`): the input of entry `ii` of a table over

@@ -93,42 +93,67 @@ pub fn expf(x: f32) -> f32 {
 }
 
 /// hls4ml's sigmoid table (`init_sigmoid_table`, `nnet_activation.h` 81-92) with
-/// `N = table_size` entries of type `table_t`: entry `ii` is
-/// `table_t(float(1.0 / (1 + expf(-in))))` with `in = float(16.0 * (ii - N / 2.0) / N)` (the
-/// table covers `[-8, 8)`; `1 + expf` in `float`, the division in `double`, line 79).
-#[derive(Clone, Debug)]
-pub struct SigmoidTable<const N: usize> {
-    table: [i64; N],
-    spec: Spec,
+/// Defines a lookup table type `$name<N>`: `N` entries of `table_t`, entry `ii` the `f32`
+/// `$value(ii, N)` converted as hls4ml's `table_t(float)` (through `double`).
+macro_rules! lookup_table {
+    ($(#[$doc:meta])* $name:ident, $value:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name<const N: usize> {
+            table: [i64; N],
+            spec: Spec,
+        }
+
+        impl<const N: usize> $name<N> {
+            /// The table in type `table_spec` (hls4ml's `table_t`, by default `ap_fixed<18,8>`);
+            /// `N` is the layer's `table_size` (1024 by default).
+            pub fn new(table_spec: Spec) -> Self {
+                let value: fn(usize, usize) -> f32 = $value;
+                let mut table = [0i64; N];
+                for (ii, t) in table.iter_mut().enumerate() {
+                    // table_t real_val = <float>: float -> double -> ap_fixed.
+                    *t = table_spec.from_f64(value(ii, N) as f64).raw;
+                }
+                $name {
+                    table,
+                    spec: table_spec,
+                }
+            }
+
+            /// The raw entries.
+            pub fn raw(&self) -> &[i64; N] {
+                &self.table
+            }
+
+            /// `table_t`.
+            pub fn spec(&self) -> Spec {
+                self.spec
+            }
+        }
+    };
 }
 
+pub(crate) use lookup_table;
+
+/// `float in_val = 2 * half * (ii - float(N) / 2.0) / float(N)` (the arithmetic in `double`):
+/// the input of entry `ii` of a table over `[-half, half)`.
+pub(crate) fn centered_input(ii: usize, n: usize, half: f64) -> f32 {
+    let nf = n as f32 as f64;
+    (2.0 * half * (ii as f64 - nf / 2.0) / nf) as f32
+}
+
+lookup_table!(
+    /// `N = table_size` entries of type `table_t`: entry `ii` is
+    /// `table_t(float(1.0 / (1 + expf(-in))))` with `in = float(16.0 * (ii - N / 2.0) / N)` (the
+    /// table covers `[-8, 8)`; `1 + expf` in `float`, the division in `double`, line 79).
+    SigmoidTable,
+    |ii, n| {
+        let e = 1.0f32 + expf(-centered_input(ii, n, 8.0));
+        (1.0f64 / e as f64) as f32
+    }
+);
+
 impl<const N: usize> SigmoidTable<N> {
-    /// The table in type `table_spec` (hls4ml's default `table_t` is `ap_fixed<18,8>`).
-    pub fn new(table_spec: Spec) -> Self {
-        let mut table = [0i64; N];
-        let n = N as f32 as f64;
-        for (ii, t) in table.iter_mut().enumerate() {
-            let in_val = (2.0 * 8.0 * (ii as f64 - n / 2.0) / n) as f32;
-            let e = 1.0f32 + expf(-in_val);
-            let v = (1.0f64 / e as f64) as f32;
-            *t = table_spec.from_f64(v as f64).raw;
-        }
-        SigmoidTable {
-            table,
-            spec: table_spec,
-        }
-    }
-
-    /// The raw entries.
-    pub fn raw(&self) -> &[i64; N] {
-        &self.table
-    }
-
-    /// `table_t`.
-    pub fn spec(&self) -> Spec {
-        self.spec
-    }
-
     /// hls4ml's index (`sigmoid`, lines 114-122): `data_round = int(x * N / 16)` (the exact
     /// product, divided keeping the fractional bits and converted to `int`, both truncating
     /// toward zero), `index = data_round + N / 2` clamped to `[0, N - 1]`. For `N = 1024`:

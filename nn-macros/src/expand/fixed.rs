@@ -70,12 +70,10 @@ pub fn items(net: &Network, attr: &FixedAttr, known: Option<&[(String, Vec<f32>)
             .to_compile_error(),
         );
     }
-    let attr_known = None;
-    let _ = known;
     let names: Vec<String> = bns.iter().map(|(b, _)| b.clone()).collect();
     let twin = format_ident!("{}Fixed", net.name);
     let (name, folded_name) = (&net.name, &folded.net.name);
-    let items = twin_items(&folded.net, name, attr, attr_known, &names);
+    let items = twin_items(&folded.net, name, attr, None, &names);
     let doc = format!("The fixed-point twin of [`{name}`] with its batch norms folded (see [`{folded_name}::to_fixed`]).");
     let if_std = paths::if_std();
     quote! {

@@ -10,7 +10,6 @@ use super::fixed_plan::{Step, TableKind};
 use super::fixed_tokens::{spec_tokens, value_tokens};
 use crate::layers::Layer;
 use crate::paths;
-use nn_fixed::Spec;
 
 /// The generated pieces of one step: its code, the fields it adds, their construction, and
 /// its summary line.
@@ -26,11 +25,10 @@ pub fn step(
     step: &Step,
     l: &Layer,
     (x, y, len): (&Ident, &Ident, usize),
-    input: (Spec, TokenStream),
+    input: TokenStream,
 ) -> Pieces {
     let fp = paths::fixed_point();
-    let (in_spec, in_tokens) = input;
-    let _ = in_spec;
+    let in_tokens = input;
     let name = l.name.to_string();
     match step {
         Step::Table {

@@ -45,6 +45,12 @@ fn fit(iv: Iv, like: Spec) -> Option<Spec> {
     })
 }
 
+/// The smallest interval holding every interval of `ivs` (empty: `(MAX, MIN)`).
+fn hull(ivs: &[Iv]) -> Iv {
+    ivs.iter()
+        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)))
+}
+
 /// `x` converted into `s` (floor-like quantization may lose up to one unit), clamped where
 /// `s` saturates.
 fn cast(iv: Iv, s: Spec) -> Iv {
@@ -316,9 +322,7 @@ pub fn analyze(
             }
             Step::Relu { out } => {
                 let r: Vec<Iv> = x.iter().map(|v| (v.0.max(0.0), v.1.max(0.0))).collect();
-                let all = r
-                    .iter()
-                    .fold((0f64, 0f64), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+                let all = hull(&r);
                 if autos.contains(&"result") {
                     *out = fit(all, *out).unwrap_or(*out);
                 }
@@ -346,9 +350,7 @@ pub fn analyze(
             | Step::BatchNorm { out, .. } => vec![bounds(*out); x.len()],
         };
         specs[op.output] = *out_spec;
-        let all = y
-            .iter()
-            .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+        let all = hull(&y);
         out.accum.push(accum_range);
         out.output.push(all);
         values[op.output] = y;
@@ -400,18 +402,14 @@ fn dense_like(
         let n = l.input.len() as f64;
         sums.push((s.0 - n * p[2].ulp(), s.1 + n * p[2].ulp()));
     }
-    let all = sums
-        .iter()
-        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    let all = hull(&sums);
     if autos.contains(&"accum") {
         p[2] = fit(all, p[2]).unwrap_or(p[2]);
     }
     cx.check(l, "sums", all, p[2]);
     let accum_range = all;
     let sums: Vec<Iv> = sums.into_iter().map(|s| cast(s, p[2])).collect();
-    let res_all = sums
-        .iter()
-        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    let res_all = hull(&sums);
     if autos.contains(&"result") {
         p[3] = fit(res_all, p[3]).unwrap_or(p[3]);
     }
@@ -446,9 +444,7 @@ fn pool(
             }
         })
         .collect();
-    let all = r
-        .iter()
-        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    let all = hull(&r);
     if autos.contains(&"accum") {
         p[0] = fit(all, p[0]).unwrap_or(p[0]);
     }
@@ -464,9 +460,7 @@ fn pool(
             None => v,
         })
         .collect();
-    let res = r
-        .iter()
-        .fold((f64::MAX, f64::MIN), |a, s| (a.0.min(s.0), a.1.max(s.1)));
+    let res = hull(&r);
     if autos.contains(&"result") {
         p[1] = fit(res, p[1]).unwrap_or(p[1]);
     }

@@ -93,7 +93,7 @@ pub fn step(
             pieces.0.extend(quote!(let #y = #x;));
             pieces.3.push_str(&format!("  {lname}: (same values)\n"));
         }
-        other => return fixed_acts::step(other, layer, (x, y, len), input),
+        other => return fixed_acts::step(other, layer, (x, y, len), input.1),
     }
     pieces
 }
