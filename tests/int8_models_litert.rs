@@ -37,25 +37,9 @@ nn_models::m4! {
     struct Mnist1dCnn
 }
 
-nn::network! {
-    /// A residual block and average pooling (without padding: TFLite's AVERAGE_POOL_2D has no
-    /// `count_include_pad`, see scripts/litert_int8/README.md).
-    struct ResidualAvg {
-        input: [2, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        block: Residual {
-            conv2: Conv2d(8, kernel = 3, padding = 1), ReLU,
-            conv3: Conv2d(8, kernel = 3, padding = 1),
-        },
-        AvgPool2d(2) -> [8, 4, 4],
-        conv4: Conv2d(12, kernel = 3, stride = 2, padding = 1), ReLU,
-        AvgPool2d(2) -> [12, 1, 1],
-        Flatten,
-        fc1: Dense(16), ReLU,
-        fc2: Dense(6),
-        Softmax,
-    }
-}
+#[path = "common/residual_avg.rs"]
+mod residual_avg;
+use residual_avg::{ResidualAvg, ResidualAvgInt8};
 
 /// Calibration samples per model.
 const CALIBRATION: usize = 64;

@@ -53,24 +53,9 @@ nn::network! {
     }
 }
 
-nn::network! {
-    /// A residual block and average pooling (the network of tests/int8_models_litert.rs).
-    struct ResidualAvg {
-        input: [2, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        block: Residual {
-            conv2: Conv2d(8, kernel = 3, padding = 1), ReLU,
-            conv3: Conv2d(8, kernel = 3, padding = 1),
-        },
-        AvgPool2d(2) -> [8, 4, 4],
-        conv4: Conv2d(12, kernel = 3, stride = 2, padding = 1), ReLU,
-        AvgPool2d(2) -> [12, 1, 1],
-        Flatten,
-        fc1: Dense(16), ReLU,
-        fc2: Dense(6),
-        Softmax,
-    }
-}
+#[path = "common/residual_avg.rs"]
+mod residual_avg;
+use residual_avg::ResidualAvg;
 
 nn::network! {
     /// An activation as a lookup table.

@@ -237,3 +237,28 @@ pub fn usize_of(v: &Value) -> usize {
         v => v.as_u64().unwrap() as usize,
     }
 }
+
+/// A weight tensor of a fixture as the C simulation holds it: its `text` read as `double`s and
+/// converted to its type must give `csim_raw`, and so must Keras's `float32` values through
+/// `ops::hls4ml_weight` (their printout must be that `text`). The raw values and the type.
+pub fn csim_weights(param: &Value) -> (Vec<i64>, Spec) {
+    let s = spec(&param["type"]);
+    let csim = ints(&param["csim_raw"]);
+    let text = param["text"].as_array().unwrap();
+    assert_eq!(text.len(), csim.len());
+    let raw: Vec<i64> = text
+        .iter()
+        .map(|x| s.from_f64(x.as_str().unwrap().parse::<f64>().unwrap()).raw)
+        .collect();
+    assert_eq!(raw, csim, "{}: weights", param["name"]);
+    // float32 values; serde_json reads doubles to within an ulp, so round to f32.
+    let f32s = floats(&param["keras_f32"]);
+    assert_eq!(f32s.len(), raw.len());
+    for ((&w, x), &c) in f32s.iter().zip(text).zip(&csim) {
+        let w = w as f32;
+        let printed = nn::fixed_point::ops::WeightText::new(w, s);
+        assert_eq!(printed.as_str(), x.as_str().unwrap());
+        assert_eq!(nn::fixed_point::ops::hls4ml_weight(w, s), c);
+    }
+    (raw, s)
+}
