@@ -98,12 +98,7 @@ pub struct QdqGraph {
     output: Option<usize>,
 }
 
-fn onnx_err(e: nn_onnx::OnnxError) -> Error {
-    Error::Onnx {
-        path: "(memory)".to_string(),
-        message: e.to_string(),
-    }
-}
+use crate::train::onnx::onnx_error as onnx_err;
 
 fn config(network: &str, message: String) -> Error {
     Error::Onnx {
@@ -476,16 +471,5 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, Error> {
 
 /// Writes `model` (or its construction's error, with `path` in it) to `path`.
 pub fn save(model: Result<Model, Error>, path: &std::path::Path) -> Result<(), Error> {
-    let named = |e: Error| match e {
-        Error::Onnx { message, .. } => Error::Onnx {
-            path: path.display().to_string(),
-            message,
-        },
-        other => other,
-    };
-    let bytes = to_bytes(&model.map_err(named)?).map_err(named)?;
-    std::fs::write(path, bytes).map_err(|source| Error::Io {
-        path: path.display().to_string(),
-        source,
-    })
+    crate::train::onnx::write_model(model, path)
 }

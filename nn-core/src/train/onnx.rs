@@ -85,10 +85,7 @@ pub trait Onnx: SafeTensors {
     /// The network as an ONNX model (see the module docs).
     fn onnx_model(&self) -> Result<Model, Error> {
         let g = Self::ONNX;
-        let err = |e: nn_onnx::OnnxError| Error::Onnx {
-            path: "(memory)".to_string(),
-            message: e.to_string(),
-        };
+        let err = onnx_error;
         let mut m = Model::new(g.name);
         m.opsets = std::vec![Opset {
             domain: String::new(),
@@ -133,25 +130,39 @@ pub trait Onnx: SafeTensors {
 
     /// The ONNX file's bytes.
     fn to_onnx(&self) -> Result<Vec<u8>, Error> {
-        self.onnx_model()?.to_bytes().map_err(|e| Error::Onnx {
-            path: "(memory)".to_string(),
-            message: e.to_string(),
-        })
+        self.onnx_model()?.to_bytes().map_err(onnx_error)
     }
 
     /// Writes the network as an ONNX file (see the module docs).
     fn save_onnx(&self, path: impl AsRef<Path>) -> Result<(), Error> {
-        let path = path.as_ref();
-        let bytes = self.to_onnx().map_err(|e| match e {
-            Error::Onnx { message, .. } => Error::Onnx {
-                path: path.display().to_string(),
-                message,
-            },
-            other => other,
-        })?;
-        std::fs::write(path, bytes).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })
+        write_model(self.onnx_model(), path.as_ref())
     }
+}
+
+/// An ONNX file error of a model in memory.
+pub(crate) fn onnx_error(e: nn_onnx::OnnxError) -> Error {
+    Error::Onnx {
+        path: "(memory)".to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Writes `model` (or its construction's error, then naming `path`) to `path`.
+pub(crate) fn write_model(model: Result<Model, Error>, path: &Path) -> Result<(), Error> {
+    let named = |e: Error| match e {
+        Error::Onnx { message, .. } => Error::Onnx {
+            path: path.display().to_string(),
+            message,
+        },
+        other => other,
+    };
+    let bytes = model
+        .map_err(named)?
+        .to_bytes()
+        .map_err(onnx_error)
+        .map_err(named)?;
+    std::fs::write(path, bytes).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
