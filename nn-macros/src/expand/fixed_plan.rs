@@ -290,42 +290,33 @@ struct Defaults {
 
 /// `default`, `input` and `input_range`; every other global setting is an error.
 fn globals(attr: &FixedAttr, errors: &mut Vec<syn::Error>) -> (Spec, Spec, Option<InputRange>) {
-    let mut globals: Vec<&Setting> = attr.globals.iter().collect();
-    let mut global = |key: &str, default: Spec, errors: &mut Vec<syn::Error>| -> Spec {
-        match globals.iter().position(|s| s.key() == key) {
-            None => default,
-            Some(i) => match globals.remove(i) {
-                Setting::Type(_, lit) => parse_spec(&lit.value(), lit.span()).unwrap_or_else(|e| {
-                    errors.push(e);
-                    default
-                }),
-                other => {
-                    errors.push(syn::Error::new(
-                        other.key().span(),
-                        format!("`{key}` is a type: write `{key} = \"ap_fixed<16,6>\"`"),
-                    ));
-                    default
-                }
-            },
-        }
+    let mut autos = Vec::new();
+    let mut s = Settings {
+        who: "`#[fixed]`".to_string(),
+        kind: "the attribute".to_string(),
+        items: attr.globals.iter().collect(),
+        errors,
+        autos: &mut autos,
     };
-    let hls_default = Spec::parse(DEFAULT).expect("default type");
-    let default = global("default", hls_default, errors);
-    let input = global("input", default, errors);
-    let mut range = None;
-    if let Some(i) = globals.iter().position(|s| s.key() == "input_range") {
-        match globals.remove(i) {
-            Setting::Range(k, r) => range = Some((*r, k.span())),
-            other => errors.push(syn::Error::new(
+    let default = s.spec("default", Spec::parse(DEFAULT).expect("default type"));
+    let input = s.spec("input", default);
+    let range = match s.take("input_range") {
+        None => None,
+        Some(Setting::Range(k, r)) => Some((*r, k.span())),
+        Some(other) => {
+            let e = syn::Error::new(
                 other.key().span(),
                 "write the inputs' range as `input_range = (-4.0, 4.0)`",
-            )),
+            );
+            s.errors.push(e);
+            None
         }
-    }
-    for s in globals {
+    };
+    s.finish("`default`, `input`, `input_range` and `layer(...)` for a layer of the network");
+    if !autos.is_empty() {
         errors.push(syn::Error::new(
-            s.key().span(),
-            format!("`#[fixed]` has no setting `{}`; it takes `default`, `input`, `input_range` and `layer(...)` for a layer of the network", s.key()),
+            attr.span,
+            "`\"auto\"` chooses a layer's type from its range; `default` and `input` need a type",
         ));
     }
     (default, input, range)
