@@ -26,24 +26,12 @@ nn_models::m4! {
     struct Mnist1dCnn
 }
 
-nn::network! {
+#[path = "common/residual_avg.rs"]
+mod residual_avg;
+residual_avg::residual_avg! {
     /// The residual CNN of `tests/int8_models_litert.rs`, with its int8 twin baked in.
     #[weights_int8 = "tests/fixtures/int8_models/residual_avg.safetensors"]
-    struct ResidualAvg {
-        input: [2, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        block: Residual {
-            conv2: Conv2d(8, kernel = 3, padding = 1), ReLU,
-            conv3: Conv2d(8, kernel = 3, padding = 1),
-        },
-        AvgPool2d(2) -> [8, 4, 4],
-        conv4: Conv2d(12, kernel = 3, stride = 2, padding = 1), ReLU,
-        AvgPool2d(2) -> [12, 1, 1],
-        Flatten,
-        fc1: Dense(16), ReLU,
-        fc2: Dense(6),
-        Softmax,
-    }
+    struct ResidualAvg
 }
 
 /// Inputs per model.

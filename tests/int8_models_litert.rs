@@ -39,7 +39,10 @@ nn_models::m4! {
 
 #[path = "common/residual_avg.rs"]
 mod residual_avg;
-use residual_avg::{ResidualAvg, ResidualAvgInt8};
+residual_avg::residual_avg! {
+    /// A residual block and average pooling.
+    struct ResidualAvg
+}
 
 /// Calibration samples per model.
 const CALIBRATION: usize = 64;

@@ -55,7 +55,10 @@ nn::network! {
 
 #[path = "common/residual_avg.rs"]
 mod residual_avg;
-use residual_avg::ResidualAvg;
+residual_avg::residual_avg! {
+    /// A residual block and average pooling.
+    struct ResidualAvg
+}
 
 nn::network! {
     /// An activation as a lookup table.
