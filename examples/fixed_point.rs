@@ -11,7 +11,7 @@
 //!    weights (as safetensors bytes) and its twin `to_fixed()` is scored on the test split
 //!    (`NameFixed::forward`, argmax): *post-training* quantization.
 //! 3. The same f32 weights are fine-tuned for 10 epochs with
-//!    `Trainer::quantization_aware(FakeQuant::fixed_twin(NameFixed::SUMMARY))`: every step runs
+//!    `Trainer::quantization_aware(FakeQuant::fixed_layers(NameFixed::PARAM_TYPES))`: every step runs
 //!    with the weights and biases on the twin's grid (straight-through estimator), the epoch
 //!    whose quantized network validates best is kept, and `to_fixed()` of the result is scored:
 //!    *QAT*.
@@ -36,6 +36,7 @@
 
 use std::time::Instant;
 
+use nn::fixed_point::Spec;
 use nn::prelude::*;
 
 nn_models::m4! {
@@ -102,14 +103,14 @@ fn load<N: SafeTensors>(net: &Mnist1dCnn) -> Result<N, nn::Error> {
 }
 
 /// Fine-tunes from the f32 weights with the weights and biases fake-quantized to the twin's
-/// types (`summary`: `NameFixed::SUMMARY`); keeps the epoch whose quantized network has the
+/// types (`types`: `NameFixed::PARAM_TYPES`); keeps the epoch whose quantized network has the
 /// lowest validation loss.
-fn qat_trainer(summary: &str) -> Result<Trainer<Adam, CrossEntropy>, nn::Error> {
-    Ok(Trainer::new(Adam::new(QAT_LR), CrossEntropy)
+fn qat_trainer(types: &[(&str, Spec, Spec)]) -> Trainer<Adam, CrossEntropy> {
+    Trainer::new(Adam::new(QAT_LR), CrossEntropy)
         .epochs(QAT_EPOCHS)
         .patience(QAT_EPOCHS) // restores the best epoch
         .seed(SEED)
-        .quantization_aware(FakeQuant::fixed_twin(summary)?))
+        .quantization_aware(FakeQuant::fixed_layers(types))
 }
 
 /// Post-training and QAT accuracies (correct test samples) of one fixed-point network type.
@@ -119,7 +120,7 @@ macro_rules! fixed_point {
         let twin = load::<$net>($f32)?.to_fixed();
         let ptq = correct($test, |x| twin.forward(x));
         let mut qat = load::<$net>($f32)?;
-        let history = qat_trainer($twin::SUMMARY)?.fit(&mut qat, $fit, Some($val))?;
+        let history = qat_trainer($twin::PARAM_TYPES).fit(&mut qat, $fit, Some($val))?;
         let twin = qat.to_fixed();
         let qat = correct($test, |x| twin.forward(x));
         let n = $test.len() as f64;

@@ -401,7 +401,7 @@ fn int8_flavour_matches_the_int8_twin() {
     assert!(history.epochs.last().unwrap().train_loss < history.epochs[0].train_loss);
 }
 
-/// `FakeQuant::fixed_twin(NameFixed::SUMMARY)` takes each layer's types from the twin, and the
+/// `FakeQuant::fixed_layers(NameFixed::PARAM_TYPES)` takes each layer's types from the twin, and the
 /// values QAT trains with are the twin's weights: `to_fixed()` of the master weights.
 #[test]
 fn fixed_twin_types_are_the_twins() {
@@ -409,14 +409,21 @@ fn fixed_twin_types_are_the_twins() {
         #[fixed(default = "ap_fixed<10,4>", fc1(weight = "ap_fixed<6,1,AP_RND,AP_SAT>", bias = "ap_fixed<8,2>"))]
         pub struct Twinned { input: [4], fc1: Dense(8), ReLU, out: Dense(3) }
     }
-    let quantizer = FakeQuant::fixed_twin(TwinnedFixed::SUMMARY).unwrap();
+    let w1 = Spec::parse("ap_fixed<6,1,AP_RND,AP_SAT>").unwrap();
+    assert_eq!(
+        TwinnedFixed::PARAM_TYPES,
+        &[
+            ("fc1", w1, Spec::ap_fixed(8, 2)),
+            ("out", Spec::ap_fixed(10, 4), Spec::ap_fixed(10, 4))
+        ]
+    );
+    let quantizer = FakeQuant::fixed_layers(TwinnedFixed::PARAM_TYPES);
     let net = Twinned::new(3);
     let mut q = net.clone();
     fake_quantize(&mut q, &quantizer);
     let twin = net.to_fixed();
     let dict = q.state_dict(Layout::PyTorch);
     let get = |name: &str| dict.iter().find(|t| t.name == name).unwrap().data.clone();
-    let w1 = Spec::parse("ap_fixed<6,1,AP_RND,AP_SAT>").unwrap();
     let check = |values: Vec<f32>, raw: &[i64], spec: Spec| {
         assert_eq!(values.len(), raw.len());
         for (v, &r) in values.iter().zip(raw) {

@@ -9,7 +9,6 @@ use std::vec::Vec;
 
 use nn_fixed::{Fixed, Spec};
 
-use super::error::Error;
 use super::io::StateDict;
 use crate::layers::{FieldInfo, Layout, ParamId, ParamKind, Parameters};
 
@@ -74,7 +73,7 @@ pub trait FakeQuantize: fmt::Debug + Send + Sync {
 }
 
 /// The fake quantization of nn's twins: fixed point as `Name::to_fixed()` converts weights
-/// ([`FakeQuant::fixed`], [`FakeQuant::fixed_twin`]) or int8 as `Name::quantize_int8` does
+/// ([`FakeQuant::fixed`], [`FakeQuant::fixed_layers`]) or int8 as `Name::quantize_int8` does
 /// ([`FakeQuant::int8`]). Parameters that are neither weights nor biases (batch-norm scale and
 /// shift, PReLU slopes) stay in f32 in both.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,41 +120,20 @@ impl FakeQuant {
         self
     }
 
-    /// Exactly the weight and bias types of a fixed-point twin, read from its `SUMMARY`
-    /// (`FakeQuant::fixed_twin(NameFixed::SUMMARY)`): each `Dense` or convolution line
-    /// `  name: weight <type>, bias <type>, ...`. Layers the summary does not list stay in f32.
-    /// `Err` if the text lists no such layer or a type does not parse.
-    pub fn fixed_twin(summary: &str) -> Result<FakeQuant, Error> {
-        let mut layers = Vec::new();
-        for line in summary.lines() {
-            let Some((name, rest)) = line.trim().split_once(": weight ") else {
-                continue;
-            };
-            let bad = |what: &str| {
-                Error::Config(format!(
-                    "fixed-point twin summary, layer `{name}`: cannot read the {what} type from \
-                     `{}`",
-                    line.trim()
-                ))
-            };
-            let (weight, rest) = rest.split_once(", bias ").ok_or_else(|| bad("bias"))?;
-            let bias = rest.split_once(", ").map_or(rest, |(b, _)| b);
-            let weight = Spec::parse(weight).map_err(|_| bad("weight"))?;
-            let bias = Spec::parse(bias).map_err(|_| bad("bias"))?;
-            layers.push((name.to_string(), weight, bias));
-        }
-        if layers.is_empty() {
-            return Err(Error::Config(String::from(
-                "not a fixed-point twin summary (`NameFixed::SUMMARY`): no line `  layer: weight \
-                 <type>, bias <type>, ...`",
-            )));
-        }
-        Ok(FakeQuant {
+    /// Exactly the weight and bias types of a fixed-point twin:
+    /// `FakeQuant::fixed_layers(NameFixed::PARAM_TYPES)` (generated for every `#[fixed]` twin,
+    /// `(layer, weight_t, bias_t)` of each Dense layer and convolution). Layers not listed stay in
+    /// f32.
+    pub fn fixed_layers(types: &[(&str, Spec, Spec)]) -> FakeQuant {
+        FakeQuant {
             scheme: Scheme::Fixed {
                 default: None,
-                layers,
+                layers: types
+                    .iter()
+                    .map(|&(layer, w, b)| (layer.to_string(), w, b))
+                    .collect(),
             },
-        })
+        }
     }
 
     /// The int8 twin's weights (`Name::quantize_int8`, TFLite's per-channel scheme): per output
@@ -503,29 +481,17 @@ mod tests {
     }
 
     #[test]
-    fn fixed_twin_reads_the_summary() {
-        let summary = "NetFixed: the fixed-point twin of Net (hls4ml's ap_fixed arithmetic)\n  \
-                       input: ap_fixed<16,6>\n  fc1: weight ap_fixed<12,3,AP_RND>, bias \
-                       ap_fixed<10,2,AP_RND,AP_SAT>, accum ap_fixed<24,10>, result ap_fixed<16,6>\n  \
-                       relu_1: result ap_fixed<16,6>\n  out: weight ap_fixed<8,1>, bias \
-                       ap_fixed<8,3>, accum ap_fixed<16,6>, result ap_fixed<16,6>\n";
-        let q = FakeQuant::fixed_twin(summary).unwrap();
-        assert_eq!(
-            q.fixed_specs("fc1"),
-            Some((
-                Spec::parse("ap_fixed<12,3,AP_RND>").unwrap(),
-                Spec::parse("ap_fixed<10,2,AP_RND,AP_SAT>").unwrap()
-            ))
+    fn fixed_layers_lists_each_layers_types() {
+        let fc1 = (
+            Spec::parse("ap_fixed<12,3,AP_RND>").unwrap(),
+            Spec::parse("ap_fixed<10,2,AP_RND,AP_SAT>").unwrap(),
         );
-        assert_eq!(
-            q.fixed_specs("out"),
-            Some((Spec::ap_fixed(8, 1), Spec::ap_fixed(8, 3)))
-        );
+        let out = (Spec::ap_fixed(8, 1), Spec::ap_fixed(8, 3));
+        let q = FakeQuant::fixed_layers(&[("fc1", fc1.0, fc1.1), ("out", out.0, out.1)]);
+        assert_eq!(q.fixed_specs("fc1"), Some(fc1));
+        assert_eq!(q.fixed_specs("out"), Some(out));
         assert_eq!(q.fixed_specs("relu_1"), None);
-        assert!(FakeQuant::fixed_twin("no twin here").is_err());
-        let bad = "  fc: weight ap_fixed<99,3>, bias ap_fixed<8,3>, accum x, result y";
-        let e = FakeQuant::fixed_twin(bad).unwrap_err().to_string();
-        assert!(e.contains("layer `fc`") && e.contains("weight"), "{e}");
+        assert_eq!(FakeQuant::fixed_layers(&[]).fixed_specs("fc1"), None);
     }
 
     #[test]

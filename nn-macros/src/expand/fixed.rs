@@ -132,7 +132,19 @@ fn twin_items(
         "{twin}: the fixed-point twin of {name} (hls4ml's ap_fixed arithmetic)\n  input: {}\n",
         plan.input
     );
+    // `(layer, weight_t, bias_t)` of each Dense layer and convolution, for `PARAM_TYPES`.
+    let mut param_types = Vec::new();
     for (op, (step, out_spec)) in net.ops.iter().zip(&plan.steps) {
+        if let super::fixed_plan::Step::Dense { l, p }
+        | super::fixed_plan::Step::Conv { l, p, .. } = step
+        {
+            let (layer, w, b) = (
+                net.layers[*l].name.to_string(),
+                spec_tokens(p[0]),
+                spec_tokens(p[1]),
+            );
+            param_types.push(quote!((#layer, #w, #b)));
+        }
         let x = format_ident!("a{}", op.inputs[0]);
         let y = format_ident!("a{}", op.output);
         let len = net.tensors[op.output].len() as usize;
@@ -206,6 +218,10 @@ fn twin_items(
             pub const INPUT: #fp::Spec = #in_spec;
             /// The output's type.
             pub const OUTPUT: #fp::Spec = #out_spec;
+            /// The weight and bias types of every Dense layer and convolution, by layer name
+            /// (`(layer, weight_t, bias_t)`): what `nn::FakeQuant::fixed_layers` takes to train
+            /// the network for exactly this twin.
+            pub const PARAM_TYPES: &'static [(&'static str, #fp::Spec, #fp::Spec)] = &[#(#param_types),*];
 
             #forward
         }
