@@ -565,6 +565,33 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         }
     }
 
+    /// [`ConvI8::forward_with`] with the geometry's plan, computed at compile time
+    /// (`static PLAN: ConvPlan = ConvPlan::new(g)`, as the generated twin does): the same
+    /// bytes, with the permuted-patch kernel where the CPU has it.
+    pub fn forward_planned<SI: Shape, SO: Shape>(
+        &self,
+        x: &TensorI8<SI>,
+        y: &mut TensorI8<SO>,
+        plan: &simd::ConvPlan,
+        rounding: Rounding,
+    ) {
+        if rounding.for_conv() == Rounding::Onnx {
+            return self.forward_with(x, y, plan.g, rounding);
+        }
+        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
+        simd::conv2d_planned(
+            Isa8::detect(),
+            x.as_slice(),
+            self.input.zero_point,
+            plan,
+            (&self.w, Self::STRIDE),
+            &self.bias,
+            &self.kernel.offset,
+            &rq,
+            y.as_mut_slice(),
+        );
+    }
+
     /// [`ConvI8::forward`] with a chosen instruction set (every choice gives the same bytes).
     pub fn forward_on<SI: Shape, SO: Shape>(
         &self,

@@ -195,9 +195,14 @@ fn conv_parts(
         paths::shape_of(net.tensors[output]),
     );
     let g = window2(&c.win, l.input, l.output);
+    let plan = quote!(::nn::quant::simd::ConvPlan);
     p.forward.push(quote! {
         let mut #b = #tensor_i8::<#sb>::zeros();
-        self.#field.forward_with(&#a, &mut #b, #g, self.rounding);
+        {
+            // The kernel's layout, computed at compile time.
+            static PLAN: #plan = #plan::new(#g);
+            self.#field.forward_planned(&#a, &mut #b, &PLAN, self.rounding);
+        }
     });
     let bias = if c.bias {
         quote! {{

@@ -362,6 +362,7 @@ fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bo
             first: oy0 * g.output.1,
             plane_len: g.output.0 * g.output.1,
             grid: None,
+            perm: None,
             w_stride: a.w_stride,
         };
         match a.isa {
@@ -373,6 +374,213 @@ fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bo
         oy0 += n_rows;
     }
     true
+}
+
+/// Whether the CPU has AVX-512 VBMI (`vpermi2b`), with `std` detected at run time, else from
+/// the compile-time target.
+#[cfg(target_arch = "x86_64")]
+fn vbmi() -> bool {
+    #[cfg(feature = "std")]
+    {
+        std::is_x86_feature_detected!("avx512vbmi")
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(target_feature = "avx512vbmi")
+    }
+}
+
+/// A convolution's geometry and the layout of its permuted-patch kernel ([`conv2d_planned`]),
+/// computed at compile time: [`ConvPlan::new`] is a `const fn`, and the int8 twin keeps one in
+/// a `static` per convolution, so nothing of it is recomputed per call.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvPlan {
+    /// The geometry.
+    pub g: Window2,
+    /// Padded height and width (as the vector paths pad).
+    hp: usize,
+    wp: usize,
+    /// Quads of filter weights.
+    quads: usize,
+    /// Whether the permuted kernel applies: the padded input and 128 bytes fit the scratch,
+    /// and every block of 16 outputs reads at most 128 bytes from its first one's.
+    fits: bool,
+    /// Per quad: where its first weight reads (least offset) and the four weights' offsets
+    /// from there, one byte each.
+    start: [u32; MAX_QUADS],
+    word: [u32; MAX_QUADS],
+}
+
+impl ConvPlan {
+    /// The plan of geometry `g`.
+    pub const fn new(g: Window2) -> ConvPlan {
+        let (c, h, w) = g.input;
+        let (kh, kw) = g.kernel;
+        let (oh, ow) = g.output;
+        let (sh, sw) = g.stride;
+        let hp = cmax(h + g.pad.0, (oh.saturating_sub(1)) * sh + kh);
+        let wp = cmax(w + g.pad.1, (ow.saturating_sub(1)) * sw + kw);
+        let k = c * kh * kw;
+        let quads = k.div_ceil(4);
+        let mut plan = ConvPlan {
+            g,
+            hp,
+            wp,
+            quads,
+            fits: false,
+            start: [0; MAX_QUADS],
+            word: [0; MAX_QUADS],
+        };
+        let plane = c * hp * wp + 16;
+        if quads == 0 || quads > MAX_QUADS || plane + 128 > SCRATCH || oh == 0 || ow == 0 {
+            return plan;
+        }
+        // Where each weight reads in the padded input (relative to the output's position), a
+        // quad at a time; the weights past the filter's end (zeros) read where the quad's
+        // first one does.
+        let mut span = 0;
+        let mut q = 0;
+        while q < quads {
+            let (mut lo, mut hi, mut t) = (usize::MAX, 0, 4 * q);
+            while t < 4 * q + 4 && t < k {
+                let a = tap(t, kh, kw, hp, wp);
+                lo = cmin(lo, a);
+                hi = cmax(hi, a);
+                t += 1;
+            }
+            span = cmax(span, hi - lo);
+            let mut word = 0u32;
+            let mut t = 4 * q;
+            while t < 4 * q + 4 && t < k {
+                word |= (cmin(tap(t, kh, kw, hp, wp) - lo, 255) as u32) << (8 * (t - 4 * q));
+                t += 1;
+            }
+            plan.start[q] = lo as u32;
+            plan.word[q] = word;
+            q += 1;
+        }
+        let positions = oh * ow;
+        let mut p = 0;
+        while p < positions {
+            let last = cmin(p + 15, positions - 1);
+            if plan.offset(last) - plan.offset(p) + span >= 128 {
+                return plan;
+            }
+            p += 16;
+        }
+        plan.fits = true;
+        plan
+    }
+
+    /// Where output position `pos` reads, relative to each quad's start.
+    #[inline(always)]
+    const fn offset(&self, pos: usize) -> usize {
+        let (oy, ox) = (pos / self.g.output.1, pos % self.g.output.1);
+        oy * self.g.stride.0 * self.wp + ox * self.g.stride.1
+    }
+}
+
+/// Where filter weight `t` (`(c, ki, kj)` flattened) reads in the padded input.
+const fn tap(t: usize, kh: usize, kw: usize, hp: usize, wp: usize) -> usize {
+    let (c, r) = (t / (kh * kw), t % (kh * kw));
+    (c * hp + r / kw) * wp + r % kw
+}
+
+const fn cmax(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+const fn cmin(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// [`conv2d`] with its plan: the permuted-patch kernel where the CPU has AVX-512 VNNI and
+/// VBMI and the plan fits, else [`conv2d`] (the same bytes).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_planned(
+    isa: Isa8,
+    x: &[i8],
+    x_zero: i32,
+    plan: &ConvPlan,
+    (w, w_stride): (&[i8], usize),
+    bias: &[i32],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && plan.fits && vbmi() {
+        let g = plan.g;
+        let args = ConvArgs {
+            isa,
+            x,
+            x_zero,
+            g,
+            w,
+            w_stride,
+            offset,
+            rq,
+        };
+        let u = Unfold {
+            g,
+            vnni: true,
+            hp: plan.hp,
+            wp: plan.wp,
+            chunk_rows: 0,
+            row_stride: 0,
+        };
+        if u.plane_len() + 128 <= SMALL_SCRATCH {
+            conv_perm::<SMALL_SCRATCH>(&args, plan, &u, y);
+        } else {
+            conv_perm::<SCRATCH>(&args, plan, &u, y);
+        }
+        return;
+    }
+    conv2d(isa, x, x_zero, plan.g, (w, w_stride), bias, offset, rq, y);
+}
+
+/// The convolution of `plan` (any stride), its patches gathered from the padded input by one
+/// byte permutation per quad of weights, 16 consecutive outputs per vector (no unfolding, no
+/// lanes spent on padding columns).
+#[cfg(target_arch = "x86_64")]
+fn conv_perm<const N: usize>(a: &ConvArgs<'_>, plan: &ConvPlan, u: &Unfold, y: &mut [i8]) {
+    let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); N];
+    let len = u.plane_len() + 128;
+    // SAFETY: the first `len <= N` bytes are zeroed before the slice over them is made.
+    let rows = unsafe {
+        core::ptr::write_bytes(scratch.as_mut_ptr(), 0, len);
+        core::slice::from_raw_parts_mut(scratch.as_mut_ptr() as *mut i8, len)
+    };
+    u.pad(a.x, a.x_zero, &mut rows[..u.plane_len()]);
+    let positions = plan.g.output.0 * plan.g.output.1;
+    let perm = Perm {
+        start: &plan.start[..plan.quads],
+        word: &plan.word[..plan.quads],
+        ow: plan.g.output.1,
+        wp: plan.wp,
+        stride: plan.g.stride,
+    };
+    let block = ConvBlock {
+        rows,
+        w_stride: a.w_stride,
+        stride: 0,
+        k: plan.g.input.0 * plan.g.kernel.0 * plan.g.kernel.1,
+        positions,
+        first: 0,
+        plane_len: positions,
+        grid: None,
+        perm: Some(perm),
+    };
+    // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
+    unsafe { vnni::conv_block(&block, a.w, a.offset, a.rq, y) };
 }
 
 /// A stride-1 convolution read straight from its padded input (no unfolding): the positions
@@ -415,6 +623,7 @@ fn conv_grid<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bool
             wp: u.wp,
             ow,
         }),
+        perm: None,
     };
     // SAFETY: only chosen where the CPU has AVX-512 VNNI.
     unsafe { vnni::conv_block(&block, a.w, a.offset, a.rq, y) };
@@ -437,6 +646,31 @@ pub(crate) struct ConvBlock<'a> {
     /// Read straight from the padded input instead: row `t` starts at `offsets[t]` of `rows`,
     /// and position `p` is output `(p / wp, p % wp)` (columns from `ow` on are not outputs).
     pub grid: Option<Grid<'a>>,
+    /// Patches gathered by a byte permutation from the padded input instead (`rows`), the
+    /// positions being the outputs in order (AVX-512 VBMI).
+    pub perm: Option<Perm<'a>>,
+}
+
+/// The layout of a convolution whose patches are gathered from its padded input `rows` by
+/// `vpermi2b` ([`vnni::conv_block`]): quad `q`'s weights read `rows` at `start[q]` plus the
+/// bytes of `word[q]` (one per weight of the quad), plus the position's offset
+/// `(oy sh) wp + ox sw`; every block of 16 positions fits 128 bytes from its first one's.
+#[derive(Clone, Copy)]
+pub(crate) struct Perm<'a> {
+    pub start: &'a [u32],
+    pub word: &'a [u32],
+    pub ow: usize,
+    pub wp: usize,
+    pub stride: (usize, usize),
+}
+
+impl Perm<'_> {
+    /// Where output position `pos` reads, relative to each quad's start.
+    #[inline(always)]
+    pub fn offset(&self, pos: usize) -> usize {
+        let (oy, ox) = (pos / self.ow, pos % self.ow);
+        oy * self.stride.0 * self.wp + ox * self.stride.1
+    }
 }
 
 /// The layout of a convolution read from its padded input (stride 1): the row of filter
@@ -577,6 +811,13 @@ impl Unfold {
         for ci in 0..c {
             for r in 0..h {
                 let dst = (ci * self.hp + r + pt) * self.wp + pl;
+                let src = &x[(ci * h + r) * w..][..w];
+                if self.vnni && w <= 64 {
+                    let out = &mut plane[dst..dst + w];
+                    // SAFETY: the CPU has AVX-512 (`vnni`); `w` bytes on both sides.
+                    unsafe { vnni::flip_copy(src.as_ptr(), out.as_mut_ptr(), w) };
+                    continue;
+                }
                 for (d, &v) in plane[dst..dst + w]
                     .iter_mut()
                     .zip(&x[(ci * h + r) * w..][..w])

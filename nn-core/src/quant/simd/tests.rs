@@ -122,6 +122,7 @@ fn dense_paths_match_the_plain_loop() {
 fn convolution_paths_match_the_plain_loop() {
     let mut rng = Lcg(5);
     let mut checked = 0;
+    let mut planned = 0;
     for case in 0..300 {
         let c_in = rng.range(1, 5) as usize;
         let (kh, kw) = (rng.range(1, 5) as usize, rng.range(1, 5) as usize);
@@ -172,11 +173,27 @@ fn convolution_paths_match_the_plain_loop() {
             rounding: Rounding::FixedPoint,
             out,
         };
+        let plan = ConvPlan::new(g);
+        planned += plan.fits as usize;
         for isa in ISAS.into_iter().filter(|i| i.available()) {
             let mut got = vec![0i8; c_out * oh * ow];
             conv2d(isa, &x, x_zero, g, (&wt, k), &bias, &offset, &rq, &mut got);
             assert_eq!(got, want, "case {case}: {isa:?} {g:?}, {c_out} filters");
             checked += got.len();
+            // With the compile-time plan (the permuted-patch kernel where it fits).
+            let mut got = vec![0i8; c_out * oh * ow];
+            conv2d_planned(
+                isa,
+                &x,
+                x_zero,
+                &plan,
+                (&wt, k),
+                &bias,
+                &offset,
+                &rq,
+                &mut got,
+            );
+            assert_eq!(got, want, "case {case}: {isa:?} {g:?} planned");
             // The same filters padded with zeros to a multiple of 4 (as `ConvI8` keeps them).
             let k4 = k.div_ceil(4) * 4;
             let mut padded = vec![0i8; c_out * k4];
@@ -196,9 +213,28 @@ fn convolution_paths_match_the_plain_loop() {
                 &mut got,
             );
             assert_eq!(got, want, "case {case}: {isa:?} {g:?}, padded filters");
+            let mut got = vec![0i8; c_out * oh * ow];
+            let (w, s) = (&padded, k4);
+            conv2d_planned(
+                isa,
+                &x,
+                x_zero,
+                &plan,
+                (w, s),
+                &bias,
+                &offset,
+                &rq,
+                &mut got,
+            );
+            assert_eq!(
+                got, want,
+                "case {case}: {isa:?} {g:?}, padded filters, planned"
+            );
         }
     }
     assert!(checked > 50_000, "{checked}");
+    // Most of the random layers take the permuted kernel (on CPUs with VBMI).
+    assert!(planned > 150, "{planned} of 300 planned");
 }
 
 #[test]

@@ -346,7 +346,7 @@ unsafe fn patch(base: *const i8, at: [usize; 4]) -> __m512i {
 ///
 /// # Safety
 /// The CPU must have AVX-512F, BW and VNNI.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub(super) unsafe fn conv_block(
     b: &ConvBlock<'_>,
     w: &[i8],
@@ -362,11 +362,16 @@ pub(super) unsafe fn conv_block(
     let mut p = 0;
     while p < b.positions {
         let n_segs = b.segments(p, 16, &mut segs);
-        for (q, slot) in buf.iter_mut().enumerate().take(quads) {
-            let r = [0, 1, 2, 3].map(|t| b.row_start(4 * q + t) + p);
-            // SAFETY: every row has at least 16 readable bytes from `p` (`stride` is the
-            // positions rounded up to 16, plus 16; the grid's plane has 32 bytes of slack).
-            slot.write(unsafe { patch(rows, r) });
+        if let Some(perm) = &b.perm {
+            // SAFETY: `perm` is only set where the CPU has VBMI (`conv_perm`).
+            unsafe { permuted_patches(b.rows, perm, p, b.positions, &mut buf[..quads]) };
+        } else {
+            for (q, slot) in buf.iter_mut().enumerate().take(quads) {
+                let r = [0, 1, 2, 3].map(|t| b.row_start(4 * q + t) + p);
+                // SAFETY: every row has at least 16 readable bytes from `p` (`stride` is the
+                // positions rounded up to 16, plus 16; the grid's plane has 32 bytes of slack).
+                slot.write(unsafe { patch(rows, r) });
+            }
         }
         // SAFETY: the first `quads` entries were written just above (`quads <= MAX_QUADS`).
         let patches: &[__m512i] =
@@ -393,6 +398,69 @@ pub(super) unsafe fn conv_block(
     }
 }
 
+/// The patches of positions `p..p + 16` (those from `positions` on repeat the last one):
+/// lane `l`, byte `t` of quad `q` is `rows[start[q] + word[q][t] + offset(p + l)]`, gathered
+/// by one `vpermi2b` from the 128 bytes at `start[q] + offset(p)`.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VBMI; the block's reads fit 128 bytes (`conv_perm`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+unsafe fn permuted_patches(
+    rows: &[i8],
+    perm: &super::Perm<'_>,
+    p: usize,
+    positions: usize,
+    out: &mut [core::mem::MaybeUninit<__m512i>],
+) {
+    let base = perm.offset(p);
+    // Each lane's offset from the block's first position, in vector arithmetic: its output
+    // row by a float division (exact: `(pos + 1/2) / ow` is at least `1/(2 ow)` from an
+    // integer, far above the rounding error for positions below 2^22), the column, the
+    // offset, and its low byte in all four bytes of the lane.
+    let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    let pos = _mm512_min_epi32(
+        _mm512_add_epi32(_mm512_set1_epi32(p as i32), iota),
+        _mm512_set1_epi32(positions as i32 - 1),
+    );
+    let ow = _mm512_set1_epi32(perm.ow as i32);
+    let oy = _mm512_cvttps_epi32(_mm512_mul_ps(
+        _mm512_add_ps(_mm512_cvtepi32_ps(pos), _mm512_set1_ps(0.5)),
+        _mm512_set1_ps(1.0 / perm.ow as f32),
+    ));
+    let ox = _mm512_sub_epi32(pos, _mm512_mullo_epi32(oy, ow));
+    let d = _mm512_sub_epi32(
+        _mm512_add_epi32(
+            _mm512_mullo_epi32(oy, _mm512_set1_epi32((perm.stride.0 * perm.wp) as i32)),
+            _mm512_mullo_epi32(ox, _mm512_set1_epi32(perm.stride.1 as i32)),
+        ),
+        _mm512_set1_epi32(base as i32),
+    );
+    let off = _mm512_mullo_epi32(d, _mm512_set1_epi32(0x0101_0101));
+    for (q, slot) in out.iter_mut().enumerate() {
+        let from = perm.start[q] as usize + base;
+        assert!(from + 128 <= rows.len());
+        // SAFETY: 128 bytes from `from` are inside `rows` (checked).
+        let (t0, t1) = unsafe {
+            (
+                _mm512_loadu_si512(rows.as_ptr().add(from) as *const __m512i),
+                _mm512_loadu_si512(rows.as_ptr().add(from + 64) as *const __m512i),
+            )
+        };
+        let idx = _mm512_add_epi8(_mm512_set1_epi32(perm.word[q] as i32), off);
+        slot.write(_mm512_permutex2var_epi8(t0, idx, t1));
+    }
+}
+
+/// The first `n` of 64 byte lanes.
+#[inline(always)]
+fn mask64(n: usize) -> __mmask64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 /// One block of 16 positions: its patches and where its lanes are stored.
 struct Block<'a> {
     patches: &'a [__m512i],
@@ -400,7 +468,7 @@ struct Block<'a> {
 }
 
 /// Channels `c0..c0 + G` of one block of positions.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 fn conv_g<const G: usize>(
     b: &ConvBlock<'_>,
     at: &Block<'_>,
@@ -437,14 +505,20 @@ fn conv_g<const G: usize>(
             _mm512_set1_epi32(rq.multiplier[c]),
             _mm512_set1_epi32(rq.shift[c]),
         );
-        let r = requant16(*a, &params, zp, lo, hi);
+        let r = _mm512_cvtepi32_epi8(requant16(*a, &params, zp, lo, hi));
         for &(to, mask) in at.segs {
             let dst = y
                 .as_mut_ptr()
                 .wrapping_offset((c * b.plane_len) as isize + to);
             // SAFETY: masked to the lanes that are outputs of this segment's row, each
-            // written at its own place in channel `c`'s outputs.
-            unsafe { _mm512_mask_cvtepi32_storeu_epi8(dst, mask as __mmask16, r) };
+            // written at its own place in channel `c`'s outputs (all 16 for a full one).
+            unsafe {
+                if mask == 0xffff {
+                    _mm_storeu_si128(dst as *mut __m128i, r);
+                } else {
+                    _mm_mask_storeu_epi8(dst, mask as __mmask16, r);
+                }
+            }
         }
     }
 }
@@ -545,5 +619,19 @@ pub(super) unsafe fn max_pool_2x2(
                 _mm512_cvtepi16_epi8(m),
             );
         }
+    }
+}
+
+/// `dst[i] = src[i] ^ 0x80` for `n <= 64` bytes (a row of a padded, flipped input).
+///
+/// # Safety
+/// The CPU must have AVX-512F and BW; `n` bytes readable at `src`, writable at `dst`.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(super) unsafe fn flip_copy(src: *const i8, dst: *mut i8, n: usize) {
+    let m = mask64(n);
+    // SAFETY: masked to the `n` bytes.
+    unsafe {
+        let v = _mm512_maskz_loadu_epi8(m, src);
+        _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(v, _mm512_set1_epi8(-128)));
     }
 }
