@@ -592,6 +592,34 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         );
     }
 
+    /// This convolution followed by the max pooling of `plan` into `y` (the pooled output):
+    /// the same bytes as [`ConvI8::forward_with`] then the pooling, with the accumulators
+    /// pooled before the requantization (which is non-decreasing) where the CPU has the fused
+    /// kernel (AVX-512 VNNI and VBMI) and `rounding` is the fixed-point one; `false`, writing
+    /// nothing, elsewhere (the caller runs the two steps).
+    pub fn forward_pooled<SI: Shape, SO: Shape>(
+        &self,
+        x: &TensorI8<SI>,
+        y: &mut TensorI8<SO>,
+        plan: &simd::PoolPlan,
+        rounding: Rounding,
+    ) -> bool {
+        if rounding.for_conv() != Rounding::FixedPoint {
+            return false;
+        }
+        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
+        simd::conv2d_pooled(
+            Isa8::detect(),
+            x.as_slice(),
+            self.input.zero_point,
+            plan,
+            (&self.w, Self::STRIDE),
+            &self.kernel.offset,
+            &rq,
+            y.as_mut_slice(),
+        )
+    }
+
     /// [`ConvI8::forward`] with a chosen instruction set (every choice gives the same bytes).
     pub fn forward_on<SI: Shape, SO: Shape>(
         &self,

@@ -24,6 +24,7 @@ mod onnx_export;
 mod quant;
 mod quant_api;
 pub mod quant_bake;
+mod quant_fuse;
 mod quant_io;
 mod quant_onnx;
 mod quant_plan;

@@ -18,7 +18,11 @@ use crate::paths;
 use crate::shape::Shape;
 
 /// The geometry of a window layer from `input` to `output` as `nn::quant::ops::Window2`.
-fn window2(win: &crate::layers::window::Window, input: Shape, output: Shape) -> TokenStream {
+pub(super) fn window2(
+    win: &crate::layers::window::Window,
+    input: Shape,
+    output: Shape,
+) -> TokenStream {
     let (c, h, w) = chw(input);
     let (_, oh, ow) = chw(output);
     let (kh, kw, sh, sw) = (
@@ -456,6 +460,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
     let extras = twin_extras(net, steps, &twin, &forward);
+    let forward = super::quant_fuse::fuse(net, steps, &forward);
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]

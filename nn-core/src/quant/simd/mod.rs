@@ -405,6 +405,8 @@ pub struct ConvPlan {
     /// Whether the permuted kernel applies: the padded input and 128 bytes fit the scratch,
     /// and every block of 16 outputs reads at most 128 bytes from its first one's.
     fits: bool,
+    /// The most bytes between a quad's weights' reads.
+    span: usize,
     /// Per quad: where its first weight reads (least offset) and the four weights' offsets
     /// from there, one byte each.
     start: [u32; MAX_QUADS],
@@ -428,6 +430,7 @@ impl ConvPlan {
             wp,
             quads,
             fits: false,
+            span: 0,
             start: [0; MAX_QUADS],
             word: [0; MAX_QUADS],
         };
@@ -459,6 +462,7 @@ impl ConvPlan {
             plan.word[q] = word;
             q += 1;
         }
+        plan.span = span;
         let positions = oh * ow;
         let mut p = 0;
         while p < positions {
@@ -500,6 +504,151 @@ const fn cmin(a: usize, b: usize) -> usize {
     } else {
         b
     }
+}
+
+/// The first `len` bytes of `scratch`, zeroed (the rest stays uninitialized: zeroing a whole
+/// scratch on every call cost more than a small convolution).
+///
+#[cfg(target_arch = "x86_64")]
+fn zeroed_prefix(scratch: &mut [core::mem::MaybeUninit<i8>], len: usize) -> &mut [i8] {
+    assert!(len <= scratch.len());
+    // SAFETY: the `len` bytes are zeroed before the slice over them is made.
+    unsafe {
+        core::ptr::write_bytes(scratch.as_mut_ptr(), 0, len);
+        core::slice::from_raw_parts_mut(scratch.as_mut_ptr() as *mut i8, len)
+    }
+}
+
+/// Patches a pooled convolution's block may need (window elements times weight quads).
+const POOL_PATCHES: usize = 64;
+
+/// A convolution followed by a max pooling whose windows do not overlap (stride = window, no
+/// padding), planned at compile time as [`ConvPlan`]: [`conv2d_pooled`].
+#[derive(Debug, Clone, Copy)]
+pub struct PoolPlan {
+    /// The convolution's plan.
+    pub conv: ConvPlan,
+    /// The pooling window (and stride).
+    pub window: (usize, usize),
+    /// The pooled output's height and width.
+    pub pooled: (usize, usize),
+    /// Whether [`conv2d_pooled`] applies: the convolution's plan does, the patches of a block
+    /// fit [`POOL_PATCHES`], and every block of 16 pooled outputs reads at most 128 bytes from
+    /// each window element's first one.
+    fits: bool,
+}
+
+impl PoolPlan {
+    /// The plan of convolution `g` followed by max pooling `window` (stride `window`).
+    pub const fn new(g: Window2, window: (usize, usize)) -> PoolPlan {
+        let conv = ConvPlan::new(g);
+        let (ph, pw) = window;
+        let mut plan = PoolPlan {
+            conv,
+            window,
+            pooled: (0, 0),
+            fits: false,
+        };
+        if ph == 0 || pw == 0 {
+            return plan;
+        }
+        let pooled = (g.output.0 / ph, g.output.1 / pw);
+        plan.pooled = pooled;
+        let positions = pooled.0 * pooled.1;
+        if !conv.fits || positions == 0 || conv.quads * ph * pw > POOL_PATCHES {
+            return plan;
+        }
+        let (row, col) = (ph * g.stride.0 * conv.wp, pw * g.stride.1);
+        let mut p = 0;
+        while p < positions {
+            let last = cmin(p + 15, positions - 1);
+            let first = p / pooled.1 * row + p % pooled.1 * col;
+            if last / pooled.1 * row + last % pooled.1 * col - first + conv.span >= 128 {
+                return plan;
+            }
+            p += 16;
+        }
+        plan.fits = true;
+        plan
+    }
+}
+
+/// What [`vnni::conv_pool`] reads: the padded input, the quads' layout, the geometry.
+#[cfg(target_arch = "x86_64")]
+pub(crate) struct PooledBlock<'a> {
+    pub rows: &'a [i8],
+    pub start: &'a [u32],
+    pub word: &'a [u32],
+    pub w_stride: usize,
+    pub wp: usize,
+    pub stride: (usize, usize),
+    pub window: (usize, usize),
+    pub pooled: (usize, usize),
+}
+
+/// The convolution of `plan` followed by its max pooling into `y` (the pooled output), the
+/// same bytes as [`conv2d`] then [`max_pool2d`] (pooled before the requantization, which is
+/// non-decreasing): where the CPU has AVX-512 VNNI and VBMI, the plan fits and the filters
+/// are padded to whole words. `false`, writing nothing, elsewhere.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_pooled(
+    isa: Isa8,
+    x: &[i8],
+    x_zero: i32,
+    plan: &PoolPlan,
+    (w, w_stride): (&[i8], usize),
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) -> bool {
+    let c = plan.conv;
+    let fits = plan.fits
+        && rq.rounding == Rounding::FixedPoint
+        && w_stride.is_multiple_of(4)
+        && w_stride >= 4 * c.quads
+        && offset.len() * w_stride <= w.len()
+        && rq.multiplier.len() >= offset.len()
+        && rq.shift.len() >= offset.len()
+        && y.len() == offset.len() * plan.pooled.0 * plan.pooled.1
+        && x.len() == c.g.input.0 * c.g.input.1 * c.g.input.2;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && fits && vbmi() {
+        let u = Unfold {
+            g: c.g,
+            vnni: true,
+            hp: c.hp,
+            wp: c.wp,
+            chunk_rows: 0,
+            row_stride: 0,
+        };
+        let run = |rows: &mut [i8], y: &mut [i8]| {
+            u.pad(x, x_zero, &mut rows[..u.plane_len()]);
+            let block = PooledBlock {
+                rows,
+                start: &c.start[..c.quads],
+                word: &c.word[..c.quads],
+                w_stride,
+                wp: c.wp,
+                stride: c.g.stride,
+                window: plan.window,
+                pooled: plan.pooled,
+            };
+            // SAFETY: the CPU has AVX-512 VNNI and VBMI; the plan fits.
+            unsafe { vnni::conv_pool(&block, w, offset, rq, y) };
+        };
+        let len = u.plane_len() + 128;
+        // Only the padded input and the 128 bytes past it are zeroed (not the whole scratch).
+        if len <= SMALL_SCRATCH {
+            let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SMALL_SCRATCH];
+            run(zeroed_prefix(&mut scratch, len), y);
+        } else {
+            let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
+            run(zeroed_prefix(&mut scratch, len), y);
+        }
+        return true;
+    }
+    let _ = (isa, x, x_zero, fits);
+    false
 }
 
 /// [`conv2d`] with its plan: the permuted-patch kernel where the CPU has AVX-512 VNNI and
@@ -553,12 +702,7 @@ pub fn conv2d_planned(
 #[cfg(target_arch = "x86_64")]
 fn conv_perm<const N: usize>(a: &ConvArgs<'_>, plan: &ConvPlan, u: &Unfold, y: &mut [i8]) {
     let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); N];
-    let len = u.plane_len() + 128;
-    // SAFETY: the first `len <= N` bytes are zeroed before the slice over them is made.
-    let rows = unsafe {
-        core::ptr::write_bytes(scratch.as_mut_ptr(), 0, len);
-        core::slice::from_raw_parts_mut(scratch.as_mut_ptr() as *mut i8, len)
-    };
+    let rows = zeroed_prefix(&mut scratch, u.plane_len() + 128);
     u.pad(a.x, a.x_zero, &mut rows[..u.plane_len()]);
     let positions = plan.g.output.0 * plan.g.output.1;
     let perm = Perm {
@@ -662,15 +806,6 @@ pub(crate) struct Perm<'a> {
     pub ow: usize,
     pub wp: usize,
     pub stride: (usize, usize),
-}
-
-impl Perm<'_> {
-    /// Where output position `pos` reads, relative to each quad's start.
-    #[inline(always)]
-    pub fn offset(&self, pos: usize) -> usize {
-        let (oy, ox) = (pos / self.ow, pos % self.ow);
-        oy * self.stride.0 * self.wp + ox * self.stride.1
-    }
 }
 
 /// The layout of a convolution read from its padded input (stride 1): the row of filter

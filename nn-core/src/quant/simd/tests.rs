@@ -368,3 +368,103 @@ fn max_pooling_matches_the_definition() {
         }
     }
 }
+
+#[test]
+fn pooled_convolution_matches_conv_then_pool() {
+    let mut rng = Lcg(17);
+    let (mut checked, mut fused) = (0, 0);
+    for case in 0..300 {
+        let c_in = rng.range(1, 8) as usize;
+        let (kh, kw) = (rng.range(1, 4) as usize, rng.range(1, 4) as usize);
+        let (h, w) = (
+            kh + rng.range(1, 12) as usize,
+            kw + rng.range(1, 12) as usize,
+        );
+        let (sh, sw) = (rng.range(1, 2) as usize, rng.range(1, 2) as usize);
+        let (pt, pl) = (
+            rng.range(0, (kh as i32 - 1).max(0)) as usize,
+            rng.range(0, (kw as i32 - 1).max(0)) as usize,
+        );
+        let oh = (h + 2 * pt - kh) / sh + 1;
+        let ow = (w + 2 * pl - kw) / sw + 1;
+        let window = (rng.range(1, 3) as usize, rng.range(1, 3) as usize);
+        if oh < window.0 || ow < window.1 {
+            continue;
+        }
+        let (ph, pw) = (oh / window.0, ow / window.1);
+        let c_out = rng.range(1, 19) as usize;
+        let g = Window2 {
+            input: (c_in, h, w),
+            kernel: (kh, kw),
+            stride: (sh, sw),
+            pad: (pt, pl),
+            output: (oh, ow),
+        };
+        let k = c_in * kh * kw;
+        let k4 = k.div_ceil(4) * 4;
+        let x = rng.bytes(c_in * h * w, -128, 127);
+        let wt = rng.bytes(c_out * k, -127, 127);
+        let mut padded = vec![0i8; c_out * k4];
+        for c in 0..c_out {
+            padded[c * k4..c * k4 + k].copy_from_slice(&wt[c * k..(c + 1) * k]);
+        }
+        let bias: Vec<i32> = (0..c_out).map(|_| rng.range(-50_000, 50_000)).collect();
+        let x_zero = rng.range(-128, 127);
+        let exact = requants(&mut rng, c_out);
+        let (mult, shift): (Vec<i32>, Vec<i32>) =
+            exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+        let out = output(&mut rng);
+        let offset: Vec<i32> = (0..c_out)
+            .map(|c| {
+                let s: i32 = wt[c * k..(c + 1) * k].iter().map(|&v| v as i32).sum();
+                bias[c] - (128 + x_zero) * s
+            })
+            .collect();
+        // The plain loops: the convolution, then the pooling.
+        let mut conv = vec![0i8; c_out * oh * ow];
+        ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut conv);
+        let pool = Window2 {
+            input: (c_out, oh, ow),
+            kernel: window,
+            stride: window,
+            pad: (0, 0),
+            output: (ph, pw),
+        };
+        let mut want = vec![0i8; c_out * ph * pw];
+        ops::max_pool2d(&conv, pool, (-128, 127), &mut want);
+        let rq = Requant {
+            multiplier: &mult,
+            shift: &shift,
+            exact: &exact,
+            rounding: Rounding::FixedPoint,
+            out,
+        };
+        let plan = PoolPlan::new(g, window);
+        for isa in ISAS.into_iter().filter(|i| i.available()) {
+            let mut got = vec![0i8; c_out * ph * pw];
+            let (wp, s) = (&padded, k4);
+            let done = conv2d_pooled(isa, &x, x_zero, &plan, (wp, s), &offset, &rq, &mut got);
+            if done {
+                assert_eq!(got, want, "case {case}: {isa:?} {g:?} pooled {window:?}");
+                checked += got.len();
+                fused += 1;
+            } else {
+                assert!(got.iter().all(|&v| v == 0), "nothing written");
+                assert!(isa != Isa8::Vnni || !plan.fits || !vbmi(), "case {case}");
+            }
+            // Filters not padded to whole words are not the fused kernel's.
+            if k % 4 != 0 {
+                let mut got = vec![0i8; c_out * ph * pw];
+                let unpadded =
+                    conv2d_pooled(isa, &x, x_zero, &plan, (&wt, k), &offset, &rq, &mut got);
+                assert!(!unpadded);
+            }
+        }
+    }
+    if Isa8::Vnni.available() && vbmi() {
+        assert!(
+            fused > 100 && checked > 10_000,
+            "{fused} fused, {checked} outputs"
+        );
+    }
+}

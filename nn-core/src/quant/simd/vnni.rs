@@ -412,32 +412,63 @@ unsafe fn permuted_patches(
     positions: usize,
     out: &mut [core::mem::MaybeUninit<__m512i>],
 ) {
-    let base = perm.offset(p);
-    // Each lane's offset from the block's first position, in vector arithmetic: its output
-    // row by a float division (exact: `(pos + 1/2) / ow` is at least `1/(2 ow)` from an
-    // integer, far above the rounding error for positions below 2^22), the column, the
-    // offset, and its low byte in all four bytes of the lane.
+    let steps = (perm.stride.0 * perm.wp, perm.stride.1);
+    let (base, off) = lane_offsets(p, positions, perm.ow, steps);
+    // SAFETY: as this function's.
+    unsafe { gather_patches(rows, perm.start, perm.word, base, off, out) };
+}
+
+/// The offsets of positions `p..p + 16` of a grid `width` wide (those from `positions` on
+/// repeat the last one), position `(y, x)` at `y steps.0 + x steps.1`: the first one's, and
+/// each lane's from it in all four bytes of the lane (below 128, which the callers' plans
+/// check). The row is found by a float division, exact: `(pos + 1/2) / width` is at least
+/// `1/(2 width)` from an integer, far above the rounding error for positions below 2^22.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn lane_offsets(
+    p: usize,
+    positions: usize,
+    width: usize,
+    steps: (usize, usize),
+) -> (usize, __m512i) {
+    let base = p / width * steps.0 + p % width * steps.1;
     let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     let pos = _mm512_min_epi32(
         _mm512_add_epi32(_mm512_set1_epi32(p as i32), iota),
         _mm512_set1_epi32(positions as i32 - 1),
     );
-    let ow = _mm512_set1_epi32(perm.ow as i32);
-    let oy = _mm512_cvttps_epi32(_mm512_mul_ps(
+    let y = _mm512_cvttps_epi32(_mm512_mul_ps(
         _mm512_add_ps(_mm512_cvtepi32_ps(pos), _mm512_set1_ps(0.5)),
-        _mm512_set1_ps(1.0 / perm.ow as f32),
+        _mm512_set1_ps(1.0 / width as f32),
     ));
-    let ox = _mm512_sub_epi32(pos, _mm512_mullo_epi32(oy, ow));
+    let x = _mm512_sub_epi32(pos, _mm512_mullo_epi32(y, _mm512_set1_epi32(width as i32)));
     let d = _mm512_sub_epi32(
         _mm512_add_epi32(
-            _mm512_mullo_epi32(oy, _mm512_set1_epi32((perm.stride.0 * perm.wp) as i32)),
-            _mm512_mullo_epi32(ox, _mm512_set1_epi32(perm.stride.1 as i32)),
+            _mm512_mullo_epi32(y, _mm512_set1_epi32(steps.0 as i32)),
+            _mm512_mullo_epi32(x, _mm512_set1_epi32(steps.1 as i32)),
         ),
         _mm512_set1_epi32(base as i32),
     );
-    let off = _mm512_mullo_epi32(d, _mm512_set1_epi32(0x0101_0101));
+    (base, _mm512_mullo_epi32(d, _mm512_set1_epi32(0x0101_0101)))
+}
+
+/// Quad `q`'s patch for lanes at `base + off`: one `vpermi2b` of the 128 bytes at
+/// `start[q] + base`, indexed by `word[q]`'s byte plus the lane's offset.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VBMI.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+#[inline]
+unsafe fn gather_patches(
+    rows: &[i8],
+    start: &[u32],
+    word: &[u32],
+    base: usize,
+    off: __m512i,
+    out: &mut [core::mem::MaybeUninit<__m512i>],
+) {
     for (q, slot) in out.iter_mut().enumerate() {
-        let from = perm.start[q] as usize + base;
+        let from = start[q] as usize + base;
         assert!(from + 128 <= rows.len());
         // SAFETY: 128 bytes from `from` are inside `rows` (checked).
         let (t0, t1) = unsafe {
@@ -446,8 +477,106 @@ unsafe fn permuted_patches(
                 _mm512_loadu_si512(rows.as_ptr().add(from + 64) as *const __m512i),
             )
         };
-        let idx = _mm512_add_epi8(_mm512_set1_epi32(perm.word[q] as i32), off);
+        let idx = _mm512_add_epi8(_mm512_set1_epi32(word[q] as i32), off);
         slot.write(_mm512_permutex2var_epi8(t0, idx, t1));
+    }
+}
+
+/// A convolution followed by a non-overlapping max pooling, pooled before the requantization
+/// (which is non-decreasing, so the maximum of the requantized outputs is the requantized
+/// maximum, exactly): for 16 pooled outputs at a time, the accumulators of each window element
+/// from its patches, their lane-wise maximum, one requantization. `y` is the pooled output.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW, VL, VNNI and VBMI; `b` from a fitting
+/// [`super::PoolPlan`] (every block's reads in 128 bytes, `quads * window elements <=
+/// POOL_PATCHES`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi")]
+pub(super) unsafe fn conv_pool(
+    b: &super::PooledBlock<'_>,
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let channels = offset.len();
+    let quads = b.start.len();
+    let (ph, pw) = b.window;
+    let elems = ph * pw;
+    let mut buf = [const { core::mem::MaybeUninit::<__m512i>::uninit() }; super::POOL_PATCHES];
+    let positions = b.pooled.0 * b.pooled.1;
+    let steps = (ph * b.stride.0 * b.wp, pw * b.stride.1);
+    let mut p = 0;
+    while p < positions {
+        let (base, off) = lane_offsets(p, positions, b.pooled.1, steps);
+        for e in 0..elems {
+            let at = base + (e / pw) * b.stride.0 * b.wp + (e % pw) * b.stride.1;
+            let slots = &mut buf[e * quads..(e + 1) * quads];
+            // SAFETY: the plan keeps every read in `rows`.
+            unsafe { gather_patches(b.rows, b.start, b.word, at, off, slots) };
+        }
+        // SAFETY: the first `elems * quads` entries were written just above.
+        let patches: &[__m512i] =
+            unsafe { core::slice::from_raw_parts(buf.as_ptr() as *const __m512i, elems * quads) };
+        let lanes = (positions - p).min(16);
+        let mut c0 = 0;
+        while c0 < channels {
+            match channels - c0 {
+                1 => pool_g::<1>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                2 => pool_g::<2>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                3 => pool_g::<3>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                4 => pool_g::<4>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                5 => pool_g::<5>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                6 => pool_g::<6>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                7 => pool_g::<7>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+                _ => pool_g::<8>(b, patches, (w, offset, rq), (p, lanes), y, c0),
+            }
+            c0 += 8;
+        }
+        p += 16;
+    }
+}
+
+/// Channels `c0..c0 + G` of one block of 16 pooled outputs (`lanes` of them real).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn pool_g<const G: usize>(
+    b: &super::PooledBlock<'_>,
+    patches: &[__m512i],
+    (w, offset, rq): (&[i8], &[i32], &Requant<'_>),
+    (p, lanes): (usize, usize),
+    y: &mut [i8],
+    c0: usize,
+) {
+    let quads = b.start.len();
+    let (zp, lo, hi) = bounds(rq);
+    let wp = w.as_ptr() as *const i32;
+    let base: [usize; G] = core::array::from_fn(|j| (c0 + j) * b.w_stride / 4);
+    let mut m = [_mm512_set1_epi32(i32::MIN); G];
+    for e in patches.chunks_exact(quads) {
+        let mut a: [__m512i; G] = core::array::from_fn(|j| _mm512_set1_epi32(offset[c0 + j]));
+        for (q, &v) in e.iter().enumerate() {
+            for j in 0..G {
+                // SAFETY: word `base[j] + q` is inside filter `c0 + j` (filters padded to whole
+                // words, checked by `conv2d_pooled`).
+                let word = unsafe { wp.add(base[j] + q).read_unaligned() };
+                a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(word));
+            }
+        }
+        for j in 0..G {
+            m[j] = _mm512_max_epi32(m[j], a[j]);
+        }
+    }
+    let mask = mask16(lanes);
+    for (j, m) in m.iter().enumerate() {
+        let c = c0 + j;
+        let params = rq16(
+            _mm512_set1_epi32(rq.multiplier[c]),
+            _mm512_set1_epi32(rq.shift[c]),
+        );
+        let r = _mm512_cvtepi32_epi8(requant16(*m, &params, zp, lo, hi));
+        let dst = y.as_mut_ptr().wrapping_add(c * b.pooled.0 * b.pooled.1 + p);
+        // SAFETY: masked to the `lanes` pooled outputs from `p` of channel `c`.
+        unsafe { _mm_mask_storeu_epi8(dst, mask, r) };
     }
 }
 

@@ -1,0 +1,109 @@
+//! A convolution whose output only a non-overlapping max pooling reads, fused in the int8
+//! twin's `forward_int8`: `ConvI8::forward_pooled` pools the accumulators before requantizing
+//! (the requantization is non-decreasing, so the bytes are those of the two steps), one
+//! requantization per pooled output instead of one per convolution output and no pass over
+//! the convolution's output. The two steps' own statements stay as the fallback (another
+//! instruction set or rounding, a layout the fused kernel does not take).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::quant::window2;
+use super::quant_plan::{act, Step};
+use crate::layers::LayerKind;
+use crate::model::Network;
+use crate::paths;
+
+/// The statements of `forward_int8`: `forward` (one per step) with each convolution and the
+/// max pooling that alone reads it fused.
+pub(super) fn fuse(net: &Network, steps: &[Step], forward: &[TokenStream]) -> Vec<TokenStream> {
+    let mut readers = vec![0usize; net.tensors.len()];
+    for op in &net.ops {
+        for &i in &op.inputs {
+            readers[i] += 1;
+        }
+    }
+    let mut out = Vec::with_capacity(forward.len());
+    let mut k = 0;
+    while k < steps.len() {
+        if let (
+            Step::Conv {
+                layer,
+                input,
+                output,
+                ..
+            },
+            Some(&Step::Pool {
+                layer: pool,
+                input: pin,
+                output: pout,
+            }),
+        ) = (&steps[k], steps.get(k + 1))
+        {
+            if pin == *output && readers[*output] == 1 {
+                if let Some(window) = pooling_window(net, pool) {
+                    out.push(fused(
+                        net,
+                        (*layer, *input),
+                        (pout, window),
+                        &forward[k..k + 2],
+                    ));
+                    k += 2;
+                    continue;
+                }
+            }
+        }
+        out.push(forward[k].clone());
+        k += 1;
+    }
+    out
+}
+
+/// The window of pooling layer `pool` if it is a max pooling the fused kernel takes: stride
+/// equal to the window, no padding, its output the input's size divided by the window.
+fn pooling_window(net: &Network, pool: usize) -> Option<(usize, usize)> {
+    let l = &net.layers[pool];
+    let LayerKind::Pool(p) = &l.kind else {
+        return None;
+    };
+    let w = &p.win;
+    let plain = matches!(p.mode, crate::layers::pool::Mode::Max)
+        && w.sh == w.kh
+        && w.sw == w.kw
+        && w.pad == [0; 4];
+    let (_, ih, iw) = super::quant_plan::chw(l.input);
+    let (_, oh, ow) = super::quant_plan::chw(l.output);
+    let (kh, kw) = (w.kh as usize, w.kw as usize);
+    (plain && kh > 0 && kw > 0 && oh == ih / kh && ow == iw / kw).then_some((kh, kw))
+}
+
+/// Convolution `layer` reading tensor `input`, pooled into tensor `pooled` by `window`, with
+/// the two steps' statements as the fallback.
+fn fused(
+    net: &Network,
+    (layer, input): (usize, usize),
+    (pooled, (ph, pw)): (usize, (usize, usize)),
+    fallback: &[TokenStream],
+) -> TokenStream {
+    let l = &net.layers[layer];
+    let LayerKind::Conv(c) = &l.kind else {
+        return quote!(#(#fallback)*);
+    };
+    let field = &l.name;
+    let g = window2(&c.win, l.input, l.output);
+    let (a, b) = (act(input), act(pooled));
+    let sb = paths::shape_of(net.tensors[pooled]);
+    let (simd, tensor_i8) = (paths::quant_simd(), paths::tensor_i8());
+    quote! {
+        let #b = {
+            // The fused kernel's layout, computed at compile time.
+            static PLAN: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
+            let mut pooled = #tensor_i8::<#sb>::zeros();
+            if !self.#field.forward_pooled(&#a, &mut pooled, &PLAN, self.rounding) {
+                #(#fallback)*
+                pooled = #b;
+            }
+            pooled
+        };
+    }
+}
