@@ -453,7 +453,7 @@ fn pooled_convolution_matches_conv_then_pool() {
                 assert!(isa != Isa8::Vnni || !plan.fits || !vbmi(), "case {case}");
             }
             // Filters not padded to whole words are not the fused kernel's.
-            if k % 4 != 0 {
+            if !k.is_multiple_of(4) {
                 let mut got = vec![0i8; c_out * ph * pw];
                 let unpadded =
                     conv2d_pooled(isa, &x, x_zero, &plan, (&wt, k), &offset, &rq, &mut got);
