@@ -459,8 +459,9 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
          twin's `save_onnx` export). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
-    let extras = twin_extras(net, steps, &twin, &forward);
-    let forward = super::quant_fuse::fuse(net, steps, &forward);
+    let groups = super::quant_fuse::fuse(net, steps, &forward);
+    let extras = twin_extras(net, steps, &twin, &groups);
+    let forward: Vec<&TokenStream> = groups.iter().map(|(stmts, _)| stmts).collect();
     quote! {
         #[doc = #doc]
         #[derive(Debug, Clone)]
@@ -517,9 +518,9 @@ fn twin_extras(
     net: &Network,
     steps: &[Step],
     twin: &proc_macro2::Ident,
-    forward: &[TokenStream],
+    groups: &[(TokenStream, core::ops::Range<usize>)],
 ) -> TokenStream {
-    let mut out = super::quant_api::items(net, steps, twin, forward);
+    let mut out = super::quant_api::items(net, steps, twin, groups);
     out.extend(super::quant_io::items(net, steps, twin));
     out.extend(super::quant_onnx::items(net, steps, twin));
     out

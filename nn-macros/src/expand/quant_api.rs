@@ -1,6 +1,8 @@
 //! The int8 twin as a first-class network: `NameInt8::SUMMARY` (its layer table with int8 and
 //! int32 bytes against the `f32` network's) and `forward_batch`.
 
+use core::ops::Range;
+
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
@@ -17,11 +19,16 @@ const CHUNK: usize = 8;
 /// Stack bytes a chunk's int8 activations may take.
 const CHUNK_BYTES: u64 = 64 * 1024;
 
-/// `SUMMARY` and `forward_batch` of the twin (`forward`: the statements of each step in
-/// `forward_int8`, one per step).
-pub fn items(net: &Network, steps: &[Step], twin: &Ident, forward: &[TokenStream]) -> TokenStream {
+/// `SUMMARY` and `forward_batch` of the twin (`groups`: the statements of `forward_int8`, each
+/// with the steps it runs).
+pub fn items(
+    net: &Network,
+    steps: &[Step],
+    twin: &Ident,
+    groups: &[(TokenStream, Range<usize>)],
+) -> TokenStream {
     let summary = table(net, steps, twin);
-    let batch = batch_body(net, steps, forward);
+    let batch = batch_body(net, steps, groups);
     let (tensor, batch_len_error, split_batch) = (
         paths::tensor(),
         paths::batch_len_error(),
@@ -62,22 +69,30 @@ pub fn items(net: &Network, steps: &[Step], twin: &Ident, forward: &[TokenStream
 /// [`CHUNK`] samples through every step (dense layers on the whole chunk, the others sample by
 /// sample), the rest one at a time; one sample at a time for networks whose chunk would not
 /// fit [`CHUNK_BYTES`].
-fn batch_body(net: &Network, steps: &[Step], forward: &[TokenStream]) -> TokenStream {
+fn batch_body(
+    net: &Network,
+    steps: &[Step],
+    groups: &[(TokenStream, Range<usize>)],
+) -> TokenStream {
     let per_sample = quote! {
         for (x, y) in xs.iter().zip(ys.iter_mut()) {
             *y = self.forward(x);
         }
     };
     let bytes: u64 = net.tensors.iter().map(|t| t.len()).sum();
-    if bytes * CHUNK as u64 > CHUNK_BYTES || forward.len() != steps.len() {
+    let covered: usize = groups.iter().map(|(_, r)| r.len()).sum();
+    if bytes * CHUNK as u64 > CHUNK_BYTES || covered != steps.len() {
         return per_sample;
     }
     let (tensor_i8, tensor) = (paths::tensor_i8(), paths::tensor());
     let shape = |t: usize| paths::shape_of(net.tensors[t]);
     let chunk_var = |t: usize| quote::format_ident!("c{}", t);
     let mut body = Vec::new();
-    for (step, stmts) in steps.iter().zip(forward) {
-        let (_, output) = ends(step);
+    for (stmts, range) in groups {
+        // A group of steps (a fused convolution and pooling) reads the first one's input and
+        // writes the last one's output.
+        let (step, last) = (&steps[range.start], &steps[range.end - 1]);
+        let (_, output) = ends(last);
         let (co, so) = (chunk_var(output), shape(output));
         let declare = quote! {
             let mut #co: [#tensor_i8<#so>; #CHUNK] =

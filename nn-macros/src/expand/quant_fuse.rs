@@ -5,6 +5,8 @@
 //! the convolution's output. The two steps' own statements stay as the fallback (another
 //! instruction set or rounding, a layout the fused kernel does not take).
 
+use core::ops::Range;
+
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -14,9 +16,13 @@ use crate::layers::LayerKind;
 use crate::model::Network;
 use crate::paths;
 
-/// The statements of `forward_int8`: `forward` (one per step) with each convolution and the
-/// max pooling that alone reads it fused.
-pub(super) fn fuse(net: &Network, steps: &[Step], forward: &[TokenStream]) -> Vec<TokenStream> {
+/// The statements of `forward_int8` with the steps each runs: `forward` (one per step) with
+/// each convolution and the max pooling that alone reads it fused into one.
+pub(super) fn fuse(
+    net: &Network,
+    steps: &[Step],
+    forward: &[TokenStream],
+) -> Vec<(TokenStream, Range<usize>)> {
     let mut readers = vec![0usize; net.tensors.len()];
     for op in &net.ops {
         for &i in &op.inputs {
@@ -42,18 +48,14 @@ pub(super) fn fuse(net: &Network, steps: &[Step], forward: &[TokenStream]) -> Ve
         {
             if pin == *output && readers[*output] == 1 {
                 if let Some(window) = pooling_window(net, pool) {
-                    out.push(fused(
-                        net,
-                        (*layer, *input),
-                        (pout, window),
-                        &forward[k..k + 2],
-                    ));
+                    let stmts = fused(net, (*layer, *input), (pout, window), &forward[k..k + 2]);
+                    out.push((stmts, k..k + 2));
                     k += 2;
                     continue;
                 }
             }
         }
-        out.push(forward[k].clone());
+        out.push((forward[k].clone(), k..k + 1));
         k += 1;
     }
     out
