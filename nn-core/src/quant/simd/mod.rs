@@ -506,16 +506,29 @@ const fn cmin(a: usize, b: usize) -> usize {
     }
 }
 
-/// The first `len` bytes of `scratch`, zeroed (the rest stays uninitialized: zeroing a whole
-/// scratch on every call cost more than a small convolution).
-///
+/// The padded, flipped input of `u` (as [`Unfold::pad`]) and 128 zero bytes after it, written
+/// into the front of `scratch` (the rest stays uninitialized: zeroing a whole scratch on every
+/// call cost more than a small convolution).
 #[cfg(target_arch = "x86_64")]
-fn zeroed_prefix(scratch: &mut [core::mem::MaybeUninit<i8>], len: usize) -> &mut [i8] {
-    assert!(len <= scratch.len());
-    // SAFETY: the `len` bytes are zeroed before the slice over them is made.
+fn padded<'s>(
+    scratch: &'s mut [core::mem::MaybeUninit<i8>],
+    u: &Unfold,
+    x: &[i8],
+    x_zero: i32,
+) -> &'s [i8] {
+    let plane = u.g.input.0 * u.hp * u.wp;
+    let len = u.plane_len() + 128;
+    let (c, h, w) = u.g.input;
+    assert!(len <= scratch.len() && x.len() >= c * h * w);
+    assert!(u.g.pad.0 + h <= u.hp && u.g.pad.1 + w <= u.wp);
+    let z = (x_zero.clamp(-128, 127) as i8 as u8 ^ 0x80) as i8;
+    // SAFETY: the CPU has AVX-512 F and BW (the callers run on VNNI); `pad_plane` writes the
+    // `plane + (len - plane)` bytes from the start of `scratch` (checked to hold them) before
+    // the slice over them is made.
     unsafe {
-        core::ptr::write_bytes(scratch.as_mut_ptr(), 0, len);
-        core::slice::from_raw_parts_mut(scratch.as_mut_ptr() as *mut i8, len)
+        let dst = scratch.as_mut_ptr() as *mut i8;
+        vnni::pad_plane(dst, (c, h, w), (u.hp, u.wp), u.g.pad, z, x, len - plane);
+        core::slice::from_raw_parts(dst, len)
     }
 }
 
@@ -533,8 +546,9 @@ pub struct PoolPlan {
     /// The pooled output's height and width.
     pub pooled: (usize, usize),
     /// Whether [`conv2d_pooled`] applies: the convolution's plan does, the patches of a block
-    /// fit [`POOL_PATCHES`], and every block of 16 pooled outputs reads at most 128 bytes from
-    /// each window element's first one.
+    /// fit [`POOL_PATCHES`], the pooled outputs fill their vectors as well as the convolution's
+    /// would, and every block of 16 pooled outputs reads at most 128 bytes from each window
+    /// element's first one.
     fits: bool,
 }
 
@@ -556,6 +570,11 @@ impl PoolPlan {
         plan.pooled = pooled;
         let positions = pooled.0 * pooled.1;
         if !conv.fits || positions == 0 || conv.quads * ph * pw > POOL_PATCHES {
+            return plan;
+        }
+        // Fused, each window element takes its own vectors of 16 pooled outputs: no more of
+        // them than the convolution alone would take (small pooled planes leave lanes empty).
+        if ph * pw * positions.div_ceil(16) > (ph * pw * positions).div_ceil(16) {
             return plan;
         }
         let (row, col) = (ph * g.stride.0 * conv.wp, pw * g.stride.1);
@@ -621,8 +640,7 @@ pub fn conv2d_pooled(
             chunk_rows: 0,
             row_stride: 0,
         };
-        let run = |rows: &mut [i8], y: &mut [i8]| {
-            u.pad(x, x_zero, &mut rows[..u.plane_len()]);
+        let run = |rows: &[i8], y: &mut [i8]| {
             let block = PooledBlock {
                 rows,
                 start: &c.start[..c.quads],
@@ -640,10 +658,10 @@ pub fn conv2d_pooled(
         // Only the padded input and the 128 bytes past it are zeroed (not the whole scratch).
         if len <= SMALL_SCRATCH {
             let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SMALL_SCRATCH];
-            run(zeroed_prefix(&mut scratch, len), y);
+            run(padded(&mut scratch, &u, x, x_zero), y);
         } else {
             let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
-            run(zeroed_prefix(&mut scratch, len), y);
+            run(padded(&mut scratch, &u, x, x_zero), y);
         }
         return true;
     }
@@ -702,8 +720,7 @@ pub fn conv2d_planned(
 #[cfg(target_arch = "x86_64")]
 fn conv_perm<const N: usize>(a: &ConvArgs<'_>, plan: &ConvPlan, u: &Unfold, y: &mut [i8]) {
     let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); N];
-    let rows = zeroed_prefix(&mut scratch, u.plane_len() + 128);
-    u.pad(a.x, a.x_zero, &mut rows[..u.plane_len()]);
+    let rows = padded(&mut scratch, u, a.x, a.x_zero);
     let positions = plan.g.output.0 * plan.g.output.1;
     let perm = Perm {
         start: &plan.start[..plan.quads],
@@ -946,13 +963,6 @@ impl Unfold {
         for ci in 0..c {
             for r in 0..h {
                 let dst = (ci * self.hp + r + pt) * self.wp + pl;
-                let src = &x[(ci * h + r) * w..][..w];
-                if self.vnni && w <= 64 {
-                    let out = &mut plane[dst..dst + w];
-                    // SAFETY: the CPU has AVX-512 (`vnni`); `w` bytes on both sides.
-                    unsafe { vnni::flip_copy(src.as_ptr(), out.as_mut_ptr(), w) };
-                    continue;
-                }
                 for (d, &v) in plane[dst..dst + w]
                     .iter_mut()
                     .zip(&x[(ci * h + r) * w..][..w])

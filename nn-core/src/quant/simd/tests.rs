@@ -468,3 +468,95 @@ fn pooled_convolution_matches_conv_then_pool() {
         );
     }
 }
+
+#[test]
+fn wide_signals_take_the_planned_kernels() {
+    // Rows wider than a vector (a Conv1d over 150 samples), pooled and not.
+    let mut rng = Lcg(23);
+    let cases = [
+        (2usize, 150usize, 5usize, 6usize, false),
+        (3, 97, 3, 17, true),
+        (1, 64, 4, 3, true),
+        (1, 150, 5, 9, true),
+    ];
+    for (c_in, w, kw, c_out, fits) in cases {
+        let g = Window2 {
+            input: (c_in, 1, w),
+            kernel: (1, kw),
+            stride: (1, 1),
+            pad: (0, kw / 2),
+            output: (1, w + 2 * (kw / 2) - kw + 1),
+        };
+        let ow = g.output.1;
+        let k = c_in * kw;
+        let k4 = k.div_ceil(4) * 4;
+        let x = rng.bytes(c_in * w, -128, 127);
+        let wt = rng.bytes(c_out * k, -127, 127);
+        let mut padded = vec![0i8; c_out * k4];
+        for c in 0..c_out {
+            padded[c * k4..c * k4 + k].copy_from_slice(&wt[c * k..(c + 1) * k]);
+        }
+        let bias: Vec<i32> = (0..c_out).map(|_| rng.range(-50_000, 50_000)).collect();
+        let x_zero = rng.range(-128, 127);
+        let exact = requants(&mut rng, c_out);
+        let (mult, shift): (Vec<i32>, Vec<i32>) =
+            exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+        let out = output(&mut rng);
+        let offset: Vec<i32> = (0..c_out)
+            .map(|c| {
+                let s: i32 = wt[c * k..(c + 1) * k].iter().map(|&v| v as i32).sum();
+                bias[c] - (128 + x_zero) * s
+            })
+            .collect();
+        let rq = Requant {
+            multiplier: &mult,
+            shift: &shift,
+            exact: &exact,
+            rounding: Rounding::FixedPoint,
+            out,
+        };
+        let mut want = vec![0i8; c_out * ow];
+        ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut want);
+        let plan = ConvPlan::new(g);
+        // Two channels 154 bytes apart are beyond one 128-byte permutation's reach.
+        assert_eq!(plan.fits, fits, "{g:?}");
+        let mut pooled_want = vec![0i8; c_out * (ow / 2)];
+        let pool = Window2 {
+            input: (c_out, 1, ow),
+            kernel: (1, 2),
+            stride: (1, 2),
+            pad: (0, 0),
+            output: (1, ow / 2),
+        };
+        ops::max_pool2d(&want, pool, (-128, 127), &mut pooled_want);
+        let pool_plan = PoolPlan::new(g, (1, 2));
+        for isa in ISAS.into_iter().filter(|i| i.available()) {
+            let mut got = vec![0i8; c_out * ow];
+            conv2d_planned(
+                isa,
+                &x,
+                x_zero,
+                &plan,
+                (&padded, k4),
+                &bias,
+                &offset,
+                &rq,
+                &mut got,
+            );
+            assert_eq!(got, want, "{isa:?} {g:?}");
+            let mut got = vec![0i8; c_out * (ow / 2)];
+            if conv2d_pooled(
+                isa,
+                &x,
+                x_zero,
+                &pool_plan,
+                (&padded, k4),
+                &offset,
+                &rq,
+                &mut got,
+            ) {
+                assert_eq!(got, pooled_want, "{isa:?} {g:?} pooled");
+            }
+        }
+    }
+}

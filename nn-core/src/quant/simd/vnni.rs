@@ -751,16 +751,53 @@ pub(super) unsafe fn max_pool_2x2(
     }
 }
 
-/// `dst[i] = src[i] ^ 0x80` for `n <= 64` bytes (a row of a padded, flipped input).
+/// The padded, flipped input of a convolution written into `dst` (uninitialized memory):
+/// `c` planes of `hp x wp` bytes, the zero point `z` (flipped) around each `h x w` channel of
+/// `x` placed at `(pt, pl)` with every byte's sign bit flipped, then `tail` zero bytes. One
+/// vector store per 64 bytes of fill, one masked load and store per 64 bytes of a row.
 ///
 /// # Safety
-/// The CPU must have AVX-512F and BW; `n` bytes readable at `src`, writable at `dst`.
+/// The CPU must have AVX-512F and BW; `dst` has `c hp wp + tail` writable bytes; `x` has
+/// `c h w` bytes; `pt + h <= hp`, `pl + w <= wp`.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn flip_copy(src: *const i8, dst: *mut i8, n: usize) {
-    let m = mask64(n);
-    // SAFETY: masked to the `n` bytes.
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn pad_plane(
+    dst: *mut i8,
+    (c, h, w): (usize, usize, usize),
+    (hp, wp): (usize, usize),
+    (pt, pl): (usize, usize),
+    z: i8,
+    x: &[i8],
+    tail: usize,
+) {
+    let len = c * hp * wp;
+    let zv = _mm512_set1_epi8(z);
+    let flip = _mm512_set1_epi8(-128);
+    // SAFETY: every store is inside the `len + tail` bytes of `dst`, every load inside `x`.
     unsafe {
-        let v = _mm512_maskz_loadu_epi8(m, src);
-        _mm512_mask_storeu_epi8(dst, m, _mm512_xor_si512(v, _mm512_set1_epi8(-128)));
+        let mut i = 0;
+        while i + 64 <= len {
+            _mm512_storeu_si512(dst.add(i) as *mut __m512i, zv);
+            i += 64;
+        }
+        _mm512_mask_storeu_epi8(dst.add(i), mask64(len - i), zv);
+        for ci in 0..c {
+            for r in 0..h {
+                let (from, to) = ((ci * h + r) * w, (ci * hp + r + pt) * wp + pl);
+                let mut j = 0;
+                while j < w {
+                    let m = mask64(w - j);
+                    let v = _mm512_maskz_loadu_epi8(m, x.as_ptr().add(from + j));
+                    _mm512_mask_storeu_epi8(dst.add(to + j), m, _mm512_xor_si512(v, flip));
+                    j += 64;
+                }
+            }
+        }
+        let mut t = 0;
+        while t < tail {
+            let n = (tail - t).min(64);
+            _mm512_mask_storeu_epi8(dst.add(len + t), mask64(n), _mm512_setzero_si512());
+            t += n;
+        }
     }
 }
