@@ -188,6 +188,11 @@ struct Kernel<C: ArrayLength> {
     offset: GenericArray<i32, C>,
     multiplier: GenericArray<i32, C>,
     shift: GenericArray<i32, C>,
+    /// The shifts prepared for the vector requantization (`simd::Prep`).
+    left: GenericArray<i32, C>,
+    right: GenericArray<i32, C>,
+    mask: GenericArray<i32, C>,
+    half: GenericArray<i32, C>,
     out: Output,
 }
 
@@ -218,6 +223,10 @@ impl<C: ArrayLength> Kernel<C> {
             offset: GenericArray::default(),
             multiplier: GenericArray::default(),
             shift: GenericArray::default(),
+            left: GenericArray::default(),
+            right: GenericArray::default(),
+            mask: GenericArray::default(),
+            half: GenericArray::default(),
             out: Output {
                 zero_point: output.zero_point,
                 range: activation.range(output),
@@ -226,6 +235,7 @@ impl<C: ArrayLength> Kernel<C> {
         for (c, sum) in sums.enumerate().take(C::USIZE) {
             k.offset[c] = bias[c].wrapping_sub(flip.wrapping_mul(sum));
             (k.multiplier[c], k.shift[c]) = (requant[c].multiplier, requant[c].shift);
+            (k.left[c], k.right[c], k.mask[c], k.half[c]) = simd::Prep::of(k.shift[c]);
         }
         k
     }
@@ -238,6 +248,12 @@ impl<C: ArrayLength> Kernel<C> {
             exact,
             rounding,
             out: self.out,
+            prep: Some(simd::Prep {
+                left: &self.left,
+                right: &self.right,
+                mask: &self.mask,
+                half: &self.half,
+            }),
         }
     }
 }

@@ -123,6 +123,34 @@ pub struct Requant<'a> {
     pub rounding: Rounding,
     /// Zero point and clamp of the output.
     pub out: Output,
+    /// The shifts prepared for the vector requantization ([`Prep`]), one per output/channel,
+    /// or `None` (the kernels derive them from `shift` on every call).
+    pub prep: Option<Prep<'a>>,
+}
+
+/// The shifts of a requantization prepared for the vector kernels, per output/channel:
+/// left shift (`max(shift, 0)`), right shift (`max(-shift, 0)`), its mask `2^right - 1` and
+/// half of it (rounded down). Derived once ([`Prep::of`]) instead of on every call.
+#[derive(Clone, Copy)]
+pub struct Prep<'a> {
+    /// Left shifts.
+    pub left: &'a [i32],
+    /// Right shifts.
+    pub right: &'a [i32],
+    /// `2^right - 1`.
+    pub mask: &'a [i32],
+    /// `(2^right - 1) / 2`.
+    pub half: &'a [i32],
+}
+
+impl Prep<'_> {
+    /// `(left, right, mask, half)` of shift `shift`.
+    pub const fn of(shift: i32) -> (i32, i32, i32, i32) {
+        let left = if shift > 0 { shift } else { 0 };
+        let right = if shift < 0 { -shift } else { 0 };
+        let mask = ((1i64 << right) - 1) as i32;
+        (left, right, mask, mask >> 1)
+    }
 }
 
 impl Requant<'_> {

@@ -26,6 +26,56 @@ impl Lcg {
 
 const ISAS: [Isa8; 3] = [Isa8::Portable, Isa8::Avx2, Isa8::Vnni];
 
+/// The prepared shifts of `shift`, as the twins keep them ([`Prep`]).
+struct Prepared {
+    left: Vec<i32>,
+    right: Vec<i32>,
+    mask: Vec<i32>,
+    half: Vec<i32>,
+}
+
+impl Prepared {
+    fn of(shift: &[i32]) -> Prepared {
+        let mut p = Prepared {
+            left: vec![],
+            right: vec![],
+            mask: vec![],
+            half: vec![],
+        };
+        for &s in shift {
+            let (l, r, m, h) = Prep::of(s);
+            p.left.push(l);
+            p.right.push(r);
+            p.mask.push(m);
+            p.half.push(h);
+        }
+        p
+    }
+}
+
+/// Every instruction set of this CPU, each with the shifts derived on every call and with
+/// them prepared.
+fn variants<'a>(rq: &Requant<'a>, p: &'a Prepared) -> Vec<(Isa8, Requant<'a>)> {
+    let prep = Prep {
+        left: &p.left,
+        right: &p.right,
+        mask: &p.mask,
+        half: &p.half,
+    };
+    let mut out = vec![];
+    for isa in ISAS.into_iter().filter(|i| i.available()) {
+        out.push((isa, *rq));
+        out.push((
+            isa,
+            Requant {
+                prep: Some(prep),
+                ..*rq
+            },
+        ));
+    }
+    out
+}
+
 fn requants(rng: &mut Lcg, n: usize) -> Vec<Requantize> {
     (0..n)
         .map(|_| {
@@ -81,8 +131,10 @@ fn dense_paths_match_the_plain_loop() {
                     exact: &exact,
                     rounding,
                     out,
+                    prep: None,
                 };
-                for isa in ISAS.into_iter().filter(|i| i.available()) {
+                let prepared = Prepared::of(&shift);
+                for (isa, rq) in variants(&rq, &prepared) {
                     let mut got = vec![0i8; n_out];
                     dense(isa, &x, &packed, &offset, &rq, &mut got);
                     assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
@@ -172,10 +224,12 @@ fn convolution_paths_match_the_plain_loop() {
             exact: &exact,
             rounding: Rounding::FixedPoint,
             out,
+            prep: None,
         };
         let plan = ConvPlan::new(g);
         planned += plan.fits as usize;
-        for isa in ISAS.into_iter().filter(|i| i.available()) {
+        let prepared = Prepared::of(&shift);
+        for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; c_out * oh * ow];
             conv2d(isa, &x, x_zero, g, (&wt, k), &bias, &offset, &rq, &mut got);
             assert_eq!(got, want, "case {case}: {isa:?} {g:?}, {c_out} filters");
@@ -282,8 +336,10 @@ fn a_convolution_larger_than_the_scratch_is_unfolded_in_chunks() {
             exact: &exact,
             rounding: Rounding::FixedPoint,
             out,
+            prep: None,
         };
-        for isa in ISAS.into_iter().filter(|i| i.available()) {
+        let prepared = Prepared::of(&shift);
+        for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; n];
             conv2d(isa, &x, -7, g, (&wt, k), &bias, &offset, &rq, &mut got);
             assert_eq!(got, want, "{isa:?} stride {stride:?}");
@@ -438,9 +494,11 @@ fn pooled_convolution_matches_conv_then_pool() {
             exact: &exact,
             rounding: Rounding::FixedPoint,
             out,
+            prep: None,
         };
         let plan = PoolPlan::new(g, window);
-        for isa in ISAS.into_iter().filter(|i| i.available()) {
+        let prepared = Prepared::of(&shift);
+        for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; c_out * ph * pw];
             let (wp, s) = (&padded, k4);
             let done = conv2d_pooled(isa, &x, x_zero, &plan, (wp, s), &offset, &rq, &mut got);
@@ -514,6 +572,7 @@ fn wide_signals_take_the_planned_kernels() {
             exact: &exact,
             rounding: Rounding::FixedPoint,
             out,
+            prep: None,
         };
         let mut want = vec![0i8; c_out * ow];
         ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut want);
@@ -530,7 +589,8 @@ fn wide_signals_take_the_planned_kernels() {
         };
         ops::max_pool2d(&want, pool, (-128, 127), &mut pooled_want);
         let pool_plan = PoolPlan::new(g, (1, 2));
-        for isa in ISAS.into_iter().filter(|i| i.available()) {
+        let prepared = Prepared::of(&shift);
+        for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; c_out * ow];
             conv2d_planned(
                 isa,

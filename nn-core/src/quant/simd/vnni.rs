@@ -62,6 +62,8 @@ struct Rq16 {
     /// The multipliers, and their copies in the odd lanes' low halves.
     m: __m512i,
     m_odd: __m512i,
+    /// Whether any lane shifts left (else the left shift is skipped).
+    shifts_left: bool,
     /// Left and right shifts (one of them 0).
     left: __m512i,
     right: __m512i,
@@ -81,10 +83,62 @@ fn rq16(m: __m512i, s: __m512i) -> Rq16 {
     Rq16 {
         m,
         m_odd: _mm512_srli_epi64::<32>(m),
+        shifts_left: true,
         left: _mm512_max_epi32(s, zero),
         right,
         mask,
         half: _mm512_srai_epi32::<1>(mask),
+    }
+}
+
+/// [`Rq16`] of outputs `o..o + 16` (lanes `k`): from the prepared shifts where the layer has
+/// them ([`super::Prep`]: loads instead of arithmetic), else from the shifts.
+///
+/// # Safety
+/// Lanes `k` of outputs `o..` exist in the requantization's slices.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn rq_lanes(rq: &Requant<'_>, o: usize, k: __mmask16) -> Rq16 {
+    // SAFETY: masked to lanes `k`, which exist (this function's contract).
+    unsafe {
+        let load = |v: &[i32]| _mm512_maskz_loadu_epi32(k, v.as_ptr().add(o));
+        let m = load(rq.multiplier);
+        match rq.prep {
+            Some(p) => {
+                let left = load(p.left);
+                Rq16 {
+                    m,
+                    m_odd: _mm512_srli_epi64::<32>(m),
+                    shifts_left: _mm512_test_epi32_mask(left, left) != 0,
+                    left,
+                    right: load(p.right),
+                    mask: load(p.mask),
+                    half: load(p.half),
+                }
+            }
+            None => rq16(m, load(rq.shift)),
+        }
+    }
+}
+
+/// [`Rq16`] of channel `c` in every lane (a convolution's positions): broadcast from the
+/// prepared shifts where the layer has them.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn rq_channel(rq: &Requant<'_>, c: usize) -> Rq16 {
+    let m = _mm512_set1_epi32(rq.multiplier[c]);
+    match rq.prep {
+        // The odd lanes' copy of a broadcast multiplier is the multiplier itself.
+        Some(p) => Rq16 {
+            m,
+            m_odd: m,
+            shifts_left: p.left[c] != 0,
+            left: _mm512_set1_epi32(p.left[c]),
+            right: _mm512_set1_epi32(p.right[c]),
+            mask: _mm512_set1_epi32(p.mask[c]),
+            half: _mm512_set1_epi32(p.half[c]),
+        },
+        None => rq16(m, _mm512_set1_epi32(rq.shift[c])),
     }
 }
 
@@ -95,7 +149,11 @@ fn rq16(m: __m512i, s: __m512i) -> Rq16 {
 #[target_feature(enable = "avx512f")]
 #[inline]
 fn requant16(acc: __m512i, p: &Rq16, zp: __m512i, lo: __m512i, hi: __m512i) -> __m512i {
-    let x = _mm512_sllv_epi32(acc, p.left);
+    let x = if p.shifts_left {
+        _mm512_sllv_epi32(acc, p.left)
+    } else {
+        acc
+    };
     // The doubling high multiply: (x * m + 2^30) >> 31 on 64 bits, which rounds halves toward
     // +infinity as gemmlowp's nudge and truncating division do (m > 0, so the one saturating
     // case cannot occur).
@@ -204,9 +262,7 @@ fn dense_layer_g<const G: usize>(
         }
         for g in 0..G {
             let acc = _mm512_add_epi32(a[g], b[g]);
-            let m = _mm512_maskz_loadu_epi32(masks[g], rq.multiplier.as_ptr().add(16 * g));
-            let s = _mm512_maskz_loadu_epi32(masks[g], rq.shift.as_ptr().add(16 * g));
-            let r = requant16(acc, &rq16(m, s), zp, lo, hi);
+            let r = requant16(acc, &rq_lanes(rq, 16 * g, masks[g]), zp, lo, hi);
             _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(16 * g), masks[g], r);
         }
     }
@@ -276,9 +332,7 @@ fn dense_four_g<const G: usize>(
             }
         }
         for g in 0..G {
-            let m = _mm512_maskz_loadu_epi32(masks[g], rq.multiplier.as_ptr().add(16 * g));
-            let sh = _mm512_maskz_loadu_epi32(masks[g], rq.shift.as_ptr().add(16 * g));
-            let p = rq16(m, sh);
+            let p = rq_lanes(rq, 16 * g, masks[g]);
             for (s, acc) in a.iter().enumerate() {
                 let r = requant16(acc[g], &p, zp, lo, hi);
                 _mm512_mask_cvtepi32_storeu_epi8(
@@ -306,9 +360,7 @@ pub(super) unsafe fn requantize(acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mu
         // in the multipliers and shifts.
         unsafe {
             let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(j));
-            let m = _mm512_maskz_loadu_epi32(k, rq.multiplier.as_ptr().add(o0 + j));
-            let s = _mm512_maskz_loadu_epi32(k, rq.shift.as_ptr().add(o0 + j));
-            let r = requant16(a, &rq16(m, s), zp, lo, hi);
+            let r = requant16(a, &rq_lanes(rq, o0 + j, k), zp, lo, hi);
             _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, r);
         }
         j += 16;
@@ -569,10 +621,7 @@ fn pool_g<const G: usize>(
     let mask = mask16(lanes);
     for (j, m) in m.iter().enumerate() {
         let c = c0 + j;
-        let params = rq16(
-            _mm512_set1_epi32(rq.multiplier[c]),
-            _mm512_set1_epi32(rq.shift[c]),
-        );
+        let params = rq_channel(rq, c);
         let r = _mm512_cvtepi32_epi8(requant16(*m, &params, zp, lo, hi));
         let dst = y.as_mut_ptr().wrapping_add(c * b.pooled.0 * b.pooled.1 + p);
         // SAFETY: masked to the `lanes` pooled outputs from `p` of channel `c`.
@@ -630,10 +679,7 @@ fn conv_g<const G: usize>(
     }
     for (j, a) in a.iter().enumerate() {
         let c = c0 + j;
-        let params = rq16(
-            _mm512_set1_epi32(rq.multiplier[c]),
-            _mm512_set1_epi32(rq.shift[c]),
-        );
+        let params = rq_channel(rq, c);
         let r = _mm512_cvtepi32_epi8(requant16(*a, &params, zp, lo, hi));
         for &(to, mask) in at.segs {
             let dst = y
