@@ -430,9 +430,12 @@ pub struct ConvPlan {
     wp: usize,
     /// Quads of filter weights.
     quads: usize,
-    /// Whether the permuted kernel applies: the padded input and 128 bytes fit the scratch,
-    /// and every block of 16 outputs reads at most 128 bytes from its first one's.
+    /// Whether the permuted kernel applies: the padded input and [`REACH`] bytes fit the
+    /// scratch, and every block of 16 outputs reads at most [`REACH`] bytes from its first
+    /// one's.
     fits: bool,
+    /// Whether some block reads past 128 bytes (two permutations per patch instead of one).
+    wide: bool,
     /// The most bytes between a quad's weights' reads.
     span: usize,
     /// Per quad: where its first weight reads (least offset) and the four weights' offsets
@@ -458,12 +461,13 @@ impl ConvPlan {
             wp,
             quads,
             fits: false,
+            wide: false,
             span: 0,
             start: [0; MAX_QUADS],
             word: [0; MAX_QUADS],
         };
         let plane = c * hp * wp + 16;
-        if quads == 0 || quads > MAX_QUADS || plane + 128 > SCRATCH || oh == 0 || ow == 0 {
+        if quads == 0 || quads > MAX_QUADS || plane + REACH > SCRATCH || oh == 0 || ow == 0 {
             return plan;
         }
         // Where each weight reads in the padded input (relative to the output's position), a
@@ -495,9 +499,11 @@ impl ConvPlan {
         let mut p = 0;
         while p < positions {
             let last = cmin(p + 15, positions - 1);
-            if plan.offset(last) - plan.offset(p) + span >= 128 {
+            let reach = plan.offset(last) - plan.offset(p) + span;
+            if reach >= REACH {
                 return plan;
             }
+            plan.wide |= reach >= 128;
             p += 16;
         }
         plan.fits = true;
@@ -534,7 +540,10 @@ const fn cmin(a: usize, b: usize) -> usize {
     }
 }
 
-/// The padded, flipped input of `u` (as [`Unfold::pad`]) and 128 zero bytes after it, written
+/// How many bytes from a block's first read a permuted patch may read (two `vpermi2b`).
+const REACH: usize = 256;
+
+/// The padded, flipped input of `u` (as [`Unfold::pad`]) and [`REACH`] zero bytes after it, written
 /// into the front of `scratch` (the rest stays uninitialized: zeroing a whole scratch on every
 /// call cost more than a small convolution).
 #[cfg(target_arch = "x86_64")]
@@ -545,7 +554,7 @@ fn padded<'s>(
     x_zero: i32,
 ) -> &'s [i8] {
     let plane = u.g.input.0 * u.hp * u.wp;
-    let len = u.plane_len() + 128;
+    let len = u.plane_len() + REACH;
     let (c, h, w) = u.g.input;
     assert!(len <= scratch.len() && x.len() >= c * h * w);
     assert!(u.g.pad.0 + h <= u.hp && u.g.pad.1 + w <= u.wp);
@@ -561,7 +570,7 @@ fn padded<'s>(
 }
 
 /// Patches a pooled convolution's block may need (window elements times weight quads).
-const POOL_PATCHES: usize = 64;
+const POOL_PATCHES: usize = 160;
 
 /// A convolution followed by a max pooling whose windows do not overlap (stride = window, no
 /// padding), planned at compile time as [`ConvPlan`]: [`conv2d_pooled`].
@@ -578,6 +587,8 @@ pub struct PoolPlan {
     /// would, and every block of 16 pooled outputs reads at most 128 bytes from each window
     /// element's first one.
     fits: bool,
+    /// Whether some block reads past 128 bytes.
+    wide: bool,
 }
 
 impl PoolPlan {
@@ -590,6 +601,7 @@ impl PoolPlan {
             window,
             pooled: (0, 0),
             fits: false,
+            wide: false,
         };
         if ph == 0 || pw == 0 {
             return plan;
@@ -610,9 +622,11 @@ impl PoolPlan {
         while p < positions {
             let last = cmin(p + 15, positions - 1);
             let first = p / pooled.1 * row + p % pooled.1 * col;
-            if last / pooled.1 * row + last % pooled.1 * col - first + conv.span >= 128 {
+            let reach = last / pooled.1 * row + last % pooled.1 * col - first + conv.span;
+            if reach >= REACH {
                 return plan;
             }
+            plan.wide |= reach >= 128;
             p += 16;
         }
         plan.fits = true;
@@ -631,6 +645,7 @@ pub(crate) struct PooledBlock<'a> {
     pub stride: (usize, usize),
     pub window: (usize, usize),
     pub pooled: (usize, usize),
+    pub wide: bool,
 }
 
 /// The convolution of `plan` followed by its max pooling into `y` (the pooled output), the
@@ -678,12 +693,13 @@ pub fn conv2d_pooled(
                 stride: c.g.stride,
                 window: plan.window,
                 pooled: plan.pooled,
+                wide: plan.wide,
             };
             // SAFETY: the CPU has AVX-512 VNNI and VBMI; the plan fits.
             unsafe { vnni::conv_pool(&block, w, offset, rq, y) };
         };
-        let len = u.plane_len() + 128;
-        // Only the padded input and the 128 bytes past it are zeroed (not the whole scratch).
+        let len = u.plane_len() + REACH;
+        // Only the padded input and the bytes a gather may read past it are written.
         if len <= SMALL_SCRATCH {
             let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SMALL_SCRATCH];
             run(padded(&mut scratch, &u, x, x_zero), y);
@@ -732,7 +748,7 @@ pub fn conv2d_planned(
             chunk_rows: 0,
             row_stride: 0,
         };
-        if u.plane_len() + 128 <= SMALL_SCRATCH {
+        if u.plane_len() + REACH <= SMALL_SCRATCH {
             conv_perm::<SMALL_SCRATCH>(&args, plan, &u, y);
         } else {
             conv_perm::<SCRATCH>(&args, plan, &u, y);
@@ -756,6 +772,7 @@ fn conv_perm<const N: usize>(a: &ConvArgs<'_>, plan: &ConvPlan, u: &Unfold, y: &
         ow: plan.g.output.1,
         wp: plan.wp,
         stride: plan.g.stride,
+        wide: plan.wide,
     };
     let block = ConvBlock {
         rows,
@@ -843,7 +860,7 @@ pub(crate) struct ConvBlock<'a> {
 /// The layout of a convolution whose patches are gathered from its padded input `rows` by
 /// `vpermi2b` ([`vnni::conv_block`]): quad `q`'s weights read `rows` at `start[q]` plus the
 /// bytes of `word[q]` (one per weight of the quad), plus the position's offset
-/// `(oy sh) wp + ox sw`; every block of 16 positions fits 128 bytes from its first one's.
+/// `(oy sh) wp + ox sw`; every block of 16 positions fits [`REACH`] bytes from its first one's.
 #[derive(Clone, Copy)]
 pub(crate) struct Perm<'a> {
     pub start: &'a [u32],
@@ -851,6 +868,8 @@ pub(crate) struct Perm<'a> {
     pub ow: usize,
     pub wp: usize,
     pub stride: (usize, usize),
+    /// Some block reads past 128 bytes.
+    pub wide: bool,
 }
 
 /// The layout of a convolution read from its padded input (stride 1): the row of filter

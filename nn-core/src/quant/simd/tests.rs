@@ -175,6 +175,7 @@ fn convolution_paths_match_the_plain_loop() {
     let mut rng = Lcg(5);
     let mut checked = 0;
     let mut planned = 0;
+    let mut wide = 0;
     for case in 0..300 {
         let c_in = rng.range(1, 5) as usize;
         let (kh, kw) = (rng.range(1, 5) as usize, rng.range(1, 5) as usize);
@@ -228,6 +229,7 @@ fn convolution_paths_match_the_plain_loop() {
         };
         let plan = ConvPlan::new(g);
         planned += plan.fits as usize;
+        wide += (plan.fits && plan.wide) as usize;
         let prepared = Prepared::of(&shift);
         for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; c_out * oh * ow];
@@ -289,6 +291,8 @@ fn convolution_paths_match_the_plain_loop() {
     assert!(checked > 50_000, "{checked}");
     // Most of the random layers take the permuted kernel (on CPUs with VBMI).
     assert!(planned > 150, "{planned} of 300 planned");
+    // Some reach past 128 bytes (two permutations per patch).
+    assert!(wide > 10, "{wide} of 300 wide");
 }
 
 #[test]
@@ -532,7 +536,8 @@ fn wide_signals_take_the_planned_kernels() {
     // Rows wider than a vector (a Conv1d over 150 samples), pooled and not.
     let mut rng = Lcg(23);
     let cases = [
-        (2usize, 150usize, 5usize, 6usize, false),
+        (2usize, 150usize, 5usize, 6usize, true),
+        (2, 300, 5, 4, false),
         (3, 97, 3, 17, true),
         (1, 64, 4, 3, true),
         (1, 150, 5, 9, true),
@@ -577,7 +582,7 @@ fn wide_signals_take_the_planned_kernels() {
         let mut want = vec![0i8; c_out * ow];
         ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut want);
         let plan = ConvPlan::new(g);
-        // Two channels 154 bytes apart are beyond one 128-byte permutation's reach.
+        // Two channels 304 bytes apart are beyond two permutations' reach (256 bytes).
         assert_eq!(plan.fits, fits, "{g:?}");
         let mut pooled_want = vec![0i8; c_out * (ow / 2)];
         let pool = Window2 {

@@ -467,7 +467,7 @@ unsafe fn permuted_patches(
     let steps = (perm.stride.0 * perm.wp, perm.stride.1);
     let (base, off) = lane_offsets(p, positions, perm.ow, steps);
     // SAFETY: as this function's.
-    unsafe { gather_patches(rows, perm.start, perm.word, base, off, out) };
+    unsafe { gather_patches(rows, (perm.start, perm.word), perm.wide, (base, off), out) };
 }
 
 /// The offsets of positions `p..p + 16` of a grid `width` wide (those from `positions` on
@@ -505,7 +505,8 @@ fn lane_offsets(
 }
 
 /// Quad `q`'s patch for lanes at `base + off`: one `vpermi2b` of the 128 bytes at
-/// `start[q] + base`, indexed by `word[q]`'s byte plus the lane's offset.
+/// `start[q] + base`, indexed by `word[q]`'s byte plus the lane's offset; `wide`, two of the
+/// 256 bytes there, blended by the index's top bit.
 ///
 /// # Safety
 /// The CPU must have AVX-512F, BW and VBMI.
@@ -513,24 +514,27 @@ fn lane_offsets(
 #[inline]
 unsafe fn gather_patches(
     rows: &[i8],
-    start: &[u32],
-    word: &[u32],
-    base: usize,
-    off: __m512i,
+    (start, word): (&[u32], &[u32]),
+    wide: bool,
+    (base, off): (usize, __m512i),
     out: &mut [core::mem::MaybeUninit<__m512i>],
 ) {
+    let reach = if wide { 256 } else { 128 };
     for (q, slot) in out.iter_mut().enumerate() {
         let from = start[q] as usize + base;
-        assert!(from + 128 <= rows.len());
-        // SAFETY: 128 bytes from `from` are inside `rows` (checked).
-        let (t0, t1) = unsafe {
-            (
-                _mm512_loadu_si512(rows.as_ptr().add(from) as *const __m512i),
-                _mm512_loadu_si512(rows.as_ptr().add(from + 64) as *const __m512i),
-            )
+        assert!(from + reach <= rows.len());
+        let at = |k: usize| {
+            // SAFETY: `reach` bytes from `from` are inside `rows` (checked).
+            unsafe { _mm512_loadu_si512(rows.as_ptr().add(from + 64 * k) as *const __m512i) }
         };
         let idx = _mm512_add_epi8(_mm512_set1_epi32(word[q] as i32), off);
-        slot.write(_mm512_permutex2var_epi8(t0, idx, t1));
+        let low = _mm512_permutex2var_epi8(at(0), idx, at(1));
+        slot.write(if wide {
+            let high = _mm512_permutex2var_epi8(at(2), idx, at(3));
+            _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), low, high)
+        } else {
+            low
+        });
     }
 }
 
@@ -565,7 +569,7 @@ pub(super) unsafe fn conv_pool(
             let at = base + (e / pw) * b.stride.0 * b.wp + (e % pw) * b.stride.1;
             let slots = &mut buf[e * quads..(e + 1) * quads];
             // SAFETY: the plan keeps every read in `rows`.
-            unsafe { gather_patches(b.rows, b.start, b.word, at, off, slots) };
+            unsafe { gather_patches(b.rows, (b.start, b.word), b.wide, (at, off), slots) };
         }
         // SAFETY: the first `elems * quads` entries were written just above.
         let patches: &[__m512i] =
