@@ -132,19 +132,8 @@ fn twin_items(
         "{twin}: the fixed-point twin of {name} (hls4ml's ap_fixed arithmetic)\n  input: {}\n",
         plan.input
     );
-    // `(layer, weight_t, bias_t)` of each Dense layer and convolution, for `PARAM_TYPES`.
-    let mut param_types = Vec::new();
+    let param_types = param_types(net, &plan);
     for (op, (step, out_spec)) in net.ops.iter().zip(&plan.steps) {
-        if let super::fixed_plan::Step::Dense { l, p }
-        | super::fixed_plan::Step::Conv { l, p, .. } = step
-        {
-            let (layer, w, b) = (
-                net.layers[*l].name.to_string(),
-                spec_tokens(p[0]),
-                spec_tokens(p[1]),
-            );
-            param_types.push(quote!((#layer, #w, #b)));
-        }
         let x = format_ident!("a{}", op.inputs[0]);
         let y = format_ident!("a{}", op.output);
         let len = net.tensors[op.output].len() as usize;
@@ -244,6 +233,24 @@ fn twin_items(
             }
         }
     }
+}
+
+/// `(layer, weight_t, bias_t)` of each Dense layer and convolution, for `PARAM_TYPES`.
+fn param_types(net: &Network, plan: &Plan) -> Vec<TokenStream> {
+    let mut out = Vec::new();
+    for (step, _) in &plan.steps {
+        if let super::fixed_plan::Step::Dense { l, p }
+        | super::fixed_plan::Step::Conv { l, p, .. } = step
+        {
+            let (layer, w, b) = (
+                net.layers[*l].name.to_string(),
+                spec_tokens(p[0]),
+                spec_tokens(p[1]),
+            );
+            out.push(quote!((#layer, #w, #b)));
+        }
+    }
+    out
 }
 
 /// The spec of tensor `t` as tokens (the input of a step).

@@ -11,30 +11,10 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
-use super::quant_plan::{act, activation, chw, head, plan, Step};
+use super::quant_plan::{act, activation, head, plan, window2, Step};
 use crate::layers::LayerKind;
 use crate::model::Network;
 use crate::paths;
-use crate::shape::Shape;
-
-/// The geometry of a window layer from `input` to `output` as `nn::quant::ops::Window2`.
-pub(super) fn window2(
-    win: &crate::layers::window::Window,
-    input: Shape,
-    output: Shape,
-) -> TokenStream {
-    let (c, h, w) = chw(input);
-    let (_, oh, ow) = chw(output);
-    let (kh, kw, sh, sw) = (
-        win.kh as usize,
-        win.kw as usize,
-        win.sh as usize,
-        win.sw as usize,
-    );
-    let (pt, pl) = (win.pad[0] as usize, win.pad[2] as usize);
-    let window = paths::window2();
-    quote!(#window { input: (#c, #h, #w), kernel: (#kh, #kw), stride: (#sh, #sw), pad: (#pt, #pl), output: (#oh, #ow) })
-}
 
 /// The twin and `quantize_int8`, or the `quantize_int8` that explains what is missing.
 pub fn items(net: &Network) -> TokenStream {

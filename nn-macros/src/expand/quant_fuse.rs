@@ -10,8 +10,7 @@ use core::ops::Range;
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::quant::window2;
-use super::quant_plan::{act, Step};
+use super::quant_plan::{act, chw, window2, Step};
 use crate::layers::LayerKind;
 use crate::model::Network;
 use crate::paths;
@@ -73,8 +72,8 @@ fn pooling_window(net: &Network, pool: usize) -> Option<(usize, usize)> {
         && w.sh == w.kh
         && w.sw == w.kw
         && w.pad == [0; 4];
-    let (_, ih, iw) = super::quant_plan::chw(l.input);
-    let (_, oh, ow) = super::quant_plan::chw(l.output);
+    let (_, ih, iw) = chw(l.input);
+    let (_, oh, ow) = chw(l.output);
     let (kh, kw) = (w.kh as usize, w.kw as usize);
     (plain && kh > 0 && kw > 0 && oh == ih / kh && ow == iw / kw).then_some((kh, kw))
 }

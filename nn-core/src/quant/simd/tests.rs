@@ -1,5 +1,6 @@
 //! Every vector path against the plain integer loops of `ops`, on random layers.
 
+use super::plan::vbmi;
 use super::*;
 use crate::quant::ops;
 use std::vec;
@@ -451,8 +452,6 @@ fn pooled_convolution_matches_conv_then_pool() {
         if oh < window.0 || ow < window.1 {
             continue;
         }
-        let (ph, pw) = (oh / window.0, ow / window.1);
-        let c_out = rng.range(1, 19) as usize;
         let g = Window2 {
             input: (c_in, h, w),
             kernel: (kh, kw),
@@ -460,52 +459,24 @@ fn pooled_convolution_matches_conv_then_pool() {
             pad: (pt, pl),
             output: (oh, ow),
         };
-        let k = c_in * kh * kw;
-        let k4 = k.div_ceil(4) * 4;
-        let x = rng.bytes(c_in * h * w, -128, 127);
-        let wt = rng.bytes(c_out * k, -127, 127);
-        let mut padded = vec![0i8; c_out * k4];
-        for c in 0..c_out {
-            padded[c * k4..c * k4 + k].copy_from_slice(&wt[c * k..(c + 1) * k]);
-        }
-        let bias: Vec<i32> = (0..c_out).map(|_| rng.range(-50_000, 50_000)).collect();
-        let x_zero = rng.range(-128, 127);
-        let exact = requants(&mut rng, c_out);
-        let (mult, shift): (Vec<i32>, Vec<i32>) =
-            exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
-        let out = output(&mut rng);
-        let offset: Vec<i32> = (0..c_out)
-            .map(|c| {
-                let s: i32 = wt[c * k..(c + 1) * k].iter().map(|&v| v as i32).sum();
-                bias[c] - (128 + x_zero) * s
-            })
-            .collect();
-        // The plain loops: the convolution, then the pooling.
-        let mut conv = vec![0i8; c_out * oh * ow];
-        ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut conv);
-        let pool = Window2 {
-            input: (c_out, oh, ow),
-            kernel: window,
-            stride: window,
-            pad: (0, 0),
-            output: (ph, pw),
-        };
-        let mut want = vec![0i8; c_out * ph * pw];
-        ops::max_pool2d(&conv, pool, (-128, 127), &mut want);
-        let rq = Requant {
-            multiplier: &mult,
-            shift: &shift,
-            exact: &exact,
-            rounding: Rounding::FixedPoint,
-            out,
-            prep: None,
-        };
-        let plan = PoolPlan::new(g, window);
-        let prepared = Prepared::of(&shift);
+        let c_out = rng.range(1, 19) as usize;
+        let t = ConvCase::random(&mut rng, g, c_out);
+        let want = t.plain_pooled(window);
+        let (rq, plan) = (t.rq(), PoolPlan::new(g, window));
+        let prepared = Prepared::of(&t.shift);
         for (isa, rq) in variants(&rq, &prepared) {
-            let mut got = vec![0i8; c_out * ph * pw];
-            let (wp, s) = (&padded, k4);
-            let done = conv2d_pooled(isa, &x, x_zero, &plan, (wp, s), &offset, &rq, &mut got);
+            let mut got = vec![0i8; want.len()];
+            let (wp, k4) = (&t.padded, t.k4);
+            let done = conv2d_pooled(
+                isa,
+                &t.x,
+                t.x_zero,
+                &plan,
+                (wp, k4),
+                &t.offset,
+                &rq,
+                &mut got,
+            );
             if done {
                 assert_eq!(got, want, "case {case}: {isa:?} {g:?} pooled {window:?}");
                 checked += got.len();
@@ -515,11 +486,12 @@ fn pooled_convolution_matches_conv_then_pool() {
                 assert!(isa != Isa8::Vnni || !plan.fits || !vbmi(), "case {case}");
             }
             // Filters not padded to whole words are not the fused kernel's.
-            if !k.is_multiple_of(4) {
-                let mut got = vec![0i8; c_out * ph * pw];
-                let unpadded =
-                    conv2d_pooled(isa, &x, x_zero, &plan, (&wt, k), &offset, &rq, &mut got);
-                assert!(!unpadded);
+            if !t.k.is_multiple_of(4) {
+                let mut got = vec![0i8; want.len()];
+                let (x, w) = (&t.x, (&t.wt[..], t.k));
+                assert!(!conv2d_pooled(
+                    isa, x, t.x_zero, &plan, w, &t.offset, &rq, &mut got
+                ));
             }
         }
     }
@@ -550,10 +522,52 @@ fn wide_signals_take_the_planned_kernels() {
             pad: (0, kw / 2),
             output: (1, w + 2 * (kw / 2) - kw + 1),
         };
-        let ow = g.output.1;
-        let k = c_in * kw;
+        let t = ConvCase::random(&mut rng, g, c_out);
+        let (want, pooled_want) = (t.plain(), t.plain_pooled((1, 2)));
+        let plan = ConvPlan::new(g);
+        // Two channels 304 bytes apart are beyond two permutations' reach (256 bytes).
+        assert_eq!(plan.fits, fits, "{g:?}");
+        let pool_plan = PoolPlan::new(g, (1, 2));
+        let (rq, prepared) = (t.rq(), Prepared::of(&t.shift));
+        let (x, z, w) = (&t.x, t.x_zero, (&t.padded[..], t.k4));
+        for (isa, rq) in variants(&rq, &prepared) {
+            let mut got = vec![0i8; want.len()];
+            conv2d_planned(isa, x, z, &plan, w, &t.bias, &t.offset, &rq, &mut got);
+            assert_eq!(got, want, "{isa:?} {g:?}");
+            let mut got = vec![0i8; pooled_want.len()];
+            if conv2d_pooled(isa, x, z, &pool_plan, w, &t.offset, &rq, &mut got) {
+                assert_eq!(got, pooled_want, "{isa:?} {g:?} pooled");
+            }
+        }
+    }
+}
+
+/// A random convolution of `c_out` filters over geometry `g`: its input, filters (as given and
+/// padded with zeros to whole words, as `ConvI8` keeps them), biases, requantization and the
+/// vector kernels' offsets.
+struct ConvCase {
+    g: Window2,
+    c_out: usize,
+    k: usize,
+    k4: usize,
+    x: Vec<i8>,
+    wt: Vec<i8>,
+    padded: Vec<i8>,
+    bias: Vec<i32>,
+    x_zero: i32,
+    exact: Vec<Requantize>,
+    mult: Vec<i32>,
+    shift: Vec<i32>,
+    out: Output,
+    offset: Vec<i32>,
+}
+
+impl ConvCase {
+    fn random(rng: &mut Lcg, g: Window2, c_out: usize) -> ConvCase {
+        let (c_in, h, w) = g.input;
+        let k = c_in * g.kernel.0 * g.kernel.1;
         let k4 = k.div_ceil(4) * 4;
-        let x = rng.bytes(c_in * w, -128, 127);
+        let x = rng.bytes(c_in * h * w, -128, 127);
         let wt = rng.bytes(c_out * k, -127, 127);
         let mut padded = vec![0i8; c_out * k4];
         for c in 0..c_out {
@@ -561,67 +575,68 @@ fn wide_signals_take_the_planned_kernels() {
         }
         let bias: Vec<i32> = (0..c_out).map(|_| rng.range(-50_000, 50_000)).collect();
         let x_zero = rng.range(-128, 127);
-        let exact = requants(&mut rng, c_out);
+        let exact = requants(rng, c_out);
         let (mult, shift): (Vec<i32>, Vec<i32>) =
             exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
-        let out = output(&mut rng);
+        let out = output(rng);
         let offset: Vec<i32> = (0..c_out)
             .map(|c| {
                 let s: i32 = wt[c * k..(c + 1) * k].iter().map(|&v| v as i32).sum();
                 bias[c] - (128 + x_zero) * s
             })
             .collect();
-        let rq = Requant {
-            multiplier: &mult,
-            shift: &shift,
-            exact: &exact,
-            rounding: Rounding::FixedPoint,
+        ConvCase {
+            g,
+            c_out,
+            k,
+            k4,
+            x,
+            wt,
+            padded,
+            bias,
+            x_zero,
+            exact,
+            mult,
+            shift,
             out,
-            prep: None,
-        };
-        let mut want = vec![0i8; c_out * ow];
-        ops::conv2d(&x, x_zero, g, &wt, &bias, &exact, out, &mut want);
-        let plan = ConvPlan::new(g);
-        // Two channels 304 bytes apart are beyond two permutations' reach (256 bytes).
-        assert_eq!(plan.fits, fits, "{g:?}");
-        let mut pooled_want = vec![0i8; c_out * (ow / 2)];
-        let pool = Window2 {
-            input: (c_out, 1, ow),
-            kernel: (1, 2),
-            stride: (1, 2),
-            pad: (0, 0),
-            output: (1, ow / 2),
-        };
-        ops::max_pool2d(&want, pool, (-128, 127), &mut pooled_want);
-        let pool_plan = PoolPlan::new(g, (1, 2));
-        let prepared = Prepared::of(&shift);
-        for (isa, rq) in variants(&rq, &prepared) {
-            let mut got = vec![0i8; c_out * ow];
-            conv2d_planned(
-                isa,
-                &x,
-                x_zero,
-                &plan,
-                (&padded, k4),
-                &bias,
-                &offset,
-                &rq,
-                &mut got,
-            );
-            assert_eq!(got, want, "{isa:?} {g:?}");
-            let mut got = vec![0i8; c_out * (ow / 2)];
-            if conv2d_pooled(
-                isa,
-                &x,
-                x_zero,
-                &pool_plan,
-                (&padded, k4),
-                &offset,
-                &rq,
-                &mut got,
-            ) {
-                assert_eq!(got, pooled_want, "{isa:?} {g:?} pooled");
-            }
+            offset,
         }
+    }
+
+    /// The fixed-point requantization (shifts derived on every call).
+    fn rq(&self) -> Requant<'_> {
+        Requant {
+            multiplier: &self.mult,
+            shift: &self.shift,
+            exact: &self.exact,
+            rounding: Rounding::FixedPoint,
+            out: self.out,
+            prep: None,
+        }
+    }
+
+    /// The plain loops' output.
+    fn plain(&self) -> Vec<i8> {
+        let (oh, ow) = self.g.output;
+        let mut y = vec![0i8; self.c_out * oh * ow];
+        let (g, x, e) = (self.g, &self.x, &self.exact);
+        ops::conv2d(x, self.x_zero, g, &self.wt, &self.bias, e, self.out, &mut y);
+        y
+    }
+
+    /// The plain loops' output max-pooled by `window` (stride `window`).
+    fn plain_pooled(&self, window: (usize, usize)) -> Vec<i8> {
+        let (oh, ow) = self.g.output;
+        let (ph, pw) = (oh / window.0, ow / window.1);
+        let pool = Window2 {
+            input: (self.c_out, oh, ow),
+            kernel: window,
+            stride: window,
+            pad: (0, 0),
+            output: (ph, pw),
+        };
+        let mut y = vec![0i8; self.c_out * ph * pw];
+        ops::max_pool2d(&self.plain(), pool, (-128, 127), &mut y);
+        y
     }
 }

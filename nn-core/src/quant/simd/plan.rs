@@ -1,0 +1,373 @@
+//! Convolutions planned at compile time: [`ConvPlan`] (the layout of the permuted-patch kernel)
+//! and [`PoolPlan`] (a convolution fused with its max pooling), `const fn`s of the geometry that
+//! the int8 twin keeps in a `static` per layer, and the kernels they drive.
+
+use super::super::fixed::Rounding;
+use super::super::ops::Window2;
+#[cfg(target_arch = "x86_64")]
+use super::conv::{conv2d, Unfold};
+#[cfg(target_arch = "x86_64")]
+use super::{vnni_conv, ConvBlock, Perm, PooledBlock};
+use super::{Isa8, Requant, MAX_QUADS, POOL_PATCHES, REACH, SCRATCH, SMALL_SCRATCH};
+
+/// Whether the CPU has AVX-512 VBMI (`vpermi2b`), with `std` detected at run time, else from
+/// the compile-time target (never elsewhere than on x86-64).
+pub(super) fn vbmi() -> bool {
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        std::is_x86_feature_detected!("avx512vbmi")
+    }
+    #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+    {
+        cfg!(all(target_arch = "x86_64", target_feature = "avx512vbmi"))
+    }
+}
+
+/// A convolution's geometry and the layout of its permuted-patch kernel ([`conv2d_planned`]),
+/// computed at compile time: [`ConvPlan::new`] is a `const fn`, and the int8 twin keeps one in
+/// a `static` per convolution, so nothing of it is recomputed per call.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvPlan {
+    /// The geometry.
+    pub g: Window2,
+    /// Padded height and width (as the vector paths pad).
+    pub(super) hp: usize,
+    pub(super) wp: usize,
+    /// Quads of filter weights.
+    pub(super) quads: usize,
+    /// Whether the permuted kernel applies: the padded input and [`REACH`] bytes fit the
+    /// scratch, and every block of 16 outputs reads at most [`REACH`] bytes from its first
+    /// one's.
+    pub(super) fits: bool,
+    /// Whether some block reads past 128 bytes (two permutations per patch instead of one).
+    pub(super) wide: bool,
+    /// The most bytes between a quad's weights' reads.
+    pub(super) span: usize,
+    /// Per quad: where its first weight reads (least offset) and the four weights' offsets
+    /// from there, one byte each.
+    pub(super) start: [u32; MAX_QUADS],
+    pub(super) word: [u32; MAX_QUADS],
+}
+
+impl ConvPlan {
+    /// The plan of geometry `g`.
+    pub const fn new(g: Window2) -> ConvPlan {
+        let (c, h, w) = g.input;
+        let (kh, kw) = g.kernel;
+        let (oh, ow) = g.output;
+        let (sh, sw) = g.stride;
+        let hp = cmax(h + g.pad.0, (oh.saturating_sub(1)) * sh + kh);
+        let wp = cmax(w + g.pad.1, (ow.saturating_sub(1)) * sw + kw);
+        let k = c * kh * kw;
+        let quads = k.div_ceil(4);
+        let mut plan = ConvPlan {
+            g,
+            hp,
+            wp,
+            quads,
+            fits: false,
+            wide: false,
+            span: 0,
+            start: [0; MAX_QUADS],
+            word: [0; MAX_QUADS],
+        };
+        let plane = c * hp * wp + 16;
+        if quads == 0 || quads > MAX_QUADS || plane + REACH > SCRATCH || oh == 0 || ow == 0 {
+            return plan;
+        }
+        // Where each weight reads in the padded input (relative to the output's position), a
+        // quad at a time; the weights past the filter's end (zeros) read where the quad's
+        // first one does.
+        let mut span = 0;
+        let mut q = 0;
+        while q < quads {
+            let (mut lo, mut hi, mut t) = (usize::MAX, 0, 4 * q);
+            while t < 4 * q + 4 && t < k {
+                let a = tap(t, kh, kw, hp, wp);
+                lo = cmin(lo, a);
+                hi = cmax(hi, a);
+                t += 1;
+            }
+            span = cmax(span, hi - lo);
+            let mut word = 0u32;
+            let mut t = 4 * q;
+            while t < 4 * q + 4 && t < k {
+                word |= (cmin(tap(t, kh, kw, hp, wp) - lo, 255) as u32) << (8 * (t - 4 * q));
+                t += 1;
+            }
+            plan.start[q] = lo as u32;
+            plan.word[q] = word;
+            q += 1;
+        }
+        plan.span = span;
+        let steps = (sh * wp, sw);
+        if let Some(wide) = blocks_reach(oh * ow, ow, steps, span) {
+            (plan.fits, plan.wide) = (true, wide);
+        }
+        plan
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ConvPlan {
+    /// How the vector paths pad this convolution's input.
+    fn padding(&self) -> Unfold {
+        Unfold {
+            g: self.g,
+            vnni: true,
+            hp: self.hp,
+            wp: self.wp,
+            chunk_rows: 0,
+            row_stride: 0,
+        }
+    }
+}
+
+/// Whether every block of 16 of `positions` (a grid `width` wide, position `(y, x)` at
+/// `y steps.0 + x steps.1`) reads within [`REACH`] bytes from its first one's, with `span`
+/// more for a quad's weights: `Some(wide)`, `wide` where some block reads past 128 bytes.
+const fn blocks_reach(
+    positions: usize,
+    width: usize,
+    steps: (usize, usize),
+    span: usize,
+) -> Option<bool> {
+    let mut wide = false;
+    let mut p = 0;
+    while p < positions {
+        let last = cmin(p + 15, positions - 1);
+        let reach = last / width * steps.0 + last % width * steps.1
+            - (p / width * steps.0 + p % width * steps.1)
+            + span;
+        if reach >= REACH {
+            return None;
+        }
+        wide |= reach >= 128;
+        p += 16;
+    }
+    Some(wide)
+}
+
+/// Where filter weight `t` (`(c, ki, kj)` flattened) reads in the padded input.
+const fn tap(t: usize, kh: usize, kw: usize, hp: usize, wp: usize) -> usize {
+    let (c, r) = (t / (kh * kw), t % (kh * kw));
+    (c * hp + r / kw) * wp + r % kw
+}
+
+const fn cmax(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+const fn cmin(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The padded, flipped input of `u` (as [`Unfold::pad`]) and [`REACH`] zero bytes after it, written
+/// into the front of `scratch` (the rest stays uninitialized: zeroing a whole scratch on every
+/// call cost more than a small convolution).
+#[cfg(target_arch = "x86_64")]
+fn padded<'s>(
+    scratch: &'s mut [core::mem::MaybeUninit<i8>],
+    u: &Unfold,
+    x: &[i8],
+    x_zero: i32,
+) -> &'s [i8] {
+    let plane = u.g.input.0 * u.hp * u.wp;
+    let len = u.plane_len() + REACH;
+    let (c, h, w) = u.g.input;
+    assert!(len <= scratch.len() && x.len() >= c * h * w);
+    assert!(u.g.pad.0 + h <= u.hp && u.g.pad.1 + w <= u.wp);
+    let z = (x_zero.clamp(-128, 127) as i8 as u8 ^ 0x80) as i8;
+    // SAFETY: the CPU has AVX-512 F and BW (the callers run on VNNI); `pad_plane` writes the
+    // `plane + (len - plane)` bytes from the start of `scratch` (checked to hold them) before
+    // the slice over them is made.
+    unsafe {
+        let dst = scratch.as_mut_ptr() as *mut i8;
+        vnni_conv::pad_plane(dst, (c, h, w), (u.hp, u.wp), u.g.pad, z, x, len - plane);
+        core::slice::from_raw_parts(dst, len)
+    }
+}
+
+/// A convolution followed by a max pooling whose windows do not overlap (stride = window, no
+/// padding), planned at compile time as [`ConvPlan`]: [`conv2d_pooled`].
+#[derive(Debug, Clone, Copy)]
+pub struct PoolPlan {
+    /// The convolution's plan.
+    pub conv: ConvPlan,
+    /// The pooling window (and stride).
+    pub window: (usize, usize),
+    /// The pooled output's height and width.
+    pub pooled: (usize, usize),
+    /// Whether [`conv2d_pooled`] applies: the convolution's plan does, the patches of a block
+    /// fit [`POOL_PATCHES`], the pooled outputs fill their vectors as well as the convolution's
+    /// would, and every block of 16 pooled outputs reads at most 128 bytes from each window
+    /// element's first one.
+    pub(super) fits: bool,
+    /// Whether some block reads past 128 bytes.
+    pub(super) wide: bool,
+}
+
+impl PoolPlan {
+    /// The plan of convolution `g` followed by max pooling `window` (stride `window`).
+    pub const fn new(g: Window2, window: (usize, usize)) -> PoolPlan {
+        let conv = ConvPlan::new(g);
+        let (ph, pw) = window;
+        let mut plan = PoolPlan {
+            conv,
+            window,
+            pooled: (0, 0),
+            fits: false,
+            wide: false,
+        };
+        if ph == 0 || pw == 0 {
+            return plan;
+        }
+        let pooled = (g.output.0 / ph, g.output.1 / pw);
+        plan.pooled = pooled;
+        let positions = pooled.0 * pooled.1;
+        if !conv.fits || positions == 0 || conv.quads * ph * pw > POOL_PATCHES {
+            return plan;
+        }
+        // Fused, each window element takes its own vectors of 16 pooled outputs: no more of
+        // them than the convolution alone would take (small pooled planes leave lanes empty).
+        if ph * pw * positions.div_ceil(16) > (ph * pw * positions).div_ceil(16) {
+            return plan;
+        }
+        let steps = (ph * g.stride.0 * conv.wp, pw * g.stride.1);
+        if let Some(wide) = blocks_reach(positions, pooled.1, steps, conv.span) {
+            (plan.fits, plan.wide) = (true, wide);
+        }
+        plan
+    }
+}
+
+/// The convolution of `plan` followed by its max pooling into `y` (the pooled output), the
+/// same bytes as [`conv2d`] then [`max_pool2d`] (pooled before the requantization, which is
+/// non-decreasing): where the CPU has AVX-512 VNNI and VBMI, the plan fits and the filters
+/// are padded to whole words. `false`, writing nothing, elsewhere.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_pooled(
+    isa: Isa8,
+    x: &[i8],
+    x_zero: i32,
+    plan: &PoolPlan,
+    (w, w_stride): (&[i8], usize),
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) -> bool {
+    let c = plan.conv;
+    let fits = plan.fits
+        && rq.rounding == Rounding::FixedPoint
+        && w_stride.is_multiple_of(4)
+        && w_stride >= 4 * c.quads
+        && offset.len() * w_stride <= w.len()
+        && rq.multiplier.len() >= offset.len()
+        && rq.shift.len() >= offset.len()
+        && y.len() == offset.len() * plan.pooled.0 * plan.pooled.1
+        && x.len() == c.g.input.0 * c.g.input.1 * c.g.input.2;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && fits && vbmi() {
+        let u = c.padding();
+        let run = |rows: &[i8], y: &mut [i8]| {
+            let block = PooledBlock {
+                rows,
+                start: &c.start[..c.quads],
+                word: &c.word[..c.quads],
+                w_stride,
+                wp: c.wp,
+                stride: c.g.stride,
+                window: plan.window,
+                pooled: plan.pooled,
+                wide: plan.wide,
+            };
+            // SAFETY: the CPU has AVX-512 VNNI and VBMI; the plan fits.
+            unsafe { vnni_conv::conv_pool(&block, w, offset, rq, y) };
+        };
+        let len = u.plane_len() + REACH;
+        // Only the padded input and the bytes a gather may read past it are written.
+        if len <= SMALL_SCRATCH {
+            let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SMALL_SCRATCH];
+            run(padded(&mut scratch, &u, x, x_zero), y);
+        } else {
+            let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
+            run(padded(&mut scratch, &u, x, x_zero), y);
+        }
+        return true;
+    }
+    let _ = (isa, x, x_zero, fits);
+    false
+}
+
+/// [`conv2d`] with its plan: the permuted-patch kernel where the CPU has AVX-512 VNNI and
+/// VBMI and the plan fits, else [`conv2d`] (the same bytes).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_planned(
+    isa: Isa8,
+    x: &[i8],
+    x_zero: i32,
+    plan: &ConvPlan,
+    (w, w_stride): (&[i8], usize),
+    bias: &[i32],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && plan.fits && vbmi() {
+        let u = plan.padding();
+        if u.plane_len() + REACH <= SMALL_SCRATCH {
+            conv_perm::<SMALL_SCRATCH>((x, x_zero), plan, &u, (w, w_stride), (offset, rq), y);
+        } else {
+            conv_perm::<SCRATCH>((x, x_zero), plan, &u, (w, w_stride), (offset, rq), y);
+        }
+        return;
+    }
+    conv2d(isa, x, x_zero, plan.g, (w, w_stride), bias, offset, rq, y);
+}
+
+/// The convolution of `plan` (any stride), its patches gathered from the padded input by one
+/// byte permutation per quad of weights, 16 consecutive outputs per vector (no unfolding, no
+/// lanes spent on padding columns).
+#[cfg(target_arch = "x86_64")]
+fn conv_perm<const N: usize>(
+    (x, x_zero): (&[i8], i32),
+    plan: &ConvPlan,
+    u: &Unfold,
+    (w, w_stride): (&[i8], usize),
+    (offset, rq): (&[i32], &Requant<'_>),
+    y: &mut [i8],
+) {
+    let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); N];
+    let rows = padded(&mut scratch, u, x, x_zero);
+    let positions = plan.g.output.0 * plan.g.output.1;
+    let perm = Perm {
+        start: &plan.start[..plan.quads],
+        word: &plan.word[..plan.quads],
+        ow: plan.g.output.1,
+        wp: plan.wp,
+        stride: plan.g.stride,
+        wide: plan.wide,
+    };
+    let block = ConvBlock {
+        rows,
+        w_stride,
+        stride: 0,
+        k: plan.g.input.0 * plan.g.kernel.0 * plan.g.kernel.1,
+        positions,
+        first: 0,
+        plane_len: positions,
+        grid: None,
+        perm: Some(perm),
+    };
+    // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
+    unsafe { vnni_conv::conv_block(&block, w, offset, rq, y) };
+}
