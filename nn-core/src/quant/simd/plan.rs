@@ -170,6 +170,19 @@ const fn cmin(a: usize, b: usize) -> usize {
     }
 }
 
+/// Uninitialized scratch bytes on the stack, aligned to a cache line (the padded input's rows
+/// then start where the vector loads expect).
+#[cfg(target_arch = "x86_64")]
+#[repr(C, align(64))]
+struct Scratch<const N: usize>([core::mem::MaybeUninit<i8>; N]);
+
+#[cfg(target_arch = "x86_64")]
+impl<const N: usize> Scratch<N> {
+    fn new() -> Self {
+        Scratch([core::mem::MaybeUninit::uninit(); N])
+    }
+}
+
 /// The padded, flipped input of `u` (as [`Unfold::pad`]) and [`REACH`] zero bytes after it, written
 /// into the front of `scratch` (the rest stays uninitialized: zeroing a whole scratch on every
 /// call cost more than a small convolution).
@@ -295,11 +308,11 @@ pub fn conv2d_pooled(
         let len = u.plane_len() + REACH;
         // Only the padded input and the bytes a gather may read past it are written.
         if len <= SMALL_SCRATCH {
-            let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SMALL_SCRATCH];
-            run(padded(&mut scratch, &u, x, x_zero), y);
+            let mut scratch = Scratch::<SMALL_SCRATCH>::new();
+            run(padded(&mut scratch.0, &u, x, x_zero), y);
         } else {
-            let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
-            run(padded(&mut scratch, &u, x, x_zero), y);
+            let mut scratch = Scratch::<SCRATCH>::new();
+            run(padded(&mut scratch.0, &u, x, x_zero), y);
         }
         return true;
     }
@@ -346,8 +359,8 @@ fn conv_perm<const N: usize>(
     (offset, rq): (&[i32], &Requant<'_>),
     y: &mut [i8],
 ) {
-    let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); N];
-    let rows = padded(&mut scratch, u, x, x_zero);
+    let mut scratch = Scratch::<N>::new();
+    let rows = padded(&mut scratch.0, u, x, x_zero);
     let positions = plan.g.output.0 * plan.g.output.1;
     let perm = Perm {
         start: &plan.start[..plan.quads],
