@@ -195,17 +195,14 @@ pub(super) fn activation(relu: bool) -> TokenStream {
 
 /// The final `Softmax` or `Sigmoid` on the dequantized `logits`, in `f32`.
 pub(super) fn head(net: &Network) -> TokenStream {
-    let (tensor, layer_tr) = (paths::tensor(), paths::layer());
-    let (logits_ty, out_ty) = (
-        paths::shape_of(net.tensors[net.logits]),
-        paths::shape_of(net.output()),
-    );
+    let (tensor, quant_head) = (paths::tensor(), paths::quant_head());
+    let out_ty = paths::shape_of(net.output());
     match (net.head, net.ops.last().and_then(|op| net.layer_of(op))) {
         (Head::Softmax | Head::Sigmoid, Some(l)) => {
             let value = l.value();
             quote! {
                 let mut out = #tensor::<#out_ty>::zeros();
-                #layer_tr::<#logits_ty, #out_ty>::forward(&#value, &logits, &mut out);
+                #quant_head(&#value, &logits, &mut out);
                 out
             }
         }
