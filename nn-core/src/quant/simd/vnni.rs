@@ -389,7 +389,11 @@ pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i
             let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
             let frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
             let away = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(frac, half);
-            let sign = _mm512_or_ps(_mm512_set1_ps(1.0), _mm512_and_ps(v, _mm512_set1_ps(-0.0)));
+            // +-1 with the sign of `v` (integer operations: the float ones need AVX-512 DQ).
+            let sign = _mm512_castsi512_ps(_mm512_or_si512(
+                _mm512_castps_si512(_mm512_set1_ps(1.0)),
+                _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(i32::MIN)),
+            ));
             let r = _mm512_mask_add_ps(t, away, t, sign);
             let r = _mm512_maskz_mov_ps(ordered, r);
             let r = _mm512_min_ps(
