@@ -100,6 +100,7 @@ fn conv_vector<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bo
             plane_len: g.output.0 * g.output.1,
             grid: None,
             perm: None,
+            pool: None,
             w_stride: a.w_stride,
         };
         match a.isa {
@@ -154,6 +155,7 @@ fn conv_grid<const N: usize>(a: &ConvArgs<'_>, u: &Unfold, y: &mut [i8]) -> bool
             ow,
         }),
         perm: None,
+        pool: None,
     };
     // SAFETY: only chosen where the CPU has AVX-512 VNNI.
     unsafe { vnni_conv::conv_block(&block, a.w, a.offset, a.rq, y) };

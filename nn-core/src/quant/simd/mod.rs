@@ -344,6 +344,17 @@ pub(crate) struct ConvBlock<'a> {
     /// Patches gathered by a byte permutation from the padded input instead (`rows`), the
     /// positions being the outputs in order (AVX-512 VBMI).
     pub perm: Option<Perm<'a>>,
+    /// With `perm`: each block's outputs max-pooled 2 x 2 before the requantization, within
+    /// the block (its 16 positions are whole pairs of output rows), into the pooled output.
+    pub pool: Option<InBlockPool>,
+}
+
+/// A 2 x 2 max pooling done inside [`ConvBlock`]s: the convolution's output width (2, 4 or 8:
+/// a block of 16 positions is whole pairs of rows) and the pooled output's plane length.
+#[derive(Clone, Copy)]
+pub(crate) struct InBlockPool {
+    pub ow: usize,
+    pub plane: usize,
 }
 
 /// The layout of a convolution whose patches are gathered from its padded input `rows` by

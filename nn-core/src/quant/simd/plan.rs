@@ -7,7 +7,7 @@ use super::super::ops::Window2;
 #[cfg(target_arch = "x86_64")]
 use super::conv::{conv2d, Unfold};
 #[cfg(target_arch = "x86_64")]
-use super::{vnni_conv, ConvBlock, Perm, PooledBlock};
+use super::{vnni_conv, ConvBlock, InBlockPool, Perm, PooledBlock};
 use super::{Isa8, Requant, MAX_QUADS, POOL_PATCHES, REACH, SCRATCH, SMALL_SCRATCH};
 
 /// Whether the CPU has AVX-512 VBMI (`vpermi2b`), with `std` detected at run time, else from
@@ -226,6 +226,9 @@ pub struct PoolPlan {
     pub(super) fits: bool,
     /// Whether some block reads past 128 bytes.
     pub(super) wide: bool,
+    /// Where the window elements' kernel does not fit: whether the convolution's own blocks can
+    /// pool (2 x 2 windows, each block of 16 outputs whole pairs of rows).
+    pub(super) in_block: bool,
 }
 
 impl PoolPlan {
@@ -239,6 +242,7 @@ impl PoolPlan {
             pooled: (0, 0),
             fits: false,
             wide: false,
+            in_block: false,
         };
         if ph == 0 || pw == 0 {
             return plan;
@@ -246,6 +250,9 @@ impl PoolPlan {
         let pooled = (g.output.0 / ph, g.output.1 / pw);
         plan.pooled = pooled;
         let positions = pooled.0 * pooled.1;
+        let (oh, ow) = g.output;
+        plan.in_block =
+            conv.fits && ph == 2 && pw == 2 && oh % 2 == 0 && ow % 2 == 0 && 16 % (2 * ow) == 0;
         if !conv.fits || positions == 0 || conv.quads * ph * pw > POOL_PATCHES {
             return plan;
         }
@@ -278,8 +285,7 @@ pub fn conv2d_pooled(
     y: &mut [i8],
 ) -> bool {
     let c = plan.conv;
-    let fits = plan.fits
-        && rq.rounding == Rounding::FixedPoint
+    let shapes = rq.rounding == Rounding::FixedPoint
         && w_stride.is_multiple_of(4)
         && w_stride >= 4 * c.quads
         && offset.len() * w_stride <= w.len()
@@ -287,6 +293,7 @@ pub fn conv2d_pooled(
         && rq.shift.len() >= offset.len()
         && y.len() == offset.len() * plan.pooled.0 * plan.pooled.1
         && x.len() == c.g.input.0 * c.g.input.1 * c.g.input.2;
+    let (fits, in_block) = (plan.fits && shapes, plan.in_block && shapes);
     #[cfg(target_arch = "x86_64")]
     if isa == Isa8::Vnni && fits && vbmi() {
         let u = c.padding();
@@ -316,8 +323,58 @@ pub fn conv2d_pooled(
         }
         return true;
     }
-    let _ = (isa, x, x_zero, fits);
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && in_block && vbmi() {
+        let u = c.padding();
+        let (w, rq) = ((w, w_stride), (offset, rq));
+        if u.plane_len() + REACH <= SMALL_SCRATCH {
+            let mut scratch = Scratch::<SMALL_SCRATCH>::new();
+            pool_in_blocks(c, padded(&mut scratch.0, &u, x, x_zero), w, rq, y);
+        } else {
+            let mut scratch = Scratch::<SCRATCH>::new();
+            pool_in_blocks(c, padded(&mut scratch.0, &u, x, x_zero), w, rq, y);
+        }
+        return true;
+    }
+    let _ = (isa, x, x_zero, fits, in_block);
     false
+}
+
+/// [`conv2d_pooled`] in the convolution's own blocks (`PoolPlan::in_block`): each block of 16
+/// outputs, whole pairs of rows, pooled 2 x 2 before its requantization.
+#[cfg(target_arch = "x86_64")]
+fn pool_in_blocks(
+    c: ConvPlan,
+    rows: &[i8],
+    (w, w_stride): (&[i8], usize),
+    (offset, rq): (&[i32], &Requant<'_>),
+    y: &mut [i8],
+) {
+    let (oh, ow) = c.g.output;
+    let block = ConvBlock {
+        rows,
+        w_stride,
+        stride: 0,
+        k: c.g.input.0 * c.g.kernel.0 * c.g.kernel.1,
+        positions: oh * ow,
+        first: 0,
+        plane_len: oh * ow,
+        grid: None,
+        perm: Some(Perm {
+            start: &c.start[..c.quads],
+            word: &c.word[..c.quads],
+            ow,
+            wp: c.wp,
+            stride: c.g.stride,
+            wide: c.wide,
+        }),
+        pool: Some(InBlockPool {
+            ow,
+            plane: (oh / 2) * (ow / 2),
+        }),
+    };
+    // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
+    unsafe { vnni_conv::conv_block(&block, w, offset, rq, y) };
 }
 
 /// [`conv2d`] with its plan: the permuted-patch kernel where the CPU has AVX-512 VNNI and
@@ -380,6 +437,7 @@ fn conv_perm<const N: usize>(
         plane_len: positions,
         grid: None,
         perm: Some(perm),
+        pool: None,
     };
     // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
     unsafe { vnni_conv::conv_block(&block, w, offset, rq, y) };

@@ -71,6 +71,7 @@ pub(super) unsafe fn conv_block(
         let at = Block {
             patches,
             segs: &segs[..n_segs],
+            pool: b.pool.map(|pool| PoolLanes::new(pool, p, b.positions)),
         };
         let mut c0 = 0;
         while c0 < channels {
@@ -287,6 +288,57 @@ fn mask64(n: usize) -> __mmask64 {
 struct Block<'a> {
     patches: &'a [__m512i],
     segs: &'a [(isize, u32)],
+    /// Pooled within the block instead of stored lane for lane.
+    pool: Option<PoolLanes>,
+}
+
+/// The 2 x 2 max pooling of one block's 16 positions (whole pairs of rows `ow` wide): each
+/// lane's right and lower neighbours, the lanes of the windows' top-left corners, and where
+/// their pooled outputs go.
+#[derive(Clone, Copy)]
+struct PoolLanes {
+    right: __m512i,
+    down: __m512i,
+    /// Top-left corners among the block's real positions.
+    keep: __mmask16,
+    /// How many (the pooled outputs of the block).
+    count: usize,
+    /// The first one's index in a channel's pooled outputs, and that plane's length.
+    at: usize,
+    plane: usize,
+}
+
+impl PoolLanes {
+    /// For the block of positions `p..p + 16` (`p` a multiple of 16) of `positions`.
+    #[target_feature(enable = "avx512f")]
+    fn new(pool: super::InBlockPool, p: usize, positions: usize) -> PoolLanes {
+        let ow = pool.ow;
+        let mut keep = 0u16;
+        for l in 0..16.min(positions - p) {
+            if l % 2 == 0 && (l / ow) % 2 == 0 {
+                keep |= 1 << l;
+            }
+        }
+        let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        let last = _mm512_set1_epi32(15);
+        PoolLanes {
+            right: _mm512_min_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(1)), last),
+            down: _mm512_min_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(ow as i32)), last),
+            keep,
+            count: keep.count_ones() as usize,
+            at: p / 4,
+            plane: pool.plane,
+        }
+    }
+
+    /// The pooled accumulators of the block's windows, in the first `count` lanes.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn pool(&self, a: __m512i) -> __m512i {
+        let m = _mm512_max_epi32(a, _mm512_permutexvar_epi32(self.right, a));
+        let m = _mm512_max_epi32(m, _mm512_permutexvar_epi32(self.down, m));
+        _mm512_maskz_compress_epi32(self.keep, m)
+    }
 }
 
 /// Channels `c0..c0 + G` of one block of positions.
@@ -324,6 +376,15 @@ fn conv_g<const G: usize>(
     for (j, a) in a.iter().enumerate() {
         let c = c0 + j;
         let params = rq_channel(rq, c);
+        if let Some(pool) = &at.pool {
+            // Pooled before the requantization (which never decreases: the same bytes).
+            let r = _mm512_cvtepi32_epi8(requant16(pool.pool(*a), &params, zp, lo, hi));
+            let dst = y.as_mut_ptr().wrapping_add(c * pool.plane + pool.at);
+            let mask = ((1u32 << pool.count) - 1) as __mmask16;
+            // SAFETY: masked to the block's `count` pooled outputs of channel `c`.
+            unsafe { _mm_mask_storeu_epi8(dst, mask, r) };
+            continue;
+        }
         let r = _mm512_cvtepi32_epi8(requant16(*a, &params, zp, lo, hi));
         for &(to, mask) in at.segs {
             let dst = y
