@@ -315,7 +315,7 @@ impl PoolLanes {
         let ow = pool.ow;
         let mut keep = 0u16;
         for l in 0..16.min(positions - p) {
-            if l % 2 == 0 && (l / ow) % 2 == 0 {
+            if l.is_multiple_of(2) && (l / ow).is_multiple_of(2) {
                 keep |= 1 << l;
             }
         }
