@@ -284,7 +284,7 @@ pub fn conv2d_pooled(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) -> bool {
-    let c = plan.conv;
+    let c = &plan.conv;
     let shapes = rq.rounding == Rounding::FixedPoint
         && w_stride.is_multiple_of(4)
         && w_stride >= 4 * c.quads
@@ -344,7 +344,7 @@ pub fn conv2d_pooled(
 /// outputs, whole pairs of rows, pooled 2 x 2 before its requantization.
 #[cfg(target_arch = "x86_64")]
 fn pool_in_blocks(
-    c: ConvPlan,
+    c: &ConvPlan,
     rows: &[i8],
     (w, w_stride): (&[i8], usize),
     (offset, rq): (&[i32], &Requant<'_>),
