@@ -110,6 +110,36 @@ impl ConvPlan {
 
 #[cfg(target_arch = "x86_64")]
 impl ConvPlan {
+    /// The permuted-patch kernel's view of this convolution over the padded input `rows`
+    /// (filters `w_stride` bytes apart), its outputs pooled inside blocks with `pool`.
+    fn block<'a>(
+        &'a self,
+        rows: &'a [i8],
+        w_stride: usize,
+        pool: Option<InBlockPool>,
+    ) -> ConvBlock<'a> {
+        let (g, positions) = (self.g, self.g.output.0 * self.g.output.1);
+        ConvBlock {
+            rows,
+            w_stride,
+            stride: 0,
+            k: g.input.0 * g.kernel.0 * g.kernel.1,
+            positions,
+            first: 0,
+            plane_len: positions,
+            grid: None,
+            perm: Some(Perm {
+                start: &self.start[..self.quads],
+                word: &self.word[..self.quads],
+                ow: g.output.1,
+                wp: self.wp,
+                stride: g.stride,
+                wide: self.wide,
+            }),
+            pool,
+        }
+    }
+
     /// How the vector paths pad this convolution's input.
     fn padding(&self) -> Unfold {
         Unfold {
@@ -351,28 +381,11 @@ fn pool_in_blocks(
     y: &mut [i8],
 ) {
     let (oh, ow) = c.g.output;
-    let block = ConvBlock {
-        rows,
-        w_stride,
-        stride: 0,
-        k: c.g.input.0 * c.g.kernel.0 * c.g.kernel.1,
-        positions: oh * ow,
-        first: 0,
-        plane_len: oh * ow,
-        grid: None,
-        perm: Some(Perm {
-            start: &c.start[..c.quads],
-            word: &c.word[..c.quads],
-            ow,
-            wp: c.wp,
-            stride: c.g.stride,
-            wide: c.wide,
-        }),
-        pool: Some(InBlockPool {
-            ow,
-            plane: (oh / 2) * (ow / 2),
-        }),
+    let pool = InBlockPool {
+        ow,
+        plane: (oh / 2) * (ow / 2),
     };
+    let block = c.block(rows, w_stride, Some(pool));
     // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
     unsafe { vnni_conv::conv_block(&block, w, offset, rq, y) };
 }
@@ -418,27 +431,7 @@ fn conv_perm<const N: usize>(
 ) {
     let mut scratch = Scratch::<N>::new();
     let rows = padded(&mut scratch.0, u, x, x_zero);
-    let positions = plan.g.output.0 * plan.g.output.1;
-    let perm = Perm {
-        start: &plan.start[..plan.quads],
-        word: &plan.word[..plan.quads],
-        ow: plan.g.output.1,
-        wp: plan.wp,
-        stride: plan.g.stride,
-        wide: plan.wide,
-    };
-    let block = ConvBlock {
-        rows,
-        w_stride,
-        stride: 0,
-        k: plan.g.input.0 * plan.g.kernel.0 * plan.g.kernel.1,
-        positions,
-        first: 0,
-        plane_len: positions,
-        grid: None,
-        perm: Some(perm),
-        pool: None,
-    };
+    let block = plan.block(rows, w_stride, None);
     // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
     unsafe { vnni_conv::conv_block(&block, w, offset, rq, y) };
 }
