@@ -9,7 +9,7 @@ use super::{Isa8, Requant, MAX_QUADS, SCRATCH, SMALL_SCRATCH};
 
 /// A 2-D convolution (channels first, weights `[out][in][kh][kw]`, filter `c` at
 /// `w[c * w_stride..]`: its weights, then zeros up to the stride), as
-/// [`super::ops::conv2d`] with `offset[c] = bias[c] - (128 + x_zero) * sum w[c]`; `bias`
+/// [`super::super::ops::conv2d`] with `offset[c] = bias[c] - (128 + x_zero) * sum w[c]`; `bias`
 /// serves the portable path.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d(

@@ -35,8 +35,8 @@ pub struct ConvPlan {
     pub(super) wp: usize,
     /// Quads of filter weights.
     pub(super) quads: usize,
-    /// Whether the permuted kernel applies: the padded input and [`REACH`] bytes fit the
-    /// scratch, and every block of 16 outputs reads at most [`REACH`] bytes from its first
+    /// Whether the permuted kernel applies: the padded input and `REACH` (256) bytes fit the
+    /// scratch, and every block of 16 outputs reads at most `REACH` (256) bytes from its first
     /// one's.
     pub(super) fits: bool,
     /// Whether some block reads past 128 bytes (two permutations per patch instead of one).
@@ -154,7 +154,7 @@ impl ConvPlan {
 }
 
 /// Whether every block of 16 of `positions` (a grid `width` wide, position `(y, x)` at
-/// `y steps.0 + x steps.1`) reads within [`REACH`] bytes from its first one's, with `span`
+/// `y steps.0 + x steps.1`) reads within `REACH` (256) bytes from its first one's, with `span`
 /// more for a quad's weights: `Some(wide)`, `wide` where some block reads past 128 bytes.
 const fn blocks_reach(
     positions: usize,
@@ -213,7 +213,7 @@ impl<const N: usize> Scratch<N> {
     }
 }
 
-/// The padded, flipped input of `u` (as [`Unfold::pad`]) and [`REACH`] zero bytes after it, written
+/// The padded, flipped input of `u` (as [`Unfold::pad`]) and `REACH` (256) zero bytes after it, written
 /// into the front of `scratch` (the rest stays uninitialized: zeroing a whole scratch on every
 /// call cost more than a small convolution).
 #[cfg(target_arch = "x86_64")]
@@ -250,7 +250,7 @@ pub struct PoolPlan {
     /// The pooled output's height and width.
     pub pooled: (usize, usize),
     /// Whether [`conv2d_pooled`] applies: the convolution's plan does, the patches of a block
-    /// fit [`POOL_PATCHES`], the pooled outputs fill their vectors as well as the convolution's
+    /// fit `POOL_PATCHES`, the pooled outputs fill their vectors as well as the convolution's
     /// would, and every block of 16 pooled outputs reads at most 128 bytes from each window
     /// element's first one.
     pub(super) fits: bool,
@@ -300,7 +300,7 @@ impl PoolPlan {
 }
 
 /// The convolution of `plan` followed by its max pooling into `y` (the pooled output), the
-/// same bytes as [`conv2d`] then [`max_pool2d`] (pooled before the requantization, which is
+/// same bytes as [`conv2d`] then [`super::max_pool2d`] (pooled before the requantization, which is
 /// non-decreasing): where the CPU has AVX-512 VNNI and VBMI, the plan fits and the filters
 /// are padded to whole words. `false`, writing nothing, elsewhere.
 #[allow(clippy::too_many_arguments)]
