@@ -22,7 +22,9 @@ use nn::fixed_point::{Fixed, Spec, Value};
 use serde_json::Value as Json;
 
 mod common;
-use common::hls4ml::{csim_weights, fixture as load, floats, hex_f64, ints, spec, usize_of};
+use common::hls4ml::{
+    counted_weights, fixture as load, floats, hex_f64, ints, spec, usize_of, Tally,
+};
 
 const FIXTURES: [&str; 12] = [
     "mlp_tanh",
@@ -38,31 +40,6 @@ const FIXTURES: [&str; 12] = [
     "mlp_prelu",
     "mlp_batchnorm",
 ];
-
-/// Counts of what was compared.
-#[derive(Default)]
-struct Tally {
-    weights: usize,
-    weights_from_f32: usize,
-    table_entries: usize,
-    trace_values: usize,
-    /// Values out of the layers under test (activations, batch norm).
-    act_values: usize,
-    /// Of those, inputs `<= 0` (`< 0` for ELU/SELU): the alpha / table branch of the
-    /// piecewise activations.
-    act_negative: usize,
-    outputs: usize,
-    max_diff: i64,
-}
-
-/// Weights (or biases, PReLU alphas, BN scales) as the C simulation holds them
-/// ([`csim_weights`]), counted.
-fn weights(param: &Json, t: &mut Tally) -> (Vec<i64>, Spec) {
-    let (raw, s) = csim_weights(param);
-    t.weights += raw.len();
-    t.weights_from_f32 += raw.len();
-    (raw, s)
-}
 
 /// The table a layer's fixture carries, compared entry by entry with ours.
 fn check_table(l: &Json, table_spec: Spec, ours: &[i64], t: &mut Tally) {
@@ -191,8 +168,8 @@ fn build(fx: &Json, t: &mut Tally) -> Net {
                     accum: spec(&types["accum_t"]),
                     result: out,
                 };
-                let (kw, ws) = weights(&l["params"]["weight"], t);
-                let (b, bs) = weights(&l["params"]["bias"], t);
+                let (kw, ws) = counted_weights(&l["params"]["weight"], t);
+                let (b, bs) = counted_weights(&l["params"]["bias"], t);
                 assert_eq!((ws, bs), (p.weight, p.bias));
                 let n_in = usize_of(&l["n_in"]);
                 let n_out = usize_of(&l["n_out"]);
@@ -212,8 +189,8 @@ fn build(fx: &Json, t: &mut Tally) -> Net {
                     .unwrap()
                     .contains("nnet::product::mult<x_T, y_T>"));
                 check_bn_fold(l);
-                let (scale, ss) = weights(&l["params"]["scale"], t);
-                let (bias, bs) = weights(&l["params"]["bias"], t);
+                let (scale, ss) = counted_weights(&l["params"]["scale"], t);
+                let (bias, bs) = counted_weights(&l["params"]["bias"], t);
                 let p = BatchNormPrecision {
                     scale: spec(&types["scale_t"]),
                     bias: spec(&types["bias_t"]),
@@ -247,7 +224,7 @@ fn build(fx: &Json, t: &mut Tally) -> Net {
                         )
                     }
                     "prelu" => {
-                        let (alpha, alpha_spec) = weights(&l["params"]["param"], t);
+                        let (alpha, alpha_spec) = counted_weights(&l["params"]["param"], t);
                         assert_eq!(alpha_spec, spec(&types["param_t"]));
                         Layer::Elementwise(
                             Box::new(move |x, s, y| {
@@ -340,12 +317,7 @@ fn hls4ml_activation_parity() {
             t.max_diff
         );
         assert_eq!(t.max_diff, 0);
-        total.weights += t.weights;
-        total.weights_from_f32 += t.weights_from_f32;
-        total.table_entries += t.table_entries;
-        total.trace_values += t.trace_values;
-        total.act_values += t.act_values;
-        total.outputs += t.outputs;
+        total.add(&t);
     }
     println!(
         "total: {} weights ({} also from f32), {} table entries, {} traced values ({} out of \

@@ -20,7 +20,7 @@ use nn::fixed_point::{Overflow, Spec};
 use serde_json::Value;
 
 mod common;
-use common::hls4ml::{csim_weights, fixture as load, hex_f64, ints, spec, usize_of};
+use common::hls4ml::{counted_weights, fixture as load, hex_f64, ints, spec, usize_of, Tally};
 
 const FIXTURES: [&str; 6] = [
     "m1_fixed16_6",
@@ -33,25 +33,6 @@ const FIXTURES: [&str; 6] = [
 
 /// Table sizes of the fixtures (checked against each config).
 const TABLE: usize = 1024;
-
-/// Counts of what was compared.
-#[derive(Default)]
-struct Tally {
-    weights: usize,
-    weights_from_f32: usize,
-    table_entries: usize,
-    trace_values: usize,
-    outputs: usize,
-    max_diff: i64,
-}
-
-/// The weights (or biases) as the C simulation holds them ([`csim_weights`]), counted.
-fn weights(param: &Value, t: &mut Tally) -> (Vec<i64>, Spec) {
-    let (raw, s) = csim_weights(param);
-    t.weights += raw.len();
-    t.weights_from_f32 += raw.len();
-    (raw, s)
-}
 
 /// A layer of the rebuilt network (nn's layouts).
 enum Layer {
@@ -147,8 +128,8 @@ fn build(fx: &Value, t: &mut Tally) -> Net {
             }
             "Dense" => {
                 let p = dense_precision();
-                let (kw, ws) = weights(&l["params"]["weight"], t);
-                let (b, bs) = weights(&l["params"]["bias"], t);
+                let (kw, ws) = counted_weights(&l["params"]["weight"], t);
+                let (b, bs) = counted_weights(&l["params"]["bias"], t);
                 assert_eq!((ws, bs), (p.weight, p.bias));
                 let n_in = usize_of(&l["n_in"]);
                 let n_out = usize_of(&l["n_out"]);
@@ -179,8 +160,8 @@ fn build(fx: &Value, t: &mut Tally) -> Net {
             }
             "Conv2D" => {
                 let p = dense_precision();
-                let (kw, _) = weights(&l["params"]["weight"], t);
-                let (b, _) = weights(&l["params"]["bias"], t);
+                let (kw, _) = counted_weights(&l["params"]["weight"], t);
+                let (b, _) = counted_weights(&l["params"]["bias"], t);
                 let c = &l["config_constants"];
                 let get = |k: &str| usize_of(&c[k]);
                 let (cin, h, wd) = cur_chw.unwrap();
@@ -456,11 +437,7 @@ fn hls4ml_csim_parity() {
             t.weights, t.weights_from_f32, t.table_entries, t.trace_values, t.outputs, t.max_diff
         );
         assert_eq!(t.max_diff, 0);
-        total.weights += t.weights;
-        total.weights_from_f32 += t.weights_from_f32;
-        total.table_entries += t.table_entries;
-        total.trace_values += t.trace_values;
-        total.outputs += t.outputs;
+        total.add(&t);
     }
     println!(
         "total: {} weights ({} also from f32), {} table entries, {} traced values, {} outputs: \

@@ -262,3 +262,41 @@ pub fn csim_weights(param: &Value) -> (Vec<i64>, Spec) {
     }
     (raw, s)
 }
+
+/// Counts of what a parity suite compared against the C simulation.
+#[derive(Default)]
+pub struct Tally {
+    pub weights: usize,
+    pub weights_from_f32: usize,
+    pub table_entries: usize,
+    pub trace_values: usize,
+    /// Values out of the layers under test (activations, batch norm).
+    pub act_values: usize,
+    /// Of those, inputs `<= 0` (`< 0` for ELU/SELU): the alpha / table branch of the
+    /// piecewise activations.
+    pub act_negative: usize,
+    pub outputs: usize,
+    pub max_diff: i64,
+}
+
+impl Tally {
+    /// Adds one fixture's counts (all but the maximum difference, which each fixture asserts).
+    pub fn add(&mut self, t: &Tally) {
+        self.weights += t.weights;
+        self.weights_from_f32 += t.weights_from_f32;
+        self.table_entries += t.table_entries;
+        self.trace_values += t.trace_values;
+        self.act_values += t.act_values;
+        self.act_negative += t.act_negative;
+        self.outputs += t.outputs;
+    }
+}
+
+/// Weights (or biases, PReLU alphas, BN scales) as the C simulation holds them
+/// ([`csim_weights`]), counted.
+pub fn counted_weights(param: &Value, t: &mut Tally) -> (Vec<i64>, Spec) {
+    let (raw, s) = csim_weights(param);
+    t.weights += raw.len();
+    t.weights_from_f32 += raw.len();
+    (raw, s)
+}
