@@ -96,3 +96,103 @@ fn baked_twin_equals_the_converted_one() {
         );
     }
 }
+
+nn::network! {
+    /// M2's convolutions and pooling with its trained weights, the narrowest safe accumulators
+    /// and results for 8 x 8 images in [0, 16] (the bounds through convolution windows and
+    /// pooling windows, padding included).
+    #[weights = "tests/fixtures/m2_torch.safetensors"]
+    #[fixed(
+        default = "ap_fixed<16,6>",
+        input = "ap_fixed<16,6>",
+        input_range = (0.0, 16.0),
+        conv1(accum = "auto", result = "auto"),
+        relu_2(result = "auto"),
+        maxpool2d_3(accum = "auto", result = "auto"),
+        conv2(accum = "auto", result = "auto"),
+        relu_5(result = "auto"),
+        maxpool2d_6(accum = "auto", result = "auto"),
+        fc(accum = "auto", result = "auto"),
+    )]
+    pub struct DigitsAuto {
+        input: [1, 8, 8],
+        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
+        MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
+        MaxPool2d(2),
+        Flatten,
+        fc: Dense(10) -> [10],
+    }
+}
+
+nn::network! {
+    /// The same with wide accumulators and results and the same fractional bits.
+    #[weights = "tests/fixtures/m2_torch.safetensors"]
+    #[fixed(
+        default = "ap_fixed<16,6>",
+        conv1(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
+        relu_2(result = "ap_fixed<40,30>"),
+        maxpool2d_3(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
+        conv2(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
+        relu_5(result = "ap_fixed<40,30>"),
+        maxpool2d_6(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
+        fc(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
+    )]
+    pub struct DigitsWide {
+        input: [1, 8, 8],
+        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
+        MaxPool2d(2),
+        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
+        MaxPool2d(2),
+        Flatten,
+        fc: Dense(10) -> [10],
+    }
+}
+
+#[test]
+fn auto_types_hold_every_value_through_convolutions_and_pooling() {
+    let summary = DigitsAutoFixed::SUMMARY;
+    println!("{summary}");
+    assert!(
+        summary.contains("bounds for inputs in [0, 16]"),
+        "{summary}"
+    );
+    // The windows' bounds: the convolutions' sums stay below 32 (16,6 suffices), the dense
+    // layer's reach 69 (two more integer bits).
+    assert!(
+        summary.contains("conv2: sums in [-29.551, 30.657]"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("maxpool2d_6: results in [-0.002, 30.661]"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("fc: weight ap_fixed<16,6>, bias ap_fixed<16,6>, accum ap_fixed<18,8>"),
+        "{summary}"
+    );
+    let auto = DigitsAuto::pretrained().to_fixed();
+    let wide = DigitsWide::pretrained().to_fixed();
+    // Corners of the box (every pixel 0 or 16, in patterns) and points inside it.
+    let mut compared = 0;
+    for s in 0..300u64 {
+        let x: Vec<f64> = (0..64u64)
+            .map(|i| {
+                if s < 64 {
+                    if (s >> (i % 6)) & 1 == 1 {
+                        16.0
+                    } else {
+                        0.0
+                    }
+                } else {
+                    ((s * 29 + i * 13) % 97) as f64 / 96.0 * 16.0
+                }
+            })
+            .collect();
+        let x: [f64; 64] = x.try_into().unwrap();
+        let (a, w) = (auto.forward_f64(&x), wide.forward_f64(&x));
+        assert_eq!(a, w, "input {s}");
+        compared += a.len();
+    }
+    assert_eq!(compared, 3000);
+}

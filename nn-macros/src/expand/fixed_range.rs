@@ -15,6 +15,8 @@ use proc_macro2::Span;
 use nn_fixed::{Fixed, Overflow, Spec};
 
 use super::fixed_plan::{Plan, Step};
+use super::quant_plan::chw;
+use crate::layers::window::Window;
 use crate::layers::{Layer, LayerKind};
 use crate::model::{Network, OpKind};
 use crate::shape::Shape;
@@ -136,69 +138,83 @@ fn quantized(cx: &Ctx, l: &Layer, weight: Spec, bias: Spec) -> (Vec<f64>, Vec<f6
     (w, b)
 }
 
+/// A window layer's geometry, a signal as an image of height 1: input `(c, h, w)`, output
+/// `(oh, ow)`, kernel, stride and top/left padding.
+struct Geometry {
+    c: usize,
+    h: usize,
+    w: usize,
+    oh: usize,
+    ow: usize,
+    k: (usize, usize),
+    s: (usize, usize),
+    pad: (usize, usize),
+}
+
+impl Geometry {
+    fn of(win: &Window, input: Shape, output: Shape) -> Geometry {
+        let (c, h, w) = chw(input);
+        let (_, oh, ow) = chw(output);
+        let two = win.rank == 2;
+        let rows = |v: u64| if two { v as usize } else { 1 };
+        Geometry {
+            c,
+            h,
+            w,
+            oh,
+            ow,
+            k: (rows(win.kh), win.kw as usize),
+            s: (rows(win.sh), win.sw as usize),
+            pad: (
+                if two { win.pad[0] as usize } else { 0 },
+                win.pad[2] as usize,
+            ),
+        }
+    }
+
+    /// The taps of output `(oy, ox)` inside the input, `(a, b, y, x)`: kernel row and column,
+    /// input row and column (taps in the padding are left out).
+    fn taps(
+        &self,
+        oy: usize,
+        ox: usize,
+    ) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        (0..self.k.0)
+            .flat_map(move |a| (0..self.k.1).map(move |b| (a, b)))
+            .filter_map(move |(a, b)| {
+                let y = (oy * self.s.0 + a).wrapping_sub(self.pad.0);
+                let x = (ox * self.s.1 + b).wrapping_sub(self.pad.1);
+                (y < self.h && x < self.w).then_some((a, b, y, x))
+            })
+    }
+}
+
 /// For every output of a Dense or convolution layer, its bias index and its taps (weight
 /// index, input index; padded taps are left out: they add 0).
 fn taps(l: &Layer) -> Vec<(usize, Vec<(usize, usize)>)> {
-    match (&l.kind, l.input, l.output) {
-        (LayerKind::Conv(c), Shape::D3(ci, h, w), Shape::D3(co, oh, ow)) => {
-            let (ci, h, w) = (ci as usize, h as usize, w as usize);
-            let (kh, kw) = (c.win.kh as usize, c.win.kw as usize);
-            let (sh, sw) = (c.win.sh as usize, c.win.sw as usize);
-            let (pt, pl) = (c.win.pad[0] as usize, c.win.pad[2] as usize);
-            let mut out = Vec::new();
-            for o in 0..co as usize {
-                for oy in 0..oh as usize {
-                    for ox in 0..ow as usize {
-                        let mut t = Vec::new();
-                        for c_ in 0..ci {
-                            for a in 0..kh {
-                                for b in 0..kw {
-                                    let (y, x) = (
-                                        (oy * sh + a).wrapping_sub(pt),
-                                        (ox * sw + b).wrapping_sub(pl),
-                                    );
-                                    if y < h && x < w {
-                                        t.push((
-                                            ((o * ci + c_) * kh + a) * kw + b,
-                                            (c_ * h + y) * w + x,
-                                        ));
-                                    }
-                                }
-                            }
-                        }
-                        out.push((o, t));
+    let LayerKind::Conv(c) = &l.kind else {
+        let (n_in, n_out) = (l.input.len() as usize, l.output.len() as usize);
+        return (0..n_out)
+            .map(|o| (o, (0..n_in).map(|i| (o * n_in + i, i)).collect()))
+            .collect();
+    };
+    let g = Geometry::of(&c.win, l.input, l.output);
+    let (kh, kw) = g.k;
+    let mut out = Vec::new();
+    for o in 0..l.output.channels() as usize {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut t = Vec::new();
+                for c_ in 0..g.c {
+                    for (a, b, y, x) in g.taps(oy, ox) {
+                        t.push((((o * g.c + c_) * kh + a) * kw + b, (c_ * g.h + y) * g.w + x));
                     }
                 }
+                out.push((o, t));
             }
-            out
-        }
-        (LayerKind::Conv(c), Shape::D2(ci, len), Shape::D2(co, ol)) => {
-            let (ci, len) = (ci as usize, len as usize);
-            let (k, s, pl) = (c.win.kw as usize, c.win.sw as usize, c.win.pad[2] as usize);
-            let mut out = Vec::new();
-            for o in 0..co as usize {
-                for ox in 0..ol as usize {
-                    let mut t = Vec::new();
-                    for c_ in 0..ci {
-                        for b in 0..k {
-                            let x = (ox * s + b).wrapping_sub(pl);
-                            if x < len {
-                                t.push(((o * ci + c_) * k + b, c_ * len + x));
-                            }
-                        }
-                    }
-                    out.push((o, t));
-                }
-            }
-            out
-        }
-        _ => {
-            let (n_in, n_out) = (l.input.len() as usize, l.output.len() as usize);
-            (0..n_out)
-                .map(|o| (o, (0..n_in).map(|i| (o * n_in + i, i)).collect()))
-                .collect()
         }
     }
+    out
 }
 
 /// For every output of a pooling layer, the input cells of its window.
@@ -206,40 +222,16 @@ fn windows(l: &Layer) -> Vec<Vec<usize>> {
     let LayerKind::Pool(p) = &l.kind else {
         return vec![];
     };
-    let (c, h, w) = match l.input {
-        Shape::D3(c, h, w) => (c as usize, h as usize, w as usize),
-        Shape::D2(c, w) => (c as usize, 1, w as usize),
-        Shape::D1(n) => (1, 1, n as usize),
-    };
-    let (oh, ow) = match l.output {
-        Shape::D3(_, oh, ow) => (oh as usize, ow as usize),
-        Shape::D2(_, ow) => (1, ow as usize),
-        Shape::D1(n) => (1, n as usize),
-    };
-    let win = p.win;
-    let (kh, sh, pt) = if win.rank == 2 {
-        (win.kh as usize, win.sh as usize, win.pad[0] as usize)
-    } else {
-        (1, 1, 0)
-    };
-    let (kw, sw, pl) = (win.kw as usize, win.sw as usize, win.pad[2] as usize);
+    let g = Geometry::of(&p.win, l.input, l.output);
     let mut out = Vec::new();
-    for ch in 0..c {
-        for oy in 0..oh {
-            for ox in 0..ow {
-                let mut cells = Vec::new();
-                for a in 0..kh {
-                    for b in 0..kw {
-                        let (y, x) = (
-                            (oy * sh + a).wrapping_sub(pt),
-                            (ox * sw + b).wrapping_sub(pl),
-                        );
-                        if y < h && x < w {
-                            cells.push((ch * h + y) * w + x);
-                        }
-                    }
-                }
-                out.push(cells);
+    for ch in 0..g.c {
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                out.push(
+                    g.taps(oy, ox)
+                        .map(|(_, _, y, x)| (ch * g.h + y) * g.w + x)
+                        .collect(),
+                );
             }
         }
     }
