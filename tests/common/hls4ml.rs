@@ -93,18 +93,8 @@ pub fn load<N: SafeTensors>(f: &Value, flatten_hwc: Option<(usize, usize, usize)
             continue;
         }
         let w = &params["weight"];
-        let shape: Vec<usize> = w["shape"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap() as usize)
-            .collect();
-        let data: Vec<f32> = w["keras_f32"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
+        let shape: Vec<usize> = ints(&w["shape"]).iter().map(|&v| v as usize).collect();
+        let data = f32s(w);
         let (torch_shape, torch) = match shape.as_slice() {
             [n_in, n_out] => {
                 let mut t = vec![0f32; n_in * n_out];
@@ -145,13 +135,7 @@ pub fn load<N: SafeTensors>(f: &Value, flatten_hwc: Option<(usize, usize, usize)
             shape: torch_shape,
             data: torch,
         });
-        let b = &params["bias"];
-        let bias: Vec<f32> = b["keras_f32"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_f64().unwrap() as f32)
-            .collect();
+        let bias = f32s(&params["bias"]);
         tensors.push(nn::NamedTensor {
             name: format!("{name}.bias"),
             shape: vec![bias.len()],
