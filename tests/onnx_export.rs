@@ -7,6 +7,8 @@
 //! today; after a deliberate change to the export, rewrite them with
 //! `NN_ONNX_EXPORT=overwrite cargo test --test onnx_export` and rerun the script.
 
+mod common;
+
 use nn::prelude::*;
 use serde_json::Value;
 
@@ -116,17 +118,7 @@ fn acts() -> Acts {
 /// Writes (with `NN_ONNX_EXPORT=overwrite`) or compares the export of `net` as `name.onnx`.
 fn check_file<N: Onnx>(net: &N, name: &str) {
     let bytes = net.to_onnx().unwrap();
-    let path = dir().join(format!("{name}.onnx"));
-    if std::env::var("NN_ONNX_EXPORT").as_deref() == Ok("overwrite") {
-        std::fs::create_dir_all(dir()).unwrap();
-        std::fs::write(&path, &bytes).unwrap();
-    }
-    let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        stored == bytes,
-        "{} differs from what save_onnx writes now; rewrite with NN_ONNX_EXPORT=overwrite and rerun scripts/onnx/run_exported.py",
-        path.display()
-    );
+    common::fixtures::check_onnx_file("onnx_export", name, &bytes, "scripts/onnx/run_exported.py");
 }
 
 #[test]

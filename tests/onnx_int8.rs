@@ -9,6 +9,8 @@
 //! to the export, rewrite the files with `NN_ONNX_EXPORT=overwrite cargo test --test onnx_int8`
 //! and rerun the script.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use nn::prelude::*;
@@ -126,17 +128,8 @@ fn m4() -> Mnist1dCnnInt8 {
 
 /// Writes (with `NN_ONNX_EXPORT=overwrite`) or compares the export `bytes` as `name.onnx`.
 fn check_file(bytes: Vec<u8>, name: &str) {
-    let path = dir().join(format!("{name}.onnx"));
-    if std::env::var("NN_ONNX_EXPORT").as_deref() == Ok("overwrite") {
-        std::fs::create_dir_all(dir()).unwrap();
-        std::fs::write(&path, &bytes).unwrap();
-    }
-    let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        stored == bytes,
-        "{} differs from what to_onnx writes now; rewrite with NN_ONNX_EXPORT=overwrite and rerun scripts/onnx/run_exported_int8.py",
-        path.display()
-    );
+    let script = "scripts/onnx/run_exported_int8.py";
+    common::fixtures::check_onnx_file("onnx_int8", name, &bytes, script);
 }
 
 #[test]

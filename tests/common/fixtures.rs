@@ -143,3 +143,23 @@ pub fn tensors_from<S: Shape>(flat: &[f32]) -> Vec<Tensor<S>> {
 pub fn dims<S: Shape>() -> Vec<usize> {
     S::DIMS[..S::RANK].to_vec()
 }
+
+/// Compares `bytes` with the checked-in export `tests/fixtures/<dir>/<name>.onnx` (written
+/// instead with `NN_ONNX_EXPORT=overwrite`); a difference says to rewrite the files and rerun
+/// `script`, which checks them against onnxruntime.
+pub fn check_onnx_file(dir: &str, name: &str, bytes: &[u8], script: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
+    let path = dir.join(format!("{name}.onnx"));
+    if std::env::var("NN_ONNX_EXPORT").as_deref() == Ok("overwrite") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        stored == bytes,
+        "{} differs from what the export writes now; rewrite with NN_ONNX_EXPORT=overwrite and rerun {script}",
+        path.display()
+    );
+}
