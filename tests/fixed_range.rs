@@ -1,52 +1,44 @@
 //! `input_range` with weights known at compile time: every fixed-point value bounded by the
 //! macro, `"auto"` types chosen from the bounds (the compile errors are in tests/ui/fixed/).
 
-nn::network! {
-    /// M1's logits with its trained weights and the narrowest safe accumulators and results
-    /// (without the softmax head, whose table resolution follows its input type).
-    #[weights = "examples/embed/m1.safetensors"]
-    #[fixed(
-        default = "ap_fixed<16,6>",
-        input_range = (-4.0, 4.0),
-        fc1(accum = "auto", result = "auto"),
-        relu_2(result = "auto"),
-        fc2(accum = "auto", result = "auto"),
-        relu_4(result = "auto"),
-        fc3(accum = "auto", result = "auto"),
-        relu_6(result = "auto"),
-        output(accum = "auto", result = "auto"),
-    )]
-    pub struct JetAuto {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        output: Dense(5) -> [5],
-    }
+/// M1's logits (without the softmax head, whose table resolution follows its input type) with
+/// its trained weights, every accumulator and result of type `$t`; `$extra`: more settings.
+macro_rules! jet {
+    ($(#[$doc:meta])* $name:ident, $t:literal $(, $($extra:tt)*)?) => {
+        nn::network! {
+            $(#[$doc])*
+            #[weights = "examples/embed/m1.safetensors"]
+            #[fixed(
+                default = "ap_fixed<16,6>",
+                $($($extra)*)?
+                fc1(accum = $t, result = $t),
+                relu_2(result = $t),
+                fc2(accum = $t, result = $t),
+                relu_4(result = $t),
+                fc3(accum = $t, result = $t),
+                relu_6(result = $t),
+                output(accum = $t, result = $t),
+            )]
+            pub struct $name {
+                input: [16],
+                fc1: Dense(64), ReLU,
+                fc2: Dense(32), ReLU,
+                fc3: Dense(32), ReLU,
+                output: Dense(5) -> [5],
+            }
+        }
+    };
 }
 
-nn::network! {
-    /// The same with accumulators and results far wider than needed, and the same fractional
-    /// bits: what the auto types must reproduce exactly if nothing wraps around.
-    #[weights = "examples/embed/m1.safetensors"]
-    #[fixed(
-        default = "ap_fixed<16,6>",
-        fc1(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        relu_2(result = "ap_fixed<40,30>"),
-        fc2(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        relu_4(result = "ap_fixed<40,30>"),
-        fc3(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        relu_6(result = "ap_fixed<40,30>"),
-        output(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-    )]
-    pub struct JetWide {
-        input: [16],
-        fc1: Dense(64), ReLU,
-        fc2: Dense(32), ReLU,
-        fc3: Dense(32), ReLU,
-        output: Dense(5) -> [5],
-    }
-}
+jet!(
+    /// The narrowest safe accumulators and results for inputs in [-4, 4].
+    JetAuto, "auto", input_range = (-4.0, 4.0),
+);
+jet!(
+    /// Accumulators and results far wider than needed, with the same fractional bits: what
+    /// the auto types must reproduce exactly if nothing wraps around.
+    JetWide, "ap_fixed<40,30>"
+);
 
 #[test]
 fn auto_types_hold_every_value_for_inputs_in_range() {
@@ -97,57 +89,46 @@ fn baked_twin_equals_the_converted_one() {
     }
 }
 
-nn::network! {
-    /// M2's convolutions and pooling with its trained weights, the narrowest safe accumulators
-    /// and results for 8 x 8 images in [0, 16] (the bounds through convolution windows and
-    /// pooling windows, padding included).
-    #[weights = "tests/fixtures/m2_torch.safetensors"]
-    #[fixed(
-        default = "ap_fixed<16,6>",
-        input = "ap_fixed<16,6>",
-        input_range = (0.0, 16.0),
-        conv1(accum = "auto", result = "auto"),
-        relu_2(result = "auto"),
-        maxpool2d_3(accum = "auto", result = "auto"),
-        conv2(accum = "auto", result = "auto"),
-        relu_5(result = "auto"),
-        maxpool2d_6(accum = "auto", result = "auto"),
-        fc(accum = "auto", result = "auto"),
-    )]
-    pub struct DigitsAuto {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        Flatten,
-        fc: Dense(10) -> [10],
-    }
+/// M2's convolutions and pooling with its trained weights, every accumulator and result of
+/// type `$t`; `$extra`: more settings.
+macro_rules! digits {
+    ($(#[$doc:meta])* $name:ident, $t:literal $(, $($extra:tt)*)?) => {
+        nn::network! {
+            $(#[$doc])*
+            #[weights = "tests/fixtures/m2_torch.safetensors"]
+            #[fixed(
+                default = "ap_fixed<16,6>",
+                $($($extra)*)?
+                conv1(accum = $t, result = $t),
+                relu_2(result = $t),
+                maxpool2d_3(accum = $t, result = $t),
+                conv2(accum = $t, result = $t),
+                relu_5(result = $t),
+                maxpool2d_6(accum = $t, result = $t),
+                fc(accum = $t, result = $t),
+            )]
+            pub struct $name {
+                input: [1, 8, 8],
+                conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
+                MaxPool2d(2),
+                conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
+                MaxPool2d(2),
+                Flatten,
+                fc: Dense(10) -> [10],
+            }
+        }
+    };
 }
 
-nn::network! {
-    /// The same with wide accumulators and results and the same fractional bits.
-    #[weights = "tests/fixtures/m2_torch.safetensors"]
-    #[fixed(
-        default = "ap_fixed<16,6>",
-        conv1(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        relu_2(result = "ap_fixed<40,30>"),
-        maxpool2d_3(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        conv2(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        relu_5(result = "ap_fixed<40,30>"),
-        maxpool2d_6(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-        fc(accum = "ap_fixed<40,30>", result = "ap_fixed<40,30>"),
-    )]
-    pub struct DigitsWide {
-        input: [1, 8, 8],
-        conv1: Conv2d(8, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        conv2: Conv2d(16, kernel = 3, padding = 1), ReLU,
-        MaxPool2d(2),
-        Flatten,
-        fc: Dense(10) -> [10],
-    }
-}
+digits!(
+    /// The narrowest safe types for 8 x 8 images in [0, 16] (the bounds through convolution and
+    /// pooling windows, padding included).
+    DigitsAuto, "auto", input_range = (0.0, 16.0),
+);
+digits!(
+    /// Wide accumulators and results with the same fractional bits.
+    DigitsWide, "ap_fixed<40,30>"
+);
 
 #[test]
 fn auto_types_hold_every_value_through_convolutions_and_pooling() {
