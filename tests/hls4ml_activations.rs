@@ -23,7 +23,7 @@ use serde_json::Value as Json;
 
 mod common;
 use common::hls4ml::{
-    counted_weights, fixture as load, floats, hex_f64, ints, spec, usize_of, Tally,
+    counted_weights, dense_layer, fixture as load, floats, hex_f64, ints, spec, usize_of, Tally,
 };
 
 const FIXTURES: [&str; 12] = [
@@ -162,24 +162,7 @@ fn build(fx: &Json, t: &mut Tally) -> Net {
                 continue;
             }
             "Dense" => {
-                let p = DensePrecision {
-                    weight: spec(&types["weight_t"]),
-                    bias: spec(&types["bias_t"]),
-                    accum: spec(&types["accum_t"]),
-                    result: out,
-                };
-                let (kw, ws) = counted_weights(&l["params"]["weight"], t);
-                let (b, bs) = counted_weights(&l["params"]["bias"], t);
-                assert_eq!((ws, bs), (p.weight, p.bias));
-                let n_in = usize_of(&l["n_in"]);
-                let n_out = usize_of(&l["n_out"]);
-                // Keras [in][out] -> nn [out][in].
-                let mut w = vec![0; n_in * n_out];
-                for o in 0..n_out {
-                    for i in 0..n_in {
-                        w[o * n_in + i] = kw[i * n_out + o];
-                    }
-                }
+                let (w, b, p) = dense_layer(l, out, None, t);
                 Layer::Dense { w, b, p }
             }
             "BatchNormalization" => {

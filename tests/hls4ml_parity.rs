@@ -20,7 +20,9 @@ use nn::fixed_point::{Overflow, Spec};
 use serde_json::Value;
 
 mod common;
-use common::hls4ml::{counted_weights, fixture as load, hex_f64, ints, spec, usize_of, Tally};
+use common::hls4ml::{
+    counted_weights, dense_layer, fixture as load, hex_f64, ints, spec, usize_of, Tally,
+};
 
 const FIXTURES: [&str; 6] = [
     "m1_fixed16_6",
@@ -127,26 +129,7 @@ fn build(fx: &Value, t: &mut Tally) -> Net {
                 continue;
             }
             "Dense" => {
-                let p = dense_precision();
-                let (kw, ws) = counted_weights(&l["params"]["weight"], t);
-                let (b, bs) = counted_weights(&l["params"]["bias"], t);
-                assert_eq!((ws, bs), (p.weight, p.bias));
-                let n_in = usize_of(&l["n_in"]);
-                let n_out = usize_of(&l["n_out"]);
-                let mut w = vec![0; n_in * n_out];
-                for o in 0..n_out {
-                    for i in 0..n_in {
-                        // nn's input index i; Keras's row: the same, or its [h][w][c] position.
-                        let k = match flattened {
-                            None => i,
-                            Some((c, h, wd)) => {
-                                let (ci, hi, wi) = (i / (h * wd), i / wd % h, i % wd);
-                                (hi * wd + wi) * c + ci
-                            }
-                        };
-                        w[o * n_in + i] = kw[k * n_out + o];
-                    }
-                }
+                let (w, b, p) = dense_layer(l, out, flattened, t);
                 if flattened.is_some() {
                     assert_eq!(
                         p.accum.overflow(),

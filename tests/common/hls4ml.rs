@@ -284,3 +284,40 @@ pub fn counted_weights(param: &Value, t: &mut Tally) -> (Vec<i64>, Spec) {
     t.weights_from_f32 += raw.len();
     (raw, s)
 }
+
+/// A Dense layer of a fixture in nn's layout: its types (`result` the layer's output type),
+/// weights `[out][in]` and biases as the C simulation holds them (counted in `t`). `flattened`:
+/// the `[c][h][w]` image flattened into its input, whose Keras rows are in `[h][w][c]` order.
+pub fn dense_layer(
+    l: &Value,
+    result: Spec,
+    flattened: Option<(usize, usize, usize)>,
+    t: &mut Tally,
+) -> (Vec<i64>, Vec<i64>, nn::fixed_point::ops::DensePrecision) {
+    let types = &l["types"];
+    let p = nn::fixed_point::ops::DensePrecision {
+        weight: spec(&types["weight_t"]),
+        bias: spec(&types["bias_t"]),
+        accum: spec(&types["accum_t"]),
+        result,
+    };
+    let (kw, ws) = counted_weights(&l["params"]["weight"], t);
+    let (b, bs) = counted_weights(&l["params"]["bias"], t);
+    assert_eq!((ws, bs), (p.weight, p.bias));
+    let (n_in, n_out) = (usize_of(&l["n_in"]), usize_of(&l["n_out"]));
+    let mut w = vec![0; n_in * n_out];
+    for o in 0..n_out {
+        for i in 0..n_in {
+            // nn's input index i; Keras's row: the same, or its [h][w][c] position.
+            let k = match flattened {
+                None => i,
+                Some((c, h, wd)) => {
+                    let (ci, hi, wi) = (i / (h * wd), i / wd % h, i % wd);
+                    (hi * wd + wi) * c + ci
+                }
+            };
+            w[o * n_in + i] = kw[k * n_out + o];
+        }
+    }
+    (w, b, p)
+}
