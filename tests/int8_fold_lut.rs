@@ -5,6 +5,9 @@
 //! quantized `f32` activation of the dequantized input), and the twins with both track their
 //! `f32` networks, save and load, and name what is still unsupported.
 
+mod common;
+use common::seeded::inputs;
+
 use nn::prelude::*;
 use nn::quant::{ConvI8, DenseI8, FusedActivation, LutI8, QuantParams};
 use nn::{safetensors_bytes, Activation, Layout, SafeTensors, BN_EPS};
@@ -91,14 +94,6 @@ nn::network! {
         Flatten,
         fc: Dense(2),
     }
-}
-
-/// `n` tensors of the stream of `seed` (values in [-2, 2)), times `gain`.
-fn inputs<S: nn::Shape>(seed: u64, n: usize, gain: f32) -> Vec<Tensor<S>> {
-    let mut stream = Inputs::new(seed);
-    (0..n)
-        .map(|_| Tensor::<S>::from_fn(|_| gain * stream.next().unwrap_or(0.0)))
-        .collect()
 }
 
 /// `net` with random biases and batch norm statistics (`seed`): gamma in [0.5, 1.5], beta and

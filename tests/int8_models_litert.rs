@@ -14,12 +14,13 @@
 //! /work/venv-litert/bin/python scripts/litert_int8/make_model_fixtures.py
 //! ```
 
+mod common;
+use common::seeded::{inputs, with_biases};
+
 use std::path::{Path, PathBuf};
 
-use nn::prelude::*;
 use nn::quant::{Rounding, TensorI8};
 use nn::{safetensors_bytes, Layout, SafeTensors};
-use nn_models::bench::Inputs;
 use serde_json::{json, Value};
 
 nn_models::m1! {
@@ -51,28 +52,6 @@ const INPUTS: usize = 64;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/int8_models")
-}
-
-/// `n` tensors from the benchmark input stream of `seed` (values in [-2, 2)), times `gain`.
-fn inputs<S: nn::Shape>(seed: u64, n: usize, gain: f32) -> Vec<Tensor<S>> {
-    let mut stream = Inputs::new(seed);
-    (0..n)
-        .map(|_| Tensor::<S>::from_fn(|_| gain * stream.next().unwrap_or(0.0)))
-        .collect()
-}
-
-/// `net` with every bias drawn from the stream of `seed` (a fresh network's are zeros; int8
-/// biases then never reach the requantization).
-fn with_biases<N: SafeTensors>(net: &N, seed: u64) -> N {
-    let mut stream = Inputs::new(seed);
-    let mut tensors = net.state_dict(Layout::PyTorch);
-    for t in tensors.iter_mut().filter(|t| t.name.ends_with(".bias")) {
-        for v in t.data.iter_mut() {
-            *v = 0.1 * stream.next().unwrap_or(0.0);
-        }
-    }
-    let bytes = safetensors_bytes(&tensors).expect("serialize");
-    N::from_safetensors_bytes(&bytes, "biases", Layout::PyTorch).expect("reload")
 }
 
 /// Writes `<model>_inputs.json`: the int8 inputs (channels first) of the LiteRT run.

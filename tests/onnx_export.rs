@@ -8,6 +8,7 @@
 //! `NN_ONNX_EXPORT=overwrite cargo test --test onnx_export` and rerun the script.
 
 mod common;
+use common::fixtures::f32s;
 
 use nn::prelude::*;
 use serde_json::Value;
@@ -131,14 +132,6 @@ fn exports_match_the_checked_in_files() {
     check_file(&acts(), "acts");
 }
 
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
 /// nn's forward against onnxruntime's outputs on the exported file; the largest difference.
 fn against_onnxruntime<N: Network>(net: &N, name: &str) -> f32
 where
@@ -146,8 +139,8 @@ where
 {
     let path = dir().join(format!("{name}.json"));
     let f: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let xs = floats(&f["inputs"]);
-    let ys = floats(&f["ort_outputs"]);
+    let xs = f32s(&f["inputs"]);
+    let ys = f32s(&f["ort_outputs"]);
     let n = f["count"].as_u64().unwrap() as usize;
     let (n_in, n_out) = (xs.len() / n, ys.len() / n);
     let mut worst = 0f32;
@@ -203,7 +196,7 @@ where
     }
     let path = dir().join(format!("{name}.json"));
     let f: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let xs = floats(&f["inputs"]);
+    let xs = f32s(&f["inputs"]);
     let n = f["count"].as_u64().unwrap() as usize;
     let n_in = xs.len() / n;
     for s in 0..n {

@@ -2,6 +2,9 @@
 //! `scripts/onnx/make_fixtures.py` with torch and onnxruntime, never by nn), imported at compile
 //! time as typed networks; their outputs must match PyTorch's within 1e-5.
 
+mod common;
+use common::fixtures::f32s;
+
 use serde_json::Value;
 
 nn::network! {
@@ -38,22 +41,16 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-fn floats(v: &Value) -> Vec<f32> {
-    v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
 /// Every sample's output and logits against PyTorch's; returns the largest difference.
 macro_rules! check {
     ($net:ty, $name:literal) => {{
         let f = fixture($name);
         let net = <$net>::pretrained();
-        let xs = floats(&f["inputs"]);
-        let (outs, logits) = (floats(&f["torch_outputs"]), floats(&f["torch_logits"]));
+        let xs = f32s(&f["inputs"]["data"]);
+        let (outs, logits) = (
+            f32s(&f["torch_outputs"]["data"]),
+            f32s(&f["torch_logits"]["data"]),
+        );
         let n_in = xs.len() / 16;
         let n_out = outs.len() / 16;
         let mut worst = 0f32;
@@ -113,7 +110,7 @@ fn asymmetric_and_same_padding_match_onnxruntime() {
 fn imported_network_folds_quantizes_saves_and_trains() {
     use nn::prelude::*;
     let f = fixture("resnet_bn_unfolded");
-    let xs = floats(&f["inputs"]);
+    let xs = f32s(&f["inputs"]["data"]);
     let inputs: Vec<nn::Input<ResBatchNorm>> = xs
         .chunks(64)
         .map(|c| nn::Input::<ResBatchNorm>::try_from(c).unwrap())

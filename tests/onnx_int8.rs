@@ -10,13 +10,13 @@
 //! and rerun the script.
 
 mod common;
+use common::fixtures::f32s;
+use common::seeded::{inputs, with_biases};
 
 use std::path::{Path, PathBuf};
 
 use nn::prelude::*;
 use nn::quant::{Rounding, TensorI8};
-use nn::{safetensors_bytes, Layout, SafeTensors};
-use nn_models::bench::Inputs;
 use serde_json::Value;
 
 nn_models::m1! {
@@ -82,31 +82,10 @@ fn twin_file(model: &str) -> PathBuf {
         .join(format!("{model}.safetensors"))
 }
 
-/// `n` tensors from the benchmark input stream of `seed` (values in [-2, 2)).
-fn inputs<S: nn::Shape>(seed: u64, n: usize) -> Vec<Tensor<S>> {
-    let mut stream = Inputs::new(seed);
-    (0..n)
-        .map(|_| Tensor::<S>::from_fn(|_| stream.next().unwrap_or(0.0)))
-        .collect()
-}
-
-/// `net` with every bias drawn from the stream of `seed`.
-fn with_biases<N: SafeTensors>(net: &N, seed: u64) -> N {
-    let mut stream = Inputs::new(seed);
-    let mut tensors = net.state_dict(Layout::PyTorch);
-    for t in tensors.iter_mut().filter(|t| t.name.ends_with(".bias")) {
-        for v in t.data.iter_mut() {
-            *v = 0.1 * stream.next().unwrap_or(0.0);
-        }
-    }
-    let bytes = safetensors_bytes(&tensors).expect("serialize");
-    N::from_safetensors_bytes(&bytes, "biases", Layout::PyTorch).expect("reload")
-}
-
 /// The pooling CNN's twin: seeded weights and biases, calibrated on 64 seeded inputs.
 fn pool_cnn() -> PoolCnnInt8 {
     let net = with_biases(&PoolCnn::new(67), 68);
-    net.quantize_int8(&inputs::<<PoolCnn as nn::Shapes>::InputShape>(69, 64))
+    net.quantize_int8(&inputs::<<PoolCnn as nn::Shapes>::InputShape>(69, 64, 1.0))
         .expect("quantize")
 }
 
@@ -119,7 +98,7 @@ fn m2() -> DigitsCnnInt8 {
 /// M3's twin: seeded weights and biases, calibrated on 64 seeded inputs.
 fn m3() -> LeNetInt8 {
     let net = with_biases(&LeNet::new(3), 4);
-    net.quantize_int8(&inputs::<<LeNet as nn::Shapes>::InputShape>(5, 64))
+    net.quantize_int8(&inputs::<<LeNet as nn::Shapes>::InputShape>(5, 64, 1.0))
         .expect("quantize")
 }
 fn m4() -> Mnist1dCnnInt8 {
@@ -139,14 +118,6 @@ fn exports_match_the_checked_in_files() {
     check_file(m3().to_onnx().unwrap(), "m3");
     check_file(m4().to_onnx().unwrap(), "m4");
     check_file(pool_cnn().to_onnx().unwrap(), "pool_cnn");
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
 }
 
 /// What one model's comparison found.
@@ -175,9 +146,9 @@ macro_rules! parity {
         );
         let n = f["count"].as_u64().unwrap() as usize;
         let (xs, ys, ls) = (
-            floats(&f["inputs"]),
-            floats(&f["ort_outputs"]),
-            floats(&f["ort_logits"]),
+            f32s(&f["inputs"]),
+            f32s(&f["ort_outputs"]),
+            f32s(&f["ort_logits"]),
         );
         let li8: Vec<i8> = f["ort_logits_int8"]
             .as_array()
@@ -303,7 +274,7 @@ fn twins_without_an_exact_onnx_form() {
     // the twin does (measured once on this network, 64 inputs: 263 of 384 int8 logits differ,
     // by up to 5 units; it also leaves the block's convolutions unfused).
     let net = with_biases(&ResidualAvg::new(5), 6);
-    let calibration = inputs::<<ResidualAvg as nn::Shapes>::InputShape>(7, 16);
+    let calibration = inputs::<<ResidualAvg as nn::Shapes>::InputShape>(7, 16, 1.0);
     let q = net.quantize_int8(&calibration).unwrap();
     let bytes = q.to_onnx().unwrap();
     let model = nn::quant::onnx::Model::from_bytes(&bytes).unwrap();
@@ -317,14 +288,14 @@ fn twins_without_an_exact_onnx_form() {
     }
     let net = with_biases(&AvgNet::new(8), 9);
     let q = net
-        .quantize_int8(&inputs::<<AvgNet as nn::Shapes>::InputShape>(10, 16))
+        .quantize_int8(&inputs::<<AvgNet as nn::Shapes>::InputShape>(10, 16, 1.0))
         .unwrap();
     assert!(q.to_onnx().is_ok());
     // A lookup-table activation has no onnxruntime counterpart at all: an error naming it,
     // and no file.
     let net = WithTanh::new(3);
     let q = net
-        .quantize_int8(&inputs::<<WithTanh as nn::Shapes>::InputShape>(4, 16))
+        .quantize_int8(&inputs::<<WithTanh as nn::Shapes>::InputShape>(4, 16, 1.0))
         .unwrap();
     let e = q.to_onnx().unwrap_err().to_string();
     assert!(e.contains("layer `tanh"), "{e}");

@@ -163,3 +163,12 @@ pub fn check_onnx_file(dir: &str, name: &str, bytes: &[u8], script: &str) {
         path.display()
     );
 }
+
+/// A JSON array of numbers as `f32`s.
+pub fn f32s(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}

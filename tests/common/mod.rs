@@ -26,6 +26,7 @@ pub mod hls4ml;
 pub mod nets;
 pub mod network_fd;
 pub mod parity;
+pub mod seeded;
 pub mod stack;
 pub mod tensors;
 
