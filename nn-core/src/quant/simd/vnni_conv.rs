@@ -53,7 +53,12 @@ pub(super) unsafe fn conv_block(
     let mut segs = [(0isize, 0u32); 24];
     let mut p = 0;
     while p < b.positions {
-        let n_segs = b.segments(p, 16, &mut segs);
+        // Where the lanes are stored (a block pooled inside stores its pooled outputs instead).
+        let n_segs = if b.pool.is_none() {
+            b.segments(p, 16, &mut segs)
+        } else {
+            0
+        };
         if let Some(perm) = &b.perm {
             // SAFETY: `perm` is only set where the CPU has VBMI (`conv_perm`).
             unsafe { permuted_patches(b.rows, perm, p, b.positions, &mut buf[..quads]) };
