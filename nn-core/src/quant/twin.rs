@@ -409,7 +409,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
     ) {
         let isa = if isa.available() { isa } else { Isa8::Portable };
         let rq = self.kernel.requant(&self.requant, rounding);
-        simd::dense(
+        simd::dense_sized::<I, O>(
             isa,
             x.as_slice(),
             self.packed(),

@@ -214,6 +214,32 @@ pub fn dense(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y:
     }
 }
 
+/// [`dense`] with the sizes as types (`I` inputs, `O` outputs): the same bytes, with every size a
+/// constant in the AVX-512 VNNI kernel (one copy per layer shape), so that its masks, loop counts
+/// and register blocks fold away. `x` must have `I` values and `y` `O`.
+#[inline]
+pub fn dense_sized<I: generic_array::typenum::Unsigned, O: generic_array::typenum::Unsigned>(
+    isa: Isa8,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni
+        && rq.rounding == Rounding::FixedPoint
+        && I::USIZE.is_multiple_of(4)
+        && O::USIZE <= 64
+        && x.len() == I::USIZE
+        && y.len() == O::USIZE
+    {
+        // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shape is checked.
+        return unsafe { vnni::dense_layer_sized::<I, O>(x, w, offset, rq, y) };
+    }
+    dense(isa, x, w, offset, rq, y)
+}
+
 /// [`dense`] on `n` samples at once: `x` holds `n` inputs of `n_in` bytes one after the
 /// other, `y` their `n` outputs (the same bytes as `n` calls of [`dense`]).
 #[allow(clippy::too_many_arguments)]

@@ -100,63 +100,98 @@ fn output(rng: &mut Lcg) -> Output {
     }
 }
 
+/// A random dense layer: input, weights (`[out][in]` and packed), biases, requantizations and
+/// output, with the kernels' `offset`.
+struct DenseCase {
+    x: Vec<i8>,
+    rows: Vec<i8>,
+    bias: Vec<i32>,
+    x_zero: i32,
+    exact: Vec<Requantize>,
+    mult: Vec<i32>,
+    shift: Vec<i32>,
+    out: Output,
+    packed: Vec<i8>,
+    offset: Vec<i32>,
+}
+
+impl DenseCase {
+    fn random(rng: &mut Lcg, n_in: usize, n_out: usize) -> DenseCase {
+        let x = rng.bytes(n_in, -128, 127);
+        let rows = rng.bytes(n_in * n_out, -127, 127);
+        let bias: Vec<i32> = (0..n_out).map(|_| rng.range(-50_000, 50_000)).collect();
+        let x_zero = rng.range(-128, 127);
+        let exact = requants(rng, n_out);
+        let (mult, shift): (Vec<i32>, Vec<i32>) =
+            exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
+        let out = output(rng);
+        let mut packed = vec![0i8; n_in * n_out];
+        let mut offset = bias.clone();
+        for o in 0..n_out {
+            for i in 0..n_in {
+                let v = rows[o * n_in + i];
+                packed[packed_index(n_in, n_out, o, i)] = v;
+                offset[o] -= (128 + x_zero) * v as i32;
+            }
+        }
+        DenseCase {
+            x,
+            rows,
+            bias,
+            x_zero,
+            exact,
+            mult,
+            shift,
+            out,
+            packed,
+            offset,
+        }
+    }
+
+    fn rq(&self, rounding: Rounding) -> Requant<'_> {
+        Requant {
+            multiplier: &self.mult,
+            shift: &self.shift,
+            exact: &self.exact,
+            rounding,
+            out: self.out,
+            prep: None,
+        }
+    }
+
+    /// The plain loop's outputs for input `x`.
+    fn plain(&self, x: &[i8], rounding: Rounding) -> Vec<i8> {
+        let mut want = vec![0i8; self.bias.len()];
+        let (rows, bias, exact) = (&self.rows, &self.bias, &self.exact);
+        ops::dense(x, self.x_zero, rows, bias, exact, rounding, self.out, &mut want);
+        want
+    }
+}
+
 #[test]
 fn dense_paths_match_the_plain_loop() {
     let mut rng = Lcg(11);
     let mut checked = 0;
     for &n_in in &[1usize, 3, 4, 5, 16, 17, 64, 70] {
         for &n_out in &[1usize, 5, 8, 16, 17, 64, 65, 130] {
-            let x = rng.bytes(n_in, -128, 127);
-            let rows = rng.bytes(n_in * n_out, -127, 127);
-            let bias: Vec<i32> = (0..n_out).map(|_| rng.range(-50_000, 50_000)).collect();
-            let x_zero = rng.range(-128, 127);
-            let exact = requants(&mut rng, n_out);
-            let (mult, shift): (Vec<i32>, Vec<i32>) =
-                exact.iter().map(|r| (r.multiplier, r.shift)).unzip();
-            let out = output(&mut rng);
-            let mut packed = vec![0i8; n_in * n_out];
-            let mut offset = bias.clone();
-            for o in 0..n_out {
-                for i in 0..n_in {
-                    let v = rows[o * n_in + i];
-                    packed[packed_index(n_in, n_out, o, i)] = v;
-                    offset[o] -= (128 + x_zero) * v as i32;
-                }
-            }
+            let case = DenseCase::random(&mut rng, n_in, n_out);
+            let (x, packed, offset) = (&case.x, &case.packed, &case.offset);
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
-                let mut want = vec![0i8; n_out];
-                ops::dense(&x, x_zero, &rows, &bias, &exact, rounding, out, &mut want);
-                let rq = Requant {
-                    multiplier: &mult,
-                    shift: &shift,
-                    exact: &exact,
-                    rounding,
-                    out,
-                    prep: None,
-                };
-                let prepared = Prepared::of(&shift);
+                let want = case.plain(x, rounding);
+                let rq = case.rq(rounding);
+                let prepared = Prepared::of(&case.shift);
                 for (isa, rq) in variants(&rq, &prepared) {
                     let mut got = vec![0i8; n_out];
-                    dense(isa, &x, &packed, &offset, &rq, &mut got);
+                    dense(isa, x, packed, offset, &rq, &mut got);
                     assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
                     checked += n_out;
                     // Six samples at once: the sample itself and five others.
                     let mut xs = rng.bytes(6 * n_in, -128, 127);
-                    xs[3 * n_in..4 * n_in].copy_from_slice(&x);
+                    xs[3 * n_in..4 * n_in].copy_from_slice(x);
                     let mut ys = vec![0i8; 6 * n_out];
-                    dense_many(isa, &xs, n_in, &packed, &offset, &rq, &mut ys, n_out);
+                    dense_many(isa, &xs, n_in, packed, offset, &rq, &mut ys, n_out);
                     for s in 0..6 {
-                        let mut one = vec![0i8; n_out];
-                        ops::dense(
-                            &xs[s * n_in..(s + 1) * n_in],
-                            x_zero,
-                            &rows,
-                            &bias,
-                            &exact,
-                            rounding,
-                            out,
-                            &mut one,
-                        );
+                        let one = case.plain(&xs[s * n_in..(s + 1) * n_in], rounding);
                         assert_eq!(
                             ys[s * n_out..(s + 1) * n_out],
                             one[..],
@@ -169,6 +204,42 @@ fn dense_paths_match_the_plain_loop() {
         }
     }
     assert!(checked > 10_000, "{checked}");
+}
+
+/// [`dense_sized`] (sizes as types; the VNNI kernel with constant sizes where the CPU has it)
+/// against the plain loop, for the shapes it takes and for the ones it hands to [`dense`].
+#[test]
+fn dense_with_sizes_as_types_matches_the_plain_loop() {
+    use generic_array::typenum::{Unsigned, U1, U12, U16, U17, U32, U4, U48, U5, U64, U65};
+    fn check<I: Unsigned, O: Unsigned>(rng: &mut Lcg) -> usize {
+        let mut checked = 0;
+        for _ in 0..4 {
+            let case = DenseCase::random(rng, I::USIZE, O::USIZE);
+            for rounding in [Rounding::FixedPoint, Rounding::Double] {
+                let want = case.plain(&case.x, rounding);
+                let rq = case.rq(rounding);
+                let prepared = Prepared::of(&case.shift);
+                for (isa, rq) in variants(&rq, &prepared) {
+                    let mut got = vec![0i8; O::USIZE];
+                    dense_sized::<I, O>(isa, &case.x, &case.packed, &case.offset, &rq, &mut got);
+                    let (n_in, n_out) = (I::USIZE, O::USIZE);
+                    assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
+                    checked += n_out;
+                }
+            }
+        }
+        checked
+    }
+    let mut rng = Lcg(23);
+    let checked = check::<U16, U64>(&mut rng)
+        + check::<U64, U32>(&mut rng)
+        + check::<U32, U5>(&mut rng)
+        + check::<U4, U1>(&mut rng)
+        + check::<U12, U48>(&mut rng)
+        + check::<U48, U17>(&mut rng)
+        + check::<U17, U5>(&mut rng)
+        + check::<U16, U65>(&mut rng);
+    assert!(checked > 2_000, "{checked}");
 }
 
 #[test]

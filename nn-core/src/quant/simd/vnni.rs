@@ -198,23 +198,95 @@ pub(super) unsafe fn dense_layer(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
+    let sz = Dyn(x.len(), y.len());
     match y.len().div_ceil(16) {
-        1 => dense_layer_g::<1>(x, w, offset, rq, y),
-        2 => dense_layer_g::<2>(x, w, offset, rq, y),
-        3 => dense_layer_g::<3>(x, w, offset, rq, y),
-        _ => dense_layer_g::<4>(x, w, offset, rq, y),
+        1 => dense_layer_g::<1, _>(sz, x, w, offset, rq, y),
+        2 => dense_layer_g::<2, _>(sz, x, w, offset, rq, y),
+        3 => dense_layer_g::<3, _>(sz, x, w, offset, rq, y),
+        _ => dense_layer_g::<4, _>(sz, x, w, offset, rq, y),
     }
 }
 
+/// [`dense_layer`] with the sizes as types: `I` inputs, `O` outputs (constants once
+/// monomorphized, so the register block is chosen at compile time and the masks and loop
+/// counts fold).
+///
+/// # Safety
+/// As [`dense_layer`]; `x.len() == I`, `y.len() == O`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn dense_layer_g<const G: usize>(
+pub(super) unsafe fn dense_layer_sized<
+    I: generic_array::typenum::Unsigned,
+    O: generic_array::typenum::Unsigned,
+>(
     x: &[i8],
     w: &[i8],
     offset: &[i32],
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let n_out = y.len();
+    let (x, y) = (&x[..I::USIZE], &mut y[..O::USIZE]);
+    let sz = Typed::<I, O>(core::marker::PhantomData);
+    match O::USIZE.div_ceil(16) {
+        1 => dense_layer_g::<1, _>(sz, x, w, offset, rq, y),
+        2 => dense_layer_g::<2, _>(sz, x, w, offset, rq, y),
+        3 => dense_layer_g::<3, _>(sz, x, w, offset, rq, y),
+        _ => dense_layer_g::<4, _>(sz, x, w, offset, rq, y),
+    }
+}
+
+/// The sizes of a dense layer for [`dense_layer_g`]: run-time values ([`Dyn`]) or a layer
+/// type's constants ([`Typed`]), so that one body serves both.
+trait Sizes: Copy {
+    /// Inputs (a multiple of 4).
+    fn n_in(self) -> usize;
+    /// Outputs (at most 64).
+    fn n_out(self) -> usize;
+}
+
+/// Sizes known at run time: inputs, outputs.
+#[derive(Clone, Copy)]
+struct Dyn(usize, usize);
+
+impl Sizes for Dyn {
+    #[inline(always)]
+    fn n_in(self) -> usize {
+        self.0
+    }
+    #[inline(always)]
+    fn n_out(self) -> usize {
+        self.1
+    }
+}
+
+/// Sizes of a layer type: `I` inputs, `O` outputs.
+#[derive(Clone, Copy)]
+struct Typed<I, O>(core::marker::PhantomData<(I, O)>);
+
+impl<I: generic_array::typenum::Unsigned, O: generic_array::typenum::Unsigned> Sizes
+    for Typed<I, O>
+{
+    #[inline(always)]
+    fn n_in(self) -> usize {
+        I::USIZE
+    }
+    #[inline(always)]
+    fn n_out(self) -> usize {
+        O::USIZE
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn dense_layer_g<const G: usize, S: Sizes>(
+    sz: S,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let n_out = sz.n_out();
+    assert!(x.len() == sz.n_in() && y.len() == n_out);
     let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out.saturating_sub(16 * g)));
     let (zp, lo, hi) = bounds(rq);
     let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
@@ -223,7 +295,7 @@ fn dense_layer_g<const G: usize>(
         let word = i32::from_le_bytes([xq[0] as u8, xq[1] as u8, xq[2] as u8, xq[3] as u8]);
         _mm512_xor_si512(_mm512_set1_epi32(word), flip)
     };
-    let quads = x.len() / 4;
+    let quads = sz.n_in() / 4;
     let wp = w.as_ptr() as *const i32;
     // SAFETY: every load and store is masked to the `n_out` outputs, which exist in `offset`,
     // the multipliers and shifts, `y` and, for each quad, `w` (`(q + 1) * n_out * 4 <= len`).
