@@ -386,15 +386,13 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
     ) {
         let n = xs.len().min(ys.len());
         let rq = self.kernel.requant(&self.requant, rounding);
-        simd::dense_many(
+        simd::dense_many_sized::<I, O>(
             Isa8::detect(),
             TensorI8::flat(&xs[..n]),
-            I::USIZE,
             self.packed(),
             &self.kernel.offset,
             &rq,
             TensorI8::flat_mut(&mut ys[..n]),
-            O::USIZE,
         );
     }
 

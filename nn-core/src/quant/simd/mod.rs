@@ -288,6 +288,60 @@ pub fn dense_many(
     }
 }
 
+/// [`dense_many`] with the sizes as types (`I` inputs, `O` outputs per sample; as
+/// [`dense_sized`]): the same bytes.
+#[inline]
+pub fn dense_many_sized<
+    I: generic_array::typenum::Unsigned,
+    O: generic_array::typenum::Unsigned,
+>(
+    isa: Isa8,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let (n_in, n_out) = (I::USIZE, O::USIZE);
+    let n = x
+        .len()
+        .checked_div(n_in)
+        .unwrap_or(0)
+        .min(y.len() / n_out.max(1));
+    let mut s = 0;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni
+        && rq.rounding == Rounding::FixedPoint
+        && n_in.is_multiple_of(4)
+        && n_out <= 64
+    {
+        while s + 4 <= n {
+            // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked above.
+            unsafe {
+                vnni::dense_four_sized::<I, O>(
+                    &x[s * n_in..(s + 4) * n_in],
+                    w,
+                    offset,
+                    rq,
+                    &mut y[s * n_out..(s + 4) * n_out],
+                )
+            };
+            s += 4;
+        }
+    }
+    while s < n {
+        dense_sized::<I, O>(
+            isa,
+            &x[s * n_in..(s + 1) * n_in],
+            w,
+            offset,
+            rq,
+            &mut y[s * n_out..(s + 1) * n_out],
+        );
+        s += 1;
+    }
+}
+
 /// The portable accumulation of [`dense`] over the full quads.
 fn dense_acc(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc: &mut [i32]) {
     for (q, xq) in x.chunks_exact(4).enumerate() {

@@ -163,7 +163,16 @@ impl DenseCase {
     fn plain(&self, x: &[i8], rounding: Rounding) -> Vec<i8> {
         let mut want = vec![0i8; self.bias.len()];
         let (rows, bias, exact) = (&self.rows, &self.bias, &self.exact);
-        ops::dense(x, self.x_zero, rows, bias, exact, rounding, self.out, &mut want);
+        ops::dense(
+            x,
+            self.x_zero,
+            rows,
+            bias,
+            exact,
+            rounding,
+            self.out,
+            &mut want,
+        );
         want
     }
 }
@@ -206,8 +215,8 @@ fn dense_paths_match_the_plain_loop() {
     assert!(checked > 10_000, "{checked}");
 }
 
-/// [`dense_sized`] (sizes as types; the VNNI kernel with constant sizes where the CPU has it)
-/// against the plain loop, for the shapes it takes and for the ones it hands to [`dense`].
+/// [`dense_sized`] and [`dense_many_sized`] (sizes as types; the VNNI kernels with constant
+/// sizes where the CPU has them) against the plain loop, for the shapes it takes and for the ones it hands to [`dense`].
 #[test]
 fn dense_with_sizes_as_types_matches_the_plain_loop() {
     use generic_array::typenum::{Unsigned, U1, U12, U16, U17, U32, U4, U48, U5, U64, U65};
@@ -225,6 +234,16 @@ fn dense_with_sizes_as_types_matches_the_plain_loop() {
                     let (n_in, n_out) = (I::USIZE, O::USIZE);
                     assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
                     checked += n_out;
+                    // Seven samples at once (a block of four and three alone).
+                    let xs = rng.bytes(7 * n_in, -128, 127);
+                    let mut ys = vec![0i8; 7 * n_out];
+                    let (packed, offset) = (&case.packed, &case.offset);
+                    dense_many_sized::<I, O>(isa, &xs, packed, offset, &rq, &mut ys);
+                    for s in 0..7 {
+                        let one = case.plain(&xs[s * n_in..(s + 1) * n_in], rounding);
+                        assert_eq!(ys[s * n_out..(s + 1) * n_out], one[..], "{isa:?} {s}");
+                        checked += n_out;
+                    }
                 }
             }
         }

@@ -355,23 +355,52 @@ pub(super) unsafe fn dense_four(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
+    let sz = Dyn(x.len() / 4, y.len() / 4);
     match (y.len() / 4).div_ceil(16) {
-        1 => dense_four_g::<1>(x, w, offset, rq, y),
-        2 => dense_four_g::<2>(x, w, offset, rq, y),
-        3 => dense_four_g::<3>(x, w, offset, rq, y),
-        _ => dense_four_g::<4>(x, w, offset, rq, y),
+        1 => dense_four_g::<1, _>(sz, x, w, offset, rq, y),
+        2 => dense_four_g::<2, _>(sz, x, w, offset, rq, y),
+        3 => dense_four_g::<3, _>(sz, x, w, offset, rq, y),
+        _ => dense_four_g::<4, _>(sz, x, w, offset, rq, y),
     }
 }
 
+/// [`dense_four`] with the sizes as types (as [`dense_layer_sized`]).
+///
+/// # Safety
+/// As [`dense_four`]; `x.len() == 4 * I`, `y.len() == 4 * O`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-fn dense_four_g<const G: usize>(
+pub(super) unsafe fn dense_four_sized<
+    I: generic_array::typenum::Unsigned,
+    O: generic_array::typenum::Unsigned,
+>(
     x: &[i8],
     w: &[i8],
     offset: &[i32],
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let (n_in, n_out) = (x.len() / 4, y.len() / 4);
+    let (x, y) = (&x[..4 * I::USIZE], &mut y[..4 * O::USIZE]);
+    let sz = Typed::<I, O>(core::marker::PhantomData);
+    match O::USIZE.div_ceil(16) {
+        1 => dense_four_g::<1, _>(sz, x, w, offset, rq, y),
+        2 => dense_four_g::<2, _>(sz, x, w, offset, rq, y),
+        3 => dense_four_g::<3, _>(sz, x, w, offset, rq, y),
+        _ => dense_four_g::<4, _>(sz, x, w, offset, rq, y),
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn dense_four_g<const G: usize, S: Sizes>(
+    sz: S,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let (n_in, n_out) = (sz.n_in(), sz.n_out());
+    assert!(x.len() == 4 * n_in && y.len() == 4 * n_out);
     let mut masks = [0 as __mmask16; G];
     for (g, m) in masks.iter_mut().enumerate() {
         *m = mask16(n_out.saturating_sub(16 * g));
