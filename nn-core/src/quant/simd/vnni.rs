@@ -5,6 +5,13 @@ use core::arch::x86_64::*;
 
 use super::Requant;
 
+/// The sign bits of a word's four bytes: `x ^ FLIP` is `x + 128` in each byte, the unsigned
+/// operand of `vpdpbusd`. Flipped on the scalar word before it is broadcast: as a vector xor
+/// after the broadcast, LLVM rewrites the pair into a `<64 x i8>` byte shuffle, and with
+/// AVX-512 VBMI enabled at compile time (`-C target-cpu=native` on Sapphire Rapids) its x86
+/// backend (LLVM 22, rustc 1.95) then loops forever legalizing that shuffle.
+const FLIP: i32 = 0x8080_8080u32 as i32;
+
 /// The first `n` of 16 lanes.
 #[inline(always)]
 pub(super) fn mask16(n: usize) -> __mmask16 {
@@ -39,10 +46,9 @@ fn dense_acc_g<const G: usize>(x: &[i8], w: &[i8], n_out: usize, o0: usize, acc:
     unsafe {
         let mut a: [__m512i; G] =
             core::array::from_fn(|g| _mm512_maskz_loadu_epi32(masks[g], acc.as_ptr().add(16 * g)));
-        let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
         for (q, xq) in x.chunks_exact(4).enumerate() {
             let word = i32::from_le_bytes([xq[0] as u8, xq[1] as u8, xq[2] as u8, xq[3] as u8]);
-            let xv = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
+            let xv = _mm512_set1_epi32(word ^ FLIP);
             let base = w.as_ptr().add(q * n_out * 4 + o0 * 4) as *const i32;
             for g in 0..G {
                 let wv = _mm512_maskz_loadu_epi32(masks[g], base.add(16 * g));
@@ -289,11 +295,10 @@ fn dense_layer_g<const G: usize, S: Sizes>(
     assert!(x.len() == sz.n_in() && y.len() == n_out);
     let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out.saturating_sub(16 * g)));
     let (zp, lo, hi) = bounds(rq);
-    let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
     let quad = |q: usize| {
         let xq = &x[4 * q..4 * q + 4];
         let word = i32::from_le_bytes([xq[0] as u8, xq[1] as u8, xq[2] as u8, xq[3] as u8]);
-        _mm512_xor_si512(_mm512_set1_epi32(word), flip)
+        _mm512_set1_epi32(word ^ FLIP)
     };
     let quads = sz.n_in() / 4;
     let wp = w.as_ptr() as *const i32;
@@ -406,7 +411,6 @@ fn dense_four_g<const G: usize, S: Sizes>(
         *m = mask16(n_out.saturating_sub(16 * g));
     }
     let (zp, lo, hi) = bounds(rq);
-    let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
     let wp = w.as_ptr() as *const i32;
     let xp = x.as_ptr() as *const i32;
     // SAFETY: every weight, offset, multiplier, shift and output access is masked to the
@@ -426,7 +430,7 @@ fn dense_four_g<const G: usize, S: Sizes>(
             }
             for (s, acc) in a.iter_mut().enumerate() {
                 let word = xp.add((s * n_in) / 4 + q).read_unaligned();
-                let xv = _mm512_xor_si512(_mm512_set1_epi32(word), flip);
+                let xv = _mm512_set1_epi32(word ^ FLIP);
                 for g in 0..G {
                     acc[g] = _mm512_dpbusd_epi32(acc[g], xv, wv[g]);
                 }
