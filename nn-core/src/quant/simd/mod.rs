@@ -32,6 +32,7 @@ pub use plan::{conv2d_planned, conv2d_pooled, ConvPlan, PoolPlan};
 use super::fixed::Rounding;
 use super::ops::{Output, Window2};
 use super::Requantize;
+use generic_array::typenum::Unsigned;
 
 /// The int8 instruction set a kernel runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,19 +172,109 @@ impl Requant<'_> {
 /// Outputs per chunk of a dense layer (accumulators kept in registers: 4 x 16 or 8 x 8).
 const CHUNK: usize = 64;
 
+/// The sizes of a dense layer: run-time values ([`Dyn`]) or a layer type's constants
+/// ([`Typed`]), so that one kernel body serves both and a layer type gets its own copy, in
+/// which masks, loop counts and register blocks fold.
+trait Sizes: Copy {
+    /// Inputs.
+    fn n_in(self) -> usize;
+    /// Outputs.
+    fn n_out(self) -> usize;
+}
+
+/// Sizes known at run time: inputs, outputs.
+#[derive(Clone, Copy)]
+struct Dyn(usize, usize);
+
+impl Sizes for Dyn {
+    #[inline(always)]
+    fn n_in(self) -> usize {
+        self.0
+    }
+    #[inline(always)]
+    fn n_out(self) -> usize {
+        self.1
+    }
+}
+
+/// Sizes of a layer type: `I` inputs, `O` outputs.
+#[derive(Clone, Copy)]
+struct Typed<I, O>(core::marker::PhantomData<(I, O)>);
+
+impl<I: Unsigned, O: Unsigned> Typed<I, O> {
+    const NEW: Self = Typed(core::marker::PhantomData);
+}
+
+impl<I: Unsigned, O: Unsigned> Sizes for Typed<I, O> {
+    #[inline(always)]
+    fn n_in(self) -> usize {
+        I::USIZE
+    }
+    #[inline(always)]
+    fn n_out(self) -> usize {
+        O::USIZE
+    }
+}
+
+/// Whether the AVX-512 VNNI dense kernels take a layer of sizes `sz` with requantization `rq`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn vnni_dense(isa: Isa8, sz: impl Sizes, rq: &Requant<'_>) -> bool {
+    isa == Isa8::Vnni
+        && rq.rounding == Rounding::FixedPoint
+        && sz.n_in().is_multiple_of(4)
+        && sz.n_out() <= 64
+}
+
 /// A dense layer: `y[o] = requant(offset[o] + sum_i (x[i] + 128) w[o][i])` with `w` packed
 /// (module docs; `offset` folds the bias and the input's zero point).
 pub fn dense(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y: &mut [i8]) {
-    let (n_in, n_out) = (x.len(), y.len());
+    dense_with(isa, Dyn(x.len(), y.len()), x, w, offset, rq, y)
+}
+
+/// [`dense`] with the sizes as types (`I` inputs, `O` outputs): the same bytes, with every size a
+/// constant in the AVX-512 VNNI kernel (one copy per layer shape), so that its masks, loop counts
+/// and register blocks fold away. Panics unless `x` has `I` values and `y` `O`.
+#[inline]
+pub fn dense_sized<I: Unsigned, O: Unsigned>(
+    isa: Isa8,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    assert!(
+        x.len() == I::USIZE && y.len() == O::USIZE,
+        "dense_sized: shapes"
+    );
+    dense_with(isa, Typed::<I, O>::NEW, x, w, offset, rq, y)
+}
+
+/// [`dense`] with sizes `sz` (`x.len() == sz.n_in()`, `y.len() == sz.n_out()`).
+#[inline]
+fn dense_with(
+    isa: Isa8,
+    sz: impl Sizes,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni
-        && rq.rounding == Rounding::FixedPoint
-        && n_in.is_multiple_of(4)
-        && n_out <= 64
-    {
+    if vnni_dense(isa, sz, rq) {
         // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shape is checked.
-        return unsafe { vnni::dense_layer(x, w, offset, rq, y) };
+        return unsafe { vnni::dense_layer(sz, x, w, offset, rq, y) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = sz;
+    dense_chunks(isa, x, w, offset, rq, y)
+}
+
+/// [`dense`] by chunks of [`CHUNK`] outputs: any shape and instruction set.
+fn dense_chunks(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y: &mut [i8]) {
+    let (n_in, n_out) = (x.len(), y.len());
     let full = n_in / 4 * 4;
     let mut o0 = 0;
     while o0 < n_out {
@@ -214,32 +305,6 @@ pub fn dense(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y:
     }
 }
 
-/// [`dense`] with the sizes as types (`I` inputs, `O` outputs): the same bytes, with every size a
-/// constant in the AVX-512 VNNI kernel (one copy per layer shape), so that its masks, loop counts
-/// and register blocks fold away. `x` must have `I` values and `y` `O`.
-#[inline]
-pub fn dense_sized<I: generic_array::typenum::Unsigned, O: generic_array::typenum::Unsigned>(
-    isa: Isa8,
-    x: &[i8],
-    w: &[i8],
-    offset: &[i32],
-    rq: &Requant<'_>,
-    y: &mut [i8],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni
-        && rq.rounding == Rounding::FixedPoint
-        && I::USIZE.is_multiple_of(4)
-        && O::USIZE <= 64
-        && x.len() == I::USIZE
-        && y.len() == O::USIZE
-    {
-        // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shape is checked.
-        return unsafe { vnni::dense_layer_sized::<I, O>(x, w, offset, rq, y) };
-    }
-    dense(isa, x, w, offset, rq, y)
-}
-
 /// [`dense`] on `n` samples at once: `x` holds `n` inputs of `n_in` bytes one after the
 /// other, `y` their `n` outputs (the same bytes as `n` calls of [`dense`]).
 #[allow(clippy::too_many_arguments)]
@@ -253,48 +318,13 @@ pub fn dense_many(
     y: &mut [i8],
     n_out: usize,
 ) {
-    let n = x.len().checked_div(n_in).unwrap_or(0);
-    let mut s = 0;
-    #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni
-        && rq.rounding == Rounding::FixedPoint
-        && n_in.is_multiple_of(4)
-        && n_out <= 64
-    {
-        while s + 4 <= n {
-            // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked above.
-            unsafe {
-                vnni::dense_four(
-                    &x[s * n_in..(s + 4) * n_in],
-                    w,
-                    offset,
-                    rq,
-                    &mut y[s * n_out..(s + 4) * n_out],
-                )
-            };
-            s += 4;
-        }
-    }
-    while s < n {
-        dense(
-            isa,
-            &x[s * n_in..(s + 1) * n_in],
-            w,
-            offset,
-            rq,
-            &mut y[s * n_out..(s + 1) * n_out],
-        );
-        s += 1;
-    }
+    dense_many_with(isa, Dyn(n_in, n_out), x, w, offset, rq, y)
 }
 
 /// [`dense_many`] with the sizes as types (`I` inputs, `O` outputs per sample; as
 /// [`dense_sized`]): the same bytes.
 #[inline]
-pub fn dense_many_sized<
-    I: generic_array::typenum::Unsigned,
-    O: generic_array::typenum::Unsigned,
->(
+pub fn dense_many_sized<I: Unsigned, O: Unsigned>(
     isa: Isa8,
     x: &[i8],
     w: &[i8],
@@ -302,23 +332,31 @@ pub fn dense_many_sized<
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let (n_in, n_out) = (I::USIZE, O::USIZE);
-    let n = x
-        .len()
-        .checked_div(n_in)
-        .unwrap_or(0)
-        .min(y.len() / n_out.max(1));
+    dense_many_with(isa, Typed::<I, O>::NEW, x, w, offset, rq, y)
+}
+
+/// [`dense_many`] with sizes `sz`: four samples at a time through the VNNI kernel where it
+/// applies, the rest one by one.
+#[inline]
+fn dense_many_with(
+    isa: Isa8,
+    sz: impl Sizes,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let (n_in, n_out) = (sz.n_in(), sz.n_out());
+    let n = x.len().checked_div(n_in).unwrap_or(0);
     let mut s = 0;
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni
-        && rq.rounding == Rounding::FixedPoint
-        && n_in.is_multiple_of(4)
-        && n_out <= 64
-    {
+    if vnni_dense(isa, sz, rq) {
         while s + 4 <= n {
-            // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked above.
+            // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked by `vnni_dense`.
             unsafe {
-                vnni::dense_four_sized::<I, O>(
+                vnni::dense_four(
+                    sz,
                     &x[s * n_in..(s + 4) * n_in],
                     w,
                     offset,
@@ -330,8 +368,9 @@ pub fn dense_many_sized<
         }
     }
     while s < n {
-        dense_sized::<I, O>(
+        dense_with(
             isa,
+            sz,
             &x[s * n_in..(s + 1) * n_in],
             w,
             offset,

@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::*;
 
-use super::Requant;
+use super::{Requant, Sizes};
 
 /// The sign bits of a word's four bytes: `x ^ FLIP` is `x + 128` in each byte, the unsigned
 /// operand of `vpdpbusd`. Flipped on the scalar word before it is broadcast: as a vector xor
@@ -192,92 +192,26 @@ pub(super) fn bounds(rq: &Requant<'_>) -> (__m512i, __m512i, __m512i) {
 
 /// A whole dense layer of at most 64 outputs whose inputs are a multiple of 4, with the
 /// fixed-point requantization: accumulators stay in registers (two per vector when there are
-/// few, for independent chains) and go straight to bytes.
+/// few, for independent chains) and go straight to bytes. `sz` gives the sizes: as a layer
+/// type's constants, this is one copy per layer shape with the masks and loop counts folded.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and VNNI; `y.len() <= 64`, `x.len() % 4 == 0`.
+/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64`, `sz.n_in() % 4 == 0`,
+/// `x.len() == sz.n_in()`, `y.len() == sz.n_out()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn dense_layer(
+pub(super) unsafe fn dense_layer<S: Sizes>(
+    sz: S,
     x: &[i8],
     w: &[i8],
     offset: &[i32],
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let sz = Dyn(x.len(), y.len());
-    match y.len().div_ceil(16) {
-        1 => dense_layer_g::<1, _>(sz, x, w, offset, rq, y),
-        2 => dense_layer_g::<2, _>(sz, x, w, offset, rq, y),
-        3 => dense_layer_g::<3, _>(sz, x, w, offset, rq, y),
-        _ => dense_layer_g::<4, _>(sz, x, w, offset, rq, y),
-    }
-}
-
-/// [`dense_layer`] with the sizes as types: `I` inputs, `O` outputs (constants once
-/// monomorphized, so the register block is chosen at compile time and the masks and loop
-/// counts fold).
-///
-/// # Safety
-/// As [`dense_layer`]; `x.len() == I`, `y.len() == O`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn dense_layer_sized<
-    I: generic_array::typenum::Unsigned,
-    O: generic_array::typenum::Unsigned,
->(
-    x: &[i8],
-    w: &[i8],
-    offset: &[i32],
-    rq: &Requant<'_>,
-    y: &mut [i8],
-) {
-    let (x, y) = (&x[..I::USIZE], &mut y[..O::USIZE]);
-    let sz = Typed::<I, O>(core::marker::PhantomData);
-    match O::USIZE.div_ceil(16) {
-        1 => dense_layer_g::<1, _>(sz, x, w, offset, rq, y),
-        2 => dense_layer_g::<2, _>(sz, x, w, offset, rq, y),
-        3 => dense_layer_g::<3, _>(sz, x, w, offset, rq, y),
-        _ => dense_layer_g::<4, _>(sz, x, w, offset, rq, y),
-    }
-}
-
-/// The sizes of a dense layer for [`dense_layer_g`]: run-time values ([`Dyn`]) or a layer
-/// type's constants ([`Typed`]), so that one body serves both.
-trait Sizes: Copy {
-    /// Inputs (a multiple of 4).
-    fn n_in(self) -> usize;
-    /// Outputs (at most 64).
-    fn n_out(self) -> usize;
-}
-
-/// Sizes known at run time: inputs, outputs.
-#[derive(Clone, Copy)]
-struct Dyn(usize, usize);
-
-impl Sizes for Dyn {
-    #[inline(always)]
-    fn n_in(self) -> usize {
-        self.0
-    }
-    #[inline(always)]
-    fn n_out(self) -> usize {
-        self.1
-    }
-}
-
-/// Sizes of a layer type: `I` inputs, `O` outputs.
-#[derive(Clone, Copy)]
-struct Typed<I, O>(core::marker::PhantomData<(I, O)>);
-
-impl<I: generic_array::typenum::Unsigned, O: generic_array::typenum::Unsigned> Sizes
-    for Typed<I, O>
-{
-    #[inline(always)]
-    fn n_in(self) -> usize {
-        I::USIZE
-    }
-    #[inline(always)]
-    fn n_out(self) -> usize {
-        O::USIZE
+    match sz.n_out().div_ceil(16) {
+        1 => dense_layer_g::<1, S>(sz, x, w, offset, rq, y),
+        2 => dense_layer_g::<2, S>(sz, x, w, offset, rq, y),
+        3 => dense_layer_g::<3, S>(sz, x, w, offset, rq, y),
+        _ => dense_layer_g::<4, S>(sz, x, w, offset, rq, y),
     }
 }
 
@@ -345,52 +279,27 @@ fn dense_layer_g<const G: usize, S: Sizes>(
     }
 }
 
-/// [`dense_layer`] for four samples at once (`x` is four inputs of `n_in` bytes, `y` four
-/// outputs of `n_out`): each weight vector is loaded once for the four, whose accumulator
+/// [`dense_layer`] for four samples at once (`x` is four inputs of `sz.n_in()` bytes, `y` four
+/// outputs of `sz.n_out()`): each weight vector is loaded once for the four, whose accumulator
 /// chains run side by side.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and VNNI; `n_out <= 64`, `n_in % 4 == 0`,
-/// `x.len() == 4 * n_in`, `y.len() == 4 * n_out`.
+/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64`, `sz.n_in() % 4 == 0`,
+/// `x.len() == 4 * sz.n_in()`, `y.len() == 4 * sz.n_out()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn dense_four(
+pub(super) unsafe fn dense_four<S: Sizes>(
+    sz: S,
     x: &[i8],
     w: &[i8],
     offset: &[i32],
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    let sz = Dyn(x.len() / 4, y.len() / 4);
-    match (y.len() / 4).div_ceil(16) {
-        1 => dense_four_g::<1, _>(sz, x, w, offset, rq, y),
-        2 => dense_four_g::<2, _>(sz, x, w, offset, rq, y),
-        3 => dense_four_g::<3, _>(sz, x, w, offset, rq, y),
-        _ => dense_four_g::<4, _>(sz, x, w, offset, rq, y),
-    }
-}
-
-/// [`dense_four`] with the sizes as types (as [`dense_layer_sized`]).
-///
-/// # Safety
-/// As [`dense_four`]; `x.len() == 4 * I`, `y.len() == 4 * O`.
-#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn dense_four_sized<
-    I: generic_array::typenum::Unsigned,
-    O: generic_array::typenum::Unsigned,
->(
-    x: &[i8],
-    w: &[i8],
-    offset: &[i32],
-    rq: &Requant<'_>,
-    y: &mut [i8],
-) {
-    let (x, y) = (&x[..4 * I::USIZE], &mut y[..4 * O::USIZE]);
-    let sz = Typed::<I, O>(core::marker::PhantomData);
-    match O::USIZE.div_ceil(16) {
-        1 => dense_four_g::<1, _>(sz, x, w, offset, rq, y),
-        2 => dense_four_g::<2, _>(sz, x, w, offset, rq, y),
-        3 => dense_four_g::<3, _>(sz, x, w, offset, rq, y),
-        _ => dense_four_g::<4, _>(sz, x, w, offset, rq, y),
+    match sz.n_out().div_ceil(16) {
+        1 => dense_four_g::<1, S>(sz, x, w, offset, rq, y),
+        2 => dense_four_g::<2, S>(sz, x, w, offset, rq, y),
+        3 => dense_four_g::<3, S>(sz, x, w, offset, rq, y),
+        _ => dense_four_g::<4, S>(sz, x, w, offset, rq, y),
     }
 }
 
