@@ -28,7 +28,9 @@
 //!   products (`vpmullw`, `vpmulhuw`) and a correction `2^(15-s) sum x` per call.
 //!
 //! [`DensePath::Floor`] skips the inputs that are 0 (about half after a ReLU; they add
-//! nothing); [`DensePath::Exact`] does not (pairs of zeros are rarer: measured on M1, compacting
+//! nothing), compacting the others with `vpcompressw` eight at a time where the CPU has AVX-512
+//! VBMI2 (M1 at `ap_fixed<16,6>`: 360 -> 322 ns per sample; the scalar loop it replaces was
+//! 2,300 of the 5,000 instructions), else one by one; [`DensePath::Exact`] does not (pairs of zeros are rarer: measured on M1, compacting
 //! them cost more than it saved). The bias conversion and the final `(result_t) acc` are done per output with the
 //! scalar casts. Other types (saturating or rounding accumulators, wider data or accumulators)
 //! keep [`ops::dense`].
@@ -288,16 +290,17 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         let mut xh = [0u16; N_IN];
         let mut xl = [0u16; N_IN];
         let mut rows = [0u32; N_IN];
-        let mut n = 0;
-        let mut sum = 0u16;
-        let mask = (1i64 << s) - 1;
-        for (i, &v) in x.iter().enumerate() {
-            sum = sum.wrapping_add(v as u16);
-            xh[n] = (v >> s) as u16;
-            xl[n] = ((v & mask) << (16 - s)) as u16;
-            rows[n] = i as u32;
-            n += (v != 0) as usize;
-        }
+        #[cfg(target_arch = "x86_64")]
+        let compacted = if isa == Isa::Avx512 && x86::has_compress() {
+            // SAFETY: the CPU has AVX-512 F, BW, VL and VBMI2 (checked); the slices have
+            // `N_IN` values each.
+            Some(unsafe { x86::compact(x, s, &mut xh, &mut xl, &mut rows) })
+        } else {
+            None
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let compacted = None;
+        let (n, sum) = compacted.unwrap_or_else(|| compact(x, s, &mut xh, &mut xl, &mut rows));
         let mut acc = [0u16; PAD];
         // SAFETY: the rows are inputs, below `N_IN <= NW / PAD` (checked in `new`).
         unsafe { kernels::floor16::<PAD>(isa, &xh[..n], &xl[..n], &rows[..n], &self.w, &mut acc) };
@@ -330,6 +333,31 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
             *y = cast(p.result, a, p.accum);
         }
     }
+}
+
+/// The nonzero inputs of `x` split for [`DensePath::Floor`] with shift `s`: `xh[k] = x >> s`,
+/// `xl[k] = (x mod 2^s) 2^(16 - s)` and `rows[k]` = its index, for the `n` nonzero inputs in
+/// order; returns `n` and the sum of all inputs modulo `2^16`. (`x86::compact` is the same with
+/// `vpcompressw`.)
+#[inline(always)]
+pub(crate) fn compact(
+    x: &[i64],
+    s: u32,
+    xh: &mut [u16],
+    xl: &mut [u16],
+    rows: &mut [u32],
+) -> (usize, u16) {
+    let mut n = 0;
+    let mut sum = 0u16;
+    let mask = (1i64 << s) - 1;
+    for (i, &v) in x.iter().enumerate() {
+        sum = sum.wrapping_add(v as u16);
+        xh[n] = (v >> s) as u16;
+        xl[n] = ((v & mask) << (16 - s)) as u16;
+        rows[n] = i as u32;
+        n += (v != 0) as usize;
+    }
+    (n, sum)
 }
 
 /// The low `spec.width()` bits of `v`, sign-extended for a signed type (`AP_WRAP`).
@@ -638,7 +666,7 @@ mod kernels {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use super::Isa;
     use core::arch::x86_64::*;
 
@@ -672,6 +700,75 @@ mod x86 {
     #[target_feature(enable = "xsave")]
     unsafe fn xgetbv0() -> u64 {
         _xgetbv(0)
+    }
+
+    /// Whether the CPU has AVX-512 VBMI2 and VL besides F and BW (`vpcompressw` on 8 lanes, for
+    /// [`compact`]), detected once.
+    pub fn has_compress() -> bool {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        static HAS: AtomicU8 = AtomicU8::new(0);
+        match HAS.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let l7 = __cpuid_count(7, 0);
+                let vl = l7.ebx & (1 << 31) != 0;
+                let vbmi2 = l7.ecx & (1 << 6) != 0;
+                let has = detect() == Isa::Avx512 && vl && vbmi2;
+                HAS.store(1 + has as u8, Ordering::Relaxed);
+                has
+            }
+        }
+    }
+
+    /// `super::compact` eight inputs at a time: the nonzero lanes' halves and indices packed
+    /// to the front with `vpcompressw`/`vpcompressd` and stored under a mask of their count.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW, VL and VBMI2; `xh`, `xl` and `rows` at least as long as `x`; `1 <= s <= 15`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2")]
+    pub unsafe fn compact(
+        x: &[i64],
+        s: u32,
+        xh: &mut [u16],
+        xl: &mut [u16],
+        rows: &mut [u32],
+    ) -> (usize, u16) {
+        let n_in = x.len();
+        assert!(xh.len() >= n_in && xl.len() >= n_in && rows.len() >= n_in);
+        let right = _mm512_set1_epi64(s as i64);
+        let left = _mm512_set1_epi64(16 - s as i64);
+        let low = _mm512_set1_epi64((1i64 << s) - 1);
+        let mut sum = _mm512_setzero_si512();
+        let mut index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let (mut n, mut i) = (0, 0);
+        while i < n_in {
+            let k = if n_in - i >= 8 {
+                0xff
+            } else {
+                ((1u32 << (n_in - i)) - 1) as __mmask8
+            };
+            // SAFETY: lanes `k` are inputs `i..`, inside `x`; the stores write `count` values
+            // from `n`, where `n + count` is at most the inputs seen so far, inside the outputs.
+            unsafe {
+                let v = _mm512_maskz_loadu_epi64(k, x.as_ptr().add(i));
+                sum = _mm512_add_epi64(sum, v);
+                let nonzero = _mm512_mask_test_epi64_mask(k, v, v);
+                let h = _mm512_cvtepi64_epi16(_mm512_srav_epi64(v, right));
+                let l = _mm512_cvtepi64_epi16(_mm512_sllv_epi64(_mm512_and_si512(v, low), left));
+                let count = nonzero.count_ones() as usize;
+                let store = ((1u32 << count) - 1) as __mmask8;
+                let (ph, pl) = (xh.as_mut_ptr().add(n), xl.as_mut_ptr().add(n));
+                _mm_mask_storeu_epi16(ph as *mut i16, store, _mm_maskz_compress_epi16(nonzero, h));
+                _mm_mask_storeu_epi16(pl as *mut i16, store, _mm_maskz_compress_epi16(nonzero, l));
+                let pr = rows.as_mut_ptr().add(n) as *mut i32;
+                _mm256_mask_storeu_epi32(pr, store, _mm256_maskz_compress_epi32(nonzero, index));
+                n += count;
+            }
+            index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+            i += 8;
+        }
+        (n, _mm512_reduce_add_epi64(sum) as u16)
     }
 
     /// The AVX-512 form of `kernels::floor16`.

@@ -410,3 +410,49 @@ fn isa_detection_agrees_with_std() {
     };
     assert_eq!(Isa::detect(), want);
 }
+
+/// The `vpcompressw` compaction of the Floor path's inputs (`fast::x86::compact`) against the
+/// scalar loop: lengths around the blocks of 8, mostly zeros or none, every shift. On a CPU
+/// without AVX-512 VBMI2 only its detection is checked (the scalar loop runs there).
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn vector_compaction_matches_the_scalar_one() {
+    let has = std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512vbmi2");
+    assert_eq!(fast::x86::has_compress(), has);
+    if !has {
+        return;
+    }
+    let mut rng = Rng(7);
+    let mut checked = 0;
+    for n in [1usize, 5, 7, 8, 9, 16, 17, 31, 64, 70] {
+        for zeros in [0u64, 1, 2, 3] {
+            for s in 1..=15u32 {
+                let x: Vec<i64> = (0..n)
+                    .map(|_| {
+                        if rng.below(4) < zeros {
+                            0
+                        } else {
+                            rng.range(-32768, 32767)
+                        }
+                    })
+                    .collect();
+                let (mut h0, mut l0, mut r0) = (vec![0u16; n], vec![0u16; n], vec![0u32; n]);
+                let (mut h1, mut l1, mut r1) = (vec![0u16; n], vec![0u16; n], vec![0u32; n]);
+                let want = fast::compact(&x, s, &mut h0, &mut l0, &mut r0);
+                // SAFETY: the CPU has the features (checked above); the outputs hold `n`.
+                let got = unsafe { fast::x86::compact(&x, s, &mut h1, &mut l1, &mut r1) };
+                assert_eq!(got, want, "n {n} s {s}");
+                let k = want.0;
+                assert_eq!(
+                    (&h1[..k], &l1[..k], &r1[..k]),
+                    (&h0[..k], &l0[..k], &r0[..k])
+                );
+                checked += k;
+            }
+        }
+    }
+    assert!(checked > 5_000, "{checked}");
+}
