@@ -45,33 +45,45 @@ pub enum Isa8 {
     Vnni,
 }
 
+/// [`Isa8::detect`]'s answer, `1 + Isa8 as u8`, or 0 before the first call.
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+static LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// The detection behind [`Isa8::detect`], stored in [`LEVEL`].
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+#[cold]
+#[inline(never)]
+fn detect_once() -> Isa8 {
+    let l = if std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512vnni")
+    {
+        Isa8::Vnni
+    } else if std::is_x86_feature_detected!("avx2") {
+        Isa8::Avx2
+    } else {
+        Isa8::Portable
+    };
+    LEVEL.store(1 + l as u8, core::sync::atomic::Ordering::Relaxed);
+    l
+}
+
 impl Isa8 {
     /// The widest int8 instruction set of this CPU: detected once at run time with `std`, from
     /// the compile-time target without it.
+    ///
+    /// Inlined (a load and a compare, every layer call asks); the first call's detection is
+    /// out of line.
+    #[inline]
     pub fn detect() -> Isa8 {
         #[cfg(all(target_arch = "x86_64", feature = "std"))]
         {
-            use core::sync::atomic::{AtomicU8, Ordering};
-            static LEVEL: AtomicU8 = AtomicU8::new(0);
-            match LEVEL.load(Ordering::Relaxed) {
+            match LEVEL.load(core::sync::atomic::Ordering::Relaxed) {
                 1 => Isa8::Portable,
                 2 => Isa8::Avx2,
                 3 => Isa8::Vnni,
-                _ => {
-                    let l = if std::is_x86_feature_detected!("avx512f")
-                        && std::is_x86_feature_detected!("avx512bw")
-                        && std::is_x86_feature_detected!("avx512vl")
-                        && std::is_x86_feature_detected!("avx512vnni")
-                    {
-                        Isa8::Vnni
-                    } else if std::is_x86_feature_detected!("avx2") {
-                        Isa8::Avx2
-                    } else {
-                        Isa8::Portable
-                    };
-                    LEVEL.store(1 + l as u8, Ordering::Relaxed);
-                    l
-                }
+                _ => detect_once(),
             }
         }
         #[cfg(all(target_arch = "x86_64", not(feature = "std")))]
@@ -96,6 +108,7 @@ impl Isa8 {
     }
 
     /// Whether this CPU can run `self` (tests run every path the machine has).
+    #[inline]
     pub fn available(self) -> bool {
         matches!(
             (self, Isa8::detect()),
