@@ -135,8 +135,6 @@ paths! {
     quant_ops => (::nn::quant::ops)
     /// `nn::quant::simd`, the int8 kernels' vector versions.
     quant_simd => (::nn::quant::simd)
-    /// `nn::quant::head`, the twin's final Softmax/Sigmoid.
-    quant_head => (::nn::quant::head)
     /// `nn::quant::onnx`, the int8 twin's QDQ export.
     quant_onnx => (::nn::quant::onnx)
     /// `nn::quant::ops::Window2`.

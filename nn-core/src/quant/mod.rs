@@ -24,9 +24,6 @@ pub mod ops;
 pub mod simd;
 pub mod twin;
 
-use crate::layers::Layer;
-use crate::tensor::{Shape, Tensor};
-
 pub use fixed::{multiply_by_quantized_multiplier, quantize_multiplier, Requantize, Rounding};
 pub use lut::LutI8;
 pub use twin::{ConvI8, DenseI8, TensorI8};
@@ -87,26 +84,3 @@ impl FusedActivation {
 /// never a value (the method's `Err` names the layer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unsupported {}
-
-/// The twin's final `Softmax` or `Sigmoid` on its dequantized logits: `layer.forward`, run by a
-/// copy compiled for AVX2 where the CPU has it (the twin's own code is compiled for the
-/// baseline, where the exponentials of a few logits do not vectorize; the same operations in
-/// the same order, so the same bits).
-pub fn head<S: Shape, L: Layer<S, S>>(layer: &L, x: &Tensor<S>, y: &mut Tensor<S>) {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked).
-        return unsafe { head_avx2(layer, x, y) };
-    }
-    layer.forward(x, y)
-}
-
-/// [`head`] compiled for AVX2.
-///
-/// # Safety
-/// The CPU must have AVX2.
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx2")]
-unsafe fn head_avx2<S: Shape, L: Layer<S, S>>(layer: &L, x: &Tensor<S>, y: &mut Tensor<S>) {
-    layer.forward(x, y)
-}
