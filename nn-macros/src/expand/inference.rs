@@ -135,7 +135,7 @@ pub fn methods(gen: &Gen) -> TokenStream {
 /// once at run time), else the baseline copy `base`. The kernels are out-of-line calls that pick
 /// their own instruction set, so the copies differ only in the code between kernels (cheap to
 /// compile twice; elementwise layers and copies vectorize twice as wide with AVX2).
-fn dispatch(base: &Ident, avx2: &Ident, args: TokenStream) -> TokenStream {
+pub(super) fn dispatch(base: &Ident, avx2: &Ident, args: TokenStream) -> TokenStream {
     let use_avx2 = paths::use_avx2();
     quote! {
         #[cfg(target_arch = "x86_64")]

@@ -431,6 +431,11 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
     } = p;
     let logits_act = act(logits);
     let head = head(net);
+    let call = super::inference::dispatch(
+        &format_ident!("__nn_forward_base"),
+        &format_ident!("__nn_forward_avx2"),
+        quote!(x),
+    );
     let doc = format!(
         "The int8 twin of [`{name}`] (from `{name}::quantize_int8`): TFLite's int8 scheme, weights \
          per output channel, activations per tensor, int32 accumulators, integer-only \
@@ -481,9 +486,30 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
 
             /// Inference: quantize, int8 layers, dequantize, and the final `Softmax` or
             /// `Sigmoid` in `f32`.
+            #[inline]
             pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+                #call
+            }
+
+            /// `forward` compiled for the baseline target.
+            #[doc(hidden)]
+            #[inline(always)]
+            pub fn __nn_forward_base(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
                 let logits = self.forward_logits(x);
                 #head
+            }
+
+            /// `forward` compiled with AVX2 and FMA enabled (the quantization of the input,
+            /// the head's exponentials; the int8 layers choose their kernels themselves), chosen
+            /// at run time by `forward`: the same bits (no fused multiply-adds are introduced).
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA.
+            #[doc(hidden)]
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx,avx2,fma")]
+            pub unsafe fn __nn_forward_avx2(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+                self.__nn_forward_base(x)
             }
         }
 

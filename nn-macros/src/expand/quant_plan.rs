@@ -194,9 +194,9 @@ pub(super) fn activation(relu: bool) -> TokenStream {
 }
 
 /// The final `Softmax` or `Sigmoid` on the dequantized `logits`, in `f32`, inlined into the
-/// twin's `forward` (compiled for the baseline). Not a call to a copy compiled for AVX2: on
-/// M1 the logits crossing that call boundary cost 32 ns of 145 (Intel Xeon, 2026-12-04), more
-/// than vectorizing five exponentials saves.
+/// twin's `forward` (and into its AVX2 copy, `__nn_forward_avx2`). A call to a head compiled
+/// for AVX2 apart, as before, cost M1 32 ns of 145 (the logits crossing the call; Intel Xeon,
+/// 2026-12-04), and the head inlined into baseline code M2 40 ns (ten exponentials in SSE2).
 pub(super) fn head(net: &Network) -> TokenStream {
     let (tensor, layer) = (paths::tensor(), paths::layer());
     let out_ty = paths::shape_of(net.output());
