@@ -29,11 +29,12 @@
 //!
 //! [`DensePath::Floor`] skips the inputs that are 0 (about half after a ReLU; they add
 //! nothing), compacting the others with `vpcompressw` eight at a time where the CPU has AVX-512
-//! VBMI2 (M1 at `ap_fixed<16,6>`: 360 -> 322 ns per sample; the scalar loop it replaces was
-//! 2,300 of the 5,000 instructions), else one by one; [`DensePath::Exact`] does not (pairs of zeros are rarer: measured on M1, compacting
-//! them cost more than it saved). The bias conversion and the final `(result_t) acc` are done per output with the
-//! scalar casts. Other types (saturating or rounding accumulators, wider data or accumulators)
-//! keep [`ops::dense`].
+//! VBMI2 (nn-bench M1 at `ap_fixed<16,6>`: 351 -> 313 ns per sample; the scalar loop it
+//! replaces was 2,300 of the 5,000 instructions), else one by one; [`DensePath::Exact`] does
+//! not (pairs of zeros are rarer: measured on M1, compacting them cost more than it saved).
+//! The bias conversion and the final `(result_t) acc` are done per output with the scalar
+//! casts. Other types (saturating or rounding accumulators, wider data or accumulators) keep
+//! [`ops::dense`].
 //!
 //! The instruction set is chosen at run time ([`Isa::detect`], from `cpuid`, so also without
 //! `std`): AVX-512 (F + BW) kernels written with intrinsics, AVX2 and portable kernels as plain

@@ -216,7 +216,8 @@ fn dense_paths_match_the_plain_loop() {
 }
 
 /// [`dense_sized`] and [`dense_many_sized`] (sizes as types; the VNNI kernels with constant
-/// sizes where the CPU has them) against the plain loop, for the shapes it takes and for the ones it hands to [`dense`].
+/// sizes where the CPU has them) against the plain loop, for the shapes those kernels take and
+/// for the ones handed to the chunked path.
 #[test]
 fn dense_with_sizes_as_types_matches_the_plain_loop() {
     use generic_array::typenum::{Unsigned, U1, U12, U16, U17, U32, U4, U48, U5, U64, U65};
