@@ -58,25 +58,16 @@ pub enum Isa {
 impl Isa {
     /// The widest instruction set of this CPU (with the operating system's support for its
     /// registers), detected once with `cpuid`.
+    #[inline]
     pub fn detect() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
-            use core::sync::atomic::{AtomicU8, Ordering};
-            static LEVEL: AtomicU8 = AtomicU8::new(0);
+            use core::sync::atomic::Ordering;
             match LEVEL.load(Ordering::Relaxed) {
                 1 => Isa::Portable,
                 2 => Isa::Avx2,
                 3 => Isa::Avx512,
-                _ => {
-                    let isa = x86::detect();
-                    let level = match isa {
-                        Isa::Portable => 1,
-                        Isa::Avx2 => 2,
-                        Isa::Avx512 => 3,
-                    };
-                    LEVEL.store(level, Ordering::Relaxed);
-                    isa
-                }
+                _ => detect_once(),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -86,12 +77,32 @@ impl Isa {
     }
 
     /// Whether this CPU can run `self`.
+    #[inline]
     pub fn available(self) -> bool {
         matches!(
             (self, Isa::detect()),
             (Isa::Portable, _) | (Isa::Avx2, Isa::Avx2 | Isa::Avx512) | (Isa::Avx512, Isa::Avx512)
         )
     }
+}
+
+/// [`Isa::detect`]'s result, once known: 1 + its index (0 before the first detection).
+#[cfg(target_arch = "x86_64")]
+static LEVEL: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+/// The first [`Isa::detect`], out of line.
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn detect_once() -> Isa {
+    let isa = x86::detect();
+    let level = match isa {
+        Isa::Portable => 1,
+        Isa::Avx2 => 2,
+        Isa::Avx512 => 3,
+    };
+    LEVEL.store(level, core::sync::atomic::Ordering::Relaxed);
+    isa
 }
 
 /// How a Dense layer is computed (see the [module docs](self)).
@@ -111,8 +122,10 @@ pub enum DensePath {
     Scalar,
 }
 
-/// Whether raw values of `s` fit an `i16`.
-const fn fits_i16(s: Spec) -> bool {
+/// Whether raw values of `s` fit an `i16` (a signed type of at most 16 bits, an unsigned one
+/// of at most 15): the types of the fast Dense paths, and those the twin may hold in `i16`
+/// ([`Raw`]).
+pub const fn fits_i16(s: Spec) -> bool {
     if s.is_signed() {
         s.width() <= 16
     } else {
@@ -144,6 +157,135 @@ impl DensePath {
     }
 }
 
+/// How a [`DensePath::Floor`] layer with shift `s` stores its weights `w`, and so how many
+/// multiplications a product takes (16-bit lanes, sums modulo `2^16`):
+///
+/// - `Narrow`, every `w` in `[-2^(s-1), 2^(s-1))`: `w 2^(16-s)` (still 16 bits), and
+///   `mulhi(x, w 2^(16-s)) = floor(x w / 2^s)`: one multiplication (at `ap_fixed<16,6>`,
+///   weights in `[-0.5, 0.5)`).
+/// - `Positive`, every `w` in `[-2^s, 2^s)`: `w 2^(15-s) + 2^15` (unsigned), and for an input
+///   `x >= 0` (after a ReLU), `mulhi_u(2x, w 2^(15-s) + 2^15) = floor(x w / 2^s) + x`: one
+///   multiplication and a correction by the inputs' sum per call. A call with a negative input
+///   recovers `w` with a shift and takes the wide form.
+/// - `Wide`: `w + 2^15` (unsigned); the input is split, `x = xh 2^s + xl` with
+///   `0 <= xl < 2^s`, and `mullo(xh, w + 2^15) + mulhi_u(xl 2^(16-s), w + 2^15) =
+///   floor(x w / 2^s) + 2^(15-s) x`: two multiplications.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloorForm {
+    /// Weights in `[-2^(s-1), 2^(s-1))`.
+    Narrow,
+    /// Weights in `[-2^s, 2^s)`.
+    Positive,
+    /// Any 16-bit weights.
+    Wide,
+}
+
+impl FloorForm {
+    /// The narrowest form that holds every weight of `w` (raw values of 16 bits at most).
+    pub fn of(w: &[i64], s: u32) -> FloorForm {
+        let within = |h: i64| w.iter().all(|&v| (-h..h).contains(&v));
+        if within(1 << (s - 1)) {
+            FloorForm::Narrow
+        } else if within(1 << s) {
+            FloorForm::Positive
+        } else {
+            FloorForm::Wide
+        }
+    }
+
+    /// The stored form of weight `v`.
+    fn store(self, v: i64, s: u32) -> u16 {
+        match self {
+            FloorForm::Narrow => (v << (16 - s)) as u16,
+            FloorForm::Positive => ((v << (15 - s)) as u16) ^ 0x8000,
+            FloorForm::Wide => (v as u16) ^ 0x8000,
+        }
+    }
+
+    /// The weight stored as `u`.
+    fn load(self, u: u16, s: u32) -> i64 {
+        match self {
+            FloorForm::Narrow => (u as i16 as i64) >> (16 - s),
+            FloorForm::Positive => ((u ^ 0x8000) as i16 as i64) >> (15 - s),
+            FloorForm::Wide => (u ^ 0x8000) as i16 as i64,
+        }
+    }
+}
+
+/// The compaction's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Compacted {
+    /// The nonzero inputs.
+    pub n: usize,
+    /// The sum of all inputs, modulo `2^16`.
+    pub sum: u16,
+    /// Whether an input is negative.
+    pub negative: bool,
+}
+
+/// The kernel forms of [`kernels::floor16`] and the compactions: [`FloorForm::Narrow`],
+/// [`FloorForm::Positive`], [`FloorForm::Wide`], and the wide product of weights stored in the
+/// positive form.
+pub(crate) const NARROW: u8 = 0;
+pub(crate) const POSITIVE: u8 = 1;
+pub(crate) const WIDE: u8 = 2;
+pub(crate) const WIDE_FROM_POSITIVE: u8 = 3;
+
+/// A raw fixed-point value as the generated twin holds it between layers: `i64` (any type)
+/// or `i16` (the types of 16 bits or fewer that the fast Dense layers take and produce).
+pub trait Raw: Copy + Default + 'static {
+    /// The width of the holder.
+    const BITS: u32;
+    /// The value.
+    fn to_i64(self) -> i64;
+    /// `v` (which the holder must hold: the low bits are kept).
+    fn from_i64(v: i64) -> Self;
+    /// The values as `i64`s, if they are.
+    fn as_i64s(x: &[Self]) -> Option<&[i64]>;
+    /// The values as `i16`s, if they are.
+    fn as_i16s(x: &[Self]) -> Option<&[i16]>;
+}
+
+impl Raw for i64 {
+    const BITS: u32 = 64;
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v
+    }
+    #[inline(always)]
+    fn as_i64s(x: &[Self]) -> Option<&[i64]> {
+        Some(x)
+    }
+    #[inline(always)]
+    fn as_i16s(_: &[Self]) -> Option<&[i16]> {
+        None
+    }
+}
+
+impl Raw for i16 {
+    const BITS: u32 = 16;
+    #[inline(always)]
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+    #[inline(always)]
+    fn from_i64(v: i64) -> Self {
+        v as i16
+    }
+    #[inline(always)]
+    fn as_i64s(_: &[Self]) -> Option<&[i64]> {
+        None
+    }
+    #[inline(always)]
+    fn as_i16s(x: &[Self]) -> Option<&[i16]> {
+        Some(x)
+    }
+}
+
 /// The number of outputs a packed layer stores per input: `n_out` rounded up to 32.
 pub const fn padded_outputs(n_out: usize) -> usize {
     n_out.div_ceil(32) * 32
@@ -168,8 +310,20 @@ pub struct PackedDense<const N_IN: usize, const PAD: usize, const NW: usize> {
     bias: [i64; PAD],
     n_out: usize,
     path: DensePath,
-    x_spec: Spec,
-    p: DensePrecision,
+    /// How [`DensePath::Floor`]'s weights are stored.
+    form: FloorForm,
+    /// [`types_key`] of the input's type and the layer's.
+    key: u128,
+}
+
+/// The input's type and a layer's as one number (which folds when they are constants).
+#[inline(always)]
+const fn types_key(x: Spec, p: &DensePrecision) -> u128 {
+    x.key() as u128
+        | (p.weight.key() as u128) << 24
+        | (p.bias.key() as u128) << 48
+        | (p.accum.key() as u128) << 72
+        | (p.result.key() as u128) << 96
 }
 
 impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD, NW> {
@@ -188,12 +342,16 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
             "packed sizes"
         );
         assert_eq!(w.len(), N_IN * n_out, "weights");
+        let form = match path {
+            DensePath::Floor { shift } => FloorForm::of(w, shift),
+            _ => FloorForm::Wide,
+        };
         let mut packed = [0u16; NW];
         for o in 0..n_out {
             for i in 0..N_IN {
                 let v = w[o * N_IN + i];
                 match path {
-                    DensePath::Floor { .. } => packed[i * PAD + o] = (v as u16) ^ 0x8000,
+                    DensePath::Floor { shift } => packed[i * PAD + o] = form.store(v, shift),
                     _ => packed[((i / 2) * PAD + o) * 2 + i % 2] = v as u16,
                 }
             }
@@ -210,8 +368,8 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
             bias,
             n_out,
             path,
-            x_spec,
-            p: *p,
+            form,
+            key: types_key(x_spec, p),
         })
     }
 
@@ -220,10 +378,16 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         self.path
     }
 
+    /// How the weights of a [`DensePath::Floor`] layer are stored ([`FloorForm::Wide`] for the
+    /// other paths).
+    pub fn form(&self) -> FloorForm {
+        self.form
+    }
+
     /// The raw weights, `[out][in]` (as [`PackedDense::new`] took them).
     pub fn weight(&self, o: usize, i: usize) -> i64 {
         match self.path {
-            DensePath::Floor { .. } => (self.w[i * PAD + o] ^ 0x8000) as i16 as i64,
+            DensePath::Floor { shift } => self.form.load(self.w[i * PAD + o], shift),
             _ => self.w[((i / 2) * PAD + o) * 2 + i % 2] as i16 as i64,
         }
     }
@@ -232,31 +396,43 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
     /// output), with the instruction set of [`Isa::detect`]. `x_spec` and `p` must be the
     /// types the layer was built with (the generated twin passes the same constants).
     #[inline(always)]
-    pub fn forward(&self, x: &[i64], x_spec: Spec, p: &DensePrecision, y: &mut [i64]) {
+    pub fn forward<X: Raw, Y: Raw>(&self, x: &[X], x_spec: Spec, p: &DensePrecision, y: &mut [Y]) {
         self.forward_with(Isa::detect(), x, x_spec, p, y)
     }
 
     /// [`PackedDense::forward`] with the instruction set `isa` (which the CPU must have:
     /// [`Isa::available`]; panics otherwise).
+    ///
+    /// The values may be held in `i64` or `i16` ([`Raw`]): the generated twin keeps the
+    /// values between its fast layers in `i16` (a quarter of the memory traffic). An `i16`
+    /// output requires `p.result` to fit it (panics otherwise).
     #[inline(always)]
-    pub fn forward_with(
+    pub fn forward_with<X: Raw, Y: Raw>(
         &self,
         isa: Isa,
-        x: &[i64],
+        x: &[X],
         x_spec: Spec,
         p: &DensePrecision,
-        y: &mut [i64],
+        y: &mut [Y],
     ) {
         assert!(isa.available(), "{isa:?} is not available on this CPU");
         assert!(
-            x_spec == self.x_spec && *p == self.p,
+            types_key(x_spec, p) == self.key,
             "the types the layer was packed for"
         );
         assert!(x.len() == N_IN && y.len() == self.n_out, "shapes");
+        assert!(
+            Y::BITS == 64 || fits_i16(p.result),
+            "results wider than the output"
+        );
         let (lo, hi) = (x_spec.min_raw(), x_spec.max_raw());
         // A fold, not `any`: no early exit, so it vectorizes (all values are in range but for
         // inputs from outside the twin).
-        if x.iter().fold(false, |out, &v| out | (v < lo) | (v > hi)) {
+        let outside = x.iter().fold(false, |out, &v| {
+            let v = v.to_i64();
+            out | (v < lo) | (v > hi)
+        });
+        if outside {
             return self.reference(x, x_spec, p, y);
         }
         match DensePath::of(x_spec, p) {
@@ -267,98 +443,165 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
     }
 
     /// [`ops::dense`] on the stored weights.
-    fn reference(&self, x: &[i64], x_spec: Spec, p: &DensePrecision, y: &mut [i64]) {
+    #[inline(never)]
+    #[cold]
+    fn reference<X: Raw, Y: Raw>(&self, x: &[X], x_spec: Spec, p: &DensePrecision, y: &mut [Y]) {
+        let mut wide = [0i64; N_IN];
+        for (w, &v) in wide.iter_mut().zip(x) {
+            *w = v.to_i64();
+        }
         let mut row = [0i64; N_IN];
         for (o, y) in y.iter_mut().enumerate() {
             for (i, r) in row.iter_mut().enumerate() {
                 *r = self.weight(o, i);
             }
+            let mut out = 0i64;
             ops::dense(
-                x,
+                &wide,
                 x_spec,
                 &row,
                 &self.bias[o..o + 1],
                 p,
-                core::slice::from_mut(y),
+                core::slice::from_mut(&mut out),
             );
+            *y = Y::from_i64(out);
         }
     }
 
     #[inline(always)]
-    fn floor(&self, isa: Isa, x: &[i64], s: u32, p: &DensePrecision, y: &mut [i64]) {
-        // x = xh 2^s + xl, 0 <= xl < 2^s; the kernel takes xh and xl 2^(16-s) of the nonzero
-        // inputs (a zero input adds nothing; after a ReLU about half are zero) and their rows.
-        let mut xh = [0u16; N_IN];
-        let mut xl = [0u16; N_IN];
+    fn floor<X: Raw, Y: Raw>(&self, isa: Isa, x: &[X], s: u32, p: &DensePrecision, y: &mut [Y]) {
+        // The kernel takes the nonzero inputs (a zero input adds nothing; after a ReLU about
+        // half are zero), each repeated in both halves of a 32-bit word (for broadcasts that
+        // are plain loads), and the offsets of their rows; see `compact`.
+        let mut vals = [0u32; N_IN];
+        let mut lo = [0u32; N_IN];
         let mut rows = [0u32; N_IN];
-        #[cfg(target_arch = "x86_64")]
-        let compacted = if isa == Isa::Avx512 && x86::has_compress() {
-            // SAFETY: the CPU has AVX-512 F, BW, VL and VBMI2 (checked); the slices have
-            // `N_IN` values each.
-            Some(unsafe { x86::compact(x, s, &mut xh, &mut xl, &mut rows) })
-        } else {
-            None
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let compacted = None;
-        let (n, sum) = compacted.unwrap_or_else(|| compact(x, s, &mut xh, &mut xl, &mut rows));
         let mut acc = [0u16; PAD];
-        // SAFETY: the rows are inputs, below `N_IN <= NW / PAD` (checked in `new`).
-        unsafe { kernels::floor16::<PAD>(isa, &xh[..n], &xl[..n], &rows[..n], &self.w, &mut acc) };
-        let c = sum.wrapping_mul(1u16 << (15 - s));
+        let w = &self.w;
+        // SAFETY (the kernels): the rows are at offsets `i PAD` for inputs `i < N_IN`, and
+        // `N_IN PAD <= NW` (checked in `new`).
+        let c = match self.form {
+            FloorForm::Narrow => {
+                let n = self
+                    .compact::<X, NARROW>(isa, x, 0, (&mut vals[..], &mut lo[..], &mut rows[..]))
+                    .n;
+                let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
+                unsafe { kernels::floor16::<PAD, NARROW>(isa, v, l, r, w, s, &mut acc) };
+                0
+            }
+            FloorForm::Positive => {
+                let out = (&mut vals[..], &mut lo[..], &mut rows[..]);
+                let Compacted { n, sum, negative } = self.compact::<X, POSITIVE>(isa, x, s, out);
+                if !negative {
+                    let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
+                    unsafe { kernels::floor16::<PAD, POSITIVE>(isa, v, l, r, w, s, &mut acc) };
+                    sum
+                } else {
+                    let out = (&mut vals[..], &mut lo[..], &mut rows[..]);
+                    let n = self.compact::<X, WIDE>(isa, x, s, out).n;
+                    let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
+                    unsafe {
+                        kernels::floor16::<PAD, WIDE_FROM_POSITIVE>(isa, v, l, r, w, s, &mut acc)
+                    };
+                    sum.wrapping_mul(1u16 << (15 - s))
+                }
+            }
+            FloorForm::Wide => {
+                let out = (&mut vals[..], &mut lo[..], &mut rows[..]);
+                let Compacted { n, sum, .. } = self.compact::<X, WIDE>(isa, x, s, out);
+                let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
+                unsafe { kernels::floor16::<PAD, WIDE>(isa, v, l, r, w, s, &mut acc) };
+                sum.wrapping_mul(1u16 << (15 - s))
+            }
+        };
         for (o, y) in y.iter_mut().enumerate() {
             let t = (self.bias_acc[o] as u16)
                 .wrapping_add(acc[o])
                 .wrapping_sub(c);
             let a = wrap(t as i64, p.accum);
-            *y = cast(p.result, a, p.accum);
+            *y = Y::from_i64(cast(p.result, a, p.accum));
         }
     }
 
+    /// [`compact`] with `vpcompressd` where the CPU has it, rows at offsets `i PAD`.
     #[inline(always)]
-    fn exact(&self, isa: Isa, x: &[i64], k: u32, p: &DensePrecision, y: &mut [i64]) {
+    fn compact<X: Raw, const FORM: u8>(
+        &self,
+        isa: Isa,
+        x: &[X],
+        s: u32,
+        out: (&mut [u32], &mut [u32], &mut [u32]),
+    ) -> Compacted {
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx512 && x86::has_compress() {
+            // SAFETY: the CPU has AVX-512 F, BW and VL and POPCNT (checked); the outputs have
+            // `N_IN` values each.
+            unsafe {
+                match (X::as_i64s(x), X::as_i16s(x)) {
+                    (Some(x), _) => return x86::compact::<FORM>(x, s, PAD as u32, out),
+                    (_, Some(x)) => return x86::compact16::<FORM>(x, s, PAD as u32, out),
+                    _ => {}
+                }
+            }
+        }
+        let _ = isa;
+        compact::<X, FORM>(x, s, PAD as u32, out)
+    }
+
+    #[inline(always)]
+    fn exact<X: Raw, Y: Raw>(&self, isa: Isa, x: &[X], k: u32, p: &DensePrecision, y: &mut [Y]) {
         // The pairs of inputs, (x0 as u16) | (x1 as u16) << 16 (x1 = 0 past the end).
         let mut pairs = [0u32; N_IN];
         let mut halves = x.chunks_exact(2);
         for (q, pair) in pairs.iter_mut().zip(&mut halves) {
-            *q = (pair[0] as u16 as u32) | (pair[1] as u16 as u32) << 16;
+            *q = (pair[0].to_i64() as u16 as u32) | (pair[1].to_i64() as u16 as u32) << 16;
         }
         if let [last] = halves.remainder() {
-            pairs[N_IN / 2] = *last as u16 as u32;
+            pairs[N_IN / 2] = last.to_i64() as u16 as u32;
         }
         let mut acc = [0i32; PAD];
         kernels::exact16::<PAD>(isa, &pairs[..N_IN.div_ceil(2)], &self.w, &mut acc);
         for (o, y) in y.iter_mut().enumerate() {
             let t = (self.bias_acc[o] as u32).wrapping_add((acc[o] as u32) << k);
             let a = wrap(t as i32 as i64, p.accum);
-            *y = cast(p.result, a, p.accum);
+            *y = Y::from_i64(cast(p.result, a, p.accum));
         }
     }
 }
 
-/// The nonzero inputs of `x` split for [`DensePath::Floor`] with shift `s`: `xh[k] = x >> s`,
-/// `xl[k] = (x mod 2^s) 2^(16 - s)` and `rows[k]` = its index, for the `n` nonzero inputs in
-/// order; returns `n` and the sum of all inputs modulo `2^16`. (`x86::compact` is the same with
-/// `vpcompressw`.)
+/// The nonzero inputs of `x` for [`DensePath::Floor`], each 16-bit value repeated in both
+/// halves of a `u32`, as the kernel form `FORM` takes them: `vals[k] = x` (`NARROW`), `2x`
+/// (`POSITIVE`), or `x >> s` with `lo[k] = (x mod 2^s) 2^(16 - s)` (`WIDE`); `rows[k] = i
+/// stride` for input `i`, for the `n` nonzero inputs in order (the other outputs are left as
+/// they are). (`x86::compact` is the same with `vpcompressd`.)
 #[inline(always)]
-pub(crate) fn compact(
-    x: &[i64],
+pub(crate) fn compact<X: Raw, const FORM: u8>(
+    x: &[X],
     s: u32,
-    xh: &mut [u16],
-    xl: &mut [u16],
-    rows: &mut [u32],
-) -> (usize, u16) {
+    stride: u32,
+    (vals, lo, rows): (&mut [u32], &mut [u32], &mut [u32]),
+) -> Compacted {
     let mut n = 0;
     let mut sum = 0u16;
+    let mut negative = false;
     let mask = (1i64 << s) - 1;
+    let dup = |v: i64| (v as u16 as u32) * 0x1_0001;
     for (i, &v) in x.iter().enumerate() {
+        let v = v.to_i64();
         sum = sum.wrapping_add(v as u16);
-        xh[n] = (v >> s) as u16;
-        xl[n] = ((v & mask) << (16 - s)) as u16;
-        rows[n] = i as u32;
+        negative |= v < 0;
+        match FORM {
+            NARROW => vals[n] = dup(v),
+            POSITIVE => vals[n] = dup(v << 1),
+            _ => {
+                vals[n] = dup(v >> s);
+                lo[n] = dup((v & mask) << (16 - s));
+            }
+        }
+        rows[n] = i as u32 * stride;
         n += (v != 0) as usize;
     }
-    (n, sum)
+    Compacted { n, sum, negative }
 }
 
 /// The low `spec.width()` bits of `v`, sign-extended for a signed type (`AP_WRAP`).
@@ -438,11 +681,13 @@ pub fn add(to: Spec, a: i64, b: i64) -> i64 {
     }
 }
 
-/// [`ops::relu`]: `y = x > 0 ? (out) x : 0`.
+/// [`ops::relu`]: `y = x > 0 ? (out) x : 0`, the values held in `i64` or `i16` ([`Raw`]; an
+/// `i16` output requires `out_spec` to fit it).
 #[inline(always)]
-pub fn relu(x: &[i64], in_spec: Spec, out_spec: Spec, y: &mut [i64]) {
+pub fn relu<X: Raw, Y: Raw>(x: &[X], in_spec: Spec, out_spec: Spec, y: &mut [Y]) {
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = if x > 0 { cast(out_spec, x, in_spec) } else { 0 };
+        let x = x.to_i64();
+        *y = Y::from_i64(if x > 0 { cast(out_spec, x, in_spec) } else { 0 });
     }
 }
 
@@ -470,6 +715,29 @@ pub fn from_f64(spec: Spec, x: f64) -> Fixed {
         }
     }
     spec.from_f64(x)
+}
+
+/// `raw[i] = from_f64(spec, x[i] as f64).raw` for every input (an f32 tensor entering a
+/// twin), four at a time with AVX2 where the CPU has it and the values allow (`AP_TRN`, a
+/// wrapping or saturating type with `0..=30` fractional bits, signed or of at most 31 bits,
+/// and every `|x 2^F| < 2^31`), else one by one; the same bits.
+#[inline(always)]
+pub fn from_f32_slice(spec: Spec, x: &[f32], raw: &mut [i64]) {
+    #[cfg(target_arch = "x86_64")]
+    if Isa::Avx2.available()
+        && matches!(spec.quant(), Quant::Trn)
+        && matches!(spec.overflow(), Overflow::Wrap | Overflow::Sat)
+        && (0..=30).contains(&spec.frac_bits())
+        && (spec.is_signed() || spec.width() <= 31)
+    {
+        // SAFETY: the CPU has AVX2 (detected).
+        if unsafe { x86::from_f32(spec, x, raw) } {
+            return;
+        }
+    }
+    for (r, &v) in raw.iter_mut().zip(x) {
+        *r = from_f64(spec, v as f64).raw;
+    }
 }
 
 /// `spec.to_f64(Fixed::from_raw(raw))` (the exact value, or rounded to nearest past 53 bits),
@@ -548,7 +816,47 @@ fn normalize<const E: usize, const I: usize>(
 }
 
 /// hls4ml's adder tree (see `tables`): the left half holds `2^floor(log2(n - 1))` elements.
-fn tree_sum(x: &[i64], accum: Spec) -> i64 {
+///
+/// Without recursion (so that it inlines): the tree is a chain of full trees of `2^k`
+/// elements, each summed level by level, `add(T1, add(T2, ... add(Tm, last)))`; more than 64
+/// elements take the recursive form.
+#[inline(always)]
+pub(crate) fn tree_sum(x: &[i64], accum: Spec) -> i64 {
+    if x.len() > 64 {
+        return tree_sum_recursive(x, accum);
+    }
+    let Some((&last, _)) = x.split_last() else {
+        return 0;
+    };
+    // The full trees' sums, left to right.
+    let mut parts = [0i64; 7];
+    let mut m = 0;
+    let mut rest = x;
+    let mut level = [0i64; 32];
+    while rest.len() > 1 {
+        let left = 1usize << (usize::BITS - 1 - (rest.len() - 1).leading_zeros());
+        let mut k = left / 2;
+        for (i, l) in level[..k].iter_mut().enumerate() {
+            *l = add(accum, rest[2 * i], rest[2 * i + 1]);
+        }
+        while k > 1 {
+            k /= 2;
+            for i in 0..k {
+                level[i] = add(accum, level[2 * i], level[2 * i + 1]);
+            }
+        }
+        parts[m] = if left == 1 { rest[0] } else { level[0] };
+        m += 1;
+        rest = &rest[left..];
+    }
+    parts[..m]
+        .iter()
+        .rev()
+        .fold(last, |acc, &t| add(accum, t, acc))
+}
+
+/// [`tree_sum`] by its definition.
+pub(crate) fn tree_sum_recursive(x: &[i64], accum: Spec) -> i64 {
     match x.len() {
         0 => 0,
         1 => x[0],
@@ -557,8 +865,8 @@ fn tree_sum(x: &[i64], accum: Spec) -> i64 {
             let left = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
             add(
                 accum,
-                tree_sum(&x[..left], accum),
-                tree_sum(&x[left..], accum),
+                tree_sum_recursive(&x[..left], accum),
+                tree_sum_recursive(&x[left..], accum),
             )
         }
     }
@@ -567,61 +875,82 @@ fn tree_sum(x: &[i64], accum: Spec) -> i64 {
 mod kernels {
     use super::Isa;
 
-    /// `acc[o] += sum over k of mullo(xh[k], w[r][o]) + mulhi_u(xl[k], w[r][o])` with
-    /// `r = rows[k]` (16-bit lanes, modulo `2^16`), `w` laid out `[in][PAD]`.
+    /// `acc[o] += sum over k of f(hi[k], lo[k], w[rows[k] + o])` (16-bit lanes, modulo
+    /// `2^16`; `hi` and `lo` hold each value twice, in both halves of a `u32`; `rows` holds
+    /// offsets of rows of `PAD` weights), `f` the product of [`super::FloorForm`] `FORM`
+    /// (`WIDE_FROM_POSITIVE`: the wide product of weights stored in the positive form, shift
+    /// `s`).
     ///
     /// # Safety
-    /// Every row is below `w.len() / PAD`.
+    /// Every `rows[k] + PAD <= w.len()`.
     #[inline(always)]
-    pub unsafe fn floor16<const PAD: usize>(
+    pub unsafe fn floor16<const PAD: usize, const FORM: u8>(
         isa: Isa,
-        xh: &[u16],
-        xl: &[u16],
+        hi: &[u32],
+        lo: &[u32],
         rows: &[u32],
         w: &[u16],
+        s: u32,
         acc: &mut [u16; PAD],
     ) {
-        assert!(xh.len() == xl.len() && xh.len() == rows.len() && PAD.is_multiple_of(32));
-        debug_assert!(rows.iter().all(|&r| (r as usize + 1) * PAD <= w.len()));
+        assert!(hi.len() == lo.len() && hi.len() == rows.len() && PAD.is_multiple_of(32));
+        debug_assert!(rows.iter().all(|&r| r as usize + PAD <= w.len()));
         match isa {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU has AVX-512 F and BW; every row read is
             // inside `w` (this function's contract).
-            Isa::Avx512 => unsafe { super::x86::floor16_avx512::<PAD>(xh, xl, rows, w, acc) },
+            Isa::Avx512 => unsafe {
+                super::x86::floor16_avx512::<PAD, FORM>(hi, lo, rows, w, s, acc)
+            },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU has AVX2.
-            Isa::Avx2 => unsafe { floor16_avx2::<PAD>(xh, xl, rows, w, acc) },
-            _ => floor16_body::<PAD>(xh, xl, rows, w, acc),
+            Isa::Avx2 => unsafe { floor16_avx2::<PAD, FORM>(hi, lo, rows, w, s, acc) },
+            _ => floor16_body::<PAD, FORM>(hi, lo, rows, w, s, acc),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn floor16_avx2<const PAD: usize>(
-        xh: &[u16],
-        xl: &[u16],
+    unsafe fn floor16_avx2<const PAD: usize, const FORM: u8>(
+        hi: &[u32],
+        lo: &[u32],
         rows: &[u32],
         w: &[u16],
+        s: u32,
         acc: &mut [u16; PAD],
     ) {
-        floor16_body::<PAD>(xh, xl, rows, w, acc)
+        floor16_body::<PAD, FORM>(hi, lo, rows, w, s, acc)
     }
 
     #[inline(always)]
-    fn floor16_body<const PAD: usize>(
-        xh: &[u16],
-        xl: &[u16],
+    fn floor16_body<const PAD: usize, const FORM: u8>(
+        hi: &[u32],
+        lo: &[u32],
         rows: &[u32],
         w: &[u16],
+        s: u32,
         acc: &mut [u16; PAD],
     ) {
+        use super::{NARROW, POSITIVE, WIDE_FROM_POSITIVE};
         let mut a = *acc;
-        for ((&h, &l), &r) in xh.iter().zip(xl).zip(rows) {
-            let row = &w[r as usize * PAD..][..PAD];
-            let l = l as u32;
+        for ((&h, &l), &r) in hi.iter().zip(lo).zip(rows) {
+            let row = &w[r as usize..][..PAD];
+            let (h, l) = (h as u16, l as u16 as u32);
             for (a, &wu) in a.iter_mut().zip(row) {
-                let hi = ((l * wu as u32) >> 16) as u16;
-                *a = a.wrapping_add(h.wrapping_mul(wu)).wrapping_add(hi);
+                let t = match FORM {
+                    NARROW => ((h as i16 as i32 * wu as i16 as i32) >> 16) as u16,
+                    POSITIVE => ((h as u32 * wu as u32) >> 16) as u16,
+                    _ => {
+                        let wu = if FORM == WIDE_FROM_POSITIVE {
+                            (((wu ^ 0x8000) as i16 >> (15 - s)) as u16) ^ 0x8000
+                        } else {
+                            wu
+                        };
+                        h.wrapping_mul(wu)
+                            .wrapping_add(((l * wu as u32) >> 16) as u16)
+                    }
+                };
+                *a = a.wrapping_add(t);
             }
         }
         *acc = a;
@@ -703,45 +1032,128 @@ pub(crate) mod x86 {
         _xgetbv(0)
     }
 
-    /// Whether the CPU has AVX-512 VBMI2 and VL besides F and BW (`vpcompressw` on 8 lanes, for
-    /// [`compact`]), detected once.
+    /// Whether the CPU has AVX-512 VL besides F and BW, and POPCNT (for [`compact`]), detected
+    /// once.
+    #[inline]
     pub fn has_compress() -> bool {
-        use core::sync::atomic::{AtomicU8, Ordering};
-        static HAS: AtomicU8 = AtomicU8::new(0);
-        match HAS.load(Ordering::Relaxed) {
+        use core::sync::atomic::Ordering;
+        match HAS_COMPRESS.load(Ordering::Relaxed) {
             1 => false,
             2 => true,
-            _ => {
-                let l7 = __cpuid_count(7, 0);
-                let vl = l7.ebx & (1 << 31) != 0;
-                let vbmi2 = l7.ecx & (1 << 6) != 0;
-                let has = detect() == Isa::Avx512 && vl && vbmi2;
-                HAS.store(1 + has as u8, Ordering::Relaxed);
-                has
-            }
+            _ => detect_compress(),
         }
     }
 
-    /// `super::compact` eight inputs at a time: the nonzero lanes' halves and indices packed
-    /// to the front with `vpcompressw`/`vpcompressd` and stored under a mask of their count.
+    /// [`has_compress`]' result, once known: 1 + its value (0 before the first detection).
+    static HAS_COMPRESS: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
+
+    #[cold]
+    #[inline(never)]
+    fn detect_compress() -> bool {
+        let vl = __cpuid_count(7, 0).ebx & (1 << 31) != 0;
+        let popcnt = __cpuid(1).ecx & (1 << 23) != 0;
+        let has = detect() == Isa::Avx512 && vl && popcnt;
+        HAS_COMPRESS.store(1 + has as u8, core::sync::atomic::Ordering::Relaxed);
+        has
+    }
+
+    /// `super::from_f32_slice` for `AP_TRN` types with `0..=30` fractional bits, wrapping or
+    /// saturating, signed or of at most 31 bits: `floor(x 2^F)` (exact in `f64`), wrapped or
+    /// clamped, four values at a time (16-byte loads, which forward from the stores that just
+    /// wrote the input), the last ones one by one. Returns `false`, having written nothing, if
+    /// some `|x 2^F|` is not below `2^31` (or is NaN).
     ///
     /// # Safety
-    /// AVX-512 F, BW, VL and VBMI2; `xh`, `xl` and `rows` at least as long as `x`; `1 <= s <= 15`.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2")]
-    pub unsafe fn compact(
+    /// AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn from_f32(spec: crate::Spec, x: &[f32], raw: &mut [i64]) -> bool {
+        let n = x.len().min(raw.len());
+        let whole = n / 4 * 4;
+        let scale = _mm256_set1_pd((1u64 << spec.frac_bits()) as f64);
+        // Four values from `i`, scaled (exact) and floored.
+        let load = |i: usize| {
+            // SAFETY: `i + 4 <= whole <= n`, inside `x`.
+            let v = unsafe { _mm_loadu_ps(x.as_ptr().add(i)) };
+            _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm256_mul_pd(
+                _mm256_cvtps_pd(v),
+                scale,
+            ))
+        };
+        let limit = _mm256_set1_pd(2147483648.0);
+        let sign = _mm256_set1_pd(-0.0);
+        let mut ok = true;
+        let mut i = 0;
+        while i < whole {
+            let a = _mm256_andnot_pd(sign, load(i));
+            ok &= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(a, limit)) == 0xf;
+            i += 4;
+        }
+        let scaled = (1u64 << spec.frac_bits()) as f64;
+        for &v in &x[whole..n] {
+            // `|floor(v)| < 2^31` (conservatively).
+            ok &= (v as f64 * scaled).abs() < 2147483647.0;
+        }
+        if !ok {
+            return false;
+        }
+        let w = spec.width() as i32;
+        let (min, max) = (
+            spec.min_raw().max(i32::MIN as i64) as i32,
+            spec.max_raw().min(i32::MAX as i64) as i32,
+        );
+        let u = _mm_set1_epi32((32 - w).max(0));
+        let wrap32 = |q: __m128i| match spec.overflow() {
+            crate::Overflow::Wrap if w >= 32 => q,
+            crate::Overflow::Wrap if !spec.is_signed() => _mm_srlv_epi32(_mm_sllv_epi32(q, u), u),
+            crate::Overflow::Wrap => _mm_srav_epi32(_mm_sllv_epi32(q, u), u),
+            _ => _mm_min_epi32(_mm_max_epi32(q, _mm_set1_epi32(min)), _mm_set1_epi32(max)),
+        };
+        let mut i = 0;
+        while i < whole {
+            let q = wrap32(_mm256_cvtpd_epi32(load(i)));
+            // SAFETY: `i + 4 <= whole <= n`, inside `raw`.
+            unsafe {
+                _mm256_storeu_si256(
+                    raw.as_mut_ptr().add(i) as *mut __m256i,
+                    _mm256_cvtepi32_epi64(q),
+                )
+            };
+            i += 4;
+        }
+        for (r, &v) in raw[whole..n].iter_mut().zip(&x[whole..n]) {
+            *r = super::from_f64(spec, v as f64).raw;
+        }
+        true
+    }
+
+    /// `super::compact` eight inputs at a time: the nonzero lanes' words and row offsets
+    /// packed to the front with `vpcompressd`.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW and VL, and POPCNT; the outputs at least as long as `x`; `s <= 15`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+    pub(crate) unsafe fn compact<const FORM: u8>(
         x: &[i64],
         s: u32,
-        xh: &mut [u16],
-        xl: &mut [u16],
-        rows: &mut [u32],
-    ) -> (usize, u16) {
+        stride: u32,
+        (vals, lo, rows): (&mut [u32], &mut [u32], &mut [u32]),
+    ) -> super::Compacted {
+        use super::{NARROW, POSITIVE};
         let n_in = x.len();
-        assert!(xh.len() >= n_in && xl.len() >= n_in && rows.len() >= n_in);
+        assert!(vals.len() >= n_in && lo.len() >= n_in && rows.len() >= n_in);
         let right = _mm512_set1_epi64(s as i64);
-        let left = _mm512_set1_epi64(16 - s as i64);
+        let lo_left = _mm512_set1_epi64(16 - s as i64);
         let low = _mm512_set1_epi64((1i64 << s) - 1);
+        let word = _mm256_set1_epi32(0xffff);
         let mut sum = _mm512_setzero_si512();
-        let mut index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mut negative = 0u8;
+        let st = stride as i32;
+        let mut offset = _mm256_setr_epi32(0, st, 2 * st, 3 * st, 4 * st, 5 * st, 6 * st, 7 * st);
+        // Each 16-bit value in both halves of its 32-bit lane.
+        let dup = |v: __m512i| {
+            let v = _mm256_and_si256(_mm512_cvtepi64_epi32(v), word);
+            _mm256_or_si256(v, _mm256_slli_epi32::<16>(v))
+        };
         let (mut n, mut i) = (0, 0);
         while i < n_in {
             let k = if n_in - i >= 8 {
@@ -749,53 +1161,169 @@ pub(crate) mod x86 {
             } else {
                 ((1u32 << (n_in - i)) - 1) as __mmask8
             };
-            // SAFETY: lanes `k` are inputs `i..`, inside `x`; the stores write `count` values
-            // from `n`, where `n + count` is at most the inputs seen so far, inside the outputs.
+            // SAFETY: lanes `k` are inputs `i..`, inside `x`; the stores write from `n`, where
+            // `n + count` is at most the inputs seen so far, inside the outputs (and a whole
+            // store of 8 lanes only when `i + 8 <= n_in`).
             unsafe {
-                let v = _mm512_maskz_loadu_epi64(k, x.as_ptr().add(i));
+                // A plain load where it can be (a masked one does not forward from the
+                // stores that just wrote the values).
+                let v = if k == 0xff {
+                    _mm512_loadu_si512(x.as_ptr().add(i) as *const __m512i)
+                } else {
+                    _mm512_maskz_loadu_epi64(k, x.as_ptr().add(i))
+                };
                 sum = _mm512_add_epi64(sum, v);
+                negative |= _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
                 let nonzero = _mm512_mask_test_epi64_mask(k, v, v);
-                let h = _mm512_cvtepi64_epi16(_mm512_srav_epi64(v, right));
-                let l = _mm512_cvtepi64_epi16(_mm512_sllv_epi64(_mm512_and_si512(v, low), left));
                 let count = nonzero.count_ones() as usize;
-                let store = ((1u32 << count) - 1) as __mmask8;
-                let (ph, pl) = (xh.as_mut_ptr().add(n), xl.as_mut_ptr().add(n));
-                _mm_mask_storeu_epi16(ph as *mut i16, store, _mm_maskz_compress_epi16(nonzero, h));
-                _mm_mask_storeu_epi16(pl as *mut i16, store, _mm_maskz_compress_epi16(nonzero, l));
-                let pr = rows.as_mut_ptr().add(n) as *mut i32;
-                _mm256_mask_storeu_epi32(pr, store, _mm256_maskz_compress_epi32(nonzero, index));
+                let store = |p: *mut u32, v: __m256i| {
+                    let (p, c) = (
+                        p.add(n) as *mut i32,
+                        _mm256_maskz_compress_epi32(nonzero, v),
+                    );
+                    if k == 0xff {
+                        // Eight whole lanes fit (`n + 8 <= i + 8 <= n_in`); the lanes past
+                        // `count` are overwritten next or never read. Plain stores, unlike
+                        // masked ones, forward to the kernel's loads that follow at once.
+                        _mm256_storeu_si256(p as *mut __m256i, c);
+                    } else {
+                        _mm256_mask_storeu_epi32(p, ((1u32 << count) - 1) as __mmask8, c);
+                    }
+                };
+                match FORM {
+                    NARROW => store(vals.as_mut_ptr(), dup(v)),
+                    POSITIVE => store(vals.as_mut_ptr(), dup(_mm512_slli_epi64::<1>(v))),
+                    _ => {
+                        store(vals.as_mut_ptr(), dup(_mm512_srav_epi64(v, right)));
+                        let l = _mm512_sllv_epi64(_mm512_and_si512(v, low), lo_left);
+                        store(lo.as_mut_ptr(), dup(l));
+                    }
+                }
+                store(rows.as_mut_ptr(), offset);
                 n += count;
             }
-            index = _mm256_add_epi32(index, _mm256_set1_epi32(8));
+            offset = _mm256_add_epi32(offset, _mm256_set1_epi32(8 * st));
             i += 8;
         }
-        (n, _mm512_reduce_add_epi64(sum) as u16)
+        super::Compacted {
+            n,
+            sum: _mm512_reduce_add_epi64(sum) as u16,
+            negative: negative != 0,
+        }
+    }
+
+    /// [`compact`] of values held in `i16`, sixteen at a time.
+    ///
+    /// # Safety
+    /// As [`compact`]'s.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+    pub(crate) unsafe fn compact16<const FORM: u8>(
+        x: &[i16],
+        s: u32,
+        stride: u32,
+        (vals, lo, rows): (&mut [u32], &mut [u32], &mut [u32]),
+    ) -> super::Compacted {
+        use super::{NARROW, POSITIVE};
+        let n_in = x.len();
+        assert!(vals.len() >= n_in && lo.len() >= n_in && rows.len() >= n_in);
+        let right = _mm_cvtsi32_si128(s as i32);
+        let lo_left = _mm_cvtsi32_si128(16 - s as i32);
+        let low = _mm512_set1_epi32((1i32 << s) - 1);
+        let word = _mm512_set1_epi32(0xffff);
+        let mut sum = _mm512_setzero_si512();
+        let mut negative = 0u16;
+        let st = stride as i32;
+        let mut offset = _mm512_mullo_epi32(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+            _mm512_set1_epi32(st),
+        );
+        // Each 16-bit value in both halves of its 32-bit lane.
+        let dup = |v: __m512i| {
+            let v = _mm512_and_si512(v, word);
+            _mm512_or_si512(v, _mm512_slli_epi32::<16>(v))
+        };
+        let (mut n, mut i) = (0, 0);
+        while i < n_in {
+            let k = if n_in - i >= 16 {
+                0xffff
+            } else {
+                ((1u32 << (n_in - i)) - 1) as __mmask16
+            };
+            // SAFETY: lanes `k` are inputs `i..`, inside `x`; the stores write from `n`, where
+            // `n + count` is at most the inputs seen so far, inside the outputs (and a whole
+            // store of 16 lanes only when `i + 16 <= n_in`).
+            unsafe {
+                // A plain load where it can be, as in `compact`.
+                let v = if k == 0xffff {
+                    _mm256_loadu_si256(x.as_ptr().add(i) as *const __m256i)
+                } else {
+                    _mm256_maskz_loadu_epi16(k, x.as_ptr().add(i))
+                };
+                let v = _mm512_cvtepi16_epi32(v);
+                sum = _mm512_add_epi32(sum, v);
+                negative |= _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
+                let nonzero = _mm512_mask_test_epi32_mask(k, v, v);
+                let count = nonzero.count_ones() as usize;
+                let store = |p: *mut u32, v: __m512i| {
+                    let (p, c) = (
+                        p.add(n) as *mut i32,
+                        _mm512_maskz_compress_epi32(nonzero, v),
+                    );
+                    if k == 0xffff {
+                        // As in `compact`: sixteen whole lanes fit.
+                        _mm512_storeu_si512(p as *mut __m512i, c);
+                    } else {
+                        _mm512_mask_storeu_epi32(p, ((1u32 << count) - 1) as __mmask16, c);
+                    }
+                };
+                match FORM {
+                    NARROW => store(vals.as_mut_ptr(), dup(v)),
+                    POSITIVE => store(vals.as_mut_ptr(), dup(_mm512_slli_epi32::<1>(v))),
+                    _ => {
+                        store(vals.as_mut_ptr(), dup(_mm512_sra_epi32(v, right)));
+                        let l = _mm512_sll_epi32(_mm512_and_si512(v, low), lo_left);
+                        store(lo.as_mut_ptr(), dup(l));
+                    }
+                }
+                store(rows.as_mut_ptr(), offset);
+                n += count;
+            }
+            offset = _mm512_add_epi32(offset, _mm512_set1_epi32(16 * st));
+            i += 16;
+        }
+        super::Compacted {
+            n,
+            sum: _mm512_reduce_add_epi32(sum) as u16,
+            negative: negative != 0,
+        }
     }
 
     /// The AVX-512 form of `kernels::floor16`.
     ///
     /// # Safety
-    /// AVX-512 F and BW; `xh`, `xl` and `rows` of one length, every `(r + 1) * PAD <= w.len()`,
+    /// AVX-512 F and BW; `hi`, `lo` and `rows` of one length, every `rows[k] + PAD <= w.len()`,
     /// `PAD % 32 == 0`.
     #[target_feature(enable = "avx512f,avx512bw")]
-    pub unsafe fn floor16_avx512<const PAD: usize>(
-        xh: &[u16],
-        xl: &[u16],
+    pub unsafe fn floor16_avx512<const PAD: usize, const FORM: u8>(
+        hi: &[u32],
+        lo: &[u32],
         rows: &[u32],
         w: &[u16],
+        s: u32,
         acc: &mut [u16; PAD],
     ) {
         let nv = PAD / 32;
         let mut c = 0;
         while c < nv {
             let m = (nv - c).min(4);
+            let (ins, out) = ((hi, lo, rows, w, s), (c, &mut acc[..]));
             // SAFETY: as this function's.
             unsafe {
                 match m {
-                    1 => floor16_chunk::<1>(xh, xl, rows, w, PAD, c, acc),
-                    2 => floor16_chunk::<2>(xh, xl, rows, w, PAD, c, acc),
-                    3 => floor16_chunk::<3>(xh, xl, rows, w, PAD, c, acc),
-                    _ => floor16_chunk::<4>(xh, xl, rows, w, PAD, c, acc),
+                    1 => floor16_chunk::<1, FORM>(ins, out),
+                    2 => floor16_chunk::<2, FORM>(ins, out),
+                    3 => floor16_chunk::<3, FORM>(ins, out),
+                    _ => floor16_chunk::<4, FORM>(ins, out),
                 }
             }
             c += m;
@@ -805,31 +1333,63 @@ pub(crate) mod x86 {
     /// Vectors `c..c + M` of 32 outputs.
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
-    unsafe fn floor16_chunk<const M: usize>(
-        xh: &[u16],
-        xl: &[u16],
-        rows: &[u32],
-        w: &[u16],
-        pad: usize,
-        c: usize,
-        acc: &mut [u16],
+    unsafe fn floor16_chunk<const M: usize, const FORM: u8>(
+        (hi, lo, rows, w, s): (&[u32], &[u32], &[u32], &[u16], u32),
+        (c, acc): (usize, &mut [u16]),
     ) {
-        // SAFETY: row `rows[k]` holds `pad` values from `rows[k] * pad` inside `w`, and
-        // `(c + M) * 32 <= pad`; `acc` holds `pad` values.
+        use super::{NARROW, POSITIVE, WIDE_FROM_POSITIVE};
+        let back = _mm_cvtsi32_si128(15 - s as i32);
+        let flip = _mm512_set1_epi16(i16::MIN);
+        // SAFETY: the row at `rows[k]` holds `PAD` values inside `w`, and
+        // `(c + M) * 32 <= PAD`; `acc` holds `PAD` values; `hi`, `lo` and `rows` have one
+        // length.
         unsafe {
             let mut a: [__m512i; M] = core::array::from_fn(|g| {
                 _mm512_loadu_si512(acc.as_ptr().add((c + g) * 32) as *const __m512i)
             });
-            for ((&h, &l), &r) in xh.iter().zip(xl).zip(rows) {
-                let vh = _mm512_set1_epi16(h as i16);
-                let vl = _mm512_set1_epi16(l as i16);
-                let base = w.as_ptr().add(r as usize * pad + c * 32);
-                for (g, a) in a.iter_mut().enumerate() {
-                    let wv = _mm512_loadu_si512(base.add(32 * g) as *const __m512i);
-                    let lo = _mm512_mullo_epi16(vh, wv);
-                    let hi = _mm512_mulhi_epu16(vl, wv);
-                    *a = _mm512_add_epi16(*a, _mm512_add_epi16(lo, hi));
+            let (hp, lp, rp) = (hi.as_ptr(), lo.as_ptr(), rows.as_ptr());
+            let wp = w.as_ptr().add(c * 32);
+            // The product of input `k` with its row's vector `g`.
+            let product = |k: usize, g: usize| {
+                // Broadcasts of a 32-bit word: plain loads.
+                let vh = _mm512_set1_epi32(*hp.add(k) as i32);
+                let base = wp.add(*rp.add(k) as usize);
+                let wv = _mm512_loadu_si512(base.add(32 * g) as *const __m512i);
+                match FORM {
+                    NARROW => _mm512_mulhi_epi16(vh, wv),
+                    POSITIVE => _mm512_mulhi_epu16(vh, wv),
+                    _ => {
+                        let wv = if FORM == WIDE_FROM_POSITIVE {
+                            let v = _mm512_sra_epi16(_mm512_xor_si512(wv, flip), back);
+                            _mm512_xor_si512(v, flip)
+                        } else {
+                            wv
+                        };
+                        let vl = _mm512_set1_epi32(*lp.add(k) as i32);
+                        let lo = _mm512_mullo_epi16(vh, wv);
+                        _mm512_add_epi16(lo, _mm512_mulhi_epu16(vl, wv))
+                    }
                 }
+            };
+            // Two inputs per step into two sets of sums (two chains of additions, half the
+            // loop's overhead).
+            let mut b = [_mm512_setzero_si512(); M];
+            let n = hi.len();
+            let mut k = 0;
+            while k + 2 <= n {
+                for g in 0..M {
+                    a[g] = _mm512_add_epi16(a[g], product(k, g));
+                    b[g] = _mm512_add_epi16(b[g], product(k + 1, g));
+                }
+                k += 2;
+            }
+            if k < n {
+                for (g, a) in a.iter_mut().enumerate() {
+                    *a = _mm512_add_epi16(*a, product(k, g));
+                }
+            }
+            for (a, b) in a.iter_mut().zip(b) {
+                *a = _mm512_add_epi16(*a, b);
             }
             for (g, a) in a.iter().enumerate() {
                 _mm512_storeu_si512(acc.as_mut_ptr().add((c + g) * 32) as *mut __m512i, *a);

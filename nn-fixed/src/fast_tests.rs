@@ -1,7 +1,7 @@
 //! The fast paths (`fast.rs`) against the scalar reference (`ops`): random types and data on
 //! every instruction set of the machine, exhaustive small cases, the shortcuts of the casts.
 
-use crate::fast::{self, DensePath, Isa, PackedDense};
+use crate::fast::{self, DensePath, FloorForm, Isa, PackedDense, NARROW, POSITIVE, WIDE};
 use crate::ops::{self, DensePrecision};
 use crate::{Fixed, Overflow, Quant, Spec};
 
@@ -60,6 +60,10 @@ impl Rng {
 
 const ISAS: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
 
+/// Floor layers run in each [`FloorForm`] (by every test: only lower bounds are checked).
+static FORMS: [std::sync::atomic::AtomicUsize; 3] =
+    [const { std::sync::atomic::AtomicUsize::new(0) }; 3];
+
 fn packed_run<const N_IN: usize, const PAD: usize, const NW: usize>(
     rng: &mut Rng,
     x_spec: Spec,
@@ -67,19 +71,46 @@ fn packed_run<const N_IN: usize, const PAD: usize, const NW: usize>(
     n_out: usize,
     samples: usize,
 ) -> Option<DensePath> {
-    let w: Vec<i64> = (0..N_IN * n_out).map(|_| rng.raw(p.weight)).collect();
+    // Two thirds of the Floor layers with weights small enough for the narrow or the positive
+    // form (`|w| < 2^(s-1)`, `|w| < 2^s`), where the types allow it.
+    let bound = match DensePath::of(x_spec, p) {
+        DensePath::Floor { shift } => match rng.below(3) {
+            0 => Some(1i64 << (shift - 1)),
+            1 => Some(1i64 << shift),
+            _ => None,
+        },
+        _ => None,
+    };
+    let w: Vec<i64> = (0..N_IN * n_out)
+        .map(|_| match bound {
+            Some(h) => rng.raw(p.weight).clamp(-h, h - 1),
+            None => rng.raw(p.weight),
+        })
+        .collect();
     let b: Vec<i64> = (0..n_out).map(|_| rng.raw(p.bias)).collect();
     let packed = PackedDense::<N_IN, PAD, NW>::new(&w, &b, x_spec, p)?;
     assert_eq!(packed.path(), DensePath::of(x_spec, p));
+    if let DensePath::Floor { shift } = packed.path() {
+        assert_eq!(packed.form(), FloorForm::of(&w, shift));
+        FORMS[packed.form() as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
     for o in 0..n_out {
         for i in 0..N_IN {
             assert_eq!(packed.weight(o, i), w[o * N_IN + i]);
         }
     }
-    for _ in 0..samples {
-        let x: Vec<i64> = (0..N_IN).map(|_| rng.raw(x_spec)).collect();
+    for k in 0..samples {
+        // Every other sample without negative inputs (as after a ReLU).
+        let x: Vec<i64> = (0..N_IN)
+            .map(|_| rng.raw(x_spec))
+            .map(|v| if k % 2 == 1 { v.max(0) } else { v })
+            .collect();
         let mut want = vec![0i64; n_out];
         ops::dense(&x, x_spec, &w, &b, p, &mut want);
+        // The values held in i16 where they fit (as the generated twin holds them).
+        let x16: Option<Vec<i16>> =
+            fast::fits_i16(x_spec).then(|| x.iter().map(|&v| v as i16).collect());
+        let y16 = fast::fits_i16(p.result);
         for isa in ISAS.into_iter().filter(|i| i.available()) {
             let mut got = vec![0i64; n_out];
             packed.forward_with(isa, &x, x_spec, p, &mut got);
@@ -89,6 +120,23 @@ fn packed_run<const N_IN: usize, const PAD: usize, const NW: usize>(
                 "{isa:?} {:?}: x {x_spec}, {p:?}, x = {x:?}",
                 packed.path()
             );
+            if let Some(x16) = &x16 {
+                let mut got = vec![0i64; n_out];
+                packed.forward_with(isa, x16, x_spec, p, &mut got);
+                assert_eq!(got, want, "{isa:?} i16 -> i64: x = {x:?}");
+                if y16 {
+                    let mut got = vec![0i16; n_out];
+                    packed.forward_with(isa, x16, x_spec, p, &mut got);
+                    let got: Vec<i64> = got.iter().map(|&v| v as i64).collect();
+                    assert_eq!(got, want, "{isa:?} i16 -> i16: x = {x:?}");
+                }
+            }
+            if y16 {
+                let mut got = vec![0i16; n_out];
+                packed.forward_with(isa, &x, x_spec, p, &mut got);
+                let got: Vec<i64> = got.iter().map(|&v| v as i64).collect();
+                assert_eq!(got, want, "{isa:?} i64 -> i16: x = {x:?}");
+            }
         }
     }
     Some(packed.path())
@@ -179,9 +227,12 @@ fn dense_fast_paths_match_the_reference() {
             _ => scalar += 1,
         }
     }
+    let forms = FORMS
+        .each_ref()
+        .map(|f| f.load(std::sync::atomic::Ordering::Relaxed));
     assert!(
-        floor > 500 && exact > 500 && scalar > 200,
-        "{floor} {exact} {scalar}"
+        floor > 500 && exact > 500 && scalar > 200 && forms.iter().all(|&f| f > 100),
+        "{floor} {exact} {scalar} {forms:?}"
     );
 }
 
@@ -411,25 +462,26 @@ fn isa_detection_agrees_with_std() {
     assert_eq!(Isa::detect(), want);
 }
 
-/// The `vpcompressw` compaction of the Floor path's inputs (`fast::x86::compact`) against the
-/// scalar loop: lengths around the blocks of 8, mostly zeros or none, every shift. On a CPU
-/// without AVX-512 VBMI2 only its detection is checked (the scalar loop runs there).
+/// The `vpcompressd` compaction of the Floor path's inputs (`fast::x86::compact`) against the
+/// scalar loop: lengths around the blocks of 8, mostly zeros or none, every split (0 for the
+/// narrow form). On a CPU without AVX-512 VL only its detection is checked (the scalar loop
+/// runs there).
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn vector_compaction_matches_the_scalar_one() {
     let has = std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vl")
-        && std::arch::is_x86_feature_detected!("avx512vbmi2");
+        && std::arch::is_x86_feature_detected!("popcnt");
     assert_eq!(fast::x86::has_compress(), has);
     if !has {
         return;
     }
     let mut rng = Rng(7);
     let mut checked = 0;
-    for n in [1usize, 5, 7, 8, 9, 16, 17, 31, 64, 70] {
+    for n in [1usize, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 70] {
         for zeros in [0u64, 1, 2, 3] {
-            for s in 1..=15u32 {
+            for s in 0..=15u32 {
                 let x: Vec<i64> = (0..n)
                     .map(|_| {
                         if rng.below(4) < zeros {
@@ -439,20 +491,120 @@ fn vector_compaction_matches_the_scalar_one() {
                         }
                     })
                     .collect();
-                let (mut h0, mut l0, mut r0) = (vec![0u16; n], vec![0u16; n], vec![0u32; n]);
-                let (mut h1, mut l1, mut r1) = (vec![0u16; n], vec![0u16; n], vec![0u32; n]);
-                let want = fast::compact(&x, s, &mut h0, &mut l0, &mut r0);
-                // SAFETY: the CPU has the features (checked above); the outputs hold `n`.
-                let got = unsafe { fast::x86::compact(&x, s, &mut h1, &mut l1, &mut r1) };
-                assert_eq!(got, want, "n {n} s {s}");
-                let k = want.0;
-                assert_eq!(
-                    (&h1[..k], &l1[..k], &r1[..k]),
-                    (&h0[..k], &l0[..k], &r0[..k])
-                );
-                checked += k;
+                for form in [NARROW, POSITIVE, WIDE] {
+                    let stride = 1 + rng.below(100) as u32;
+                    let x16: Vec<i16> = x.iter().map(|&v| v as i16).collect();
+                    let run = |vector: bool, narrow: bool| {
+                        let mut out = [(); 3].map(|_| vec![0u32; n]);
+                        let [v, l, r] = &mut out;
+                        let got = match (vector, narrow) {
+                            (false, _) => compact_any(form, &x, s, stride, (v, l, r)),
+                            // SAFETY: the CPU has the features (checked above); the outputs
+                            // hold `n`.
+                            (true, false) => unsafe { x86_any(form, &x, s, stride, (v, l, r)) },
+                            (true, true) => unsafe { x86_any16(form, &x16, s, stride, (v, l, r)) },
+                        };
+                        (got, out)
+                    };
+                    let (want, want_out) = run(false, false);
+                    let k = want.n;
+                    for (got, got_out) in [run(true, false), run(true, true)] {
+                        assert_eq!(got, want, "n {n} s {s} form {form}");
+                        // The values, the low parts (written by the wide form only), the rows.
+                        for a in [0, 1, 2] {
+                            if a == 1 && form != WIDE {
+                                continue;
+                            }
+                            let (g, w) = (&got_out[a][..k], &want_out[a][..k]);
+                            assert_eq!(g, w, "n {n} s {s} form {form} array {a}");
+                        }
+                    }
+                    checked += k;
+                }
             }
         }
     }
-    assert!(checked > 5_000, "{checked}");
+    assert!(checked > 15_000, "{checked}");
+}
+
+/// `fast::compact` with the form as a value.
+fn compact_any(
+    form: u8,
+    x: &[i64],
+    s: u32,
+    stride: u32,
+    out: (&mut [u32], &mut [u32], &mut [u32]),
+) -> fast::Compacted {
+    match form {
+        NARROW => fast::compact::<i64, NARROW>(x, s, stride, out),
+        POSITIVE => fast::compact::<i64, POSITIVE>(x, s, stride, out),
+        _ => fast::compact::<i64, WIDE>(x, s, stride, out),
+    }
+}
+
+/// `fast::x86::compact` with the form as a value.
+///
+/// # Safety
+/// As `fast::x86::compact`'s.
+#[cfg(target_arch = "x86_64")]
+unsafe fn x86_any(
+    form: u8,
+    x: &[i64],
+    s: u32,
+    stride: u32,
+    out: (&mut [u32], &mut [u32], &mut [u32]),
+) -> fast::Compacted {
+    // SAFETY: as this function's.
+    unsafe {
+        match form {
+            NARROW => fast::x86::compact::<NARROW>(x, s, stride, out),
+            POSITIVE => fast::x86::compact::<POSITIVE>(x, s, stride, out),
+            _ => fast::x86::compact::<WIDE>(x, s, stride, out),
+        }
+    }
+}
+
+/// `fast::x86::compact16` with the form as a value.
+///
+/// # Safety
+/// As `fast::x86::compact16`'s.
+#[cfg(target_arch = "x86_64")]
+unsafe fn x86_any16(
+    form: u8,
+    x: &[i16],
+    s: u32,
+    stride: u32,
+    out: (&mut [u32], &mut [u32], &mut [u32]),
+) -> fast::Compacted {
+    // SAFETY: as this function's.
+    unsafe {
+        match form {
+            NARROW => fast::x86::compact16::<NARROW>(x, s, stride, out),
+            POSITIVE => fast::x86::compact16::<POSITIVE>(x, s, stride, out),
+            _ => fast::x86::compact16::<WIDE>(x, s, stride, out),
+        }
+    }
+}
+
+/// The adder tree without recursion against its definition: every length to 70, saturating
+/// (order matters) and wrapping sums.
+#[test]
+fn tree_sum_matches_its_definition() {
+    let mut rng = Rng(11);
+    for accum in [
+        Spec::ap_fixed(8, 4).with_overflow(Overflow::Sat),
+        Spec::ap_fixed(18, 8).with_overflow(Overflow::Sat),
+        Spec::ap_fixed(6, 6),
+    ] {
+        for n in 0..=70 {
+            for _ in 0..20 {
+                let x: Vec<i64> = (0..n).map(|_| rng.raw(accum)).collect();
+                assert_eq!(
+                    fast::tree_sum(&x, accum),
+                    fast::tree_sum_recursive(&x, accum),
+                    "{accum} {x:?}"
+                );
+            }
+        }
+    }
 }

@@ -345,6 +345,16 @@ impl Spec {
         Spec { overflow, ..self }
     }
 
+    /// The type as one number (equal keys, equal types): its width, integer bits, signedness
+    /// and modes packed into 24 bits, for comparisons that fold when the types are constants.
+    pub const fn key(self) -> u32 {
+        self.width as u32
+            | ((self.int_bits + MAX_INT_BITS) as u32) << 7
+            | (self.signed as u32) << 18
+            | (self.quant as u32) << 19
+            | (self.overflow as u32) << 22
+    }
+
     /// `W`, the number of bits.
     pub const fn width(self) -> u8 {
         self.width

@@ -256,6 +256,7 @@ impl SoftmaxPrecision {
 
 /// `log2(n)` for a power of two `n >= 2` (hls4ml's `ceillog2`, which the slicing below needs to
 /// be exact: other sizes index past the table in hls4ml).
+#[inline]
 fn address_bits(n: usize) -> u32 {
     assert!(
         n >= 2 && n.is_power_of_two(),
@@ -279,6 +280,7 @@ pub fn softmax_real_val_from_idx(i: usize, spec: Spec, n: usize) -> f32 {
 
 /// `softmax_idx_from_real_val<T, n>(x)` (`nnet_activation.h` 141-146): the top `log2(n)` bits
 /// of `x`'s `W` raw bits as an unsigned index: `(raw >> (W - log2 n)) mod n`.
+#[inline]
 pub fn softmax_idx_from_real_val(x: i64, spec: Spec, n: usize) -> usize {
     let bits = address_bits(n);
     let w = spec.width() as u32;

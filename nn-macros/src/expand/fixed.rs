@@ -133,21 +133,35 @@ fn twin_items(
         plan.input
     );
     let param_types = param_types(net, &plan);
+    // Which tensors are held in `i16` (between the fast Dense layers and ReLUs of an MLP: a
+    // quarter of the memory traffic of `i64`); the others in `i64`.
+    let mut narrow = vec![false; net.tensors.len()];
     for (op, (step, out_spec)) in net.ops.iter().zip(&plan.steps) {
-        let x = format_ident!("a{}", op.inputs[0]);
+        let mut x = format_ident!("a{}", op.inputs[0]);
         let y = format_ident!("a{}", op.output);
         let len = net.tensors[op.output].len() as usize;
         let layer = match op.kind {
             OpKind::Layer(i) => &net.layers[i],
             OpKind::Add => continue,
         };
+        let input = in_tokens(&plan, net, op.inputs[0]);
+        let x_narrow = narrow[op.inputs[0]];
+        if x_narrow && !super::fixed_steps::takes_i16(step, input.0) {
+            let wide = format_ident!("{}_wide", x);
+            body.push(quote!(let #wide = #x.map(|v| v as i64);));
+            x = wide;
+        }
+        narrow[op.output] = match step {
+            super::fixed_plan::Step::Same => x_narrow,
+            _ => super::fixed_steps::holds_i16(step, input.0, *out_spec),
+        };
         let (code, field, init, line) = super::fixed_steps::step(
             step,
             net,
             layer,
             (&x, &y, len),
-            in_tokens(&plan, net, op.inputs[0]),
-            *out_spec,
+            input,
+            (*out_spec, narrow[op.output]),
         );
         body.push(code);
         fields.extend(field);
@@ -155,7 +169,12 @@ fn twin_items(
         summary.push_str(&line);
     }
     summary.push_str(&bounds_summary(net, ranges.as_ref(), plan.range));
-    let last = format_ident!("a{}", net.output);
+    let mut last = format_ident!("a{}", net.output);
+    if narrow[net.output] {
+        let wide = format_ident!("{}_wide", last);
+        body.push(quote!(let #wide = #last.map(|v| v as i64);));
+        last = wide;
+    }
     let in_spec = spec_tokens(plan.input);
     let out_spec = spec_tokens(plan.steps.last().map_or(plan.input, |s| s.1));
     let doc = format!(
@@ -342,6 +361,7 @@ fn forward_methods(
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx,avx2,avx512f,avx512bw")]
+            #[inline]
             pub unsafe fn __forward_raw_avx512(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
                 let a0 = *x;
                 #(#body)*
@@ -355,6 +375,7 @@ fn forward_methods(
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx,avx2")]
+            #[inline]
             pub unsafe fn __forward_raw_avx2(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
                 let a0 = *x;
                 #(#body)*
@@ -370,11 +391,59 @@ fn forward_methods(
 
             /// Inference on an f32 tensor (each value converted to [`Self::INPUT`]).
             pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                let mut raw = [0i64; #n_in];
-                for (r, &v) in raw.iter_mut().zip(x.as_slice()) {
-                    *r = #fp::fast::from_f64(Self::INPUT, v as f64).raw;
+                #[cfg(target_arch = "x86_64")]
+                {
+                    match #fp::fast::Isa::detect() {
+                        // SAFETY: `detect` found AVX-512 F and BW (and AVX2) on this CPU.
+                        #fp::fast::Isa::Avx512 => return unsafe { self.__forward_avx512(x) },
+                        // SAFETY: `detect` found AVX2 on this CPU.
+                        #fp::fast::Isa::Avx2 => return unsafe { self.__forward_avx2(x) },
+                        #fp::fast::Isa::Portable => {}
+                    }
                 }
-                let y = self.forward_raw(&raw);
+                let raw = Self::__input_raw(x);
+                Self::__output_f32(&self.__forward_raw_base(&raw))
+            }
+
+            /// `forward` compiled with AVX-512 F and BW enabled, conversions included.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2, AVX-512 F and AVX-512 BW.
+            #[doc(hidden)]
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx,avx2,avx512f,avx512bw")]
+            pub unsafe fn __forward_avx512(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+                let raw = Self::__input_raw(x);
+                // SAFETY: as this function's.
+                Self::__output_f32(&unsafe { self.__forward_raw_avx512(&raw) })
+            }
+
+            /// `forward` compiled with AVX2 enabled, conversions included.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2.
+            #[doc(hidden)]
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx,avx2")]
+            pub unsafe fn __forward_avx2(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+                let raw = Self::__input_raw(x);
+                // SAFETY: as this function's.
+                Self::__output_f32(&unsafe { self.__forward_raw_avx2(&raw) })
+            }
+
+            /// The raw input values of `x` (each converted to [`Self::INPUT`]).
+            #[doc(hidden)]
+            #[inline(always)]
+            pub fn __input_raw(x: &#tensor<#in_ty>) -> [i64; #n_in] {
+                let mut raw = [0i64; #n_in];
+                #fp::fast::from_f32_slice(Self::INPUT, x.as_slice(), &mut raw);
+                raw
+            }
+
+            /// The f32 tensor of raw output values `y` (of type [`Self::OUTPUT`]).
+            #[doc(hidden)]
+            #[inline(always)]
+            pub fn __output_f32(y: &[i64; #n_out]) -> #tensor<#out_ty> {
                 let mut out = <#tensor<#out_ty> as ::core::default::Default>::default();
                 for (o, &r) in out.as_mut_slice().iter_mut().zip(y.iter()) {
                     *o = #fp::fast::to_f64(Self::OUTPUT, r) as f32;

@@ -19,19 +19,23 @@ use nn_fixed::Spec;
 
 /// `step` of `layer` from `x` to `y` (`len` values), its input of type `input`, its output of
 /// type `out_spec`.
+///
+/// `narrow`: the output is held in `i16` (only where [`holds_i16`] says it may be; the input
+/// may be either where [`takes_i16`] says so, else it is `i64`).
 pub fn step(
     step: &Step,
     net: &Network,
     layer: &Layer,
     (x, y, len): (&Ident, &Ident, usize),
     input: (Spec, TokenStream),
-    out_spec: Spec,
+    (out_spec, narrow): (Spec, bool),
 ) -> Pieces {
     let fp = paths::fixed_point();
     let in_spec = input.1.clone();
     let out_tokens = spec_tokens(out_spec);
     let lname = layer.name.to_string();
     let mut pieces: Pieces = (TokenStream::new(), Vec::new(), Vec::new(), String::new());
+    let elem = if narrow { quote!(i16) } else { quote!(i64) };
     let at = At {
         net,
         layer,
@@ -40,6 +44,7 @@ pub fn step(
         len,
         input: &input,
         out_tokens: &out_tokens,
+        elem: &elem,
     };
     match step {
         Step::Dense { l, p } | Step::Conv { l, p, .. } => {
@@ -48,7 +53,7 @@ pub fn step(
         Step::Pool { l, avg, p } => pool(at, &mut pieces, *l, *avg, p),
         Step::Relu { out } => {
             pieces.0.extend(quote! {
-                let mut #y = [0i64; #len];
+                let mut #y: [#elem; #len] = [0; #len];
                 {
                     const I: #fp::Spec = #in_spec;
                     const O: #fp::Spec = #out_tokens;
@@ -98,6 +103,33 @@ pub fn step(
     pieces
 }
 
+/// Whether `step` is a Dense layer with a vector path (`nn_fixed::fast`) for input type `x`.
+fn is_fast_dense(step: &Step, x: Spec) -> bool {
+    let Step::Dense { p, .. } = step else {
+        return false;
+    };
+    let prec = nn_fixed::ops::DensePrecision {
+        weight: p[0],
+        bias: p[1],
+        accum: p[2],
+        result: p[3],
+    };
+    nn_fixed::fast::DensePath::of(x, &prec) != nn_fixed::fast::DensePath::Scalar
+}
+
+/// Whether `step` (input type `x`) takes its input held in `i16` as well as in `i64`: a Dense
+/// layer with a vector path, a ReLU, a layer that passes its values on.
+pub fn takes_i16(step: &Step, x: Spec) -> bool {
+    matches!(step, Step::Relu { .. } | Step::Same) || is_fast_dense(step, x)
+}
+
+/// Whether `step` (input type `x`, output type `out`) may hold its output in `i16`: one that
+/// [`takes_i16`] (the values between the fast layers of an MLP stay 16-bit), with an output
+/// type that fits.
+pub fn holds_i16(step: &Step, x: Spec, out: Spec) -> bool {
+    !matches!(step, Step::Same) && takes_i16(step, x) && nn_fixed::fast::fits_i16(out)
+}
+
 /// A Dense layer or convolution: its weights and biases, packed for a fast path where its types have one.
 fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Spec; 4]) {
     let At {
@@ -108,6 +140,7 @@ fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Sp
         len,
         input,
         out_tokens: _,
+        elem,
     } = at;
     let fp = paths::fixed_point();
     let in_spec = &input.1;
@@ -145,16 +178,7 @@ fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Sp
     // A Dense layer whose types have a vector path keeps its weights packed for it
     // too (`nn_fixed::fast`; the same bits as `ops::dense`).
     let pf = format_ident!("{}_packed", lay.name);
-    let fast_dense = matches!(step, Step::Dense { .. })
-        && nn_fixed::fast::DensePath::of(
-            input.0,
-            &nn_fixed::ops::DensePrecision {
-                weight: p[0],
-                bias: p[1],
-                accum: p[2],
-                result: p[3],
-            },
-        ) != nn_fixed::fast::DensePath::Scalar;
+    let fast_dense = is_fast_dense(step, input.0);
     if fast_dense {
         let n_in = lay.input.len() as usize;
         let pad = nn_fixed::fast::padded_outputs(n_b);
@@ -188,7 +212,7 @@ fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Sp
         quote!()
     };
     code.extend(quote! {
-        let mut #y = [0i64; #len];
+        let mut #y: [#elem; #len] = [0; #len];
         {
             const P: #fp::ops::DensePrecision = #prec;
             #x_const
@@ -211,6 +235,7 @@ fn pool(at: At<'_>, pieces: &mut Pieces, l: usize, avg: Option<bool>, p: &[Spec;
         len,
         input,
         out_tokens: _,
+        elem: _,
     } = at;
     let fp = paths::fixed_point();
     let in_spec = &input.1;
@@ -264,6 +289,7 @@ fn softmax(
         len,
         input,
         out_tokens,
+        elem: _,
     } = at;
     let fp = paths::fixed_point();
     let in_spec = &input.1;
@@ -325,6 +351,8 @@ struct At<'a> {
     len: usize,
     input: &'a (Spec, TokenStream),
     out_tokens: &'a TokenStream,
+    /// The output's holder, `i16` or `i64`.
+    elem: &'a TokenStream,
 }
 
 /// A window's geometry over `input` as a constant `Window2d` or `Window1d`.
