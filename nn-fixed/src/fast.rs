@@ -37,7 +37,7 @@
 //! [`ops::dense`].
 //!
 //! The instruction set is chosen at run time ([`Isa::detect`], from `cpuid`, so also without
-//! `std`): AVX-512 (F + BW) kernels written with intrinsics, AVX2 and portable kernels as plain
+//! `std`): AVX-512 (F, BW, VL) kernels written with intrinsics, AVX2 and portable kernels as plain
 //! loops the compiler vectorizes.
 
 use crate::ops::{self, DensePrecision};
@@ -51,7 +51,8 @@ pub enum Isa {
     Portable,
     /// The plain loops compiled for AVX2.
     Avx2,
-    /// AVX-512 F and BW intrinsics (512-bit `vpmullw`, `vpmulhuw`, `vpmaddwd`).
+    /// AVX-512 F, BW and VL intrinsics (512-bit `vpmulhw`, `vpmullw`, `vpmulhuw`, `vpmaddwd`,
+    /// `vpcompressd`), with POPCNT: every CPU with AVX-512 BW has the others.
     Avx512,
 }
 
@@ -157,79 +158,134 @@ impl DensePath {
     }
 }
 
-/// How a [`DensePath::Floor`] layer with shift `s` stores its weights `w`, and so how many
-/// multiplications a product takes (16-bit lanes, sums modulo `2^16`):
+/// How a [`DensePath::Floor`] layer with shift `s` stores its weights `w`: scaled by `2^t`,
+/// `t = 16 - s - up`, as large as the weights allow (still 16 bits), so that for inputs `x`
+/// whose `x 2^up` is still 16 bits,
+/// `mulhi(x 2^up, w 2^t) = floor(x w 2^(16-s) / 2^16) = floor(x w / 2^s)`: one
+/// multiplication per product (16-bit lanes, sums modulo `2^16`).
 ///
-/// - `Narrow`, every `w` in `[-2^(s-1), 2^(s-1))`: `w 2^(16-s)` (still 16 bits), and
-///   `mulhi(x, w 2^(16-s)) = floor(x w / 2^s)`: one multiplication (at `ap_fixed<16,6>`,
-///   weights in `[-0.5, 0.5)`).
-/// - `Positive`, every `w` in `[-2^s, 2^s)`: `w 2^(15-s) + 2^15` (unsigned), and for an input
-///   `x >= 0` (after a ReLU), `mulhi_u(2x, w 2^(15-s) + 2^15) = floor(x w / 2^s) + x`: one
-///   multiplication and a correction by the inputs' sum per call. A call with a negative input
-///   recovers `w` with a shift and takes the wide form.
-/// - `Wide`: `w + 2^15` (unsigned); the input is split, `x = xh 2^s + xl` with
-///   `0 <= xl < 2^s`, and `mullo(xh, w + 2^15) + mulhi_u(xl 2^(16-s), w + 2^15) =
-///   floor(x w / 2^s) + 2^(15-s) x`: two multiplications.
+/// At `ap_fixed<16,6>` (`s = 10`): weights in `[-0.5, 0.5)` take `up = 0` (any input), in
+/// `[-1, 1)` `up = 1` (inputs in `[-16, 16)`), in `[-2, 2)` `up = 2` (inputs in `[-8, 8)`).
+/// A call with an input outside recovers `w` with a shift and takes the wide form: the input
+/// split, `x = xh 2^s + xl` with `0 <= xl < 2^s`, and
+/// `mullo(xh, w + 2^15) + mulhi_u(xl 2^(16-s), w + 2^15) = floor(x w / 2^s) + 2^(15-s) x`:
+/// two multiplications and a correction by the inputs' sum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FloorForm {
-    /// Weights in `[-2^(s-1), 2^(s-1))`.
-    Narrow,
-    /// Weights in `[-2^s, 2^s)`.
-    Positive,
-    /// Any 16-bit weights.
-    Wide,
+pub struct FloorForm {
+    /// The inputs' scale, `0..=16 - s`.
+    pub up: u32,
 }
 
 impl FloorForm {
-    /// The narrowest form that holds every weight of `w` (raw values of 16 bits at most).
+    /// The form with the smallest `up` whose scaled weights `w 2^(16-s-up)` are 16 bits
+    /// (raw values of 16 bits at most: `up = 16 - s` always is).
     pub fn of(w: &[i64], s: u32) -> FloorForm {
-        let within = |h: i64| w.iter().all(|&v| (-h..h).contains(&v));
-        if within(1 << (s - 1)) {
-            FloorForm::Narrow
-        } else if within(1 << s) {
-            FloorForm::Positive
-        } else {
-            FloorForm::Wide
-        }
+        let (lo, hi) = w
+            .iter()
+            .fold((0i64, 0i64), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let up = (0..16 - s)
+            .find(|&up| {
+                let t = 16 - s - up;
+                lo << t >= i16::MIN as i64 && hi << t <= i16::MAX as i64
+            })
+            .unwrap_or(16 - s);
+        FloorForm { up }
+    }
+
+    /// The weights' scale `t = 16 - s - up`.
+    pub fn weight_shift(self, s: u32) -> u32 {
+        16 - s - self.up
     }
 
     /// The stored form of weight `v`.
     fn store(self, v: i64, s: u32) -> u16 {
-        match self {
-            FloorForm::Narrow => (v << (16 - s)) as u16,
-            FloorForm::Positive => ((v << (15 - s)) as u16) ^ 0x8000,
-            FloorForm::Wide => (v as u16) ^ 0x8000,
-        }
+        (v << self.weight_shift(s)) as u16
     }
 
     /// The weight stored as `u`.
     fn load(self, u: u16, s: u32) -> i64 {
-        match self {
-            FloorForm::Narrow => (u as i16 as i64) >> (16 - s),
-            FloorForm::Positive => ((u ^ 0x8000) as i16 as i64) >> (15 - s),
-            FloorForm::Wide => (u ^ 0x8000) as i16 as i64,
+        (u as i16 as i64) >> self.weight_shift(s)
+    }
+}
+
+/// The compaction's result besides its outputs ([`Compact`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Compacted {
+    /// The sum of all inputs, modulo `2^16` (the wide form's; 0 for the scaled one).
+    pub sum: u16,
+    /// Whether an input's `x 2^up` is not 16 bits ([`FloorForm`]).
+    pub outside: bool,
+}
+
+/// The inputs of a chunk: [`compact`] works on 16 inputs at a time.
+pub(crate) const CHUNK: usize = 16;
+
+/// `N` words, aligned to 64 bytes: a chunk's 16 words are one aligned 64-byte store, from
+/// which the kernel's loads forward (a store crossing a cache line may not).
+#[derive(Clone, Copy, Debug)]
+#[repr(C, align(64))]
+pub(crate) struct Lanes<const N: usize>(pub [u32; N]);
+
+/// The compacted inputs of a layer of `N` inputs, by chunks of [`CHUNK`]: chunk `j`'s nonzero
+/// inputs at `16 j .. 16 j + counts[j]` of `vals`, `lo` and `rows` (see [`compact`]).
+#[derive(Clone, Debug)]
+pub(crate) struct Compact<const N: usize> {
+    pub vals: Lanes<N>,
+    pub lo: Lanes<N>,
+    pub rows: Lanes<N>,
+    /// Chunk `j`'s count, for `j < N.div_ceil(16)` (`N` long to be an array).
+    pub counts: [u8; N],
+}
+
+impl<const N: usize> Compact<N> {
+    /// Zeros.
+    #[inline(always)]
+    pub fn new() -> Self {
+        Compact {
+            vals: Lanes([0; N]),
+            lo: Lanes([0; N]),
+            rows: Lanes([0; N]),
+            counts: [0; N],
+        }
+    }
+
+    /// The kernel's view.
+    #[inline(always)]
+    pub fn chunks(&self) -> Chunks<'_> {
+        Chunks {
+            vals: &self.vals.0,
+            lo: &self.lo.0,
+            rows: &self.rows.0,
+            counts: &self.counts[..N.div_ceil(CHUNK)],
         }
     }
 }
 
-/// The compaction's result.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Compacted {
-    /// The nonzero inputs.
-    pub n: usize,
-    /// The sum of all inputs, modulo `2^16`.
-    pub sum: u16,
-    /// Whether an input is negative.
-    pub negative: bool,
+/// A [`Compact`] as the kernels read it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Chunks<'a> {
+    pub vals: &'a [u32],
+    pub lo: &'a [u32],
+    pub rows: &'a [u32],
+    pub counts: &'a [u8],
 }
 
-/// The kernel forms of [`kernels::floor16`] and the compactions: [`FloorForm::Narrow`],
-/// [`FloorForm::Positive`], [`FloorForm::Wide`], and the wide product of weights stored in the
-/// positive form.
-pub(crate) const NARROW: u8 = 0;
-pub(crate) const POSITIVE: u8 = 1;
-pub(crate) const WIDE: u8 = 2;
-pub(crate) const WIDE_FROM_POSITIVE: u8 = 3;
+impl Chunks<'_> {
+    /// Whether every index it names is inside its slices.
+    #[inline(always)]
+    fn valid(&self) -> bool {
+        let len = self.vals.len().min(self.lo.len()).min(self.rows.len());
+        self.counts
+            .iter()
+            .enumerate()
+            .all(|(j, &c)| c as usize <= CHUNK && j * CHUNK + c as usize <= len)
+    }
+}
+
+/// The kernel forms of [`kernels::floor16`] and the compactions: scaled inputs and weights
+/// (one multiplication), and the wide form (two; see [`FloorForm`]).
+pub(crate) const SCALED: u8 = 0;
+pub(crate) const WIDE: u8 = 1;
 
 /// A raw fixed-point value as the generated twin holds it between layers: `i64` (any type)
 /// or `i16` (the types of 16 bits or fewer that the fast Dense layers take and produce).
@@ -344,7 +400,7 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         assert_eq!(w.len(), N_IN * n_out, "weights");
         let form = match path {
             DensePath::Floor { shift } => FloorForm::of(w, shift),
-            _ => FloorForm::Wide,
+            _ => FloorForm { up: 0 },
         };
         let mut packed = [0u16; NW];
         for o in 0..n_out {
@@ -378,8 +434,8 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         self.path
     }
 
-    /// How the weights of a [`DensePath::Floor`] layer are stored ([`FloorForm::Wide`] for the
-    /// other paths).
+    /// How the weights of a [`DensePath::Floor`] layer are stored (not used by the other
+    /// paths).
     pub fn form(&self) -> FloorForm {
         self.form
     }
@@ -473,46 +529,21 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         // The kernel takes the nonzero inputs (a zero input adds nothing; after a ReLU about
         // half are zero), each repeated in both halves of a 32-bit word (for broadcasts that
         // are plain loads), and the offsets of their rows; see `compact`.
-        let mut vals = [0u32; N_IN];
-        let mut lo = [0u32; N_IN];
-        let mut rows = [0u32; N_IN];
+        let mut ins = Compact::<N_IN>::new();
         let mut acc = [0u16; PAD];
         let w = &self.w;
         // SAFETY (the kernels): the rows are at offsets `i PAD` for inputs `i < N_IN`, and
-        // `N_IN PAD <= NW` (checked in `new`).
-        let c = match self.form {
-            FloorForm::Narrow => {
-                let n = self
-                    .compact::<X, NARROW>(isa, x, 0, (&mut vals[..], &mut lo[..], &mut rows[..]))
-                    .n;
-                let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
-                unsafe { kernels::floor16::<PAD, NARROW>(isa, v, l, r, w, s, &mut acc) };
-                0
-            }
-            FloorForm::Positive => {
-                let out = (&mut vals[..], &mut lo[..], &mut rows[..]);
-                let Compacted { n, sum, negative } = self.compact::<X, POSITIVE>(isa, x, s, out);
-                if !negative {
-                    let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
-                    unsafe { kernels::floor16::<PAD, POSITIVE>(isa, v, l, r, w, s, &mut acc) };
-                    sum
-                } else {
-                    let out = (&mut vals[..], &mut lo[..], &mut rows[..]);
-                    let n = self.compact::<X, WIDE>(isa, x, s, out).n;
-                    let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
-                    unsafe {
-                        kernels::floor16::<PAD, WIDE_FROM_POSITIVE>(isa, v, l, r, w, s, &mut acc)
-                    };
-                    sum.wrapping_mul(1u16 << (15 - s))
-                }
-            }
-            FloorForm::Wide => {
-                let out = (&mut vals[..], &mut lo[..], &mut rows[..]);
-                let Compacted { n, sum, .. } = self.compact::<X, WIDE>(isa, x, s, out);
-                let (v, l, r) = (&vals[..n], &lo[..n], &rows[..n]);
-                unsafe { kernels::floor16::<PAD, WIDE>(isa, v, l, r, w, s, &mut acc) };
-                sum.wrapping_mul(1u16 << (15 - s))
-            }
+        // `N_IN PAD <= NW` (checked in `new`). One multiplication per product unless an input
+        // is too large for it; then two.
+        let up = self.form.up;
+        let Compacted { outside, .. } = self.compact::<X, SCALED>(isa, x, up, &mut ins);
+        let c = if !outside {
+            unsafe { kernels::floor16::<PAD, SCALED>(isa, ins.chunks(), w, s, up, &mut acc) };
+            0
+        } else {
+            let Compacted { sum, .. } = self.compact::<X, WIDE>(isa, x, s, &mut ins);
+            unsafe { kernels::floor16::<PAD, WIDE>(isa, ins.chunks(), w, s, up, &mut acc) };
+            sum.wrapping_mul(1u16 << (15 - s))
         };
         for (o, y) in y.iter_mut().enumerate() {
             let t = (self.bias_acc[o] as u16)
@@ -530,22 +561,22 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         isa: Isa,
         x: &[X],
         s: u32,
-        out: (&mut [u32], &mut [u32], &mut [u32]),
+        out: &mut Compact<N_IN>,
     ) -> Compacted {
         #[cfg(target_arch = "x86_64")]
-        if isa == Isa::Avx512 && x86::has_compress() {
-            // SAFETY: the CPU has AVX-512 F, BW and VL and POPCNT (checked); the outputs have
-            // `N_IN` values each.
+        if isa == Isa::Avx512 {
+            // SAFETY: the CPU has AVX-512 F, BW and VL and POPCNT (`isa`, which the caller
+            // checked); `x` has `N_IN` values.
             unsafe {
                 match (X::as_i64s(x), X::as_i16s(x)) {
-                    (Some(x), _) => return x86::compact::<FORM>(x, s, PAD as u32, out),
-                    (_, Some(x)) => return x86::compact16::<FORM>(x, s, PAD as u32, out),
+                    (Some(x), _) => return x86::compact::<FORM, PAD, N_IN>(x, s, out),
+                    (_, Some(x)) => return x86::compact16::<FORM, PAD, N_IN>(x, s, out),
                     _ => {}
                 }
             }
         }
         let _ = isa;
-        compact::<X, FORM>(x, s, PAD as u32, out)
+        compact::<X, FORM, N_IN>(x, s, PAD as u32, out)
     }
 
     #[inline(always)]
@@ -569,39 +600,46 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
     }
 }
 
-/// The nonzero inputs of `x` for [`DensePath::Floor`], each 16-bit value repeated in both
-/// halves of a `u32`, as the kernel form `FORM` takes them: `vals[k] = x` (`NARROW`), `2x`
-/// (`POSITIVE`), or `x >> s` with `lo[k] = (x mod 2^s) 2^(16 - s)` (`WIDE`); `rows[k] = i
-/// stride` for input `i`, for the `n` nonzero inputs in order (the other outputs are left as
-/// they are). (`x86::compact` is the same with `vpcompressd`.)
+/// The nonzero inputs of `x` (at most `N`) for [`DensePath::Floor`], each 16-bit value
+/// repeated in both halves of a `u32`, as the kernel form `FORM` takes them: `vals = x 2^s`
+/// (`SCALED`: `s` is the inputs' scale `up`), or `vals = x >> s` and
+/// `lo = (x mod 2^s) 2^(16 - s)` (`WIDE`: `s` is the layer's shift); `rows = i stride` for
+/// input `i`; by chunks of [`CHUNK`] inputs ([`Compact`]; the entries past a chunk's count are
+/// left as they are). (`x86::compact` is the same with `vpcompressd`.)
 #[inline(always)]
-pub(crate) fn compact<X: Raw, const FORM: u8>(
+pub(crate) fn compact<X: Raw, const FORM: u8, const N: usize>(
     x: &[X],
     s: u32,
     stride: u32,
-    (vals, lo, rows): (&mut [u32], &mut [u32], &mut [u32]),
+    out: &mut Compact<N>,
 ) -> Compacted {
-    let mut n = 0;
     let mut sum = 0u16;
-    let mut negative = false;
+    let mut outside = false;
     let mask = (1i64 << s) - 1;
     let dup = |v: i64| (v as u16 as u32) * 0x1_0001;
-    for (i, &v) in x.iter().enumerate() {
-        let v = v.to_i64();
-        sum = sum.wrapping_add(v as u16);
-        negative |= v < 0;
-        match FORM {
-            NARROW => vals[n] = dup(v),
-            POSITIVE => vals[n] = dup(v << 1),
-            _ => {
-                vals[n] = dup(v >> s);
-                lo[n] = dup((v & mask) << (16 - s));
+    for (j, chunk) in x[..x.len().min(N)].chunks(CHUNK).enumerate() {
+        let mut n = j * CHUNK;
+        for (i, &v) in chunk.iter().enumerate() {
+            let v = v.to_i64();
+            if FORM != SCALED {
+                sum = sum.wrapping_add(v as u16);
             }
+            match FORM {
+                SCALED => {
+                    outside |= !(-(1 << (15 - s))..1 << (15 - s)).contains(&v);
+                    out.vals.0[n] = dup(v << s);
+                }
+                _ => {
+                    out.vals.0[n] = dup(v >> s);
+                    out.lo.0[n] = dup((v & mask) << (16 - s));
+                }
+            }
+            out.rows.0[n] = (j * CHUNK + i) as u32 * stride;
+            n += (v != 0) as usize;
         }
-        rows[n] = i as u32 * stride;
-        n += (v != 0) as usize;
+        out.counts[j] = (n - j * CHUNK) as u8;
     }
-    Compacted { n, sum, negative }
+    Compacted { sum, outside }
 }
 
 /// The low `spec.width()` bits of `v`, sign-extended for a signed type (`AP_WRAP`).
@@ -730,7 +768,7 @@ pub fn from_f32_slice(spec: Spec, x: &[f32], raw: &mut [i64]) {
         && (0..=30).contains(&spec.frac_bits())
         && (spec.is_signed() || spec.width() <= 31)
     {
-        // SAFETY: the CPU has AVX2 (detected).
+        // SAFETY: the CPU has AVX2 (detected). On `false` every value is written below.
         if unsafe { x86::from_f32(spec, x, raw) } {
             return;
         }
@@ -875,95 +913,87 @@ pub(crate) fn tree_sum_recursive(x: &[i64], accum: Spec) -> i64 {
 mod kernels {
     use super::Isa;
 
-    /// `acc[o] += sum over k of f(hi[k], lo[k], w[rows[k] + o])` (16-bit lanes, modulo
-    /// `2^16`; `hi` and `lo` hold each value twice, in both halves of a `u32`; `rows` holds
-    /// offsets of rows of `PAD` weights), `f` the product of [`super::FloorForm`] `FORM`
-    /// (`WIDE_FROM_POSITIVE`: the wide product of weights stored in the positive form, shift
-    /// `s`).
+    /// `acc[o] = sum over the compacted inputs k of f(vals[k], lo[k], w[rows[k] + o])`
+    /// (16-bit lanes, modulo `2^16`; `vals` and `lo` hold each value twice, in both halves of
+    /// a `u32`; `rows` holds offsets of rows of `PAD` weights), `f` the product of kernel form
+    /// `FORM` for weights stored as [`super::FloorForm`] `up` says, the layer's shift `s`.
     ///
     /// # Safety
-    /// Every `rows[k] + PAD <= w.len()`.
+    /// Every compacted `rows[k] + PAD <= w.len()`.
     #[inline(always)]
     pub unsafe fn floor16<const PAD: usize, const FORM: u8>(
         isa: Isa,
-        hi: &[u32],
-        lo: &[u32],
-        rows: &[u32],
+        ins: super::Chunks<'_>,
         w: &[u16],
         s: u32,
+        up: u32,
         acc: &mut [u16; PAD],
     ) {
-        assert!(hi.len() == lo.len() && hi.len() == rows.len() && PAD.is_multiple_of(32));
-        debug_assert!(rows.iter().all(|&r| r as usize + PAD <= w.len()));
+        assert!(ins.valid() && PAD.is_multiple_of(32));
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the caller checked that the CPU has AVX-512 F and BW; every row read is
-            // inside `w` (this function's contract).
+            // SAFETY: the caller checked that the CPU has AVX-512 (`Isa::Avx512`); every index is
+            // inside `ins` (checked) and every row read inside `w` (this function's contract).
             Isa::Avx512 => unsafe {
-                super::x86::floor16_avx512::<PAD, FORM>(hi, lo, rows, w, s, acc)
+                super::x86::floor16_avx512::<PAD, FORM>(ins, w, 16 - s - up, s, acc)
             },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU has AVX2.
-            Isa::Avx2 => unsafe { floor16_avx2::<PAD, FORM>(hi, lo, rows, w, s, acc) },
-            _ => floor16_body::<PAD, FORM>(hi, lo, rows, w, s, acc),
+            Isa::Avx2 => unsafe { floor16_avx2::<PAD, FORM>(ins, w, 16 - s - up, acc) },
+            _ => floor16_body::<PAD, FORM>(ins, w, 16 - s - up, acc),
         }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn floor16_avx2<const PAD: usize, const FORM: u8>(
-        hi: &[u32],
-        lo: &[u32],
-        rows: &[u32],
+        ins: super::Chunks<'_>,
         w: &[u16],
-        s: u32,
+        t: u32,
         acc: &mut [u16; PAD],
     ) {
-        floor16_body::<PAD, FORM>(hi, lo, rows, w, s, acc)
+        floor16_body::<PAD, FORM>(ins, w, t, acc)
     }
 
+    /// The plain loops (weights scaled by `2^t`).
     #[inline(always)]
     fn floor16_body<const PAD: usize, const FORM: u8>(
-        hi: &[u32],
-        lo: &[u32],
-        rows: &[u32],
+        ins: super::Chunks<'_>,
         w: &[u16],
-        s: u32,
+        t: u32,
         acc: &mut [u16; PAD],
     ) {
-        use super::{NARROW, POSITIVE, WIDE_FROM_POSITIVE};
-        let mut a = *acc;
-        for ((&h, &l), &r) in hi.iter().zip(lo).zip(rows) {
-            let row = &w[r as usize..][..PAD];
-            let (h, l) = (h as u16, l as u16 as u32);
-            for (a, &wu) in a.iter_mut().zip(row) {
-                let t = match FORM {
-                    NARROW => ((h as i16 as i32 * wu as i16 as i32) >> 16) as u16,
-                    POSITIVE => ((h as u32 * wu as u32) >> 16) as u16,
-                    _ => {
-                        let wu = if FORM == WIDE_FROM_POSITIVE {
-                            (((wu ^ 0x8000) as i16 >> (15 - s)) as u16) ^ 0x8000
-                        } else {
-                            wu
-                        };
-                        h.wrapping_mul(wu)
-                            .wrapping_add(((l * wu as u32) >> 16) as u16)
-                    }
-                };
-                *a = a.wrapping_add(t);
+        use super::{CHUNK, SCALED};
+        let mut a = [0u16; PAD];
+        for (j, &count) in ins.counts.iter().enumerate() {
+            let k0 = j * CHUNK;
+            for k in k0..k0 + count as usize {
+                let (h, l) = (ins.vals[k] as u16, ins.lo[k] as u16 as u32);
+                let row = &w[ins.rows[k] as usize..][..PAD];
+                for (a, &wu) in a.iter_mut().zip(row) {
+                    let p = match FORM {
+                        SCALED => ((h as i16 as i32 * wu as i16 as i32) >> 16) as u16,
+                        _ => {
+                            let wu = ((wu as i16 >> t) as u16) ^ 0x8000;
+                            h.wrapping_mul(wu)
+                                .wrapping_add(((l * wu as u32) >> 16) as u16)
+                        }
+                    };
+                    *a = a.wrapping_add(p);
+                }
             }
         }
         *acc = a;
     }
 
-    /// `acc[o] += sum over pairs q of x0 w[q][o][0] + x1 w[q][o][1]` (`i16 x i16`, 32-bit
+    /// `acc[o] = sum over pairs q of x0 w[q][o][0] + x1 w[q][o][1]` (`i16 x i16`, 32-bit
     /// lanes, modulo `2^32`), `pairs[q] = x0 | x1 << 16`, `w` laid out `[in / 2][PAD][2]`.
     #[inline(always)]
     pub fn exact16<const PAD: usize>(isa: Isa, pairs: &[u32], w: &[u16], acc: &mut [i32; PAD]) {
         assert!(pairs.len() * 2 * PAD <= w.len() && PAD.is_multiple_of(32));
         match isa {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the caller checked that the CPU has AVX-512 F and BW; every pair row read
+            // SAFETY: the caller checked that the CPU has AVX-512 (`Isa::Avx512`); every pair row read
             // is inside `w` (asserted above).
             Isa::Avx512 => unsafe { super::x86::exact16_avx512::<PAD>(pairs, w, acc) },
             #[cfg(target_arch = "x86_64")]
@@ -981,7 +1011,7 @@ mod kernels {
 
     #[inline(always)]
     fn exact16_body<const PAD: usize>(pairs: &[u32], w: &[u16], acc: &mut [i32; PAD]) {
-        let mut a = *acc;
+        let mut a = [0i32; PAD];
         for (&v, row) in pairs.iter().zip(w.chunks_exact(2 * PAD)) {
             let (x0, x1) = (v as u16 as i16 as i32, (v >> 16) as u16 as i16 as i32);
             for (a, ww) in a.iter_mut().zip(row.chunks_exact(2)) {
@@ -1000,7 +1030,8 @@ pub(crate) mod x86 {
     use super::Isa;
     use core::arch::x86_64::*;
 
-    /// AVX-512 F + BW (with the OS saving the ZMM registers), else AVX2 (YMM saved), else none.
+    /// AVX-512 F, BW and VL with POPCNT (the OS saving the ZMM registers), else AVX2 (YMM
+    /// saved), else none.
     pub fn detect() -> Isa {
         let max = __cpuid(0).eax;
         if max < 7 {
@@ -1015,7 +1046,9 @@ pub(crate) mod x86 {
         let xcr0 = unsafe { xgetbv0() };
         let l7 = __cpuid_count(7, 0);
         let avx2 = l7.ebx & (1 << 5) != 0;
-        let avx512 = l7.ebx & (1 << 16) != 0 && l7.ebx & (1 << 30) != 0;
+        let popcnt = l1.ecx & (1 << 23) != 0;
+        let avx512 =
+            l7.ebx & (1 << 16) != 0 && l7.ebx & (1 << 30) != 0 && l7.ebx & (1 << 31) != 0 && popcnt;
         let ymm = xcr0 & 0b110 == 0b110;
         let zmm = xcr0 & 0b1110_0110 == 0b1110_0110;
         if avx512 && avx2 && zmm {
@@ -1032,40 +1065,16 @@ pub(crate) mod x86 {
         _xgetbv(0)
     }
 
-    /// Whether the CPU has AVX-512 VL besides F and BW, and POPCNT (for [`compact`]), detected
-    /// once.
-    #[inline]
-    pub fn has_compress() -> bool {
-        use core::sync::atomic::Ordering;
-        match HAS_COMPRESS.load(Ordering::Relaxed) {
-            1 => false,
-            2 => true,
-            _ => detect_compress(),
-        }
-    }
-
-    /// [`has_compress`]' result, once known: 1 + its value (0 before the first detection).
-    static HAS_COMPRESS: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(0);
-
-    #[cold]
-    #[inline(never)]
-    fn detect_compress() -> bool {
-        let vl = __cpuid_count(7, 0).ebx & (1 << 31) != 0;
-        let popcnt = __cpuid(1).ecx & (1 << 23) != 0;
-        let has = detect() == Isa::Avx512 && vl && popcnt;
-        HAS_COMPRESS.store(1 + has as u8, core::sync::atomic::Ordering::Relaxed);
-        has
-    }
-
     /// `super::from_f32_slice` for `AP_TRN` types with `0..=30` fractional bits, wrapping or
     /// saturating, signed or of at most 31 bits: `floor(x 2^F)` (exact in `f64`), wrapped or
     /// clamped, four values at a time (16-byte loads, which forward from the stores that just
-    /// wrote the input), the last ones one by one. Returns `false`, having written nothing, if
-    /// some `|x 2^F|` is not below `2^31` (or is NaN).
+    /// wrote the input), the last ones one by one. Returns `false` (with `raw` partly written)
+    /// if some `|x 2^F|` is not below `2^31` (or is NaN).
     ///
     /// # Safety
     /// AVX2.
     #[target_feature(enable = "avx2")]
+    #[inline]
     pub unsafe fn from_f32(spec: crate::Spec, x: &[f32], raw: &mut [i64]) -> bool {
         let n = x.len().min(raw.len());
         let whole = n / 4 * 4;
@@ -1081,20 +1090,11 @@ pub(crate) mod x86 {
         };
         let limit = _mm256_set1_pd(2147483648.0);
         let sign = _mm256_set1_pd(-0.0);
-        let mut ok = true;
-        let mut i = 0;
-        while i < whole {
-            let a = _mm256_andnot_pd(sign, load(i));
-            ok &= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(a, limit)) == 0xf;
-            i += 4;
-        }
         let scaled = (1u64 << spec.frac_bits()) as f64;
+        let mut ok = true;
         for &v in &x[whole..n] {
             // `|floor(v)| < 2^31` (conservatively).
             ok &= (v as f64 * scaled).abs() < 2147483647.0;
-        }
-        if !ok {
-            return false;
         }
         let w = spec.width() as i32;
         let (min, max) = (
@@ -1110,7 +1110,10 @@ pub(crate) mod x86 {
         };
         let mut i = 0;
         while i < whole {
-            let q = wrap32(_mm256_cvtpd_epi32(load(i)));
+            let f = load(i);
+            let a = _mm256_andnot_pd(sign, f);
+            ok &= _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(a, limit)) == 0xf;
+            let q = wrap32(_mm256_cvtpd_epi32(f));
             // SAFETY: `i + 4 <= whole <= n`, inside `raw`.
             unsafe {
                 _mm256_storeu_si256(
@@ -1120,210 +1123,221 @@ pub(crate) mod x86 {
             };
             i += 4;
         }
+        if !ok {
+            return false;
+        }
         for (r, &v) in raw[whole..n].iter_mut().zip(&x[whole..n]) {
             *r = super::from_f64(spec, v as f64).raw;
         }
         true
     }
 
-    /// `super::compact` eight inputs at a time: the nonzero lanes' words and row offsets
-    /// packed to the front with `vpcompressd`.
+    /// `super::compact` sixteen inputs at a time: the nonzero lanes' words and row offsets
+    /// packed to the front of their chunk with `vpcompressd`, one aligned store each.
     ///
     /// # Safety
-    /// AVX-512 F, BW and VL, and POPCNT; the outputs at least as long as `x`; `s <= 15`.
+    /// AVX-512 F, BW and VL, and POPCNT; `s <= 15`.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
-    pub(crate) unsafe fn compact<const FORM: u8>(
+    #[inline]
+    pub(crate) unsafe fn compact<const FORM: u8, const STRIDE: usize, const N: usize>(
         x: &[i64],
         s: u32,
-        stride: u32,
-        (vals, lo, rows): (&mut [u32], &mut [u32], &mut [u32]),
+        out: &mut super::Compact<N>,
     ) -> super::Compacted {
-        use super::{NARROW, POSITIVE};
-        let n_in = x.len();
-        assert!(vals.len() >= n_in && lo.len() >= n_in && rows.len() >= n_in);
-        let right = _mm512_set1_epi64(s as i64);
-        let lo_left = _mm512_set1_epi64(16 - s as i64);
-        let low = _mm512_set1_epi64((1i64 << s) - 1);
-        let word = _mm256_set1_epi32(0xffff);
-        let mut sum = _mm512_setzero_si512();
-        let mut negative = 0u8;
-        let st = stride as i32;
-        let mut offset = _mm256_setr_epi32(0, st, 2 * st, 3 * st, 4 * st, 5 * st, 6 * st, 7 * st);
-        // Each 16-bit value in both halves of its 32-bit lane.
-        let dup = |v: __m512i| {
-            let v = _mm256_and_si256(_mm512_cvtepi64_epi32(v), word);
-            _mm256_or_si256(v, _mm256_slli_epi32::<16>(v))
-        };
-        let (mut n, mut i) = (0, 0);
+        let mut lanes = Emit::<FORM, STRIDE>::new(s);
+        let n_in = x.len().min(N);
+        let mut i = 0;
         while i < n_in {
-            let k = if n_in - i >= 8 {
-                0xff
-            } else {
-                ((1u32 << (n_in - i)) - 1) as __mmask8
-            };
-            // SAFETY: lanes `k` are inputs `i..`, inside `x`; the stores write from `n`, where
-            // `n + count` is at most the inputs seen so far, inside the outputs (and a whole
-            // store of 8 lanes only when `i + 8 <= n_in`).
-            unsafe {
-                // A plain load where it can be (a masked one does not forward from the
-                // stores that just wrote the values).
-                let v = if k == 0xff {
-                    _mm512_loadu_si512(x.as_ptr().add(i) as *const __m512i)
+            // Sixteen values as 32-bit lanes (they fit: 16-bit types), lanes `k` valid. Plain
+            // loads where they can be (a masked one does not forward from the stores that
+            // just wrote the values).
+            // SAFETY: the lanes read are inputs `i..n_in`, inside `x`.
+            let (v, k) = unsafe {
+                let p = x.as_ptr().add(i);
+                let (a, b, k) = if n_in - i >= 16 {
+                    let a = _mm512_loadu_si512(p as *const __m512i);
+                    (a, _mm512_loadu_si512(p.add(8) as *const __m512i), 0xffff)
                 } else {
-                    _mm512_maskz_loadu_epi64(k, x.as_ptr().add(i))
+                    let k = ((1u32 << (n_in - i)) - 1) as __mmask16;
+                    let a = _mm512_maskz_loadu_epi64(k as __mmask8, p);
+                    (
+                        a,
+                        _mm512_maskz_loadu_epi64((k >> 8) as __mmask8, p.add(8)),
+                        k,
+                    )
                 };
-                sum = _mm512_add_epi64(sum, v);
-                negative |= _mm512_cmplt_epi64_mask(v, _mm512_setzero_si512());
-                let nonzero = _mm512_mask_test_epi64_mask(k, v, v);
-                let count = nonzero.count_ones() as usize;
-                let store = |p: *mut u32, v: __m256i| {
-                    let (p, c) = (
-                        p.add(n) as *mut i32,
-                        _mm256_maskz_compress_epi32(nonzero, v),
-                    );
-                    if k == 0xff {
-                        // Eight whole lanes fit (`n + 8 <= i + 8 <= n_in`); the lanes past
-                        // `count` are overwritten next or never read. Plain stores, unlike
-                        // masked ones, forward to the kernel's loads that follow at once.
-                        _mm256_storeu_si256(p as *mut __m256i, c);
-                    } else {
-                        _mm256_mask_storeu_epi32(p, ((1u32 << count) - 1) as __mmask8, c);
-                    }
-                };
-                match FORM {
-                    NARROW => store(vals.as_mut_ptr(), dup(v)),
-                    POSITIVE => store(vals.as_mut_ptr(), dup(_mm512_slli_epi64::<1>(v))),
-                    _ => {
-                        store(vals.as_mut_ptr(), dup(_mm512_srav_epi64(v, right)));
-                        let l = _mm512_sllv_epi64(_mm512_and_si512(v, low), lo_left);
-                        store(lo.as_mut_ptr(), dup(l));
-                    }
-                }
-                store(rows.as_mut_ptr(), offset);
-                n += count;
-            }
-            offset = _mm256_add_epi32(offset, _mm256_set1_epi32(8 * st));
-            i += 8;
+                let (a, b) = (_mm512_cvtepi64_epi32(a), _mm512_cvtepi64_epi32(b));
+                (_mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b), k)
+            };
+            // SAFETY: chunk `i / 16` of `out`, whose `N` entries hold every chunk.
+            unsafe { lanes.chunk(v, k, i, out) };
+            i += 16;
         }
-        super::Compacted {
-            n,
-            sum: _mm512_reduce_add_epi64(sum) as u16,
-            negative: negative != 0,
-        }
+        lanes.done()
     }
 
-    /// [`compact`] of values held in `i16`, sixteen at a time.
+    /// [`compact`] of values held in `i16`.
     ///
     /// # Safety
     /// As [`compact`]'s.
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
-    pub(crate) unsafe fn compact16<const FORM: u8>(
+    #[inline]
+    pub(crate) unsafe fn compact16<const FORM: u8, const STRIDE: usize, const N: usize>(
         x: &[i16],
         s: u32,
-        stride: u32,
-        (vals, lo, rows): (&mut [u32], &mut [u32], &mut [u32]),
+        out: &mut super::Compact<N>,
     ) -> super::Compacted {
-        use super::{NARROW, POSITIVE};
-        let n_in = x.len();
-        assert!(vals.len() >= n_in && lo.len() >= n_in && rows.len() >= n_in);
-        let right = _mm_cvtsi32_si128(s as i32);
-        let lo_left = _mm_cvtsi32_si128(16 - s as i32);
-        let low = _mm512_set1_epi32((1i32 << s) - 1);
-        let word = _mm512_set1_epi32(0xffff);
-        let mut sum = _mm512_setzero_si512();
-        let mut negative = 0u16;
-        let st = stride as i32;
-        let mut offset = _mm512_mullo_epi32(
-            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-            _mm512_set1_epi32(st),
-        );
-        // Each 16-bit value in both halves of its 32-bit lane.
-        let dup = |v: __m512i| {
-            let v = _mm512_and_si512(v, word);
-            _mm512_or_si512(v, _mm512_slli_epi32::<16>(v))
-        };
-        let (mut n, mut i) = (0, 0);
+        let mut lanes = Emit::<FORM, STRIDE>::new(s);
+        let n_in = x.len().min(N);
+        let mut i = 0;
         while i < n_in {
-            let k = if n_in - i >= 16 {
-                0xffff
-            } else {
-                ((1u32 << (n_in - i)) - 1) as __mmask16
-            };
-            // SAFETY: lanes `k` are inputs `i..`, inside `x`; the stores write from `n`, where
-            // `n + count` is at most the inputs seen so far, inside the outputs (and a whole
-            // store of 16 lanes only when `i + 16 <= n_in`).
-            unsafe {
-                // A plain load where it can be, as in `compact`.
-                let v = if k == 0xffff {
-                    _mm256_loadu_si256(x.as_ptr().add(i) as *const __m256i)
+            // A plain load where it can be, as in `compact`.
+            // SAFETY: the lanes read are inputs `i..n_in`, inside `x`.
+            let (v, k) = unsafe {
+                let p = x.as_ptr().add(i);
+                if n_in - i >= 16 {
+                    (_mm256_loadu_si256(p as *const __m256i), 0xffff)
                 } else {
-                    _mm256_maskz_loadu_epi16(k, x.as_ptr().add(i))
-                };
-                let v = _mm512_cvtepi16_epi32(v);
-                sum = _mm512_add_epi32(sum, v);
-                negative |= _mm512_cmplt_epi32_mask(v, _mm512_setzero_si512());
-                let nonzero = _mm512_mask_test_epi32_mask(k, v, v);
-                let count = nonzero.count_ones() as usize;
-                let store = |p: *mut u32, v: __m512i| {
-                    let (p, c) = (
-                        p.add(n) as *mut i32,
-                        _mm512_maskz_compress_epi32(nonzero, v),
-                    );
-                    if k == 0xffff {
-                        // As in `compact`: sixteen whole lanes fit.
-                        _mm512_storeu_si512(p as *mut __m512i, c);
-                    } else {
-                        _mm512_mask_storeu_epi32(p, ((1u32 << count) - 1) as __mmask16, c);
-                    }
-                };
-                match FORM {
-                    NARROW => store(vals.as_mut_ptr(), dup(v)),
-                    POSITIVE => store(vals.as_mut_ptr(), dup(_mm512_slli_epi32::<1>(v))),
-                    _ => {
-                        store(vals.as_mut_ptr(), dup(_mm512_sra_epi32(v, right)));
-                        let l = _mm512_sll_epi32(_mm512_and_si512(v, low), lo_left);
-                        store(lo.as_mut_ptr(), dup(l));
-                    }
+                    let k = ((1u32 << (n_in - i)) - 1) as __mmask16;
+                    (_mm256_maskz_loadu_epi16(k, p), k)
                 }
-                store(rows.as_mut_ptr(), offset);
-                n += count;
-            }
-            offset = _mm512_add_epi32(offset, _mm512_set1_epi32(16 * st));
+            };
+            // SAFETY: chunk `i / 16` of `out`, whose `N` entries hold every chunk.
+            unsafe { lanes.chunk(_mm512_cvtepi16_epi32(v), k, i, out) };
             i += 16;
         }
-        super::Compacted {
-            n,
-            sum: _mm512_reduce_add_epi32(sum) as u16,
-            negative: negative != 0,
+        lanes.done()
+    }
+
+    /// The compaction of chunks of 16 values in 32-bit lanes, for kernel form `FORM` with
+    /// shift `s` (see `super::compact`).
+    struct Emit<const FORM: u8, const STRIDE: usize> {
+        s: __m128i,
+        lo_left: __m128i,
+        low: __m512i,
+        half: __m512i,
+        range: __m512i,
+        sum: __m512i,
+        outside: __mmask16,
+    }
+
+    impl<const FORM: u8, const STRIDE: usize> Emit<FORM, STRIDE> {
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+        #[inline]
+        fn new(s: u32) -> Self {
+            Emit {
+                s: _mm_cvtsi32_si128(s as i32),
+                lo_left: _mm_cvtsi32_si128(16 - s as i32),
+                low: _mm512_set1_epi32((1i32 << s) - 1),
+                // For `SCALED` (`s` is `up`): `x` in `[-2^(15-s), 2^(15-s))`, `x + 2^(15-s)`
+                // below `2^(16-s)` unsigned.
+                half: _mm512_set1_epi32(1 << (15 - s)),
+                range: _mm512_set1_epi32(1 << (16 - s)),
+                sum: _mm512_setzero_si512(),
+                outside: 0,
+            }
+        }
+
+        /// Chunk `i / 16`: values `v`, lanes `k` valid (all 16 or the last ones).
+        ///
+        /// # Safety
+        /// `i / 16 < N.div_ceil(16)`, lanes `k` below `N - i`.
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+        #[inline]
+        unsafe fn chunk<const N: usize>(
+            &mut self,
+            v: __m512i,
+            k: __mmask16,
+            i: usize,
+            out: &mut super::Compact<N>,
+        ) {
+            let word = _mm512_set1_epi32(0xffff);
+            // Each 16-bit value in both halves of its 32-bit lane.
+            let dup = |v: __m512i| {
+                let v = _mm512_and_si512(v, word);
+                _mm512_or_si512(v, _mm512_slli_epi32::<16>(v))
+            };
+            let nonzero = _mm512_mask_test_epi32_mask(k, v, v);
+            let count = nonzero.count_ones();
+            let st = STRIDE as i32;
+            #[rustfmt::skip]
+            let index = _mm512_setr_epi32(
+                0, st, 2 * st, 3 * st, 4 * st, 5 * st, 6 * st, 7 * st,
+                8 * st, 9 * st, 10 * st, 11 * st, 12 * st, 13 * st, 14 * st, 15 * st,
+            );
+            let rows = _mm512_add_epi32(index, _mm512_set1_epi32(i as i32 * st));
+            let store = |p: *mut u32, v: __m512i| {
+                let c = _mm512_maskz_compress_epi32(nonzero, v);
+                // SAFETY: entries `i..i + 16` of an `N`-word aligned array when the chunk is
+                // whole (`k` all ones, so `i + 16 <= N`), else the `count <= N - i` lanes.
+                unsafe {
+                    if k == 0xffff {
+                        _mm512_store_si512(p.add(i) as *mut __m512i, c);
+                    } else {
+                        let m = ((1u32 << count) - 1) as __mmask16;
+                        _mm512_mask_storeu_epi32(p.add(i) as *mut i32, m, c);
+                    }
+                }
+            };
+            match FORM {
+                super::SCALED => {
+                    let over = _mm512_add_epi32(v, self.half);
+                    self.outside |= _mm512_mask_cmpge_epu32_mask(k, over, self.range);
+                    store(out.vals.0.as_mut_ptr(), dup(_mm512_sll_epi32(v, self.s)));
+                }
+                _ => {
+                    self.sum = _mm512_add_epi32(self.sum, v);
+                    store(out.vals.0.as_mut_ptr(), dup(_mm512_sra_epi32(v, self.s)));
+                    let l = _mm512_sll_epi32(_mm512_and_si512(v, self.low), self.lo_left);
+                    store(out.lo.0.as_mut_ptr(), dup(l));
+                }
+            }
+            store(out.rows.0.as_mut_ptr(), rows);
+            out.counts[i / 16] = count as u8;
+        }
+
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+        #[inline]
+        fn done(self) -> super::Compacted {
+            super::Compacted {
+                sum: if FORM == super::SCALED {
+                    0
+                } else {
+                    _mm512_reduce_add_epi32(self.sum) as u16
+                },
+                outside: self.outside != 0,
+            }
         }
     }
 
-    /// The AVX-512 form of `kernels::floor16`.
+    /// The AVX-512 form of `kernels::floor16` (weights scaled by `2^t`, the layer's shift
+    /// `s`).
     ///
     /// # Safety
-    /// AVX-512 F and BW; `hi`, `lo` and `rows` of one length, every `rows[k] + PAD <= w.len()`,
-    /// `PAD % 32 == 0`.
-    #[target_feature(enable = "avx512f,avx512bw")]
+    /// AVX-512 F, BW and VL, POPCNT; every index of `ins` inside its slices, every compacted
+    /// `rows[k] + PAD <= w.len()`, `PAD % 32 == 0`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+    #[inline]
     pub unsafe fn floor16_avx512<const PAD: usize, const FORM: u8>(
-        hi: &[u32],
-        lo: &[u32],
-        rows: &[u32],
+        ins: super::Chunks<'_>,
         w: &[u16],
+        t: u32,
         s: u32,
         acc: &mut [u16; PAD],
     ) {
+        let _ = s;
         let nv = PAD / 32;
         let mut c = 0;
         while c < nv {
             let m = (nv - c).min(4);
-            let (ins, out) = ((hi, lo, rows, w, s), (c, &mut acc[..]));
+            let out = (c, &mut acc[..]);
             // SAFETY: as this function's.
             unsafe {
                 match m {
-                    1 => floor16_chunk::<1, FORM>(ins, out),
-                    2 => floor16_chunk::<2, FORM>(ins, out),
-                    3 => floor16_chunk::<3, FORM>(ins, out),
-                    _ => floor16_chunk::<4, FORM>(ins, out),
+                    1 => floor16_chunk::<1, FORM>(ins, w, t, out),
+                    2 => floor16_chunk::<2, FORM>(ins, w, t, out),
+                    3 => floor16_chunk::<3, FORM>(ins, w, t, out),
+                    _ => floor16_chunk::<4, FORM>(ins, w, t, out),
                 }
             }
             c += m;
@@ -1331,23 +1345,25 @@ pub(crate) mod x86 {
     }
 
     /// Vectors `c..c + M` of 32 outputs.
-    #[target_feature(enable = "avx512f,avx512bw")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
     #[inline]
     unsafe fn floor16_chunk<const M: usize, const FORM: u8>(
-        (hi, lo, rows, w, s): (&[u32], &[u32], &[u32], &[u16], u32),
+        ins: super::Chunks<'_>,
+        w: &[u16],
+        t: u32,
         (c, acc): (usize, &mut [u16]),
     ) {
-        use super::{NARROW, POSITIVE, WIDE_FROM_POSITIVE};
-        let back = _mm_cvtsi32_si128(15 - s as i32);
+        use super::{CHUNK, SCALED};
+        let back = _mm_cvtsi32_si128(t as i32);
         let flip = _mm512_set1_epi16(i16::MIN);
         // SAFETY: the row at `rows[k]` holds `PAD` values inside `w`, and
-        // `(c + M) * 32 <= PAD`; `acc` holds `PAD` values; `hi`, `lo` and `rows` have one
-        // length.
+        // `(c + M) * 32 <= PAD`; `acc` holds `PAD` values; every index is inside `ins`.
         unsafe {
-            let mut a: [__m512i; M] = core::array::from_fn(|g| {
-                _mm512_loadu_si512(acc.as_ptr().add((c + g) * 32) as *const __m512i)
-            });
-            let (hp, lp, rp) = (hi.as_ptr(), lo.as_ptr(), rows.as_ptr());
+            // The sums start from zero in registers (a load of `acc` just zeroed by the caller
+            // would wait for its stores).
+            let mut a = [_mm512_setzero_si512(); M];
+            let mut b = [_mm512_setzero_si512(); M];
+            let (hp, lp, rp) = (ins.vals.as_ptr(), ins.lo.as_ptr(), ins.rows.as_ptr());
             let wp = w.as_ptr().add(c * 32);
             // The product of input `k` with its row's vector `g`.
             let product = |k: usize, g: usize| {
@@ -1356,15 +1372,10 @@ pub(crate) mod x86 {
                 let base = wp.add(*rp.add(k) as usize);
                 let wv = _mm512_loadu_si512(base.add(32 * g) as *const __m512i);
                 match FORM {
-                    NARROW => _mm512_mulhi_epi16(vh, wv),
-                    POSITIVE => _mm512_mulhi_epu16(vh, wv),
+                    SCALED => _mm512_mulhi_epi16(vh, wv),
                     _ => {
-                        let wv = if FORM == WIDE_FROM_POSITIVE {
-                            let v = _mm512_sra_epi16(_mm512_xor_si512(wv, flip), back);
-                            _mm512_xor_si512(v, flip)
-                        } else {
-                            wv
-                        };
+                        // The weights recovered, offset by 2^15.
+                        let wv = _mm512_xor_si512(_mm512_sra_epi16(wv, back), flip);
                         let vl = _mm512_set1_epi32(*lp.add(k) as i32);
                         let lo = _mm512_mullo_epi16(vh, wv);
                         _mm512_add_epi16(lo, _mm512_mulhi_epu16(vl, wv))
@@ -1373,19 +1384,19 @@ pub(crate) mod x86 {
             };
             // Two inputs per step into two sets of sums (two chains of additions, half the
             // loop's overhead).
-            let mut b = [_mm512_setzero_si512(); M];
-            let n = hi.len();
-            let mut k = 0;
-            while k + 2 <= n {
-                for g in 0..M {
-                    a[g] = _mm512_add_epi16(a[g], product(k, g));
-                    b[g] = _mm512_add_epi16(b[g], product(k + 1, g));
+            for (j, &count) in ins.counts.iter().enumerate() {
+                let (mut k, end) = (j * CHUNK, j * CHUNK + count as usize);
+                while k + 2 <= end {
+                    for g in 0..M {
+                        a[g] = _mm512_add_epi16(a[g], product(k, g));
+                        b[g] = _mm512_add_epi16(b[g], product(k + 1, g));
+                    }
+                    k += 2;
                 }
-                k += 2;
-            }
-            if k < n {
-                for (g, a) in a.iter_mut().enumerate() {
-                    *a = _mm512_add_epi16(*a, product(k, g));
+                if k < end {
+                    for (g, a) in a.iter_mut().enumerate() {
+                        *a = _mm512_add_epi16(*a, product(k, g));
+                    }
                 }
             }
             for (a, b) in a.iter_mut().zip(b) {
@@ -1400,8 +1411,9 @@ pub(crate) mod x86 {
     /// The AVX-512 form of `kernels::exact16`.
     ///
     /// # Safety
-    /// AVX-512 F and BW; `pairs.len() * 2 * PAD <= w.len()`, `PAD % 32 == 0`.
-    #[target_feature(enable = "avx512f,avx512bw")]
+    /// AVX-512 F, BW and VL, POPCNT; `pairs.len() * 2 * PAD <= w.len()`, `PAD % 32 == 0`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+    #[inline]
     pub unsafe fn exact16_avx512<const PAD: usize>(pairs: &[u32], w: &[u16], acc: &mut [i32; PAD]) {
         let nv = PAD / 16;
         let mut c = 0;
@@ -1421,7 +1433,7 @@ pub(crate) mod x86 {
     }
 
     /// Vectors `c..c + M` of 16 outputs.
-    #[target_feature(enable = "avx512f,avx512bw")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
     #[inline]
     unsafe fn exact16_chunk<const M: usize>(
         pairs: &[u32],
@@ -1433,9 +1445,8 @@ pub(crate) mod x86 {
         // SAFETY: pair row `q < pairs.len()` holds `2 pad` values from `2 q pad` inside `w`,
         // and `(c + M) * 16 <= pad`; `acc` holds `pad` values.
         unsafe {
-            let mut a: [__m512i; M] = core::array::from_fn(|g| {
-                _mm512_loadu_si512(acc.as_ptr().add((c + g) * 16) as *const __m512i)
-            });
+            // From zero in registers, as in `floor16_chunk`.
+            let mut a = [_mm512_setzero_si512(); M];
             for (q, &v) in pairs.iter().enumerate() {
                 let xv = _mm512_set1_epi32(v as i32);
                 let base = w.as_ptr().add((q * pad + c * 16) * 2);

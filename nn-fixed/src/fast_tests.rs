@@ -1,7 +1,7 @@
 //! The fast paths (`fast.rs`) against the scalar reference (`ops`): random types and data on
 //! every instruction set of the machine, exhaustive small cases, the shortcuts of the casts.
 
-use crate::fast::{self, DensePath, FloorForm, Isa, PackedDense, NARROW, POSITIVE, WIDE};
+use crate::fast::{self, DensePath, FloorForm, Isa, PackedDense, SCALED, WIDE};
 use crate::ops::{self, DensePrecision};
 use crate::{Fixed, Overflow, Quant, Spec};
 
@@ -60,7 +60,8 @@ impl Rng {
 
 const ISAS: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
 
-/// Floor layers run in each [`FloorForm`] (by every test: only lower bounds are checked).
+/// Floor layers run with an input scale ([`FloorForm`]) of 0, 1, and 2 or more (by every
+/// test: only lower bounds are checked).
 static FORMS: [std::sync::atomic::AtomicUsize; 3] =
     [const { std::sync::atomic::AtomicUsize::new(0) }; 3];
 
@@ -71,12 +72,11 @@ fn packed_run<const N_IN: usize, const PAD: usize, const NW: usize>(
     n_out: usize,
     samples: usize,
 ) -> Option<DensePath> {
-    // Two thirds of the Floor layers with weights small enough for the narrow or the positive
-    // form (`|w| < 2^(s-1)`, `|w| < 2^s`), where the types allow it.
+    // Three quarters of the Floor layers with weights small enough for an input scale of 0,
+    // 1 or 2 (`|w| < 2^(s-1)`, `2^s`, `2^(s+1)`), where the types allow it.
     let bound = match DensePath::of(x_spec, p) {
-        DensePath::Floor { shift } => match rng.below(3) {
-            0 => Some(1i64 << (shift - 1)),
-            1 => Some(1i64 << shift),
+        DensePath::Floor { shift } => match rng.below(4) {
+            k @ 0..=2 => Some(1i64 << (shift - 1 + k as u32)),
             _ => None,
         },
         _ => None,
@@ -92,7 +92,8 @@ fn packed_run<const N_IN: usize, const PAD: usize, const NW: usize>(
     assert_eq!(packed.path(), DensePath::of(x_spec, p));
     if let DensePath::Floor { shift } = packed.path() {
         assert_eq!(packed.form(), FloorForm::of(&w, shift));
-        FORMS[packed.form() as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let k = packed.form().up.min(2) as usize;
+        FORMS[k].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     for o in 0..n_out {
         for i in 0..N_IN {
@@ -100,10 +101,15 @@ fn packed_run<const N_IN: usize, const PAD: usize, const NW: usize>(
         }
     }
     for k in 0..samples {
-        // Every other sample without negative inputs (as after a ReLU).
+        // One sample in three without negative inputs (as after a ReLU), one with small
+        // inputs (within `[-2^13, 2^13)`: one multiplication for input scales up to 2).
         let x: Vec<i64> = (0..N_IN)
             .map(|_| rng.raw(x_spec))
-            .map(|v| if k % 2 == 1 { v.max(0) } else { v })
+            .map(|v| match k % 3 {
+                1 => v.max(0),
+                2 => v / 8,
+                _ => v,
+            })
             .collect();
         let mut want = vec![0i64; n_out];
         ops::dense(&x, x_spec, &w, &b, p, &mut want);
@@ -449,8 +455,10 @@ fn from_f64_matches() {
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn isa_detection_agrees_with_std() {
-    let avx512 =
-        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
+    let avx512 = std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("popcnt");
     let avx2 = std::is_x86_feature_detected!("avx2");
     let want = if avx512 && avx2 {
         Isa::Avx512
@@ -462,19 +470,13 @@ fn isa_detection_agrees_with_std() {
     assert_eq!(Isa::detect(), want);
 }
 
-/// The `vpcompressd` compaction of the Floor path's inputs (`fast::x86::compact`) against the
-/// scalar loop: lengths around the blocks of 8, mostly zeros or none, every split (0 for the
-/// narrow form). On a CPU without AVX-512 VL only its detection is checked (the scalar loop
-/// runs there).
+/// The `vpcompressd` compaction of the Floor path's inputs (`fast::x86::compact` and
+/// `compact16`) against the scalar loop: lengths around the blocks of 8 and 16, mostly zeros
+/// or none, both forms, every shift (on a CPU with AVX-512; the scalar loop runs elsewhere).
 #[test]
 #[cfg(target_arch = "x86_64")]
 fn vector_compaction_matches_the_scalar_one() {
-    let has = std::arch::is_x86_feature_detected!("avx512f")
-        && std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512vl")
-        && std::arch::is_x86_feature_detected!("popcnt");
-    assert_eq!(fast::x86::has_compress(), has);
-    if !has {
+    if Isa::detect() != Isa::Avx512 {
         return;
     }
     let mut rng = Rng(7);
@@ -491,35 +493,40 @@ fn vector_compaction_matches_the_scalar_one() {
                         }
                     })
                     .collect();
-                for form in [NARROW, POSITIVE, WIDE] {
-                    let stride = 1 + rng.below(100) as u32;
+                for form in [SCALED, WIDE] {
                     let x16: Vec<i16> = x.iter().map(|&v| v as i16).collect();
-                    let run = |vector: bool, narrow: bool| {
-                        let mut out = [(); 3].map(|_| vec![0u32; n]);
-                        let [v, l, r] = &mut out;
-                        let got = match (vector, narrow) {
-                            (false, _) => compact_any(form, &x, s, stride, (v, l, r)),
-                            // SAFETY: the CPU has the features (checked above); the outputs
-                            // hold `n`.
-                            (true, false) => unsafe { x86_any(form, &x, s, stride, (v, l, r)) },
-                            (true, true) => unsafe { x86_any16(form, &x16, s, stride, (v, l, r)) },
-                        };
-                        (got, out)
-                    };
-                    let (want, want_out) = run(false, false);
-                    let k = want.n;
-                    for (got, got_out) in [run(true, false), run(true, true)] {
-                        assert_eq!(got, want, "n {n} s {s} form {form}");
-                        // The values, the low parts (written by the wide form only), the rows.
-                        for a in [0, 1, 2] {
-                            if a == 1 && form != WIDE {
-                                continue;
+                    let want = compact_any(form, &x, s);
+                    // SAFETY: the CPU has the features (checked above).
+                    for got in [unsafe { x86_any(form, &x, s) }, unsafe {
+                        x86_any16(form, &x16, s)
+                    }] {
+                        assert_eq!(got.0, want.0, "n {n} s {s} form {form}");
+                        let (g, w) = (&got.1, &want.1);
+                        let chunks = n.div_ceil(fast::CHUNK);
+                        assert_eq!(
+                            g.counts[..chunks],
+                            w.counts[..chunks],
+                            "n {n} s {s} form {form}"
+                        );
+                        for (j, &c) in w.counts[..chunks].iter().enumerate() {
+                            let r = j * fast::CHUNK..j * fast::CHUNK + c as usize;
+                            // The values, the low parts (written by the wide form only), the rows.
+                            assert_eq!(
+                                g.vals.0[r.clone()],
+                                w.vals.0[r.clone()],
+                                "n {n} s {s} form {form}"
+                            );
+                            if form == WIDE {
+                                assert_eq!(g.lo.0[r.clone()], w.lo.0[r.clone()], "n {n} s {s}");
                             }
-                            let (g, w) = (&got_out[a][..k], &want_out[a][..k]);
-                            assert_eq!(g, w, "n {n} s {s} form {form} array {a}");
+                            assert_eq!(
+                                g.rows.0[r.clone()],
+                                w.rows.0[r.clone()],
+                                "n {n} s {s} form {form}"
+                            );
+                            checked += c as usize;
                         }
                     }
-                    checked += k;
                 }
             }
         }
@@ -527,63 +534,51 @@ fn vector_compaction_matches_the_scalar_one() {
     assert!(checked > 15_000, "{checked}");
 }
 
-/// `fast::compact` with the form as a value.
-fn compact_any(
-    form: u8,
-    x: &[i64],
-    s: u32,
-    stride: u32,
-    out: (&mut [u32], &mut [u32], &mut [u32]),
-) -> fast::Compacted {
-    match form {
-        NARROW => fast::compact::<i64, NARROW>(x, s, stride, out),
-        POSITIVE => fast::compact::<i64, POSITIVE>(x, s, stride, out),
-        _ => fast::compact::<i64, WIDE>(x, s, stride, out),
-    }
+/// The largest layer the compaction test runs.
+const MAX_IN: usize = 70;
+
+/// `fast::compact` with the form as a value, rows 64 apart.
+fn compact_any(form: u8, x: &[i64], s: u32) -> (fast::Compacted, fast::Compact<MAX_IN>) {
+    let mut out = fast::Compact::new();
+    let c = match form {
+        SCALED => fast::compact::<i64, SCALED, MAX_IN>(x, s, 64, &mut out),
+        _ => fast::compact::<i64, WIDE, MAX_IN>(x, s, 64, &mut out),
+    };
+    (c, out)
 }
 
-/// `fast::x86::compact` with the form as a value.
+/// `fast::x86::compact` with the form as a value, rows 64 apart.
 ///
 /// # Safety
 /// As `fast::x86::compact`'s.
 #[cfg(target_arch = "x86_64")]
-unsafe fn x86_any(
-    form: u8,
-    x: &[i64],
-    s: u32,
-    stride: u32,
-    out: (&mut [u32], &mut [u32], &mut [u32]),
-) -> fast::Compacted {
+unsafe fn x86_any(form: u8, x: &[i64], s: u32) -> (fast::Compacted, fast::Compact<MAX_IN>) {
+    let mut out = fast::Compact::new();
     // SAFETY: as this function's.
-    unsafe {
+    let c = unsafe {
         match form {
-            NARROW => fast::x86::compact::<NARROW>(x, s, stride, out),
-            POSITIVE => fast::x86::compact::<POSITIVE>(x, s, stride, out),
-            _ => fast::x86::compact::<WIDE>(x, s, stride, out),
+            SCALED => fast::x86::compact::<SCALED, 64, MAX_IN>(x, s, &mut out),
+            _ => fast::x86::compact::<WIDE, 64, MAX_IN>(x, s, &mut out),
         }
-    }
+    };
+    (c, out)
 }
 
-/// `fast::x86::compact16` with the form as a value.
+/// `fast::x86::compact16` with the form as a value, rows 64 apart.
 ///
 /// # Safety
 /// As `fast::x86::compact16`'s.
 #[cfg(target_arch = "x86_64")]
-unsafe fn x86_any16(
-    form: u8,
-    x: &[i16],
-    s: u32,
-    stride: u32,
-    out: (&mut [u32], &mut [u32], &mut [u32]),
-) -> fast::Compacted {
+unsafe fn x86_any16(form: u8, x: &[i16], s: u32) -> (fast::Compacted, fast::Compact<MAX_IN>) {
+    let mut out = fast::Compact::new();
     // SAFETY: as this function's.
-    unsafe {
+    let c = unsafe {
         match form {
-            NARROW => fast::x86::compact16::<NARROW>(x, s, stride, out),
-            POSITIVE => fast::x86::compact16::<POSITIVE>(x, s, stride, out),
-            _ => fast::x86::compact16::<WIDE>(x, s, stride, out),
+            SCALED => fast::x86::compact16::<SCALED, 64, MAX_IN>(x, s, &mut out),
+            _ => fast::x86::compact16::<WIDE, 64, MAX_IN>(x, s, &mut out),
         }
-    }
+    };
+    (c, out)
 }
 
 /// The adder tree without recursion against its definition: every length to 70, saturating
@@ -607,4 +602,46 @@ fn tree_sum_matches_its_definition() {
             }
         }
     }
+}
+
+/// The f32 input conversion (`fast::from_f32_slice`, four values at a time with AVX2) against
+/// the type's own `from_f64`: lengths around the blocks of 4, every kind of type, values in
+/// and out of range, specials anywhere in the slice.
+#[test]
+fn from_f32_slice_matches() {
+    let mut rng = Rng(5);
+    let specials = [
+        0.0f32,
+        -0.0,
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        1e30,
+        -3e9,
+        31.999,
+        -32.0,
+    ];
+    let mut vector = 0;
+    for _ in 0..20_000 {
+        let spec = if rng.below(2) == 0 {
+            rng.spec(16)
+        } else {
+            rng.wide_spec()
+        };
+        let n = rng.below(20) as usize;
+        let big = rng.below(8) == 0;
+        let x: Vec<f32> = (0..n)
+            .map(|_| match rng.below(10) {
+                0 if big => specials[rng.below(specials.len() as u64) as usize],
+                1 => (rng.range(-1 << 24, 1 << 24) as f32) * 2f32.powi(rng.range(-30, 8) as i32),
+                _ => (rng.range(-1 << 20, 1 << 20) as f32) / (1 << rng.range(0, 20)) as f32,
+            })
+            .collect();
+        let want: Vec<i64> = x.iter().map(|&v| spec.from_f64(v as f64).raw).collect();
+        let mut got = vec![0i64; n];
+        fast::from_f32_slice(spec, &x, &mut got);
+        assert_eq!(got, want, "{spec}: {x:?}");
+        vector += (n >= 4 && (0..=30).contains(&spec.frac_bits())) as usize;
+    }
+    assert!(vector > 3_000, "{vector}");
 }

@@ -335,7 +335,7 @@ fn forward_methods(
                 #[cfg(target_arch = "x86_64")]
                 {
                     match #fp::fast::Isa::detect() {
-                        // SAFETY: `detect` found AVX-512 F and BW (and AVX2) on this CPU.
+                        // SAFETY: `detect` found AVX-512 F, BW and VL, POPCNT and AVX2 on this CPU.
                         #fp::fast::Isa::Avx512 => return unsafe { self.__forward_raw_avx512(x) },
                         // SAFETY: `detect` found AVX2 on this CPU.
                         #fp::fast::Isa::Avx2 => return unsafe { self.__forward_raw_avx2(x) },
@@ -345,27 +345,30 @@ fn forward_methods(
                 self.__forward_raw_base(x)
             }
 
+            /// The steps, inlined into each copy below (compiled for its instruction set).
             #[doc(hidden)]
-            #[inline]
-            pub fn __forward_raw_base(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                let a0 = *x;
+            #[inline(always)]
+            pub fn __forward_raw_body(&self, a0: [i64; #n_in]) -> [i64; #n_out] {
                 #(#body)*
                 #last
             }
 
-            /// `forward_raw` compiled with AVX-512 F and BW enabled (integer arithmetic: the
+            #[doc(hidden)]
+            #[inline]
+            pub fn __forward_raw_base(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
+                self.__forward_raw_body(*x)
+            }
+
+            /// `forward_raw` compiled with AVX-512 (F, BW, VL) enabled (integer arithmetic: the
             /// same results), chosen at run time by `forward_raw`.
             ///
             /// # Safety
-            /// The CPU must support AVX2, AVX-512 F and AVX-512 BW.
+            /// The CPU must support AVX2, AVX-512 F, BW and VL, and POPCNT.
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx,avx2,avx512f,avx512bw")]
-            #[inline]
+            #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt")]
             pub unsafe fn __forward_raw_avx512(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                let a0 = *x;
-                #(#body)*
-                #last
+                self.__forward_raw_body(*x)
             }
 
             /// `forward_raw` compiled with AVX2 enabled, chosen at run time by `forward_raw`.
@@ -375,11 +378,8 @@ fn forward_methods(
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx,avx2")]
-            #[inline]
             pub unsafe fn __forward_raw_avx2(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                let a0 = *x;
-                #(#body)*
-                #last
+                self.__forward_raw_body(*x)
             }
 
             /// Inference on `f64` inputs, each converted to [`Self::INPUT`] as a C++ `double`
@@ -394,28 +394,25 @@ fn forward_methods(
                 #[cfg(target_arch = "x86_64")]
                 {
                     match #fp::fast::Isa::detect() {
-                        // SAFETY: `detect` found AVX-512 F and BW (and AVX2) on this CPU.
+                        // SAFETY: `detect` found AVX-512 F, BW and VL, POPCNT and AVX2 on this CPU.
                         #fp::fast::Isa::Avx512 => return unsafe { self.__forward_avx512(x) },
                         // SAFETY: `detect` found AVX2 on this CPU.
                         #fp::fast::Isa::Avx2 => return unsafe { self.__forward_avx2(x) },
                         #fp::fast::Isa::Portable => {}
                     }
                 }
-                let raw = Self::__input_raw(x);
-                Self::__output_f32(&self.__forward_raw_base(&raw))
+                Self::__output_f32(&self.__forward_raw_body(Self::__input_raw(x)))
             }
 
-            /// `forward` compiled with AVX-512 F and BW enabled, conversions included.
+            /// `forward` compiled with AVX-512 (F, BW, VL) enabled, conversions included.
             ///
             /// # Safety
-            /// The CPU must support AVX2, AVX-512 F and AVX-512 BW.
+            /// The CPU must support AVX2, AVX-512 F, BW and VL, and POPCNT.
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx,avx2,avx512f,avx512bw")]
+            #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt")]
             pub unsafe fn __forward_avx512(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                let raw = Self::__input_raw(x);
-                // SAFETY: as this function's.
-                Self::__output_f32(&unsafe { self.__forward_raw_avx512(&raw) })
+                Self::__output_f32(&self.__forward_raw_body(Self::__input_raw(x)))
             }
 
             /// `forward` compiled with AVX2 enabled, conversions included.
@@ -426,9 +423,7 @@ fn forward_methods(
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx,avx2")]
             pub unsafe fn __forward_avx2(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                let raw = Self::__input_raw(x);
-                // SAFETY: as this function's.
-                Self::__output_f32(&unsafe { self.__forward_raw_avx2(&raw) })
+                Self::__output_f32(&self.__forward_raw_body(Self::__input_raw(x)))
             }
 
             /// The raw input values of `x` (each converted to [`Self::INPUT`]).
