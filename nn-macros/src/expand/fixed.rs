@@ -356,7 +356,6 @@ fn forward_methods(
             }
 
             #[doc(hidden)]
-            #[inline]
             pub fn __forward_raw_base(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
                 self.__forward_raw_body(*x)
             }
