@@ -19,22 +19,32 @@
 //!   truncates (`AP_TRN`, the default), so each product is floored, `floor(p / 2^s)`, before it is
 //!   added: hls4ml's default `ap_fixed<16,6>` everywhere (`s = 10`). With an accumulator of at
 //!   most 16 bits only the sum modulo `2^16` matters, and it is computed in 16-bit lanes without
-//!   a shift per product: split the input `x = xh 2^s + xl` (`0 <= xl < 2^s`) and store the weight
-//!   offset, `wu = w + 2^15` (unsigned 16 bits). Then
-//!   `floor(x w / 2^s) = xh w + floor(xl w / 2^s)`, and with `a = xl 2^(16-s) < 2^16`,
-//!   `mulhi_u16(a, wu) = floor(xl w / 2^s) + xl 2^(15-s)` and
-//!   `mullo_16(xh, wu) = xh w + xh 2^15 (mod 2^16)`, so
-//!   `mullo + mulhi = floor(x w / 2^s) + 2^(15-s) x (mod 2^16)`: two multiplications per 32
-//!   products (`vpmullw`, `vpmulhuw`) and a correction `2^(15-s) sum x` per call.
+//!   a shift per product. The weights are stored scaled, `w 2^t` with `t = 16 - s - up` as
+//!   large as they allow ([`FloorForm`]), so that `mulhi(x 2^up, w 2^t) = floor(x w / 2^s)`:
+//!   one `vpmulhw` per 32 products, for inputs whose `x 2^up` is still 16 bits (at
+//!   `ap_fixed<16,6>`: weights in `[-1, 1)` take inputs in `[-16, 16)`). A call with a larger
+//!   input takes the wide form: split `x = xh 2^s + xl` (`0 <= xl < 2^s`), recover
+//!   `wu = w + 2^15` (unsigned 16 bits); `mulhi_u16(xl 2^(16-s), wu) = floor(xl w / 2^s) +
+//!   xl 2^(15-s)` and `mullo_16(xh, wu) = xh w + xh 2^15 (mod 2^16)`, so
+//!   `mullo + mulhi = floor(x w / 2^s) + 2^(15-s) x (mod 2^16)`: two multiplications and a
+//!   correction `2^(15-s) sum x` per call.
 //!
 //! [`DensePath::Floor`] skips the inputs that are 0 (about half after a ReLU; they add
-//! nothing), compacting the others with `vpcompressw` eight at a time where the CPU has AVX-512
-//! VBMI2 (nn-bench M1 at `ap_fixed<16,6>`: 351 -> 313 ns per sample; the scalar loop it
-//! replaces was 2,300 of the 5,000 instructions), else one by one; [`DensePath::Exact`] does
-//! not (pairs of zeros are rarer: measured on M1, compacting them cost more than it saved).
-//! The bias conversion and the final `(result_t) acc` are done per output with the scalar
-//! casts. Other types (saturating or rounding accumulators, wider data or accumulators) keep
-//! [`ops::dense`].
+//! nothing): with AVX-512, chunks of 16 inputs are compacted with `vpcompressd` into aligned
+//! 64-byte stores (each value repeated in both halves of a 32-bit word, so that its broadcast
+//! is a plain load, with the offset of its row), which the kernel's loads forward from; it sums
+//! into two sets of registers (two chains of additions). [`DensePath::Exact`] does not skip
+//! (pairs of zeros are rarer: measured on M1, compacting them cost more than it saved). The
+//! bias conversion and the final `(result_t) acc` are done per output with the scalar casts,
+//! which the compiler vectorizes. Other types (saturating or rounding accumulators, wider data
+//! or accumulators) keep [`ops::dense`].
+//!
+//! The values between layers may be held in `i16` ([`Raw`]): the generated twin keeps those
+//! of its fast Dense layers and ReLUs so (a quarter of the memory traffic of `i64`).
+//!
+//! Measured (nn-bench M1 at `ap_fixed<16,6>`, this machine kind): 351 ns per sample with the
+//! two-multiplication form everywhere, values in `i64` and a scalar compaction; 157 ns with
+//! the above (scratch harness; see nn-bench/README.md for the bench's figures).
 //!
 //! The instruction set is chosen at run time ([`Isa::detect`], from `cpuid`, so also without
 //! `std`): AVX-512 (F, BW, VL) kernels written with intrinsics, AVX2 and portable kernels as plain
