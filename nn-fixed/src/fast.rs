@@ -240,8 +240,11 @@ pub(crate) struct Lanes<const N: usize>(pub [u32; N]);
 /// inputs at `16 j .. 16 j + counts[j]` of `vals`, `lo` and `rows` (see [`compact`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Compact<const N: usize> {
+    /// The values (scaled, or the high parts of the wide form's split).
     pub vals: Lanes<N>,
+    /// The low parts of the wide form's split.
     pub lo: Lanes<N>,
+    /// The offsets of the values' weight rows.
     pub rows: Lanes<N>,
     /// Chunk `j`'s count, for `j < N.div_ceil(16)` (`N` long to be an array).
     pub counts: [u8; N],
@@ -945,7 +948,7 @@ mod kernels {
             // SAFETY: the caller checked that the CPU has AVX-512 (`Isa::Avx512`); every index is
             // inside `ins` (checked) and every row read inside `w` (this function's contract).
             Isa::Avx512 => unsafe {
-                super::x86::floor16_avx512::<PAD, FORM>(ins, w, 16 - s - up, s, acc)
+                super::x86::floor16_avx512::<PAD, FORM>(ins, w, 16 - s - up, acc)
             },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the caller checked that the CPU has AVX2.
@@ -1320,8 +1323,7 @@ pub(crate) mod x86 {
         }
     }
 
-    /// The AVX-512 form of `kernels::floor16` (weights scaled by `2^t`, the layer's shift
-    /// `s`).
+    /// The AVX-512 form of `kernels::floor16` (weights scaled by `2^t`).
     ///
     /// # Safety
     /// AVX-512 F, BW and VL, POPCNT; every index of `ins` inside its slices, every compacted
@@ -1332,10 +1334,8 @@ pub(crate) mod x86 {
         ins: super::Chunks<'_>,
         w: &[u16],
         t: u32,
-        s: u32,
         acc: &mut [u16; PAD],
     ) {
-        let _ = s;
         let nv = PAD / 32;
         let mut c = 0;
         while c < nv {
@@ -1392,11 +1392,21 @@ pub(crate) mod x86 {
                     }
                 }
             };
-            // Two inputs per step into two sets of sums (two chains of additions, half the
-            // loop's overhead).
+            // Four inputs per step, summed in pairs into two sets of sums: each chain of
+            // additions one step per four inputs (the chains, not the multiplications, bound
+            // a layer's latency).
             for (j, &count) in ins.counts.iter().enumerate() {
                 let (mut k, end) = (j * CHUNK, j * CHUNK + count as usize);
-                while k + 2 <= end {
+                while k + 4 <= end {
+                    for g in 0..M {
+                        let p = _mm512_add_epi16(product(k, g), product(k + 1, g));
+                        let q = _mm512_add_epi16(product(k + 2, g), product(k + 3, g));
+                        a[g] = _mm512_add_epi16(a[g], p);
+                        b[g] = _mm512_add_epi16(b[g], q);
+                    }
+                    k += 4;
+                }
+                if k + 2 <= end {
                     for g in 0..M {
                         a[g] = _mm512_add_epi16(a[g], product(k, g));
                         b[g] = _mm512_add_epi16(b[g], product(k + 1, g));
