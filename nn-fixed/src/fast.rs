@@ -1392,21 +1392,11 @@ pub(crate) mod x86 {
                     }
                 }
             };
-            // Four inputs per step, summed in pairs into two sets of sums: each chain of
-            // additions one step per four inputs (the chains, not the multiplications, bound
-            // a layer's latency).
+            // Two inputs per step into two sets of sums (two chains of additions, half the
+            // loop's overhead).
             for (j, &count) in ins.counts.iter().enumerate() {
                 let (mut k, end) = (j * CHUNK, j * CHUNK + count as usize);
-                while k + 4 <= end {
-                    for g in 0..M {
-                        let p = _mm512_add_epi16(product(k, g), product(k + 1, g));
-                        let q = _mm512_add_epi16(product(k + 2, g), product(k + 3, g));
-                        a[g] = _mm512_add_epi16(a[g], p);
-                        b[g] = _mm512_add_epi16(b[g], q);
-                    }
-                    k += 4;
-                }
-                if k + 2 <= end {
+                while k + 2 <= end {
                     for g in 0..M {
                         a[g] = _mm512_add_epi16(a[g], product(k, g));
                         b[g] = _mm512_add_epi16(b[g], product(k + 1, g));
