@@ -125,56 +125,20 @@ fn twin_items(
     let n_in = net.input.len() as usize;
     let n_out = net.output().len() as usize;
 
-    let mut fields: Vec<(syn::Ident, TokenStream)> = Vec::new();
-    let mut inits = Vec::new();
-    let mut body = Vec::new();
     let mut summary = format!(
         "{twin}: the fixed-point twin of {name} (hls4ml's ap_fixed arithmetic)\n  input: {}\n",
         plan.input
     );
     let param_types = param_types(net, &plan);
-    // Which tensors are held in `i16` (between the fast Dense layers and ReLUs of an MLP: a
-    // quarter of the memory traffic of `i64`); the others in `i64`.
-    let mut narrow = vec![false; net.tensors.len()];
-    for (op, (step, out_spec)) in net.ops.iter().zip(&plan.steps) {
-        let mut x = format_ident!("a{}", op.inputs[0]);
-        let y = format_ident!("a{}", op.output);
-        let len = net.tensors[op.output].len() as usize;
-        let layer = match op.kind {
-            OpKind::Layer(i) => &net.layers[i],
-            OpKind::Add => continue,
-        };
-        let input = in_tokens(&plan, net, op.inputs[0]);
-        let x_narrow = narrow[op.inputs[0]];
-        if x_narrow && !super::fixed_steps::takes_i16(step, input.0) {
-            let wide = format_ident!("{}_wide", x);
-            body.push(quote!(let #wide = #x.map(|v| v as i64);));
-            x = wide;
-        }
-        narrow[op.output] = match step {
-            super::fixed_plan::Step::Same => x_narrow,
-            _ => super::fixed_steps::holds_i16(step, input.0, *out_spec),
-        };
-        let (code, field, init, line) = super::fixed_steps::step(
-            step,
-            net,
-            layer,
-            (&x, &y, len),
-            input,
-            (*out_spec, narrow[op.output]),
-        );
-        body.push(code);
-        fields.extend(field);
-        inits.extend(init);
-        summary.push_str(&line);
-    }
+    let Steps {
+        body,
+        fields,
+        inits,
+        lines,
+        last,
+    } = steps(net, &plan);
+    summary.push_str(&lines);
     summary.push_str(&bounds_summary(net, ranges.as_ref(), plan.range));
-    let mut last = format_ident!("a{}", net.output);
-    if narrow[net.output] {
-        let wide = format_ident!("{}_wide", last);
-        body.push(quote!(let #wide = #last.map(|v| v as i64);));
-        last = wide;
-    }
     let in_spec = spec_tokens(plan.input);
     let out_spec = spec_tokens(plan.steps.last().map_or(plan.input, |s| s.1));
     let doc = format!(
@@ -251,6 +215,69 @@ fn twin_items(
                 }
             }
         }
+    }
+}
+
+/// The twin's steps: their code, the fields and initializations they need, their summary
+/// lines, and the tensor holding the output (as `i64`s).
+struct Steps {
+    body: Vec<TokenStream>,
+    fields: Vec<(syn::Ident, TokenStream)>,
+    inits: Vec<TokenStream>,
+    lines: String,
+    last: syn::Ident,
+}
+
+fn steps(net: &Network, plan: &Plan) -> Steps {
+    let (mut body, mut fields, mut inits, mut lines) =
+        (Vec::new(), Vec::new(), Vec::new(), String::new());
+    // Which tensors are held in `i16` (between the fast Dense layers and ReLUs of an MLP: a
+    // quarter of the memory traffic of `i64`); the others in `i64`.
+    let mut narrow = vec![false; net.tensors.len()];
+    for (op, (step, out_spec)) in net.ops.iter().zip(&plan.steps) {
+        let mut x = format_ident!("a{}", op.inputs[0]);
+        let y = format_ident!("a{}", op.output);
+        let len = net.tensors[op.output].len() as usize;
+        let layer = match op.kind {
+            OpKind::Layer(i) => &net.layers[i],
+            OpKind::Add => continue,
+        };
+        let input = in_tokens(plan, net, op.inputs[0]);
+        let x_narrow = narrow[op.inputs[0]];
+        if x_narrow && !super::fixed_steps::takes_i16(step, input.0) {
+            let wide = format_ident!("{}_wide", x);
+            body.push(quote!(let #wide = #x.map(|v| v as i64);));
+            x = wide;
+        }
+        narrow[op.output] = match step {
+            super::fixed_plan::Step::Same => x_narrow,
+            _ => super::fixed_steps::holds_i16(step, input.0, *out_spec),
+        };
+        let (code, field, init, line) = super::fixed_steps::step(
+            step,
+            net,
+            layer,
+            (&x, &y, len),
+            input,
+            (*out_spec, narrow[op.output]),
+        );
+        body.push(code);
+        fields.extend(field);
+        inits.extend(init);
+        lines.push_str(&line);
+    }
+    let mut last = format_ident!("a{}", net.output);
+    if narrow[net.output] {
+        let wide = format_ident!("{}_wide", last);
+        body.push(quote!(let #wide = #last.map(|v| v as i64);));
+        last = wide;
+    }
+    Steps {
+        body,
+        fields,
+        inits,
+        lines,
+        last,
     }
 }
 
