@@ -1157,15 +1157,13 @@ pub(crate) mod x86 {
         s: u32,
         out: &mut super::Compact<N>,
     ) -> super::Compacted {
-        let mut lanes = Emit::<FORM, STRIDE>::new(s);
         let n_in = x.len().min(N);
-        let mut i = 0;
-        while i < n_in {
-            // Sixteen values as 32-bit lanes (they fit: 16-bit types), lanes `k` valid. Plain
-            // loads where they can be (a masked one does not forward from the stores that
-            // just wrote the values).
+        // Sixteen values as 32-bit lanes (they fit: 16-bit types), lanes `k` valid. Plain loads
+        // where they can be (a masked one does not forward from the stores that just wrote the
+        // values).
+        let load = |i: usize| {
             // SAFETY: the lanes read are inputs `i..n_in`, inside `x`.
-            let (v, k) = unsafe {
+            unsafe {
                 let p = x.as_ptr().add(i);
                 let (a, b, k) = if n_in - i >= 16 {
                     let a = _mm512_loadu_si512(p as *const __m512i);
@@ -1173,20 +1171,15 @@ pub(crate) mod x86 {
                 } else {
                     let k = ((1u32 << (n_in - i)) - 1) as __mmask16;
                     let a = _mm512_maskz_loadu_epi64(k as __mmask8, p);
-                    (
-                        a,
-                        _mm512_maskz_loadu_epi64((k >> 8) as __mmask8, p.add(8)),
-                        k,
-                    )
+                    let b = _mm512_maskz_loadu_epi64((k >> 8) as __mmask8, p.add(8));
+                    (a, b, k)
                 };
                 let (a, b) = (_mm512_cvtepi64_epi32(a), _mm512_cvtepi64_epi32(b));
                 (_mm512_inserti64x4::<1>(_mm512_castsi256_si512(a), b), k)
-            };
-            // SAFETY: chunk `i / 16` of `out`, whose `N` entries hold every chunk.
-            unsafe { lanes.chunk(v, k, i, out) };
-            i += 16;
-        }
-        lanes.done()
+            }
+        };
+        // SAFETY: as this function's; `load` reads lanes below `n_in <= N`.
+        unsafe { compact_with::<FORM, STRIDE, N>(n_in, s, out, load) }
     }
 
     /// [`compact`] of values held in `i16`.
@@ -1200,11 +1193,9 @@ pub(crate) mod x86 {
         s: u32,
         out: &mut super::Compact<N>,
     ) -> super::Compacted {
-        let mut lanes = Emit::<FORM, STRIDE>::new(s);
         let n_in = x.len().min(N);
-        let mut i = 0;
-        while i < n_in {
-            // A plain load where it can be, as in `compact`.
+        // A plain load where it can be, as in `compact`.
+        let load = |i: usize| {
             // SAFETY: the lanes read are inputs `i..n_in`, inside `x`.
             let (v, k) = unsafe {
                 let p = x.as_ptr().add(i);
@@ -1215,8 +1206,31 @@ pub(crate) mod x86 {
                     (_mm256_maskz_loadu_epi16(k, p), k)
                 }
             };
+            (_mm512_cvtepi16_epi32(v), k)
+        };
+        // SAFETY: as this function's; `load` reads lanes below `n_in <= N`.
+        unsafe { compact_with::<FORM, STRIDE, N>(n_in, s, out, load) }
+    }
+
+    /// The compaction of `n_in` values, sixteen at a time as `load(i)` gives them (32-bit
+    /// lanes and the valid ones).
+    ///
+    /// # Safety
+    /// As [`compact`]'s; `n_in <= N`; `load(i)`'s valid lanes are below `n_in - i`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,popcnt")]
+    #[inline]
+    unsafe fn compact_with<const FORM: u8, const STRIDE: usize, const N: usize>(
+        n_in: usize,
+        s: u32,
+        out: &mut super::Compact<N>,
+        load: impl Fn(usize) -> (__m512i, __mmask16),
+    ) -> super::Compacted {
+        let mut lanes = Emit::<FORM, STRIDE>::new(s);
+        let mut i = 0;
+        while i < n_in {
+            let (v, k) = load(i);
             // SAFETY: chunk `i / 16` of `out`, whose `N` entries hold every chunk.
-            unsafe { lanes.chunk(_mm512_cvtepi16_epi32(v), k, i, out) };
+            unsafe { lanes.chunk(v, k, i, out) };
             i += 16;
         }
         lanes.done()
