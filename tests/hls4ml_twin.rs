@@ -2,7 +2,8 @@
 //! hls4ml 1.3's C simulation, bit for bit: the same Keras float32 weights go through
 //! `to_fixed()` (printed as hls4ml prints them, read back, converted), the same 64 inputs
 //! through `forward_raw`, and every raw output must equal the C simulation's
-//! (`tests/fixtures/hls4ml/*.json`, written by `scripts/hls4ml/make_fixtures.py`, never by nn).
+//! (`tests/fixtures/hls4ml/*.json`, written by `scripts/hls4ml/make_fixtures.py`, never by nn);
+//! so must the copies of the steps compiled for each instruction set this CPU has.
 
 mod common;
 
@@ -99,10 +100,33 @@ macro_rules! parity {
                 .iter()
                 .map(|&v| paste_input::<$net>(v))
                 .collect::<Vec<_>>();
-            let got = twin.forward_raw(&raw.try_into().unwrap());
+            let raw = raw.try_into().unwrap();
+            let got = twin.forward_raw(&raw);
             values += got.len();
             if got.as_slice() != want.as_slice() {
                 mismatches.push((s, got.to_vec(), want.clone()));
+            }
+            // Every copy of the steps the CPU can run gives the same bits (`forward_raw` runs
+            // the widest).
+            let mut copies = vec![twin.__forward_raw_base(&raw)];
+            #[cfg(target_arch = "x86_64")]
+            {
+                use nn::fixed_point::fast::Isa;
+                if Isa::Avx2.available() {
+                    // SAFETY: the CPU has AVX2 (checked).
+                    copies.push(unsafe { twin.__forward_raw_avx2(&raw) });
+                }
+                if Isa::Avx512.available() {
+                    // SAFETY: the CPU has AVX-512 F, BW and VL and POPCNT (checked).
+                    copies.push(unsafe { twin.__forward_raw_avx512(&raw) });
+                }
+            }
+            for copy in copies {
+                assert_eq!(
+                    copy, got,
+                    "{}: sample {s}, the copies of the steps differ",
+                    $case
+                );
             }
         }
         assert!(
