@@ -22,6 +22,24 @@ pub(super) fn mask16(n: usize) -> __mmask16 {
     }
 }
 
+/// `r`'s 16 lanes as bytes to `p`, lanes `k`: one plain 16-byte store when all are, since the
+/// next layer's 4-byte loads of them cannot be forwarded from a masked store (they wait for it
+/// to reach the cache).
+///
+/// # Safety
+/// The CPU must have AVX-512F; lanes `k` of `p` writable (all 16 if `k` is all ones).
+#[inline(always)]
+unsafe fn store_bytes(p: *mut i8, k: __mmask16, r: __m512i) {
+    // SAFETY: as this function's.
+    unsafe {
+        if k == 0xffff {
+            _mm_storeu_si128(p as *mut __m128i, _mm512_cvtepi32_epi8(r));
+        } else {
+            _mm512_mask_cvtepi32_storeu_epi8(p, k, r);
+        }
+    }
+}
+
 /// `acc += sum over full quads q of (x[4q..] + 128) . w[q][o0 + j][..]`, for the `acc.len()`
 /// outputs from `o0` (at most 64).
 ///
@@ -274,7 +292,7 @@ fn dense_layer_g<const G: usize, S: Sizes>(
         for g in 0..G {
             let acc = _mm512_add_epi32(a[g], b[g]);
             let r = requant16(acc, &rq_lanes(rq, 16 * g, masks[g]), zp, lo, hi);
-            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(16 * g), masks[g], r);
+            store_bytes(y.as_mut_ptr().add(16 * g), masks[g], r);
         }
     }
 }
@@ -349,11 +367,7 @@ fn dense_four_g<const G: usize, S: Sizes>(
             let p = rq_lanes(rq, 16 * g, masks[g]);
             for (s, acc) in a.iter().enumerate() {
                 let r = requant16(acc[g], &p, zp, lo, hi);
-                _mm512_mask_cvtepi32_storeu_epi8(
-                    y.as_mut_ptr().add(s * n_out + 16 * g),
-                    masks[g],
-                    r,
-                );
+                store_bytes(y.as_mut_ptr().add(s * n_out + 16 * g), masks[g], r);
             }
         }
     }
@@ -375,7 +389,7 @@ pub(super) unsafe fn requantize(acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mu
         unsafe {
             let a = _mm512_maskz_loadu_epi32(k, acc.as_ptr().add(j));
             let r = requant16(a, &rq_lanes(rq, o0 + j, k), zp, lo, hi);
-            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, r);
+            store_bytes(y.as_mut_ptr().add(j), k, r);
         }
         j += 16;
     }
@@ -398,7 +412,19 @@ pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i
         let k = mask16(n - j);
         // SAFETY: masked to the `n - j` values left in `x` and `y`.
         unsafe {
-            let v = _mm512_div_ps(_mm512_maskz_loadu_ps(k, x.as_ptr().add(j)), sv);
+            // Plain 16-byte loads where they can be: a masked load, or one wider than the
+            // stores that just wrote the input (a caller compiled for the baseline copies it 16
+            // bytes at a time), is not forwarded from them.
+            let v = if k == 0xffff {
+                let p = x.as_ptr().add(j);
+                let v = _mm512_castps128_ps512(_mm_loadu_ps(p));
+                let v = _mm512_insertf32x4::<1>(v, _mm_loadu_ps(p.add(4)));
+                let v = _mm512_insertf32x4::<2>(v, _mm_loadu_ps(p.add(8)));
+                _mm512_insertf32x4::<3>(v, _mm_loadu_ps(p.add(12)))
+            } else {
+                _mm512_maskz_loadu_ps(k, x.as_ptr().add(j))
+            };
+            let v = _mm512_div_ps(v, sv);
             let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
             let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
             let frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
@@ -419,7 +445,7 @@ pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i
                 _mm512_max_epi32(q, _mm512_set1_epi32(-128)),
                 _mm512_set1_epi32(127),
             );
-            _mm512_mask_cvtepi32_storeu_epi8(y.as_mut_ptr().add(j), k, q);
+            store_bytes(y.as_mut_ptr().add(j), k, q);
         }
         j += 16;
     }
