@@ -1085,8 +1085,7 @@ pub(crate) mod x86 {
 
     /// `super::from_f32_slice` for `AP_TRN` types with `0..=30` fractional bits, wrapping or
     /// saturating, signed or of at most 31 bits: `floor(x 2^F)` (exact in `f64`), wrapped or
-    /// clamped, four values at a time (16-byte loads, which forward from the stores that just
-    /// wrote the input), the last ones one by one. Returns `false` (with `raw` partly written)
+    /// clamped, four values at a time (each read alone), the last ones one by one. Returns `false` (with `raw` partly written)
     /// if some `|x 2^F|` is not below `2^31` (or is NaN).
     ///
     /// # Safety
@@ -1097,10 +1096,14 @@ pub(crate) mod x86 {
         let n = x.len().min(raw.len());
         let whole = n / 4 * 4;
         let scale = _mm256_set1_pd((1u64 << spec.frac_bits()) as f64);
-        // Four values from `i`, scaled (exact) and floored.
+        // Four values from `i`, scaled (exact) and floored. Read one by one (volatile, so that
+        // LLVM does not merge them): the input is usually written just before (a tensor built
+        // from a slice), and a vector load spanning several of those stores waits for them to
+        // reach the cache.
         let load = |i: usize| {
             // SAFETY: `i + 4 <= whole <= n`, inside `x`.
-            let v = unsafe { _mm_loadu_ps(x.as_ptr().add(i)) };
+            let e = |k: usize| unsafe { x.as_ptr().add(i + k).read_volatile() };
+            let v = _mm_setr_ps(e(0), e(1), e(2), e(3));
             _mm256_round_pd::<{ _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC }>(_mm256_mul_pd(
                 _mm256_cvtps_pd(v),
                 scale,
