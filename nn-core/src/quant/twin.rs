@@ -109,7 +109,7 @@ impl<S: Shape> TensorI8<S> {
     /// [`TensorI8::quantize`] of several tensors into `out` (one vector pass over all).
     pub fn quantize_many(xs: &[Tensor<S>], q: QuantParams, out: &mut [Self]) {
         let n = xs.len().min(out.len());
-        simd::quantize(
+        simd::quantize_stored(
             Isa8::detect(),
             Tensor::flatten_batch(&xs[..n]),
             q.scale,

@@ -36,6 +36,11 @@ pub fn items(
     );
     let (in_ty, out_ty) = (paths::shape_of(net.input), paths::shape_of(net.output()));
     let macs = net.macs() as usize;
+    let call = super::inference::dispatch(
+        &quote::format_ident!("__nn_batch_base"),
+        &quote::format_ident!("__nn_batch_avx2"),
+        quote!(xs, ys),
+    );
     quote! {
         #[automatically_derived]
         impl #twin {
@@ -56,10 +61,36 @@ pub fn items(
                 if xs.len() != ys.len() {
                     return ::core::result::Result::Err(#batch_len_error { inputs: xs.len(), outputs: ys.len() });
                 }
-                #split_batch(xs, ys, 1, #macs, |xs, ys| {
-                    #batch
-                });
+                #split_batch(xs, ys, 1, #macs, |xs, ys| self.__nn_batch(xs, ys));
                 ::core::result::Result::Ok(())
+            }
+
+            /// `forward_batch`'s work on one slice of samples, in the AVX2 copy where the CPU
+            /// has it.
+            #[doc(hidden)]
+            #[inline]
+            pub fn __nn_batch(&self, xs: &[#tensor<#in_ty>], ys: &mut [#tensor<#out_ty>]) {
+                #call
+            }
+
+            /// `__nn_batch` compiled for the baseline target.
+            #[doc(hidden)]
+            #[inline(always)]
+            pub fn __nn_batch_base(&self, xs: &[#tensor<#in_ty>], ys: &mut [#tensor<#out_ty>]) {
+                #batch
+            }
+
+            /// `__nn_batch` compiled with AVX2 and FMA enabled (the head's exponentials and
+            /// the steps between kernels; the int8 kernels choose their own instruction set),
+            /// as `forward`'s AVX2 copy: the same bits.
+            ///
+            /// # Safety
+            /// The CPU must support AVX2 and FMA.
+            #[doc(hidden)]
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx,avx2,fma")]
+            pub unsafe fn __nn_batch_avx2(&self, xs: &[#tensor<#in_ty>], ys: &mut [#tensor<#out_ty>]) {
+                self.__nn_batch_base(xs, ys)
             }
         }
     }

@@ -615,11 +615,33 @@ pub fn max_pool2d(x: &[i8], g: Window2, range: (i32, i32), y: &mut [i8]) {
 
 /// `q = clamp(zero_point + round(x / scale))` for every value: [`super::QuantParams::quantize`]
 /// (round half away from zero, NaN to the zero point), vectorized where the CPU allows.
+///
+/// The AVX-512 path reads the values one at a time, for an input written just before (a vector
+/// load spanning the stores that wrote it waits for them); [`quantize_stored`] reads whole
+/// vectors.
 pub fn quantize(isa: Isa8, x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+    quantize_as::<true>(isa, x, scale, zero_point, y)
+}
+
+/// [`quantize`] reading 16 values a load: for inputs that were not written just before (a
+/// batch), the same bytes.
+pub fn quantize_stored(isa: Isa8, x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+    quantize_as::<false>(isa, x, scale, zero_point, y)
+}
+
+/// [`quantize`] with the AVX-512 path's loads one value at a time (`SCALAR`) or 16 at a time.
+#[inline(always)]
+fn quantize_as<const SCALAR: bool>(
+    isa: Isa8,
+    x: &[f32],
+    scale: f32,
+    zero_point: i32,
+    y: &mut [i8],
+) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa8::Vnni {
         // SAFETY: only chosen where the CPU has AVX-512.
-        return unsafe { vnni::quantize(x, scale, zero_point, y) };
+        return unsafe { vnni::quantize::<SCALAR>(x, scale, zero_point, y) };
     }
     let _ = isa;
     let q = super::QuantParams { scale, zero_point };

@@ -215,19 +215,30 @@ pub(super) fn requant16(acc: __m512i, p: &Rq16, zp: __m512i, lo: __m512i, hi: __
     };
     // The doubling high multiply: (x * m + 2^30) >> 31 on 64 bits, which rounds halves toward
     // +infinity as gemmlowp's nudge and truncating division do (m > 0, so the one saturating
-    // case cannot occur).
+    // case cannot occur). The odd lanes move down by a shuffle; bits 31..62 of each product
+    // are the high half of its double, gathered by one two-source permutation. (Shuffles
+    // run beside `vpdpbusd` and the multiplies, which share a port with the shifts.)
     let nudge = _mm512_set1_epi64(1 << 30);
-    let even = _mm512_srai_epi64::<31>(_mm512_add_epi64(_mm512_mul_epi32(x, p.m), nudge));
-    let odd = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64::<32>(x), p.m_odd), nudge);
-    // The odd products' high halves, shifted left by one, are their bits 31..63.
-    let h = _mm512_mask_blend_epi32(0xaaaa, even, _mm512_add_epi64(odd, odd));
+    let even = _mm512_add_epi64(_mm512_mul_epi32(x, p.m), nudge);
+    let odd = _mm512_add_epi64(
+        _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), p.m_odd),
+        nudge,
+    );
+    let high = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+    let h = _mm512_permutex2var_epi32(
+        _mm512_add_epi64(even, even),
+        high,
+        _mm512_add_epi64(odd, odd),
+    );
     // Rounding divide by 2^right, halves away from zero (gemmlowp's `RoundingDivideByPOT`):
     // one more where the remainder exceeds half the divisor (half plus one for negatives).
+    let one = _mm512_set1_epi32(1);
     let rem = _mm512_and_si512(h, p.mask);
-    let threshold = _mm512_add_epi32(p.half, _mm512_srli_epi32::<31>(h));
+    let negative = _mm512_cmplt_epi32_mask(h, _mm512_setzero_si512());
+    let threshold = _mm512_mask_add_epi32(p.half, negative, p.half, one);
     let shifted = _mm512_srav_epi32(h, p.right);
     let up = _mm512_cmpgt_epi32_mask(rem, threshold);
-    let r = _mm512_mask_add_epi32(shifted, up, shifted, _mm512_set1_epi32(1));
+    let r = _mm512_mask_add_epi32(shifted, up, shifted, one);
     _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), zp)
 }
 
@@ -375,8 +386,14 @@ fn dense_four_g<const G: usize, S: Sizes>(
     let (zp, lo, hi) = bounds(rq);
     let wp = w.as_ptr() as *const i32;
     let xp = x.as_ptr() as *const i32;
+    let quads = n_in / 4;
+    // The inputs' words plus 128 in each byte, 16 words of each sample at a time: each is then
+    // broadcast by a load (no flip and no broadcast from a general register per word).
+    let mut flipped = [[0i32; 16]; 4];
+    let flip = _mm512_set1_epi32(FLIP);
     // SAFETY: every weight, offset, multiplier, shift and output access is masked to the
-    // `n_out` outputs; inputs are read as words at `s * n_in + 4q < x.len()` (`n_in % 4 == 0`).
+    // `n_out` outputs; inputs are read as words at `s * n_in + 4q < x.len()` (`n_in % 4 == 0`),
+    // masked to the `nq` words of the block; `flipped` holds 16 words per sample.
     unsafe {
         let mut a = [[_mm512_setzero_si512(); G]; 4];
         for g in 0..G {
@@ -385,26 +402,48 @@ fn dense_four_g<const G: usize, S: Sizes>(
                 acc[g] = off;
             }
         }
-        for q in 0..n_in / 4 {
-            let mut wv = [_mm512_setzero_si512(); G];
-            for g in 0..G {
-                wv[g] = _mm512_maskz_loadu_epi32(masks[g], wp.add(q * n_out + 16 * g));
+        let mut q0 = 0;
+        while q0 < quads {
+            let nq = (quads - q0).min(16);
+            for (s, f) in flipped.iter_mut().enumerate() {
+                let v = _mm512_maskz_loadu_epi32(mask16(nq), xp.add(s * quads + q0));
+                _mm512_storeu_si512(f.as_mut_ptr() as *mut __m512i, _mm512_xor_si512(v, flip));
             }
-            for (s, acc) in a.iter_mut().enumerate() {
-                let word = xp.add((s * n_in) / 4 + q).read_unaligned();
-                let xv = _mm512_set1_epi32(word ^ FLIP);
+            // Opaque to the optimizer, so that the words are loaded (broadcast from memory)
+            // rather than extracted from the vector just stored.
+            let fp = core::hint::black_box(flipped.as_ptr());
+            // A loop, not unrolled: unrolled, the broadcasts were hoisted and spilled.
+            for q in 0..core::hint::black_box(nq) {
+                let mut wv = [_mm512_setzero_si512(); G];
                 for g in 0..G {
-                    acc[g] = _mm512_dpbusd_epi32(acc[g], xv, wv[g]);
+                    wv[g] = _mm512_maskz_loadu_epi32(masks[g], wp.add((q0 + q) * n_out + 16 * g));
+                }
+                for (s, acc) in a.iter_mut().enumerate() {
+                    let xv = _mm512_set1_epi32((*fp.add(s))[q]);
+                    for g in 0..G {
+                        acc[g] = _mm512_dpbusd_epi32(acc[g], xv, wv[g]);
+                    }
                 }
             }
+            q0 += 16;
         }
-        for g in 0..G {
-            let p = rq_lanes(rq, 16 * g, masks[g]);
-            for (s, acc) in a.iter().enumerate() {
-                let r = requant16(acc[g], &p, zp, lo, hi);
-                store_bytes(y.as_mut_ptr().add(s * n_out + 16 * g), masks[g], r);
-            }
+        // Each group of 16 outputs by a constant index (the accumulators stay in registers; a
+        // loop over the groups left them on the stack).
+        macro_rules! finish {
+            ($g:literal) => {
+                if $g < G {
+                    let p = rq_lanes(rq, 16 * $g, masks[$g]);
+                    for (s, acc) in a.iter().enumerate() {
+                        let r = requant16(acc[$g], &p, zp, lo, hi);
+                        store_bytes(y.as_mut_ptr().add(s * n_out + 16 * $g), masks[$g], r);
+                    }
+                }
+            };
         }
+        finish!(0);
+        finish!(1);
+        finish!(2);
+        finish!(3);
     }
 }
 
@@ -431,12 +470,18 @@ pub(super) unsafe fn requantize(acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mu
 }
 
 /// [`super::quantize`] on 16 lanes: the division, round half away from zero (the integer
-/// part plus one where the remainder is at least one half), NaN to 0, clamp.
+/// part plus one where the remainder is at least one half), NaN to 0, clamp. `SCALAR`: the
+/// values read one at a time (an input written just before), else 16 a load.
 ///
 /// # Safety
 /// The CPU must have AVX-512F and BW.
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i8]) {
+pub(super) unsafe fn quantize<const SCALAR: bool>(
+    x: &[f32],
+    scale: f32,
+    zero_point: i32,
+    y: &mut [i8],
+) {
     let n = x.len().min(y.len());
     let sv = _mm512_set1_ps(scale);
     let zp = _mm512_set1_epi32(zero_point);
@@ -451,7 +496,11 @@ pub(super) unsafe fn quantize(x: &[f32], scale: f32, zero_point: i32, y: &mut [i
             // is usually written just before (a tensor built from a slice), and a vector load
             // spanning several of those stores waits for them to reach the cache (M1's int8
             // forward: 141 -> 118 ns with the input built in every call).
-            let v = load_lanes(x.as_ptr().add(j), n - j);
+            let v = if SCALAR {
+                load_lanes(x.as_ptr().add(j), n - j)
+            } else {
+                _mm512_maskz_loadu_ps(k, x.as_ptr().add(j))
+            };
             let v = _mm512_div_ps(v, sv);
             let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
             let t = _mm512_roundscale_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(v);
