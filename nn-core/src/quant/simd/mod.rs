@@ -348,8 +348,9 @@ pub fn dense_many_sized<I: Unsigned, O: Unsigned>(
     dense_many_with(isa, Typed::<I, O>::NEW, x, w, offset, rq, y)
 }
 
-/// [`dense_many`] with sizes `sz`: four samples at a time through the VNNI kernel where it
-/// applies, the rest one by one.
+/// [`dense_many`] with sizes `sz`: eight samples at a time through the VNNI kernel where it
+/// applies and the layer has at most 32 outputs (16 accumulators), then four, the rest one by
+/// one.
 #[inline]
 fn dense_many_with(
     isa: Isa8,
@@ -365,10 +366,26 @@ fn dense_many_with(
     let mut s = 0;
     #[cfg(target_arch = "x86_64")]
     if vnni_dense(isa, sz, rq) {
+        if n_out <= 32 {
+            while s + 8 <= n {
+                // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked by `vnni_dense`.
+                unsafe {
+                    vnni::dense_block::<8, _>(
+                        sz,
+                        &x[s * n_in..(s + 8) * n_in],
+                        w,
+                        offset,
+                        rq,
+                        &mut y[s * n_out..(s + 8) * n_out],
+                    )
+                };
+                s += 8;
+            }
+        }
         while s + 4 <= n {
-            // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked by `vnni_dense`.
+            // SAFETY: as above.
             unsafe {
-                vnni::dense_four(
+                vnni::dense_block::<4, _>(
                     sz,
                     &x[s * n_in..(s + 4) * n_in],
                     w,

@@ -194,12 +194,13 @@ fn dense_paths_match_the_plain_loop() {
                     dense(isa, x, packed, offset, &rq, &mut got);
                     assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
                     checked += n_out;
-                    // Six samples at once: the sample itself and five others.
-                    let mut xs = rng.bytes(6 * n_in, -128, 127);
+                    // Fifteen samples at once (the sample itself and fourteen others): a block
+                    // of eight where the layer allows, of four, and three alone.
+                    let mut xs = rng.bytes(15 * n_in, -128, 127);
                     xs[3 * n_in..4 * n_in].copy_from_slice(x);
-                    let mut ys = vec![0i8; 6 * n_out];
+                    let mut ys = vec![0i8; 15 * n_out];
                     dense_many(isa, &xs, n_in, packed, offset, &rq, &mut ys, n_out);
-                    for s in 0..6 {
+                    for s in 0..15 {
                         let one = case.plain(&xs[s * n_in..(s + 1) * n_in], rounding);
                         assert_eq!(
                             ys[s * n_out..(s + 1) * n_out],
@@ -235,12 +236,13 @@ fn dense_with_sizes_as_types_matches_the_plain_loop() {
                     let (n_in, n_out) = (I::USIZE, O::USIZE);
                     assert_eq!(got, want, "{isa:?} {n_in} -> {n_out} {rounding:?}");
                     checked += n_out;
-                    // Seven samples at once (a block of four and three alone).
-                    let xs = rng.bytes(7 * n_in, -128, 127);
-                    let mut ys = vec![0i8; 7 * n_out];
+                    // Fifteen samples at once (a block of eight where the layer has at most 32
+                    // outputs, of four, and three alone).
+                    let xs = rng.bytes(15 * n_in, -128, 127);
+                    let mut ys = vec![0i8; 15 * n_out];
                     let (packed, offset) = (&case.packed, &case.offset);
                     dense_many_sized::<I, O>(isa, &xs, packed, offset, &rq, &mut ys);
-                    for s in 0..7 {
+                    for s in 0..15 {
                         let one = case.plain(&xs[s * n_in..(s + 1) * n_in], rounding);
                         assert_eq!(ys[s * n_out..(s + 1) * n_out], one[..], "{isa:?} {s}");
                         checked += n_out;

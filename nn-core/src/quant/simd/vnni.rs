@@ -343,15 +343,15 @@ fn dense_layer_g<const G: usize, S: Sizes>(
     }
 }
 
-/// [`dense_layer`] for four samples at once (`x` is four inputs of `sz.n_in()` bytes, `y` four
-/// outputs of `sz.n_out()`): each weight vector is loaded once for the four, whose accumulator
-/// chains run side by side.
+/// [`dense_layer`] for `N` samples at once (`x` is `N` inputs of `sz.n_in()` bytes, `y` `N`
+/// outputs of `sz.n_out()`): each weight vector is loaded once for the `N`, whose accumulator
+/// chains run side by side. `N * ceil(n_out / 16)` accumulators: at most 16 are useful.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64`, `sz.n_in() % 4 == 0`,
-/// `x.len() == 4 * sz.n_in()`, `y.len() == 4 * sz.n_out()`.
+/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64` (32 for `N > 4`, else a
+/// panic), `sz.n_in() % 4 == 0`, `x.len() == N * sz.n_in()`, `y.len() == N * sz.n_out()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn dense_four<S: Sizes>(
+pub(super) unsafe fn dense_block<const N: usize, S: Sizes>(
     sz: S,
     x: &[i8],
     w: &[i8],
@@ -359,17 +359,30 @@ pub(super) unsafe fn dense_four<S: Sizes>(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
-    match sz.n_out().div_ceil(16) {
-        1 => dense_four_g::<1, S>(sz, x, w, offset, rq, y),
-        2 => dense_four_g::<2, S>(sz, x, w, offset, rq, y),
-        3 => dense_four_g::<3, S>(sz, x, w, offset, rq, y),
-        _ => dense_four_g::<4, S>(sz, x, w, offset, rq, y),
+    let groups = sz.n_out().div_ceil(16);
+    if const { N > 4 } {
+        // More than four samples: at most two groups (only those are compiled).
+        assert!(
+            groups <= 2,
+            "dense_block: at most 32 outputs for {N} samples"
+        );
+        match groups {
+            1 => dense_block_g::<N, 1, S>(sz, x, w, offset, rq, y),
+            _ => dense_block_g::<N, 2, S>(sz, x, w, offset, rq, y),
+        }
+    } else {
+        match groups {
+            1 => dense_block_g::<N, 1, S>(sz, x, w, offset, rq, y),
+            2 => dense_block_g::<N, 2, S>(sz, x, w, offset, rq, y),
+            3 => dense_block_g::<N, 3, S>(sz, x, w, offset, rq, y),
+            _ => dense_block_g::<N, 4, S>(sz, x, w, offset, rq, y),
+        }
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
-fn dense_four_g<const G: usize, S: Sizes>(
+fn dense_block_g<const N: usize, const G: usize, S: Sizes>(
     sz: S,
     x: &[i8],
     w: &[i8],
@@ -378,7 +391,7 @@ fn dense_four_g<const G: usize, S: Sizes>(
     y: &mut [i8],
 ) {
     let (n_in, n_out) = (sz.n_in(), sz.n_out());
-    assert!(x.len() == 4 * n_in && y.len() == 4 * n_out);
+    assert!(x.len() == N * n_in && y.len() == N * n_out);
     let mut masks = [0 as __mmask16; G];
     for (g, m) in masks.iter_mut().enumerate() {
         *m = mask16(n_out.saturating_sub(16 * g));
@@ -389,13 +402,13 @@ fn dense_four_g<const G: usize, S: Sizes>(
     let quads = n_in / 4;
     // The inputs' words plus 128 in each byte, 16 words of each sample at a time: each is then
     // broadcast by a load (no flip and no broadcast from a general register per word).
-    let mut flipped = [[0i32; 16]; 4];
+    let mut flipped = [[0i32; 16]; N];
     let flip = _mm512_set1_epi32(FLIP);
     // SAFETY: every weight, offset, multiplier, shift and output access is masked to the
     // `n_out` outputs; inputs are read as words at `s * n_in + 4q < x.len()` (`n_in % 4 == 0`),
     // masked to the `nq` words of the block; `flipped` holds 16 words per sample.
     unsafe {
-        let mut a = [[_mm512_setzero_si512(); G]; 4];
+        let mut a = [[_mm512_setzero_si512(); G]; N];
         for g in 0..G {
             let off = _mm512_maskz_loadu_epi32(masks[g], offset.as_ptr().add(16 * g));
             for acc in a.iter_mut() {
