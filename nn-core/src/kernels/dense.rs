@@ -172,7 +172,8 @@ unsafe fn tile<S: Isa, const T: usize, const C: usize, A: Epilogue>(
                 // `max(0, v)` returns `v` when it is NaN, as `ReLU` does.
                 v = s.max(s.zero(), v);
             }
-            s.store_n(y.add(ob + t * l), v, k);
+            // Plain stores: the next layer reads these one at a time.
+            s.store_out(y.add(ob + t * l), v, k);
         }
         if A::FUSED == Fused::Scalar {
             for o in ob..ob + n {
@@ -303,7 +304,10 @@ mod tests {
             + check::<3, 130>()
             + check::<1, 1>()
             + check::<120, 84>()
-            + check::<9, 200>();
+            + check::<9, 200>()
+            + check::<5, 15>()
+            + check::<4, 7>()
+            + check::<6, 14>();
         assert!(n >= 27, "only {n} runs");
     }
 }

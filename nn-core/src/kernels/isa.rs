@@ -114,6 +114,19 @@ pub(crate) trait Isa: Copy {
             }
         }
     }
+    /// [`Isa::store_n`] for values read right after by narrower loads (a layer's outputs, which
+    /// the next layer broadcasts one at a time): where `n < LANES`, plain stores of 8, 4, 2 and
+    /// 1 lanes, which those loads can be served from, rather than one masked store, which they
+    /// wait on until it reaches the cache. The same values; the default is [`Isa::store_n`].
+    ///
+    /// # Safety
+    /// `p..p + min(n, LANES)` must be writable.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store_out(self, p: *mut f32, v: Self::V, n: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.store_n(p, v, n) }
+    }
 }
 
 /// A computation to run with the best instruction set: [`dispatch`] calls `run` with a token.

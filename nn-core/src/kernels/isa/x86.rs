@@ -86,6 +86,24 @@ impl Isa for Avx512 {
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store_out(self, p: *mut f32, v: __m512, n: usize) {
+        // SAFETY: see above the impl; each store writes lanes below `n` (8, 4, 2 and 1 of
+        // them by the bits of `n < 16`, each from where the previous ended).
+        unsafe {
+            if n >= 16 {
+                return _mm512_storeu_ps(p, v);
+            }
+            let (mut p, mut y) = (p, _mm512_castps512_ps256(v));
+            if n & 8 != 0 {
+                _mm256_storeu_ps(p, y);
+                y = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(v)));
+                p = p.add(8);
+            }
+            store_out8(p, y, n & 7);
+        }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
         // SAFETY: see above the impl.
         unsafe { _mm512_fmadd_ps(a, b, c) }
@@ -131,6 +149,33 @@ impl Isa for Avx512 {
     fn sum(self, v: __m512) -> f32 {
         // SAFETY: see above the impl.
         unsafe { _mm512_reduce_add_ps(v) }
+    }
+}
+
+/// The first `n < 8` lanes of `y` at `p` as plain stores of 4, 2 and 1 lanes (by the bits of
+/// `n`), which narrower loads of them right after can be served from.
+///
+/// # Safety
+/// The CPU must have AVX; `p..p + n` writable.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+unsafe fn store_out8(p: *mut f32, y: __m256, n: usize) {
+    // SAFETY: each store writes lanes below `n`, each from where the previous ended.
+    unsafe {
+        let (mut p, mut x) = (p, _mm256_castps256_ps128(y));
+        if n & 4 != 0 {
+            _mm_storeu_ps(p, x);
+            x = _mm256_extractf128_ps::<1>(y);
+            p = p.add(4);
+        }
+        if n & 2 != 0 {
+            _mm_store_sd(p as *mut f64, _mm_castps_pd(x));
+            x = _mm_movehl_ps(x, x);
+            p = p.add(2);
+        }
+        if n & 1 != 0 {
+            _mm_store_ss(p, x);
+        }
     }
 }
 
@@ -193,6 +238,18 @@ impl Isa for Avx2 {
     unsafe fn store_part(self, p: *mut f32, v: __m256, n: usize) {
         // SAFETY: see above the impls; masked-off lanes are not written.
         unsafe { _mm256_maskstore_ps(p, mask8(n), v) }
+    }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    unsafe fn store_out(self, p: *mut f32, v: __m256, n: usize) {
+        // SAFETY: see above the impls; `store_out8` writes the first `n < 8` lanes.
+        unsafe {
+            if n >= 8 {
+                _mm256_storeu_ps(p, v)
+            } else {
+                store_out8(p, v, n)
+            }
+        }
     }
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
