@@ -366,35 +366,12 @@ fn dense_many_with(
     let mut s = 0;
     #[cfg(target_arch = "x86_64")]
     if vnni_dense(isa, sz, rq) {
-        if n_out <= 32 {
-            while s + 8 <= n {
-                // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked by `vnni_dense`.
-                unsafe {
-                    vnni::dense_block::<8, _>(
-                        sz,
-                        &x[s * n_in..(s + 8) * n_in],
-                        w,
-                        offset,
-                        rq,
-                        &mut y[s * n_out..(s + 8) * n_out],
-                    )
-                };
-                s += 8;
+        // SAFETY: the CPU has VNNI (`Isa8::Vnni`); shapes checked by `vnni_dense`.
+        unsafe {
+            if n_out <= 32 {
+                s = vnni_blocks::<8>(sz, x, w, offset, rq, y, s);
             }
-        }
-        while s + 4 <= n {
-            // SAFETY: as above.
-            unsafe {
-                vnni::dense_block::<4, _>(
-                    sz,
-                    &x[s * n_in..(s + 4) * n_in],
-                    w,
-                    offset,
-                    rq,
-                    &mut y[s * n_out..(s + 4) * n_out],
-                )
-            };
-            s += 4;
+            s = vnni_blocks::<4>(sz, x, w, offset, rq, y, s);
         }
     }
     while s < n {
@@ -409,6 +386,37 @@ fn dense_many_with(
         );
         s += 1;
     }
+}
+
+/// Blocks of `N` samples from sample `s` through [`vnni::dense_block`] while `N` are left;
+/// returns the first sample not done.
+///
+/// # Safety
+/// As [`vnni::dense_block`]'s: the CPU has VNNI, `vnni_dense` accepted the layer, and at most 32
+/// outputs for `N > 4`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn vnni_blocks<const N: usize>(
+    sz: impl Sizes,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+    mut s: usize,
+) -> usize {
+    let (n_in, n_out) = (sz.n_in(), sz.n_out());
+    let n = x.len().checked_div(n_in).unwrap_or(0);
+    while s + N <= n {
+        let (xs, ys) = (
+            &x[s * n_in..(s + N) * n_in],
+            &mut y[s * n_out..(s + N) * n_out],
+        );
+        // SAFETY: forwarded from the caller; the slices hold `N` samples.
+        unsafe { vnni::dense_block::<N, _>(sz, xs, w, offset, rq, ys) };
+        s += N;
+    }
+    s
 }
 
 /// The portable accumulation of [`dense`] over the full quads.
