@@ -345,6 +345,28 @@ fn bounds_summary(
     summary
 }
 
+/// The run-time choice between `{name}_avx512` and `{name}_avx2` (each taking `x`), returning
+/// its result; falls through where the CPU has neither (or off x86-64).
+fn isa_dispatch(name: &str) -> TokenStream {
+    let fp = paths::fixed_point();
+    let (avx512, avx2) = (
+        quote::format_ident!("{name}_avx512"),
+        quote::format_ident!("{name}_avx2"),
+    );
+    quote! {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match #fp::fast::Isa::detect() {
+                // SAFETY: `detect` found AVX-512 F, BW and VL, POPCNT and AVX2 on this CPU.
+                #fp::fast::Isa::Avx512 => return unsafe { self.#avx512(x) },
+                // SAFETY: `detect` found AVX2 on this CPU.
+                #fp::fast::Isa::Avx2 => return unsafe { self.#avx2(x) },
+                #fp::fast::Isa::Portable => {}
+            }
+        }
+    }
+}
+
 /// `forward_raw` (dispatched to copies compiled for AVX-512 and AVX2, integer arithmetic: the
 /// same results), `forward_f64` and `forward`, over the steps' code `body` ending in `last`.
 fn forward_methods(
@@ -355,20 +377,13 @@ fn forward_methods(
 ) -> TokenStream {
     let fp = paths::fixed_point();
     let tensor = paths::tensor();
+    let raw_dispatch = isa_dispatch("__forward_raw");
+    let dispatch = isa_dispatch("__forward");
     quote! {
             /// Inference on raw input values of type [`Self::INPUT`]; raw outputs of type
             /// [`Self::OUTPUT`]. Integer arithmetic only.
             pub fn forward_raw(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    match #fp::fast::Isa::detect() {
-                        // SAFETY: `detect` found AVX-512 F, BW and VL, POPCNT and AVX2 on this CPU.
-                        #fp::fast::Isa::Avx512 => return unsafe { self.__forward_raw_avx512(x) },
-                        // SAFETY: `detect` found AVX2 on this CPU.
-                        #fp::fast::Isa::Avx2 => return unsafe { self.__forward_raw_avx2(x) },
-                        #fp::fast::Isa::Portable => {}
-                    }
-                }
+                #raw_dispatch
                 self.__forward_raw_base(x)
             }
 
@@ -419,16 +434,7 @@ fn forward_methods(
 
             /// Inference on an f32 tensor (each value converted to [`Self::INPUT`]).
             pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    match #fp::fast::Isa::detect() {
-                        // SAFETY: `detect` found AVX-512 F, BW and VL, POPCNT and AVX2 on this CPU.
-                        #fp::fast::Isa::Avx512 => return unsafe { self.__forward_avx512(x) },
-                        // SAFETY: `detect` found AVX2 on this CPU.
-                        #fp::fast::Isa::Avx2 => return unsafe { self.__forward_avx2(x) },
-                        #fp::fast::Isa::Portable => {}
-                    }
-                }
+                #dispatch
                 Self::__output_f32(&self.__forward_raw_base(&Self::__input_raw(x)))
             }
 

@@ -505,11 +505,11 @@ pub(super) unsafe fn quantize<const SCALAR: bool>(
         let k = mask16(n - j);
         // SAFETY: masked to the `n - j` values left in `x` and `y`.
         unsafe {
-            // Sixteen 4-byte loads, each served by whichever store wrote its value: the input
-            // is usually written just before (a tensor built from a slice), and a vector load
-            // spanning several of those stores waits for them to reach the cache (M1's int8
-            // forward: 141 -> 118 ns with the input built in every call).
             let v = if SCALAR {
+                // Sixteen 4-byte loads, each served by whichever store wrote its value: the
+                // input is usually written just before (a tensor built from a slice), and a
+                // vector load spanning several of those stores waits for them to reach the
+                // cache (M1's int8 forward: 141 -> 118 ns with the input built in every call).
                 load_lanes(x.as_ptr().add(j), n - j)
             } else {
                 _mm512_maskz_loadu_ps(k, x.as_ptr().add(j))
