@@ -30,6 +30,7 @@ pub(crate) struct DenseForward<'a, D, A> {
 
 impl<D: Dims, A: Epilogue> Kernel for DenseForward<'_, D, A> {
     type Out = ();
+    const NARROW: bool = true;
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     fn run<S: Isa>(self, s: S) {
@@ -254,6 +255,15 @@ mod tests {
                     crate::kernels::isa::run_avx512(kernel::<I, O, A>((w, b, x), &mut y, act))
                 };
                 out.push(("avx512", y));
+            }
+            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+            {
+                let mut y = std::vec![f32::NAN; O];
+                // SAFETY: AVX-512F and VL were detected.
+                unsafe {
+                    crate::kernels::isa::run_avx512_ymm(kernel::<I, O, A>((w, b, x), &mut y, act))
+                };
+                out.push(("avx512 ymm", y));
             }
         }
         out

@@ -19,11 +19,12 @@ impl Avx512 {
     }
 }
 
-/// AVX2 with FMA: 8 lanes, 16 registers. Made only where the CPU has both.
+/// AVX2 with FMA: 8 lanes, `R` registers (16; 32 where AVX-512VL code generation is enabled,
+/// [`run_avx512_ymm`]). Made only where the CPU has both.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Avx2(());
+pub(crate) struct Avx2<const R: usize = 16>(());
 
-impl Avx2 {
+impl<const R: usize> Avx2<R> {
     /// # Safety
     /// The CPU must support AVX2 and FMA.
     #[cfg_attr(not(debug_assertions), inline(always))]
@@ -192,9 +193,9 @@ fn mask8(n: usize) -> __m256i {
     }
 }
 
-impl Isa for Avx2 {
+impl<const R: usize> Isa for Avx2<R> {
     const LANES: usize = 8;
-    const REGS: usize = 16;
+    const REGS: usize = R;
     type V = __m256;
 
     #[cfg_attr(not(debug_assertions), inline(always))]
@@ -320,7 +321,13 @@ impl Isa for Avx2 {
 pub(crate) enum Level {
     Baseline,
     Avx2,
+    /// AVX-512 on a core that runs 512-bit code at full speed (with AVX512-FP16: Sapphire
+    /// Rapids and later).
     Avx512,
+    /// AVX-512 with VL on an earlier core (Skylake-SP to Ice Lake), which lowers its clock while
+    /// 512-bit multiply-adds run: [`Kernel::NARROW`](super::Kernel::NARROW) kernels take
+    /// 256-bit vectors with 32 registers ([`run_avx512_ymm`]).
+    Avx512Ymm,
 }
 
 /// The widest instruction set of this CPU: from the compile-time target, and with `std`
@@ -332,11 +339,17 @@ pub(crate) fn level() -> Level {
     #[cfg(feature = "std")]
     {
         use core::sync::atomic::{AtomicU8, Ordering};
-        static LEVEL: AtomicU8 = AtomicU8::new(0); // 0 unknown, then 1 + Level
+        static LEVEL: AtomicU8 = AtomicU8::new(0); // 0 unknown, then 1 + Level (in order)
         let l = match LEVEL.load(Ordering::Relaxed) {
             0 => {
                 let l = if std::is_x86_feature_detected!("avx512f") {
-                    3
+                    if std::is_x86_feature_detected!("avx512vl")
+                        && !std::is_x86_feature_detected!("avx512fp16")
+                    {
+                        4
+                    } else {
+                        3
+                    }
                 } else if std::is_x86_feature_detected!("avx2")
                     && std::is_x86_feature_detected!("fma")
                 {
@@ -350,6 +363,7 @@ pub(crate) fn level() -> Level {
             l => l,
         };
         match l {
+            4 => Level::Avx512Ymm,
             3 => Level::Avx512,
             2 => Level::Avx2,
             _ => Level::Baseline,
@@ -377,6 +391,18 @@ pub(crate) unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
     k.run(unsafe { Avx512::new() })
 }
 
+/// Runs `k` with 256-bit vectors and AVX-512VL code generation enabled (32 registers).
+///
+/// # Safety
+/// The CPU must support AVX-512F and AVX-512VL.
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+#[inline(never)]
+#[allow(dead_code)]
+pub(crate) unsafe fn run_avx512_ymm<K: Kernel>(k: K) -> K::Out {
+    // SAFETY: the caller checked the CPU.
+    k.run(unsafe { Avx2::<32>::new() })
+}
+
 /// Runs `k` with AVX2 and FMA code generation enabled.
 ///
 /// # Safety
@@ -386,5 +412,5 @@ pub(crate) unsafe fn run_avx512<K: Kernel>(k: K) -> K::Out {
 #[allow(dead_code)]
 pub(crate) unsafe fn run_avx2<K: Kernel>(k: K) -> K::Out {
     // SAFETY: the caller checked the CPU.
-    k.run(unsafe { Avx2::new() })
+    k.run(unsafe { Avx2::<16>::new() })
 }
