@@ -7,10 +7,11 @@
 //!   when the crate is compiled for them (`-C target-cpu=native`), otherwise through a
 //!   `#[target_feature]` wrapper after run-time detection (with the `std` feature), so the default
 //!   build is fast too;
-//! - on AVX-512 cores that lower their clock while 512-bit multiply-adds run (Skylake-SP to Ice
-//!   Lake: AVX-512 without AVX512-FP16), kernels marked [`Kernel::NARROW`] (the one-sample dense
-//!   layer, latency-bound) run with [`Avx2`] operations and 32 registers instead: measured on an
-//!   Ice Lake Xeon, M1's batch-1 forward took 233 ns with 512-bit vectors and 170 ns with these;
+//! - on AVX-512 cores that lower their clock while 512-bit multiply-adds run (Intel's Skylake-SP
+//!   to Ice Lake: AVX-512 without AVX512-FP16; with `std`, detected at run time, also in a
+//!   build for the CPU), kernels marked [`Kernel::NARROW`] (the one-sample dense layer,
+//!   latency-bound) run with [`Avx2`] operations and 32 registers instead: measured on an Ice
+//!   Lake Xeon, M1's batch-1 forward took 233 ns with 512-bit vectors and 170 ns with these;
 //!   convolutions and batches stayed faster with 512 bits, so they keep them;
 //! - [`Portable`]: 8 lanes of `wide::f32x8`, whatever the compile-time target provides (also the
 //!   `no_std` fallback on x86-64 without compile-time AVX and every other architecture).
@@ -140,6 +141,7 @@ pub(crate) trait Kernel {
     type Out;
     /// Latency-bound (one sample, every weight used once): run with 256-bit vectors on an
     /// AVX-512 core that slows down for 512-bit multiply-adds (see [`dispatch`]).
+    #[allow(dead_code)] // read only where the core is asked at run time (`std`)
     const NARROW: bool = false;
     /// Runs the computation with the operations of `s`.
     fn run<S: Isa>(self, s: S) -> Self::Out;
@@ -151,13 +153,10 @@ pub(crate) trait Kernel {
 pub(crate) fn dispatch<K: Kernel>(k: K) -> K::Out {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
-        if cfg!(all(
-            target_feature = "avx512vl",
-            not(target_feature = "avx512fp16")
-        )) && K::NARROW
-        {
-            // SAFETY: the crate is compiled for AVX-512F and VL, so every CPU running it has
-            // them.
+        // The core's vendor and model are not compile-time facts: asked once at run time.
+        #[cfg(feature = "std")]
+        if K::NARROW && matches!(x86::level(), x86::Level::Avx512Ymm) {
+            // SAFETY: `level` detected AVX-512F and VL.
             return unsafe { x86::run_avx512_ymm(k) };
         }
         // SAFETY: the crate is compiled for AVX-512F, so every CPU running it has it.

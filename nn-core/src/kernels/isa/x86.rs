@@ -321,12 +321,13 @@ impl<const R: usize> Isa for Avx2<R> {
 pub(crate) enum Level {
     Baseline,
     Avx2,
-    /// AVX-512 on a core that runs 512-bit code at full speed (with AVX512-FP16: Sapphire
-    /// Rapids and later).
+    /// AVX-512 on a core that runs 512-bit code at full speed (Intel with AVX512-FP16:
+    /// Sapphire Rapids and later; AMD).
     Avx512,
-    /// AVX-512 with VL on an earlier core (Skylake-SP to Ice Lake), which lowers its clock while
-    /// 512-bit multiply-adds run: [`Kernel::NARROW`](super::Kernel::NARROW) kernels take
-    /// 256-bit vectors with 32 registers ([`run_avx512_ymm`]).
+    /// AVX-512 with VL on an earlier Intel core (Skylake-SP to Ice Lake), which lowers its
+    /// clock while 512-bit multiply-adds run ([`slows_for_512`]):
+    /// [`Kernel::NARROW`](super::Kernel::NARROW) kernels take 256-bit vectors with 32
+    /// registers ([`run_avx512_ymm`]).
     Avx512Ymm,
 }
 
@@ -343,9 +344,7 @@ pub(crate) fn level() -> Level {
         let l = match LEVEL.load(Ordering::Relaxed) {
             0 => {
                 let l = if std::is_x86_feature_detected!("avx512f") {
-                    if std::is_x86_feature_detected!("avx512vl")
-                        && !std::is_x86_feature_detected!("avx512fp16")
-                    {
+                    if slows_for_512() {
                         4
                     } else {
                         3
@@ -377,6 +376,20 @@ pub(crate) fn level() -> Level {
             Level::Baseline
         }
     }
+}
+
+/// Whether this AVX-512 core lowers its clock while 512-bit multiply-adds run, and has VL (for
+/// [`run_avx512_ymm`]): an Intel core without AVX512-FP16, Skylake-SP to Ice Lake (Sapphire
+/// Rapids, the first with FP16, barely slows down). AMD's Zen 4 and Zen 5 keep their clock (on
+/// the Zen 5 machine of this project's first sessions, 512-bit multiply-adds ran at twice the
+/// 256-bit rate).
+#[cfg(feature = "std")]
+fn slows_for_512() -> bool {
+    let id = __cpuid(0);
+    let intel = (id.ebx, id.edx, id.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e); // GenuineIntel
+    intel
+        && std::is_x86_feature_detected!("avx512vl")
+        && !std::is_x86_feature_detected!("avx512fp16")
 }
 
 /// Runs `k` with AVX-512 code generation enabled.
