@@ -875,6 +875,17 @@ fn peak_of(kernel: impl Fn(u64) -> (u64, f32), runs: usize) -> f64 {
     best
 }
 
+/// `"; 512-bit / twice 256-bit: R"` where both peaks were measured: 1 where 512-bit
+/// multiply-adds double the rate, below where the core lowers its clock for them (Intel before
+/// Sapphire Rapids: the one-sample dense kernel then runs 256-bit, `ARCHITECTURE.md`).
+fn wide_ratio(peaks: &[(&'static str, f64)]) -> String {
+    let get = |n: &str| peaks.iter().find(|p| p.0 == n).map(|p| p.1);
+    match (get("avx512f"), get("avx2+fma")) {
+        (Some(w), Some(n)) if n > 0.0 => format!("; 512-bit / twice 256-bit: {:.2}", w / (2.0 * n)),
+        _ => String::new(),
+    }
+}
+
 /// The peak of every kernel this CPU runs: (name, GMAC/s), best first.
 fn peaks() -> Vec<(&'static str, f64)> {
     let mut out = Vec::new();
@@ -1182,8 +1193,9 @@ fn run(args: Args) -> Res<()> {
         .collect::<Vec<_>>()
         .join(", ");
     println!(
-        "nn-bench: one thread (RAYON_NUM_THREADS=1), nn compiled for {}; peak FMA (GMAC/s): {peak_line}\n",
-        compiled_for()
+        "nn-bench: one thread (RAYON_NUM_THREADS=1), nn compiled for {}; peak FMA (GMAC/s): {peak_line}{}\n",
+        compiled_for(),
+        wide_ratio(&peaks)
     );
     print!("{}", table(&r, &ms));
     if all_cores() > 1 {
