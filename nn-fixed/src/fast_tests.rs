@@ -442,6 +442,12 @@ fn from_f64_matches() {
                 fast::to_f64(spec, r).to_bits(),
                 spec.to_f64(Fixed::from_raw(r)).to_bits()
             );
+            let r24 = r >> rng.below(48);
+            assert_eq!(
+                fast::to_f32(spec, r24).to_bits(),
+                (spec.to_f64(Fixed::from_raw(r24)) as f32).to_bits(),
+                "{r24} of {spec} to f32"
+            );
         }
         let x32 = x as f32 as f64;
         assert_eq!(
@@ -458,7 +464,8 @@ fn isa_detection_agrees_with_std() {
     let avx512 = std::is_x86_feature_detected!("avx512f")
         && std::is_x86_feature_detected!("avx512bw")
         && std::is_x86_feature_detected!("avx512vl")
-        && std::is_x86_feature_detected!("popcnt");
+        && std::is_x86_feature_detected!("popcnt")
+        && std::is_x86_feature_detected!("bmi1");
     let avx2 = std::is_x86_feature_detected!("avx2");
     let want = if avx512 && avx2 {
         Isa::Avx512
@@ -510,6 +517,21 @@ fn vector_compaction_matches_the_scalar_one() {
                         );
                         for (j, &c) in w.counts[..chunks].iter().enumerate() {
                             let r = j * fast::CHUNK..j * fast::CHUNK + c as usize;
+                            if form == SCALED {
+                                // The vector scaled form leaves the values in place and marks
+                                // the nonzero ones in `masks`: the same (row, value) pairs.
+                                let m = g.masks[j];
+                                let got: Vec<(u32, u32)> = (0..fast::CHUNK)
+                                    .filter(|b| m >> b & 1 == 1)
+                                    .map(|b| j * fast::CHUNK + b)
+                                    .map(|i| (i as u32 * 64, g.vals.0[i]))
+                                    .collect();
+                                let want: Vec<(u32, u32)> =
+                                    r.clone().map(|k| (w.rows.0[k], w.vals.0[k])).collect();
+                                assert_eq!(got, want, "n {n} s {s} scaled");
+                                checked += c as usize;
+                                continue;
+                            }
                             // The values, the low parts (written by the wide form only), the rows.
                             assert_eq!(
                                 g.vals.0[r.clone()],

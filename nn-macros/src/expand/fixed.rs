@@ -406,10 +406,10 @@ fn forward_methods(
             /// same results), chosen at run time by `forward_raw`.
             ///
             /// # Safety
-            /// The CPU must support AVX2, AVX-512 F, BW and VL, and POPCNT.
+            /// The CPU must support AVX2, AVX-512 F, BW and VL, POPCNT and BMI1.
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt")]
+            #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt,bmi1")]
             pub unsafe fn __forward_raw_avx512(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
                 self.__forward_raw_body(*x)
             }
@@ -441,10 +441,10 @@ fn forward_methods(
             /// `forward` compiled with AVX-512 (F, BW, VL) enabled, conversions included.
             ///
             /// # Safety
-            /// The CPU must support AVX2, AVX-512 F, BW and VL, and POPCNT.
+            /// The CPU must support AVX2, AVX-512 F, BW and VL, POPCNT and BMI1.
             #[doc(hidden)]
             #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt")]
+            #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt,bmi1")]
             pub unsafe fn __forward_avx512(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
                 // The steps inlined here too (a fourth copy): the call to `forward_raw`'s copy
                 // cost M1's twin 14 of its 157 ns (the arrays crossing it).
@@ -478,7 +478,7 @@ fn forward_methods(
             pub fn __output_f32(y: &[i64; #n_out]) -> #tensor<#out_ty> {
                 let mut out = <#tensor<#out_ty> as ::core::default::Default>::default();
                 for (o, &r) in out.as_mut_slice().iter_mut().zip(y.iter()) {
-                    *o = #fp::fast::to_f64(Self::OUTPUT, r) as f32;
+                    *o = #fp::fast::to_f32(Self::OUTPUT, r);
                 }
                 out
             }
