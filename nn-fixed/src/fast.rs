@@ -508,6 +508,26 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
         y: &mut [Y],
     ) {
         assert!(isa.available(), "{isa:?} is not available on this CPU");
+        // SAFETY: checked above.
+        unsafe { self.forward_on(isa, x, x_spec, p, y) }
+    }
+
+    /// [`PackedDense::forward_with`] without asking whether the CPU has `isa`: the generated
+    /// twin's copy for an instruction set passes it as a constant, so that the choice of
+    /// kernel folds away (measured on M1's twin: 159 -> 144 ns per sample against asking
+    /// once per layer).
+    ///
+    /// # Safety
+    /// The CPU must have `isa` ([`Isa::available`]).
+    #[inline(always)]
+    pub unsafe fn forward_on<X: Raw, Y: Raw>(
+        &self,
+        isa: Isa,
+        x: &[X],
+        x_spec: Spec,
+        p: &DensePrecision,
+        y: &mut [Y],
+    ) {
         assert!(
             types_key(x_spec, p) == self.key,
             "the types the layer was packed for"
@@ -800,14 +820,26 @@ pub fn from_f64(spec: Spec, x: f64) -> Fixed {
 /// and every `|x 2^F| < 2^31`), else one by one; the same bits.
 #[inline(always)]
 pub fn from_f32_slice(spec: Spec, x: &[f32], raw: &mut [i64]) {
+    // SAFETY: the detected instruction set.
+    unsafe { from_f32_slice_on(Isa::detect(), spec, x, raw) }
+}
+
+/// [`from_f32_slice`] with the instruction set `isa` known (the generated twin's copy for an
+/// instruction set passes it as a constant, so that nothing is asked at run time).
+///
+/// # Safety
+/// The CPU must have `isa` ([`Isa::available`]).
+#[inline(always)]
+pub unsafe fn from_f32_slice_on(isa: Isa, spec: Spec, x: &[f32], raw: &mut [i64]) {
     #[cfg(target_arch = "x86_64")]
-    if Isa::Avx2.available()
+    if matches!(isa, Isa::Avx2 | Isa::Avx512)
         && matches!(spec.quant(), Quant::Trn)
         && matches!(spec.overflow(), Overflow::Wrap | Overflow::Sat)
         && (0..=30).contains(&spec.frac_bits())
         && (spec.is_signed() || spec.width() <= 31)
     {
-        // SAFETY: the CPU has AVX2 (detected). On `false` every value is written below.
+        // SAFETY: the CPU has AVX2 (`isa`, this function's contract; AVX-512 as `Isa` detects
+        // it includes AVX2). On `false` every value is written below.
         if unsafe { x86::from_f32(spec, x, raw) } {
             return;
         }

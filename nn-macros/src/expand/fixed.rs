@@ -388,18 +388,27 @@ fn forward_methods(
             }
 
             /// The steps, inlined into each `forward_raw` copy below (compiled for its
-            /// instruction set) and into `forward`'s AVX-512 copy; `forward`'s other copies
-            /// call `forward_raw`'s.
+            /// instruction set, which it passes as `__isa`, a constant: the kernels' choice
+            /// folds) and into `forward`'s AVX-512 copy; `forward`'s other copies call
+            /// `forward_raw`'s.
+            ///
+            /// # Safety
+            /// The CPU must have `__isa`.
             #[doc(hidden)]
             #[inline(always)]
-            pub fn __forward_raw_body(&self, a0: [i64; #n_in]) -> [i64; #n_out] {
+            unsafe fn __forward_raw_body(
+                &self,
+                a0: [i64; #n_in],
+                __isa: #fp::fast::Isa,
+            ) -> [i64; #n_out] {
                 #(#body)*
                 #last
             }
 
             #[doc(hidden)]
             pub fn __forward_raw_base(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                self.__forward_raw_body(*x)
+                // SAFETY: every CPU runs the portable loops.
+                unsafe { self.__forward_raw_body(*x, #fp::fast::Isa::Portable) }
             }
 
             /// `forward_raw` compiled with AVX-512 (F, BW, VL) enabled (integer arithmetic: the
@@ -411,7 +420,8 @@ fn forward_methods(
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx,avx2,avx512f,avx512bw,avx512vl,popcnt,bmi1")]
             pub unsafe fn __forward_raw_avx512(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                self.__forward_raw_body(*x)
+                // SAFETY: as this function's.
+                unsafe { self.__forward_raw_body(*x, #fp::fast::Isa::Avx512) }
             }
 
             /// `forward_raw` compiled with AVX2 enabled, chosen at run time by `forward_raw`.
@@ -422,7 +432,8 @@ fn forward_methods(
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx,avx2")]
             pub unsafe fn __forward_raw_avx2(&self, x: &[i64; #n_in]) -> [i64; #n_out] {
-                self.__forward_raw_body(*x)
+                // SAFETY: as this function's.
+                unsafe { self.__forward_raw_body(*x, #fp::fast::Isa::Avx2) }
             }
 
             /// Inference on `f64` inputs, each converted to [`Self::INPUT`] as a C++ `double`
@@ -435,7 +446,9 @@ fn forward_methods(
             /// Inference on an f32 tensor (each value converted to [`Self::INPUT`]).
             pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
                 #dispatch
-                Self::__output_f32(&self.__forward_raw_base(&Self::__input_raw(x)))
+                // SAFETY: every CPU runs the portable loops.
+                let raw = unsafe { Self::__input_raw(x, #fp::fast::Isa::Portable) };
+                Self::__output_f32(&self.__forward_raw_base(&raw))
             }
 
             /// `forward` compiled with AVX-512 (F, BW, VL) enabled, conversions included.
@@ -448,7 +461,12 @@ fn forward_methods(
             pub unsafe fn __forward_avx512(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
                 // The steps inlined here too (a fourth copy): the call to `forward_raw`'s copy
                 // cost M1's twin 14 of its 157 ns (the arrays crossing it).
-                Self::__output_f32(&self.__forward_raw_body(Self::__input_raw(x)))
+                // SAFETY: as this function's.
+                let y = unsafe {
+                    let x = Self::__input_raw(x, #fp::fast::Isa::Avx512);
+                    self.__forward_raw_body(x, #fp::fast::Isa::Avx512)
+                };
+                Self::__output_f32(&y)
             }
 
             /// `forward` compiled with AVX2 enabled, conversions included.
@@ -460,15 +478,22 @@ fn forward_methods(
             #[target_feature(enable = "avx,avx2")]
             pub unsafe fn __forward_avx2(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
                 // SAFETY: as this function's.
-                Self::__output_f32(&unsafe { self.__forward_raw_avx2(&Self::__input_raw(x)) })
+                Self::__output_f32(&unsafe {
+                    self.__forward_raw_avx2(&Self::__input_raw(x, #fp::fast::Isa::Avx2))
+                })
             }
 
-            /// The raw input values of `x` (each converted to [`Self::INPUT`]).
+            /// The raw input values of `x` (each converted to [`Self::INPUT`]), with the
+            /// instruction set `isa`.
+            ///
+            /// # Safety
+            /// The CPU must have `isa`.
             #[doc(hidden)]
             #[inline(always)]
-            pub fn __input_raw(x: &#tensor<#in_ty>) -> [i64; #n_in] {
+            unsafe fn __input_raw(x: &#tensor<#in_ty>, isa: #fp::fast::Isa) -> [i64; #n_in] {
                 let mut raw = [0i64; #n_in];
-                #fp::fast::from_f32_slice(Self::INPUT, x.as_slice(), &mut raw);
+                // SAFETY: as this function's.
+                unsafe { #fp::fast::from_f32_slice_on(isa, Self::INPUT, x.as_slice(), &mut raw) };
                 raw
             }
 

@@ -202,7 +202,9 @@ fn dense_or_conv(at: At<'_>, pieces: &mut Pieces, step: &Step, l: usize, p: &[Sp
             };
             quote!(#fp::ops::#f(&#x, #in_spec, #g, &self.#wf, &self.#bf, &P, &mut #y))
         }
-        _ if fast_dense => quote!(self.#pf.forward(&#x, X, &P, &mut #y)),
+        // SAFETY: `__isa` is the instruction set of the copy the steps are inlined into, which
+        // runs only on a CPU that has it.
+        _ if fast_dense => quote!(unsafe { self.#pf.forward_on(__isa, &#x, X, &P, &mut #y) }),
         _ => quote!(#fp::ops::dense(&#x, #in_spec, &self.#wf, &self.#bf, &P, &mut #y)),
     };
     // The input's type as a constant too, so that the fast path's choices fold.
