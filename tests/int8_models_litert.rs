@@ -630,6 +630,46 @@ fn forward_batch_equals_forward() {
     q.forward_batch(&[], &mut []).unwrap();
 }
 
+/// `forward`'s copies (baseline, AVX2, AVX-512 VNNI with the dense layers' instruction set a
+/// constant) give the same bits, on every copy this CPU runs.
+#[test]
+fn forward_copies_agree() {
+    #[cfg(target_arch = "x86_64")]
+    let (avx2, vnni) = {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let vnni = nn::quant::simd::Isa8::detect() == nn::quant::simd::Isa8::Vnni;
+        (avx2, avx2 && vnni)
+    };
+    let m1 = JetTaggerInt8::load_safetensors(dir().join("m1.safetensors")).unwrap();
+    let m4 = Mnist1dCnnInt8::load_safetensors(dir().join("m4.safetensors")).unwrap();
+    let mut checked = 0;
+    macro_rules! check {
+        ($q:expr, $shape:ty, $seed:expr) => {
+            for x in inputs::<$shape>($seed, 24, 1.5) {
+                let want = $q.__nn_forward_base(&x);
+                assert_eq!($q.forward(&x), want);
+                checked += 1;
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if avx2 {
+                        // SAFETY: the CPU has AVX2 and FMA (checked above).
+                        assert_eq!(unsafe { $q.__nn_forward_avx2(&x) }, want);
+                        checked += 1;
+                    }
+                    if vnni {
+                        // SAFETY: the CPU has AVX-512 VNNI, AVX2 and FMA (checked above).
+                        assert_eq!(unsafe { $q.__nn_forward_vnni(&x) }, want);
+                        checked += 1;
+                    }
+                }
+            }
+        };
+    }
+    check!(m1, <JetTagger as nn::Shapes>::InputShape, 3);
+    check!(m4, <Mnist1dCnn as nn::Shapes>::InputShape, 4);
+    assert!(checked >= 48, "{checked}");
+}
+
 /// The batch path takes chunks of samples through the layers together (dense layers four
 /// samples at a time): the same bytes as `forward`, for an MLP, a 1-D CNN and a residual
 /// network, at batch sizes around the chunk size.

@@ -145,6 +145,8 @@ paths! {
     quant_output => (::nn::quant::ops::Output)
     /// `nn::quant::TensorI8<S>`.
     tensor_i8 => (::nn::quant::TensorI8)
+    /// `nn::quant::simd::Isa8`: the int8 kernels' instruction set.
+    isa8 => (::nn::quant::simd::Isa8)
     /// `nn::quant::QuantParams`.
     quant_params => (::nn::quant::QuantParams)
     /// `nn::quant::FusedActivation`.

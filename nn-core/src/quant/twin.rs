@@ -406,6 +406,24 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         rounding: Rounding,
     ) {
         let isa = if isa.available() { isa } else { Isa8::Portable };
+        // SAFETY: checked above.
+        unsafe { self.forward_known(isa, x, y, rounding) }
+    }
+
+    /// [`DenseI8::forward_on`] without asking whether the CPU has `isa`: the twin's copy of
+    /// `forward` for AVX-512 VNNI passes it as a constant, so that the kernel's choice folds and
+    /// the kernel can be inlined into the copy.
+    ///
+    /// # Safety
+    /// The CPU must have `isa` ([`Isa8::available`]).
+    #[inline(always)]
+    pub unsafe fn forward_known<SI: Shape<Len = I>, SO: Shape<Len = O>>(
+        &self,
+        isa: Isa8,
+        x: &TensorI8<SI>,
+        y: &mut TensorI8<SO>,
+        rounding: Rounding,
+    ) {
         let rq = self.kernel.requant(&self.requant, rounding);
         simd::dense_sized::<I, O>(
             isa,

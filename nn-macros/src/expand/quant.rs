@@ -102,7 +102,9 @@ fn dense_parts(
     );
     p.forward.push(quote! {
         let mut #b = #tensor_i8::<#sb>::zeros();
-        self.#field.forward(&#a, &mut #b, self.rounding);
+        // SAFETY: `__isa` is the instruction set of the copy of the steps this runs in, which
+        // runs only on a CPU that has it.
+        unsafe { self.#field.forward_known(__isa, &#a, &mut #b, self.rounding) };
     });
     let act = activation(relu);
     let Some(bn) = bn else {
@@ -444,6 +446,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
          twin's `save_onnx` export). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
+    let (isa8, use_avx2) = (paths::isa8(), paths::use_avx2());
     let groups = super::quant_fuse::fuse(net, steps, &forward);
     let extras = twin_extras(net, steps, &twin, &groups);
     let forward: Vec<&TokenStream> = groups.iter().map(|(stmts, _)| stmts).collect();
@@ -474,6 +477,22 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
 
             /// The int8 logits of an int8 input: every layer in integer arithmetic.
             pub fn forward_int8(&self, x: &#tensor_i8<#in_ty>) -> #tensor_i8<#logits_ty> {
+                // SAFETY: the detected instruction set.
+                unsafe { self.__forward_int8_on(x, #isa8::detect()) }
+            }
+
+            /// `forward_int8` with the dense layers' instruction set `__isa` (a constant in the
+            /// copy of `forward` for AVX-512 VNNI, so that their kernels' choice folds).
+            ///
+            /// # Safety
+            /// The CPU must have `__isa`.
+            #[doc(hidden)]
+            #[inline(always)]
+            unsafe fn __forward_int8_on(
+                &self,
+                x: &#tensor_i8<#in_ty>,
+                __isa: #isa8,
+            ) -> #tensor_i8<#logits_ty> {
                 let a0 = ::core::clone::Clone::clone(x);
                 #(#forward)*
                 #logits_act
@@ -488,7 +507,32 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
             /// `Sigmoid` in `f32`.
             #[inline]
             pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if #isa8::detect() == #isa8::Vnni && #use_avx2() {
+                        // SAFETY: the CPU has AVX-512 (F, BW, VL) with VNNI, AVX2 and FMA.
+                        return unsafe { self.__nn_forward_vnni(x) };
+                    }
+                }
                 #call
+            }
+
+            /// `forward` compiled with AVX-512 VNNI (and AVX2 and FMA) enabled, the dense
+            /// layers' instruction set a constant (their kernels inline here): chosen at run
+            /// time by `forward` where the CPU has it. The same bits.
+            ///
+            /// # Safety
+            /// The CPU must support AVX-512 F, BW, VL and VNNI, AVX2 and FMA.
+            #[doc(hidden)]
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx,avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+            pub unsafe fn __nn_forward_vnni(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+                // SAFETY: as this function's.
+                let logits = unsafe {
+                    self.__forward_int8_on(&self.quantize_input(x), #isa8::Vnni)
+                }
+                .dequantize(self.tensors[#logits]);
+                #head
             }
 
             /// `forward` compiled for the baseline target.

@@ -263,6 +263,7 @@ pub(super) fn bounds(rq: &Requant<'_>) -> (__m512i, __m512i, __m512i) {
 /// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64`, `sz.n_in() % 4 == 0`,
 /// `x.len() == sz.n_in()`, `y.len() == sz.n_out()`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
 pub(super) unsafe fn dense_layer<S: Sizes>(
     sz: S,
     x: &[i8],
@@ -489,6 +490,7 @@ pub(super) unsafe fn requantize(acc: &[i32], rq: &Requant<'_>, o0: usize, y: &mu
 /// # Safety
 /// The CPU must have AVX-512F and BW.
 #[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
 pub(super) unsafe fn quantize<const SCALAR: bool>(
     x: &[f32],
     scale: f32,
