@@ -516,7 +516,7 @@ impl<const N_IN: usize, const PAD: usize, const NW: usize> PackedDense<N_IN, PAD
 
     /// [`PackedDense::forward_with`] without asking whether the CPU has `isa`: the generated
     /// twin's copy for an instruction set passes it as a constant, so that the choice of
-    /// kernel folds away (measured on M1's twin: 159 -> 144 ns per sample against asking
+    /// kernel folds away (measured on M1's twin: 159 -> 146 ns per sample against asking
     /// once per layer).
     ///
     /// # Safety

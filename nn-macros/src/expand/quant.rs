@@ -432,12 +432,6 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
         bytes,
     } = p;
     let logits_act = act(logits);
-    let head = head(net);
-    let call = super::inference::dispatch(
-        &format_ident!("__nn_forward_base"),
-        &format_ident!("__nn_forward_avx2"),
-        quote!(x),
-    );
     let doc = format!(
         "The int8 twin of [`{name}`] (from `{name}::quantize_int8`): TFLite's int8 scheme, weights \
          per output channel, activations per tensor, int32 accumulators, integer-only \
@@ -446,7 +440,8 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
          twin's `save_onnx` export). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
-    let (isa8, use_avx2) = (paths::isa8(), paths::use_avx2());
+    let copies = forward_copies(net, (&in_ty, &out_ty));
+    let isa8 = paths::isa8();
     let groups = super::quant_fuse::fuse(net, steps, &forward);
     let extras = twin_extras(net, steps, &twin, &groups);
     let forward: Vec<&TokenStream> = groups.iter().map(|(stmts, _)| stmts).collect();
@@ -503,62 +498,79 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
                 self.forward_int8(&self.quantize_input(x)).dequantize(self.tensors[#logits])
             }
 
-            /// Inference: quantize, int8 layers, dequantize, and the final `Softmax` or
-            /// `Sigmoid` in `f32`.
-            #[inline]
-            pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    if #isa8::detect() == #isa8::Vnni && #use_avx2() {
-                        // SAFETY: the CPU has AVX-512 (F, BW, VL) with VNNI, AVX2 and FMA.
-                        return unsafe { self.__nn_forward_vnni(x) };
-                    }
-                }
-                #call
-            }
-
-            /// `forward` compiled with AVX-512 VNNI (and AVX2 and FMA) enabled, the dense
-            /// layers' instruction set a constant (their kernels inline here): chosen at run
-            /// time by `forward` where the CPU has it. The same bits.
-            ///
-            /// # Safety
-            /// The CPU must support AVX-512 F, BW, VL and VNNI, AVX2 and FMA.
-            #[doc(hidden)]
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx,avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
-            pub unsafe fn __nn_forward_vnni(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                // SAFETY: as this function's.
-                let logits = unsafe {
-                    self.__forward_int8_on(&self.quantize_input(x), #isa8::Vnni)
-                }
-                .dequantize(self.tensors[#logits]);
-                #head
-            }
-
-            /// `forward` compiled for the baseline target.
-            #[doc(hidden)]
-            #[inline(always)]
-            pub fn __nn_forward_base(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                let logits = self.forward_logits(x);
-                #head
-            }
-
-            /// `forward` compiled with AVX2 and FMA enabled (the quantization of the input,
-            /// the head's exponentials; the int8 layers choose their kernels themselves), chosen
-            /// at run time by `forward`: the same bits (no fused multiply-adds are introduced).
-            ///
-            /// # Safety
-            /// The CPU must support AVX2 and FMA.
-            #[doc(hidden)]
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx,avx2,fma")]
-            pub unsafe fn __nn_forward_avx2(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-                self.__nn_forward_base(x)
-            }
+            #copies
         }
 
         #quantize
         #extras
+    }
+}
+
+/// The twin's `forward` and its copies: the baseline, AVX2 (with FMA, for the head) and AVX-512
+/// VNNI (the dense layers' instruction set a constant), chosen at run time.
+fn forward_copies(net: &Network, (in_ty, out_ty): (&TokenStream, &TokenStream)) -> TokenStream {
+    let tensor = paths::tensor();
+    let logits = net.logits;
+    let head = head(net);
+    let call = super::inference::dispatch(
+        &format_ident!("__nn_forward_base"),
+        &format_ident!("__nn_forward_avx2"),
+        quote!(x),
+    );
+    let (isa8, use_avx2) = (paths::isa8(), paths::use_avx2());
+    quote! {
+        /// Inference: quantize, int8 layers, dequantize, and the final `Softmax` or
+        /// `Sigmoid` in `f32`.
+        #[inline]
+        pub fn forward(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if #isa8::detect() == #isa8::Vnni && #use_avx2() {
+                    // SAFETY: the CPU has AVX-512 (F, BW, VL) with VNNI, AVX2 and FMA.
+                    return unsafe { self.__nn_forward_vnni(x) };
+                }
+            }
+            #call
+        }
+
+        /// `forward` compiled with AVX-512 VNNI (and AVX2 and FMA) enabled, the dense
+        /// layers' instruction set a constant (their kernels inline here): chosen at run
+        /// time by `forward` where the CPU has it. The same bits.
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512 F, BW, VL and VNNI, AVX2 and FMA.
+        #[doc(hidden)]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx,avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+        pub unsafe fn __nn_forward_vnni(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+            // SAFETY: as this function's.
+            let logits = unsafe {
+                self.__forward_int8_on(&self.quantize_input(x), #isa8::Vnni)
+            }
+            .dequantize(self.tensors[#logits]);
+            #head
+        }
+
+        /// `forward` compiled for the baseline target.
+        #[doc(hidden)]
+        #[inline(always)]
+        pub fn __nn_forward_base(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+            let logits = self.forward_logits(x);
+            #head
+        }
+
+        /// `forward` compiled with AVX2 and FMA enabled (the quantization of the input,
+        /// the head's exponentials; the int8 layers choose their kernels themselves), chosen
+        /// at run time by `forward`: the same bits (no fused multiply-adds are introduced).
+        ///
+        /// # Safety
+        /// The CPU must support AVX2 and FMA.
+        #[doc(hidden)]
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx,avx2,fma")]
+        pub unsafe fn __nn_forward_avx2(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
+            self.__nn_forward_base(x)
+        }
     }
 }
 
