@@ -67,7 +67,8 @@ pub enum Isa {
     /// The plain loops compiled for AVX2.
     Avx2,
     /// AVX-512 F, BW and VL intrinsics (512-bit `vpmulhw`, `vpmullw`, `vpmulhuw`, `vpmaddwd`,
-    /// `vpcompressd`), with POPCNT and BMI1 (`tzcnt`, `blsr`): every CPU with AVX-512 BW has the others.
+    /// `vpcompressd`), with POPCNT and BMI1 (`tzcnt`, `blsr`): every CPU with AVX-512 BW has
+    /// the others.
     Avx512,
 }
 
@@ -1135,8 +1136,8 @@ pub(crate) mod x86 {
     use super::Isa;
     use core::arch::x86_64::*;
 
-    /// AVX-512 F, BW and VL with POPCNT and BMI1 (the OS saving the ZMM registers), else AVX2 (YMM
-    /// saved), else none.
+    /// AVX-512 F, BW and VL with POPCNT and BMI1 (the OS saving the ZMM registers), else AVX2
+    /// (YMM saved), else none.
     pub fn detect() -> Isa {
         let max = __cpuid(0).eax;
         if max < 7 {
