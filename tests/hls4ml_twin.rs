@@ -117,7 +117,7 @@ macro_rules! parity {
                     copies.push(unsafe { twin.__forward_raw_avx2(&raw) });
                 }
                 if Isa::Avx512.available() {
-                    // SAFETY: the CPU has AVX-512 F, BW and VL and POPCNT (checked).
+                    // SAFETY: the CPU has AVX-512 F, BW and VL, POPCNT and BMI1 (checked).
                     copies.push(unsafe { twin.__forward_raw_avx512(&raw) });
                 }
             }
