@@ -233,10 +233,16 @@ impl<I: Unsigned, O: Unsigned> Sizes for Typed<I, O> {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn vnni_dense(isa: Isa8, sz: impl Sizes, rq: &Requant<'_>) -> bool {
-    isa == Isa8::Vnni
-        && rq.rounding == Rounding::FixedPoint
-        && sz.n_in().is_multiple_of(4)
-        && sz.n_out() <= 64
+    vnni_dense_one(isa, sz, rq) && sz.n_in().is_multiple_of(4)
+}
+
+/// Whether the one-sample AVX-512 VNNI dense kernel ([`vnni::dense_layer`]) takes the layer: as
+/// [`vnni_dense`], and also with inputs not a multiple of 4 (it makes a last quad of the
+/// `in % 4` last inputs).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn vnni_dense_one(isa: Isa8, sz: impl Sizes, rq: &Requant<'_>) -> bool {
+    isa == Isa8::Vnni && rq.rounding == Rounding::FixedPoint && sz.n_out() <= 64
 }
 
 /// A dense layer: `y[o] = requant(offset[o] + sum_i (x[i] + 128) w[o][i])` with `w` packed
@@ -276,7 +282,7 @@ fn dense_with(
     y: &mut [i8],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if vnni_dense(isa, sz, rq) {
+    if vnni_dense_one(isa, sz, rq) {
         // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shape is checked.
         return unsafe { vnni::dense_layer(sz, x, w, offset, rq, y) };
     }

@@ -217,11 +217,14 @@ fn dense_paths_match_the_plain_loop() {
 }
 
 /// [`dense_sized`] and [`dense_many_sized`] (sizes as types; the VNNI kernels with constant
-/// sizes where the CPU has them) against the plain loop, for the shapes those kernels take and
-/// for the ones handed to the chunked path.
+/// sizes where the CPU has them) against the plain loop, for the shapes those kernels take
+/// (with 1, 2 or 3 inputs past the last whole quad too) and for the ones handed to the chunked
+/// path.
 #[test]
 fn dense_with_sizes_as_types_matches_the_plain_loop() {
-    use generic_array::typenum::{Unsigned, U1, U12, U16, U17, U32, U4, U48, U5, U64, U65};
+    use generic_array::typenum::{
+        Unsigned, U1, U12, U16, U17, U3, U30, U31, U32, U4, U48, U5, U64, U65,
+    };
     fn check<I: Unsigned, O: Unsigned>(rng: &mut Lcg) -> usize {
         let mut checked = 0;
         for _ in 0..4 {
@@ -260,6 +263,9 @@ fn dense_with_sizes_as_types_matches_the_plain_loop() {
         + check::<U12, U48>(&mut rng)
         + check::<U48, U17>(&mut rng)
         + check::<U17, U5>(&mut rng)
+        + check::<U30, U32>(&mut rng)
+        + check::<U31, U17>(&mut rng)
+        + check::<U3, U64>(&mut rng)
         + check::<U16, U65>(&mut rng);
     assert!(checked > 2_000, "{checked}");
 }

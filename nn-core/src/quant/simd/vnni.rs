@@ -254,14 +254,15 @@ pub(super) fn bounds(rq: &Requant<'_>) -> (__m512i, __m512i, __m512i) {
     )
 }
 
-/// A whole dense layer of at most 64 outputs whose inputs are a multiple of 4, with the
+/// A whole dense layer of at most 64 outputs (the `in % 4` last inputs as one more quad), with the
 /// fixed-point requantization: accumulators stay in registers (two per vector when there are
 /// few, for independent chains) and go straight to bytes. `sz` gives the sizes: as a layer
 /// type's constants, this is one copy per layer shape with the masks and loop counts folded.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64`, `sz.n_in() % 4 == 0`,
-/// `x.len() == sz.n_in()`, `y.len() == sz.n_out()`.
+/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 64`, `x.len() == sz.n_in()`,
+/// `y.len() == sz.n_out()`, `w` packed (module docs: the `in % 4` last inputs' weights as
+/// `[out][in % 4]` after the quads).
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[inline]
 pub(super) unsafe fn dense_layer<S: Sizes>(
@@ -336,11 +337,60 @@ fn dense_layer_g<const G: usize, S: Sizes>(
                 );
             }
         }
+        let r = sz.n_in() % 4;
+        if r != 0 {
+            // The `r` last inputs as one more quad (the missing bytes' weights are 0), their
+            // weights `[out][r]` after the quads spread to one word per output.
+            let full = 4 * quads;
+            let mut word = 0u32;
+            for (t, &v) in x[full..].iter().enumerate() {
+                word |= (v as u8 as u32) << (8 * t);
+            }
+            let xt = _mm512_set1_epi32(word as i32 ^ FLIP);
+            let (dwords, bytes) = tail_spread(r);
+            let tail = w.as_ptr().add(full * n_out);
+            for g in 0..G {
+                // Masked to the `r` bytes of each of the group's outputs, inside `w`.
+                let n = n_out.saturating_sub(16 * g).min(16) * r;
+                let k = if n >= 64 { !0 } else { (1u64 << n) - 1 };
+                let raw = _mm512_maskz_loadu_epi8(k, tail.add(16 * g * r));
+                let wt = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords, raw), bytes);
+                b[g] = _mm512_dpbusd_epi32(b[g], xt, wt);
+            }
+        }
         for g in 0..G {
             let acc = _mm512_add_epi32(a[g], b[g]);
             let r = requant16(acc, &rq_lanes(rq, 16 * g, masks[g]), zp, lo, hi);
             store_bytes(y.as_mut_ptr().add(16 * g), masks[g], r);
         }
+    }
+}
+
+/// The shuffles that spread `r` (1 to 3) bytes per output, packed one output after the other,
+/// to one 32-bit word per output (the other bytes 0): a `vpermd` index that puts the 4r bytes
+/// of 128-bit lane `l`'s four outputs at the start of the lane, and a `vpshufb` control that
+/// takes byte `t < r` of word `j` from `j r + t` (zero for `t >= r`).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn tail_spread(r: usize) -> (__m512i, __m512i) {
+    let mut dwords = [0i32; 16];
+    let mut bytes = [0i8; 64];
+    for l in 0..4 {
+        for i in 0..4 {
+            dwords[4 * l + i] = (l * r + i).min(15) as i32;
+        }
+        for j in 0..4 {
+            for t in 0..4 {
+                bytes[16 * l + 4 * j + t] = if t < r { (j * r + t) as i8 } else { -128 };
+            }
+        }
+    }
+    // SAFETY: 64 readable bytes each.
+    unsafe {
+        (
+            _mm512_loadu_si512(dwords.as_ptr() as *const __m512i),
+            _mm512_loadu_si512(bytes.as_ptr() as *const __m512i),
+        )
     }
 }
 
