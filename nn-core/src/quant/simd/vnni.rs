@@ -349,13 +349,13 @@ fn dense_layer_g<const G: usize, S: Sizes>(
             let xt = _mm512_set1_epi32(word as i32 ^ FLIP);
             let (dwords, bytes) = tail_spread(r);
             let tail = w.as_ptr().add(full * n_out);
-            for g in 0..G {
+            for (g, b) in b.iter_mut().enumerate() {
                 // Masked to the `r` bytes of each of the group's outputs, inside `w`.
                 let n = n_out.saturating_sub(16 * g).min(16) * r;
                 let k = if n >= 64 { !0 } else { (1u64 << n) - 1 };
                 let raw = _mm512_maskz_loadu_epi8(k, tail.add(16 * g * r));
                 let wt = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords, raw), bytes);
-                b[g] = _mm512_dpbusd_epi32(b[g], xt, wt);
+                *b = _mm512_dpbusd_epi32(*b, xt, wt);
             }
         }
         for g in 0..G {
