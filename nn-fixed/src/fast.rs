@@ -1506,11 +1506,18 @@ pub(crate) mod x86 {
             let mut b = [_mm512_setzero_si512(); M];
             let (hp, lp, rp) = (ins.vals.as_ptr(), ins.lo.as_ptr(), ins.rows.as_ptr());
             let wp = w.as_ptr().add(c * 32);
-            // The product of input `k` with its row's vector `g`.
+            // The product of input `k` with its row's vector `g`: the scaled form's inputs are in
+            // place (row `k PAD`), the wide form's compacted with their rows' offsets.
+            let pad = acc.len();
             let product = |k: usize, g: usize| {
                 // Broadcasts of a 32-bit word: plain loads.
                 let vh = _mm512_set1_epi32(*hp.add(k) as i32);
-                let base = wp.add(*rp.add(k) as usize);
+                let row = if FORM == SCALED {
+                    k * pad
+                } else {
+                    *rp.add(k) as usize
+                };
+                let base = wp.add(row);
                 let wv = _mm512_loadu_si512(base.add(32 * g) as *const __m512i);
                 match FORM {
                     SCALED => _mm512_mulhi_epi16(vh, wv),
@@ -1524,14 +1531,8 @@ pub(crate) mod x86 {
                 }
             };
             if FORM == SCALED {
-                // The scaled form's inputs are in place, their nonzero ones in `masks`: input
-                // `k`'s row is `k PAD` (no loads of row offsets, no compaction to wait for).
-                let pad = acc.len();
-                let product = |k: usize, g: usize| {
-                    let vh = _mm512_set1_epi32(*hp.add(k) as i32);
-                    let wv = _mm512_loadu_si512(wp.add(k * pad + 32 * g) as *const __m512i);
-                    _mm512_mulhi_epi16(vh, wv)
-                };
+                // The nonzero inputs from `masks` (no loads of row offsets, no compaction to
+                // wait for).
                 for (j, &mask) in ins.masks.iter().enumerate() {
                     let mut m = mask as u32;
                     let base = j * CHUNK;

@@ -10,8 +10,9 @@
 //! - on AVX-512 cores that lower their clock while 512-bit multiply-adds run (Intel's Skylake-SP
 //!   to Ice Lake: AVX-512 without AVX512-FP16; with `std`, detected at run time, also in a
 //!   build for the CPU), kernels marked [`Kernel::NARROW`] (the one-sample dense layer whose
-//!   weights fit in L1, latency-bound) run with [`Avx2`] operations and 32 registers instead: measured on an Ice
-//!   Lake Xeon, M1's batch-1 forward took 233 ns with 512-bit vectors and 170 ns with these;
+//!   weights fit in L1, latency-bound) run with [`Avx2`] operations and 32 registers instead:
+//!   measured on an Ice Lake Xeon, M1's batch-1 forward took 233 ns with 512-bit vectors and
+//!   170 ns with these;
 //!   convolutions and batches stayed faster with 512 bits, so they keep them;
 //! - [`Portable`]: 8 lanes of `wide::f32x8`, whatever the compile-time target provides (also the
 //!   `no_std` fallback on x86-64 without compile-time AVX and every other architecture).

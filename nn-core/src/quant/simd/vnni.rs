@@ -22,6 +22,16 @@ pub(super) fn mask16(n: usize) -> __mmask16 {
     }
 }
 
+/// The first `n` of 64 byte lanes.
+#[inline(always)]
+pub(super) fn mask64(n: usize) -> __mmask64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 /// `r`'s 16 lanes as bytes to `p`, lanes `k`: one plain 16-byte store when all are, since the
 /// next layer's 4-byte loads of them cannot be forwarded from a masked store (they wait for it
 /// to reach the cache).
@@ -352,8 +362,7 @@ fn dense_layer_g<const G: usize, S: Sizes>(
             for (g, b) in b.iter_mut().enumerate() {
                 // Masked to the `r` bytes of each of the group's outputs, inside `w`.
                 let n = n_out.saturating_sub(16 * g).min(16) * r;
-                let k = if n >= 64 { !0 } else { (1u64 << n) - 1 };
-                let raw = _mm512_maskz_loadu_epi8(k, tail.add(16 * g * r));
+                let raw = _mm512_maskz_loadu_epi8(mask64(n), tail.add(16 * g * r));
                 let wt = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords, raw), bytes);
                 *b = _mm512_dpbusd_epi32(*b, xt, wt);
             }

@@ -4,7 +4,7 @@
 
 use core::arch::x86_64::*;
 
-use super::vnni::{bounds, mask16, requant16, rq_channel};
+use super::vnni::{bounds, mask16, mask64, requant16, rq_channel};
 use super::{ConvBlock, Requant};
 
 /// 16 positions x 4 weights from four rows: lane `l` holds `base[at[t] + l]` for `t = 0..4`
@@ -279,16 +279,6 @@ fn pool_g<const G: usize>(
     }
 }
 
-/// The first `n` of 64 byte lanes.
-#[inline(always)]
-fn mask64(n: usize) -> __mmask64 {
-    if n >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    }
-}
-
 /// One block of 16 positions: its patches and where its lanes are stored.
 struct Block<'a> {
     patches: &'a [__m512i],
@@ -417,7 +407,7 @@ fn conv_g<const G: usize>(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub(super) unsafe fn gather_even(src: *const i8, dst: *mut i8, n: usize) {
     let bytes = (2 * n).saturating_sub(1);
-    let load: __mmask64 = if bytes >= 64 { !0 } else { (1u64 << bytes) - 1 };
+    let load = mask64(bytes);
     let store: __mmask32 = if n >= 32 { !0 } else { (1u32 << n) - 1 };
     // SAFETY: masked to the `2 n - 1` readable and `n` writable bytes.
     unsafe {
