@@ -47,6 +47,58 @@ pub struct ConvPlan {
     /// from there, one byte each.
     pub(super) start: [u32; MAX_QUADS],
     pub(super) word: [u32; MAX_QUADS],
+    /// The padded input as byte permutations of the input, where it fits ([`PadTable`]).
+    pub(super) pad: PadTable,
+}
+
+/// The padded input of a small convolution built by permutation ([`vnni_conv::pad_permuted`]):
+/// where the input has at most 128 bytes and the padded plane at most [`PAD_TABLE`], for each
+/// byte of the plane the input byte it copies (`index`, one `vpermi2b` per 64), and per 64
+/// bytes the lanes that copy (`from`) and those of the zero point (`zero`; the others, past the
+/// plane, are 0). `chunks` (the plane's vectors of 64) is 0 where it does not fit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PadTable {
+    pub(super) index: [u8; PAD_TABLE],
+    pub(super) from: [u64; PAD_TABLE / 64],
+    pub(super) zero: [u64; PAD_TABLE / 64],
+    pub(super) chunks: usize,
+}
+
+/// The largest padded plane [`PadTable`] builds (bytes).
+pub(super) const PAD_TABLE: usize = 512;
+
+impl PadTable {
+    /// The table of input `(c, h, w)` placed at `(pt, pl)` in planes of `hp x wp`.
+    const fn new(
+        (c, h, w): (usize, usize, usize),
+        (hp, wp): (usize, usize),
+        (pt, pl): (usize, usize),
+    ) -> PadTable {
+        let mut t = PadTable {
+            index: [0; PAD_TABLE],
+            from: [0; PAD_TABLE / 64],
+            zero: [0; PAD_TABLE / 64],
+            chunks: 0,
+        };
+        let plane = c * hp * wp;
+        if c * h * w > 128 || plane > PAD_TABLE || plane == 0 || pt + h > hp || pl + w > wp {
+            return t;
+        }
+        let mut o = 0;
+        while o < plane {
+            let (r, col) = (o % (hp * wp) / wp, o % wp);
+            let bit = 1u64 << (o % 64);
+            if r >= pt && r < pt + h && col >= pl && col < pl + w {
+                t.index[o] = (((o / (hp * wp) * h + r - pt) * w) + col - pl) as u8;
+                t.from[o / 64] |= bit;
+            } else {
+                t.zero[o / 64] |= bit;
+            }
+            o += 1;
+        }
+        t.chunks = plane.div_ceil(64);
+        t
+    }
 }
 
 impl ConvPlan {
@@ -70,6 +122,7 @@ impl ConvPlan {
             span: 0,
             start: [0; MAX_QUADS],
             word: [0; MAX_QUADS],
+            pad: PadTable::new(g.input, (hp, wp), g.pad),
         };
         let plane = c * hp * wp + 16;
         if quads == 0 || quads > MAX_QUADS || plane + REACH > SCRATCH || oh == 0 || ow == 0 {
@@ -213,28 +266,37 @@ impl<const N: usize> Scratch<N> {
     }
 }
 
-/// The padded, flipped input of `u` (as [`Unfold::pad`]) and `REACH` (256) zero bytes after it, written
-/// into the front of `scratch` (the rest stays uninitialized: zeroing a whole scratch on every
-/// call cost more than a small convolution).
+/// The padded, flipped input of `plan` (as [`Unfold::pad`]) and `REACH` (256) zero bytes after
+/// it, written into the front of `scratch` (the rest stays uninitialized: zeroing a whole
+/// scratch on every call cost more than a small convolution): by byte permutations where the
+/// plan has a [`PadTable`] (the caller checked VBMI), else row by row.
 #[cfg(target_arch = "x86_64")]
 fn padded<'s>(
     scratch: &'s mut [core::mem::MaybeUninit<i8>],
-    u: &Unfold,
+    plan: &ConvPlan,
     x: &[i8],
     x_zero: i32,
 ) -> &'s [i8] {
+    let u = plan.padding();
     let plane = u.g.input.0 * u.hp * u.wp;
     let len = u.plane_len() + REACH;
     let (c, h, w) = u.g.input;
     assert!(len <= scratch.len() && x.len() >= c * h * w);
     assert!(u.g.pad.0 + h <= u.hp && u.g.pad.1 + w <= u.wp);
     let z = (x_zero.clamp(-128, 127) as i8 as u8 ^ 0x80) as i8;
-    // SAFETY: the CPU has AVX-512 F and BW (the callers run on VNNI); `pad_plane` writes the
-    // `plane + (len - plane)` bytes from the start of `scratch` (checked to hold them) before
-    // the slice over them is made.
+    let t = &plan.pad;
+    // SAFETY: the CPU has AVX-512 F and BW (the callers run on VNNI), and VBMI where the
+    // permutations are taken (the callers' `vbmi()`); `pad_permuted` writes whole vectors of
+    // 64 up to `len` rounded up (checked to fit), `pad_plane` the `plane + (len - plane)`
+    // bytes from the start of `scratch` (checked to hold them), before the slice over them is
+    // made.
     unsafe {
         let dst = scratch.as_mut_ptr() as *mut i8;
-        vnni_conv::pad_plane(dst, (c, h, w), (u.hp, u.wp), u.g.pad, z, x, len - plane);
+        if t.chunks > 0 && len.next_multiple_of(64) <= scratch.len() {
+            vnni_conv::pad_permuted(dst, len, t, z, &x[..c * h * w]);
+        } else {
+            vnni_conv::pad_plane(dst, (c, h, w), (u.hp, u.wp), u.g.pad, z, x, len - plane);
+        }
         core::slice::from_raw_parts(dst, len)
     }
 }
@@ -346,10 +408,10 @@ pub fn conv2d_pooled(
         // Only the padded input and the bytes a gather may read past it are written.
         if len <= SMALL_SCRATCH {
             let mut scratch = Scratch::<SMALL_SCRATCH>::new();
-            run(padded(&mut scratch.0, &u, x, x_zero), y);
+            run(padded(&mut scratch.0, c, x, x_zero), y);
         } else {
             let mut scratch = Scratch::<SCRATCH>::new();
-            run(padded(&mut scratch.0, &u, x, x_zero), y);
+            run(padded(&mut scratch.0, c, x, x_zero), y);
         }
         return true;
     }
@@ -359,10 +421,10 @@ pub fn conv2d_pooled(
         let (w, rq) = ((w, w_stride), (offset, rq));
         if u.plane_len() + REACH <= SMALL_SCRATCH {
             let mut scratch = Scratch::<SMALL_SCRATCH>::new();
-            pool_in_blocks(c, padded(&mut scratch.0, &u, x, x_zero), w, rq, y);
+            pool_in_blocks(c, padded(&mut scratch.0, c, x, x_zero), w, rq, y);
         } else {
             let mut scratch = Scratch::<SCRATCH>::new();
-            pool_in_blocks(c, padded(&mut scratch.0, &u, x, x_zero), w, rq, y);
+            pool_in_blocks(c, padded(&mut scratch.0, c, x, x_zero), w, rq, y);
         }
         return true;
     }
@@ -406,11 +468,10 @@ pub fn conv2d_planned(
 ) {
     #[cfg(target_arch = "x86_64")]
     if isa == Isa8::Vnni && plan.fits && vbmi() {
-        let u = plan.padding();
-        if u.plane_len() + REACH <= SMALL_SCRATCH {
-            conv_perm::<SMALL_SCRATCH>((x, x_zero), plan, &u, (w, w_stride), (offset, rq), y);
+        if plan.padding().plane_len() + REACH <= SMALL_SCRATCH {
+            conv_perm::<SMALL_SCRATCH>((x, x_zero), plan, (w, w_stride), (offset, rq), y);
         } else {
-            conv_perm::<SCRATCH>((x, x_zero), plan, &u, (w, w_stride), (offset, rq), y);
+            conv_perm::<SCRATCH>((x, x_zero), plan, (w, w_stride), (offset, rq), y);
         }
         return;
     }
@@ -424,13 +485,12 @@ pub fn conv2d_planned(
 fn conv_perm<const N: usize>(
     (x, x_zero): (&[i8], i32),
     plan: &ConvPlan,
-    u: &Unfold,
     (w, w_stride): (&[i8], usize),
     (offset, rq): (&[i32], &Requant<'_>),
     y: &mut [i8],
 ) {
     let mut scratch = Scratch::<N>::new();
-    let rows = padded(&mut scratch.0, u, x, x_zero);
+    let rows = padded(&mut scratch.0, plan, x, x_zero);
     let block = plan.block(rows, w_stride, None);
     // SAFETY: only chosen where the CPU has AVX-512 VNNI and VBMI.
     unsafe { vnni_conv::conv_block(&block, w, offset, rq, y) };

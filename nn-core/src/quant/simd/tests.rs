@@ -275,6 +275,8 @@ fn convolution_paths_match_the_plain_loop() {
     let mut rng = Lcg(5);
     let mut checked = 0;
     let mut planned = 0;
+    // Planned cases whose padded input is built by permutation (`PadTable`).
+    let mut permuted_pads = 0;
     let mut wide = 0;
     for case in 0..300 {
         let c_in = rng.range(1, 5) as usize;
@@ -329,6 +331,7 @@ fn convolution_paths_match_the_plain_loop() {
         };
         let plan = ConvPlan::new(g);
         planned += plan.fits as usize;
+        permuted_pads += (plan.fits && plan.pad.chunks > 0) as usize;
         wide += (plan.fits && plan.wide) as usize;
         let prepared = Prepared::of(&shift);
         for (isa, rq) in variants(&rq, &prepared) {
@@ -391,6 +394,10 @@ fn convolution_paths_match_the_plain_loop() {
     assert!(checked > 50_000, "{checked}");
     // Most of the random layers take the permuted kernel (on CPUs with VBMI).
     assert!(planned > 150, "{planned} of 300 planned");
+    assert!(
+        permuted_pads > 30 && permuted_pads < planned,
+        "{permuted_pads} of {planned} planned padded by permutation"
+    );
     // Some reach past 128 bytes (two permutations per patch).
     assert!(wide > 10, "{wide} of 300 wide");
 }

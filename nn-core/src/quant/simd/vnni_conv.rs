@@ -416,6 +416,47 @@ pub(super) unsafe fn gather_even(src: *const i8, dst: *mut i8, n: usize) {
     }
 }
 
+/// [`pad_plane`] by byte permutations for an input `x` of at most 128 bytes: its bytes
+/// flipped in two registers, each 64 bytes of the plane one `vpermi2b` by `t.index`, the zero
+/// point `z` (flipped) where `t.zero` says, zeros past the plane, then zero vectors up to `len`
+/// rounded up to 64. No narrow stores (a small plane's rows took one masked load and store
+/// each).
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VBMI; `dst` has `len` rounded up to 64 writable bytes,
+/// `len >= 64 t.chunks`, and `x` is the input `t` was built for (at most 128 bytes).
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+pub(super) unsafe fn pad_permuted(
+    dst: *mut i8,
+    len: usize,
+    t: &super::plan::PadTable,
+    z: i8,
+    x: &[i8],
+) {
+    let n = x.len().min(128);
+    let flip = _mm512_set1_epi8(-128);
+    let zv = _mm512_set1_epi8(z);
+    // SAFETY: loads masked to `x`'s bytes; stores inside the `len` rounded up bytes of `dst`
+    // (`64 t.chunks <= len`), table reads inside its arrays (`chunks <= PAD_TABLE / 64`).
+    unsafe {
+        let lo = _mm512_maskz_loadu_epi8(mask64(n), x.as_ptr());
+        let hi = _mm512_maskz_loadu_epi8(mask64(n.saturating_sub(64)), x.as_ptr().wrapping_add(64));
+        let (lo, hi) = (_mm512_xor_si512(lo, flip), _mm512_xor_si512(hi, flip));
+        for k in 0..t.chunks {
+            let idx = _mm512_loadu_si512(t.index.as_ptr().add(64 * k) as *const __m512i);
+            let v = _mm512_permutex2var_epi8(lo, idx, hi);
+            let fill = _mm512_maskz_mov_epi8(t.zero[k], zv);
+            let v = _mm512_mask_blend_epi8(t.from[k], fill, v);
+            _mm512_storeu_si512(dst.add(64 * k) as *mut __m512i, v);
+        }
+        let mut i = 64 * t.chunks;
+        while i < len {
+            _mm512_storeu_si512(dst.add(i) as *mut __m512i, _mm512_setzero_si512());
+            i += 64;
+        }
+    }
+}
+
 /// The padded, flipped input of a convolution written into `dst` (uninitialized memory):
 /// `c` planes of `hp x wp` bytes, the zero point `z` (flipped) around each `h x w` channel of
 /// `x` placed at `(pt, pl)` with every byte's sign bit flipped, then `tail` zero bytes. One
