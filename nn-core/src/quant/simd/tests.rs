@@ -618,6 +618,56 @@ fn pooled_convolution_matches_conv_then_pool() {
 }
 
 #[test]
+fn convolutions_pooled_in_their_blocks_match_conv_then_pool() {
+    // 2 x 2 max pooling inside the convolution's blocks (outputs 2, 4 or 8 wide): four
+    // channels' pooled outputs to a vector, stored at once where each pooled plane is 4 bytes
+    // (M2's second convolution) and channel by channel elsewhere.
+    let mut rng = Lcg(29);
+    let (mut checked, mut in_blocks) = (0, 0);
+    // (input channels, height, width, kernel, padding, output channels)
+    let shapes = [
+        (8usize, 4usize, 4usize, 3usize, 1usize, 16usize),
+        (3, 4, 4, 3, 1, 7),
+        (2, 8, 8, 3, 1, 5),
+        (4, 10, 2, 3, 1, 9),
+        (1, 6, 8, 1, 0, 13),
+        (5, 8, 4, 3, 1, 18),
+    ];
+    for (case, &(c_in, h, w, k, pad, c_out)) in shapes.iter().enumerate() {
+        let g = Window2 {
+            input: (c_in, h, w),
+            kernel: (k, k),
+            stride: (1, 1),
+            pad: (pad, pad),
+            output: (h + 2 * pad - k + 1, w + 2 * pad - k + 1),
+        };
+        let plan = PoolPlan::new(g, (2, 2));
+        assert!(plan.in_block, "case {case}: {g:?} pools in blocks");
+        // The window elements' kernel takes those it fits (here the 8 x 8 case).
+        in_blocks += !plan.fits as usize;
+        for _ in 0..4 {
+            let t = ConvCase::random(&mut rng, g, c_out);
+            let want = t.plain_pooled((2, 2));
+            let rq = t.rq();
+            let prepared = Prepared::of(&t.shift);
+            for (isa, rq) in variants(&rq, &prepared) {
+                let mut got = vec![0i8; want.len()];
+                let w = (&t.padded[..], t.k4);
+                let done = conv2d_pooled(isa, &t.x, t.x_zero, &plan, w, &t.offset, &rq, &mut got);
+                if done {
+                    assert_eq!(got, want, "case {case}: {isa:?} {g:?}");
+                    checked += got.len();
+                }
+            }
+        }
+    }
+    if Isa8::Vnni.available() && vbmi() {
+        assert!(checked > 2_000, "{checked} outputs checked");
+    }
+    assert_eq!(in_blocks, 5, "shapes pooled in the convolution's blocks");
+}
+
+#[test]
 fn wide_signals_take_the_planned_kernels() {
     // Rows wider than a vector (a Conv1d over 150 samples), pooled and not.
     let mut rng = Lcg(23);

@@ -169,24 +169,46 @@ fn rq16(m: __m512i, s: __m512i) -> Rq16 {
 #[inline]
 unsafe fn rq_lanes(rq: &Requant<'_>, o: usize, k: __mmask16) -> Rq16 {
     // SAFETY: masked to lanes `k`, which exist (this function's contract).
-    unsafe {
-        let load = |v: &[i32]| _mm512_maskz_loadu_epi32(k, v.as_ptr().add(o));
-        let m = load(rq.multiplier);
-        match rq.prep {
-            Some(p) => {
-                let left = load(p.left);
-                Rq16 {
-                    m,
-                    m_odd: _mm512_srli_epi64::<32>(m),
-                    shifts_left: _mm512_test_epi32_mask(left, left) != 0,
-                    left,
-                    right: load(p.right),
-                    mask: load(p.mask),
-                    half: load(p.half),
-                }
+    rq_loaded(rq, |v| unsafe {
+        _mm512_maskz_loadu_epi32(k, v.as_ptr().add(o))
+    })
+}
+
+/// [`Rq16`] of channels `c..c + n` (`n <= 4`) in slots of four lanes, channel `c + i` in lanes
+/// `4 i..4 i + 4` (the pooled outputs of four channels in one vector).
+///
+/// # Safety
+/// Channels `c..c + n` exist in the requantization's slices, `n <= 4`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) unsafe fn rq_slots(rq: &Requant<'_>, c: usize, n: usize) -> Rq16 {
+    let slot = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    // SAFETY: masked to the `n` channels from `c`, which exist (this function's contract).
+    rq_loaded(rq, |v| unsafe {
+        _mm512_permutexvar_epi32(slot, _mm512_maskz_loadu_epi32(mask16(n), v.as_ptr().add(c)))
+    })
+}
+
+/// [`Rq16`] with every per-output vector read by `load` (from the prepared shifts where the
+/// layer has them, else computed from the shifts).
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn rq_loaded(rq: &Requant<'_>, load: impl Fn(&[i32]) -> __m512i) -> Rq16 {
+    let m = load(rq.multiplier);
+    match rq.prep {
+        Some(p) => {
+            let left = load(p.left);
+            Rq16 {
+                m,
+                m_odd: _mm512_srli_epi64::<32>(m),
+                shifts_left: _mm512_test_epi32_mask(left, left) != 0,
+                left,
+                right: load(p.right),
+                mask: load(p.mask),
+                half: load(p.half),
             }
-            None => rq16(m, load(rq.shift)),
         }
+        None => rq16(m, load(rq.shift)),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use core::arch::x86_64::*;
 
-use super::vnni::{bounds, mask16, mask64, requant16, rq_channel};
+use super::vnni::{bounds, mask16, mask64, requant16, rq_channel, rq_slots};
 use super::{ConvBlock, Requant};
 
 /// 16 positions x 4 weights from four rows: lane `l` holds `base[at[t] + l]` for `t = 0..4`
@@ -368,25 +368,20 @@ fn conv_g<const G: usize>(
             }
         }
     }
+    if let Some(pool) = at.pool {
+        // Pooled before the requantization (which never decreases: the same bytes).
+        pooled_slots(pool, &a, rq, y, c0);
+        return;
+    }
     for (j, a) in a.iter().enumerate() {
-        let c = c0 + j;
-        let params = rq_channel(rq, c);
-        if let Some(pool) = &at.pool {
-            // Pooled before the requantization (which never decreases: the same bytes).
-            let r = _mm512_cvtepi32_epi8(requant16(pool.pool(*a), &params, zp, lo, hi));
-            let dst = y.as_mut_ptr().wrapping_add(c * pool.plane + pool.at);
-            let mask = ((1u32 << pool.count) - 1) as __mmask16;
-            // SAFETY: masked to the block's `count` pooled outputs of channel `c`.
-            unsafe { _mm_mask_storeu_epi8(dst, mask, r) };
-            continue;
-        }
+        let params = rq_channel(rq, c0 + j);
         let r = _mm512_cvtepi32_epi8(requant16(*a, &params, zp, lo, hi));
         for &(to, mask) in at.segs {
             let dst = y
                 .as_mut_ptr()
-                .wrapping_offset((c * b.plane_len) as isize + to);
+                .wrapping_offset(((c0 + j) * b.plane_len) as isize + to);
             // SAFETY: masked to the lanes that are outputs of this segment's row, each
-            // written at its own place in channel `c`'s outputs (all 16 for a full one).
+            // written at its own place in channel `c0 + j`'s outputs (all 16 for a full one).
             unsafe {
                 if mask == 0xffff {
                     _mm_storeu_si128(dst as *mut __m128i, r);
@@ -394,6 +389,53 @@ fn conv_g<const G: usize>(
                     _mm_mask_storeu_epi8(dst, mask as __mmask16, r);
                 }
             }
+        }
+    }
+}
+
+/// The pooled outputs of channels `c0..` (accumulators `a`; a block of whole pairs of rows of
+/// 2, 4 or 8 positions has at most four per channel): four channels to a vector, channel `c0 + 4 s + i` in lanes `4 i..`, requantized
+/// once per four channels (a requantization per channel left 12 of its 16 lanes unused), each
+/// channel's bytes stored at its own place (one store for four channels whose pooled planes
+/// are the block's and adjacent).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+fn pooled_slots<const G: usize>(
+    pool: PoolLanes,
+    a: &[__m512i; G],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+    c0: usize,
+) {
+    assert!(pool.count <= 4, "at most four pooled outputs per block");
+    let (zp, lo, hi) = bounds(rq);
+    let iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    let bytes = (1u16 << pool.count) - 1;
+    for (s, group) in a.chunks(4).enumerate() {
+        let c = c0 + 4 * s;
+        let mut v = _mm512_setzero_si512();
+        for (i, &acc) in group.iter().enumerate() {
+            let from = _mm512_sub_epi32(iota, _mm512_set1_epi32(4 * i as i32));
+            v = _mm512_mask_permutexvar_epi32(v, 0xF << (4 * i), from, pool.pool(acc));
+        }
+        // SAFETY: channels `c..c + group.len()` exist (the caller's `c0 + G <= channels`).
+        let params = unsafe { rq_slots(rq, c, group.len()) };
+        let r = _mm512_cvtepi32_epi8(requant16(v, &params, zp, lo, hi));
+        let dst = y.as_mut_ptr().wrapping_add(c * pool.plane + pool.at);
+        if pool.plane == 4 && pool.count == 4 {
+            let mask = (1u32 << (4 * group.len())) as u16;
+            // SAFETY: masked to the pooled outputs of channels `c..c + group.len()`, adjacent
+            // 4-byte planes.
+            unsafe { _mm_mask_storeu_epi8(dst, mask.wrapping_sub(1), r) };
+            continue;
+        }
+        for i in 0..group.len() {
+            // Lane `4 i` is channel `c + i`'s first byte: the store starts `4 i` bytes before
+            // its place, the mask keeps its `count` bytes.
+            let to = dst.wrapping_add(i * pool.plane).wrapping_sub(4 * i);
+            // SAFETY: masked to the `count` pooled outputs of channel `c + i` (bytes before
+            // them are masked off, never touched).
+            unsafe { _mm_mask_storeu_epi8(to, bytes << (4 * i), r) };
         }
     }
 }
