@@ -352,13 +352,17 @@ fn conv_g<const G: usize>(
     if b.w_stride.is_multiple_of(4) && (c0 + G) * b.w_stride <= w.len() {
         // Filters padded to whole words: each weight quad is broadcast straight from memory.
         let wp = w.as_ptr() as *const i32;
-        let base: [usize; G] = core::array::from_fn(|j| (c0 + j) * b.w_stride / 4);
-        for (q, &v) in at.patches.iter().enumerate() {
+        // One pointer per filter, advanced a word per quad (M2's int8 forward 675 -> 657 ns
+        // against indexing every filter's words by `base + q`).
+        let mut ptr: [*const i32; G] =
+            core::array::from_fn(|j| wp.wrapping_add((c0 + j) * b.w_stride / 4));
+        for &v in at.patches {
             for j in 0..G {
-                // SAFETY: word `base[j] + q` is inside filter `c0 + j` (`q < w_stride / 4`),
-                // inside `w` (checked above).
-                let word = unsafe { wp.add(base[j] + q).read_unaligned() };
+                // SAFETY: word `q` of filter `c0 + j` (`q < w_stride / 4`), inside `w`
+                // (checked above).
+                let word = unsafe { ptr[j].read_unaligned() };
                 a[j] = _mm512_dpbusd_epi32(a[j], v, _mm512_set1_epi32(word));
+                ptr[j] = ptr[j].wrapping_add(1);
             }
         }
     } else {
