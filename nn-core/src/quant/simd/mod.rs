@@ -488,6 +488,56 @@ const REACH: usize = 256;
 /// Patches a pooled convolution's block may need (window elements times weight quads).
 const POOL_PATCHES: usize = 160;
 
+/// The padded input of a small convolution built by permutation (`vnni_conv::pad_permuted`):
+/// where the input has at most 128 bytes and the padded plane at most [`PAD_TABLE`], for each
+/// byte of the plane the input byte it copies (`index`, one `vpermi2b` per 64), and per 64
+/// bytes the lanes that copy (`from`) and those of the zero point (`zero`; the others, past the
+/// plane, are 0). `chunks` (the plane's vectors of 64) is 0 where it does not fit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct PadTable {
+    pub(super) index: [u8; PAD_TABLE],
+    pub(super) from: [u64; PAD_TABLE / 64],
+    pub(super) zero: [u64; PAD_TABLE / 64],
+    pub(super) chunks: usize,
+}
+
+/// The largest padded plane [`PadTable`] builds (bytes).
+pub(super) const PAD_TABLE: usize = 512;
+
+impl PadTable {
+    /// The table of input `(c, h, w)` placed at `(pt, pl)` in planes of `hp x wp`.
+    pub(super) const fn new(
+        (c, h, w): (usize, usize, usize),
+        (hp, wp): (usize, usize),
+        (pt, pl): (usize, usize),
+    ) -> PadTable {
+        let mut t = PadTable {
+            index: [0; PAD_TABLE],
+            from: [0; PAD_TABLE / 64],
+            zero: [0; PAD_TABLE / 64],
+            chunks: 0,
+        };
+        let plane = c * hp * wp;
+        if c * h * w > 128 || plane > PAD_TABLE || plane == 0 || pt + h > hp || pl + w > wp {
+            return t;
+        }
+        let mut o = 0;
+        while o < plane {
+            let (r, col) = (o % (hp * wp) / wp, o % wp);
+            let bit = 1u64 << (o % 64);
+            if r >= pt && r < pt + h && col >= pl && col < pl + w {
+                t.index[o] = (((o / (hp * wp) * h + r - pt) * w) + col - pl) as u8;
+                t.from[o / 64] |= bit;
+            } else {
+                t.zero[o / 64] |= bit;
+            }
+            o += 1;
+        }
+        t.chunks = plane.div_ceil(64);
+        t
+    }
+}
+
 /// A chunk of unfolded output positions handed to a vector convolution: `k` rows (one per
 /// weight of a filter, then zero rows up to a multiple of 4), each `positions` bytes at
 /// `stride`, already biased by 128 (unsigned); `first` is the chunk's first output position,

@@ -472,13 +472,7 @@ pub(super) unsafe fn gather_even(src: *const i8, dst: *mut i8, n: usize) {
 /// The CPU must have AVX-512F, BW and VBMI; `dst` has `len` rounded up to 64 writable bytes,
 /// `len >= 64 t.chunks`, and `x` is the input `t` was built for (at most 128 bytes).
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
-pub(super) unsafe fn pad_permuted(
-    dst: *mut i8,
-    len: usize,
-    t: &super::plan::PadTable,
-    z: i8,
-    x: &[i8],
-) {
+pub(super) unsafe fn pad_permuted(dst: *mut i8, len: usize, t: &super::PadTable, z: i8, x: &[i8]) {
     let n = x.len().min(128);
     let flip = _mm512_set1_epi8(-128);
     let zv = _mm512_set1_epi8(z);
