@@ -624,6 +624,38 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         );
     }
 
+    /// [`ConvI8::forward_planned`] on several samples, `ys[i]` from `xs[i]` (the same bytes):
+    /// the requantization's parameters taken once for all of them.
+    pub fn forward_planned_many<SI: Shape, SO: Shape>(
+        &self,
+        xs: &[TensorI8<SI>],
+        ys: &mut [TensorI8<SO>],
+        plan: &simd::ConvPlan,
+        rounding: Rounding,
+    ) {
+        if rounding.for_conv() == Rounding::Onnx {
+            for (x, y) in xs.iter().zip(ys.iter_mut()) {
+                self.forward_with(x, y, plan.g, rounding);
+            }
+            return;
+        }
+        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
+        let isa = Isa8::detect();
+        for (x, y) in xs.iter().zip(ys.iter_mut()) {
+            simd::conv2d_planned(
+                isa,
+                x.as_slice(),
+                self.input.zero_point,
+                plan,
+                (&self.w, Self::STRIDE),
+                &self.bias,
+                &self.kernel.offset,
+                &rq,
+                y.as_mut_slice(),
+            );
+        }
+    }
+
     /// This convolution followed by the max pooling of `plan` into `y` (the pooled output):
     /// the same bytes as [`ConvI8::forward_with`] then the pooling, with the accumulators
     /// pooled before the requantization (which is non-decreasing) where the CPU has the fused
@@ -650,6 +682,41 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
             &rq,
             y.as_mut_slice(),
         )
+    }
+
+    /// [`ConvI8::forward_pooled`] on several samples, `ys[i]` from `xs[i]` (the same bytes):
+    /// the requantization's parameters taken once for all of them. `false`, writing nothing,
+    /// where the fused kernel does not apply.
+    pub fn forward_pooled_many<SI: Shape, SO: Shape>(
+        &self,
+        xs: &[TensorI8<SI>],
+        ys: &mut [TensorI8<SO>],
+        plan: &simd::PoolPlan,
+        rounding: Rounding,
+    ) -> bool {
+        if rounding.for_conv() != Rounding::FixedPoint {
+            return false;
+        }
+        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
+        let isa = Isa8::detect();
+        for (x, y) in xs.iter().zip(ys.iter_mut()) {
+            let done = simd::conv2d_pooled(
+                isa,
+                x.as_slice(),
+                self.input.zero_point,
+                plan,
+                (&self.w, Self::STRIDE),
+                &self.kernel.offset,
+                &rq,
+                y.as_mut_slice(),
+            );
+            // The kernel's choice depends on the CPU, the plan and the shapes, the same for
+            // every sample: the first answers for all.
+            if !done {
+                return false;
+            }
+        }
+        true
     }
 
     /// [`ConvI8::forward`] with a chosen instruction set (every choice gives the same bytes).

@@ -146,13 +146,19 @@ fn batch_body(
             quote!(let #a = ::core::clone::Clone::clone(&#c[s]);)
         });
         let out = act(output);
-        body.push(quote! {
-            #declare
+        let per_sample = quote! {
             for s in 0..#CHUNK {
                 #(#bind)*
                 #stmts
                 #co[s] = #out;
             }
+        };
+        let ci = chunk_var(inputs[0]);
+        let many = super::quant_fuse::conv_many(net, steps, range.clone(), (&ci, &co), &per_sample);
+        let run = many.unwrap_or(per_sample);
+        body.push(quote! {
+            #declare
+            { #run }
         });
     }
     let (c0, cl) = (chunk_var(0), chunk_var(net.logits));

@@ -60,6 +60,48 @@ pub(super) fn fuse(
     out
 }
 
+/// `forward_batch`'s statement for a group of convolution steps (`range`, as [`fuse`] made it)
+/// on a chunk, from chunk `ci` into chunk `co`, the requantization's parameters taken once per
+/// chunk: a convolution fused with its pooling by `ConvI8::forward_pooled_many` (`per_sample`,
+/// the group's statements sample by sample, where the fused kernel does not apply), a lone one
+/// by `ConvI8::forward_planned_many`. `None` for other groups.
+pub(super) fn conv_many(
+    net: &Network,
+    steps: &[Step],
+    range: Range<usize>,
+    (ci, co): (&proc_macro2::Ident, &proc_macro2::Ident),
+    per_sample: &TokenStream,
+) -> Option<TokenStream> {
+    let Step::Conv { layer, .. } = steps[range.start] else {
+        return None;
+    };
+    let l = &net.layers[layer];
+    let LayerKind::Conv(c) = &l.kind else {
+        return None;
+    };
+    let (field, g, simd) = (
+        &l.name,
+        window2(&c.win, l.input, l.output),
+        paths::quant_simd(),
+    );
+    match (range.len(), steps.get(range.start + 1)) {
+        (1, _) => Some(quote! {
+            static PLAN: #simd::ConvPlan = #simd::ConvPlan::new(#g);
+            self.#field.forward_planned_many(&#ci, &mut #co, &PLAN, self.rounding);
+        }),
+        (2, Some(&Step::Pool { layer: pool, .. })) => {
+            let (ph, pw) = pooling_window(net, pool)?;
+            Some(quote! {
+                static PLAN: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
+                if !self.#field.forward_pooled_many(&#ci, &mut #co, &PLAN, self.rounding) {
+                    #per_sample
+                }
+            })
+        }
+        _ => None,
+    }
+}
+
 /// The window of pooling layer `pool` if it is a max pooling the fused kernel takes: stride
 /// equal to the window, no padding, its output the input's size divided by the window.
 fn pooling_window(net: &Network, pool: usize) -> Option<(usize, usize)> {
