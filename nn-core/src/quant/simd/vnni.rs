@@ -175,15 +175,23 @@ unsafe fn rq_lanes(rq: &Requant<'_>, o: usize, k: __mmask16) -> Rq16 {
 }
 
 /// [`Rq16`] of channels `c..c + n` (`n <= 4`) in slots of four lanes, channel `c + i` in lanes
-/// `4 i..4 i + 4` (the pooled outputs of four channels in one vector).
-///
-/// # Safety
-/// Channels `c..c + n` exist in the requantization's slices, `n <= 4`.
+/// `4 i..4 i + 4` (the pooled outputs of four channels in one vector). Panics if a channel is
+/// missing from one of the requantization's slices.
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(super) unsafe fn rq_slots(rq: &Requant<'_>, c: usize, n: usize) -> Rq16 {
+pub(super) fn rq_slots(rq: &Requant<'_>, c: usize, n: usize) -> Rq16 {
+    let has = |v: &[i32]| n <= 4 && c + n <= v.len();
+    assert!(
+        has(rq.multiplier)
+            && has(rq.shift)
+            && rq
+                .prep
+                .is_none_or(|p| has(p.left) && has(p.right) && has(p.mask) && has(p.half)),
+        "a requantization for channels {c}..{}",
+        c + n
+    );
     let slot = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    // SAFETY: masked to the `n` channels from `c`, which exist (this function's contract).
+    // SAFETY: masked to the `n` channels from `c`, which every slice has (checked above).
     rq_loaded(rq, |v| unsafe {
         _mm512_permutexvar_epi32(slot, _mm512_maskz_loadu_epi32(mask16(n), v.as_ptr().add(c)))
     })

@@ -398,10 +398,10 @@ fn conv_g<const G: usize>(
 }
 
 /// The pooled outputs of channels `c0..` (accumulators `a`; a block of whole pairs of rows of
-/// 2, 4 or 8 positions has at most four per channel): four channels to a vector, channel `c0 + 4 s + i` in lanes `4 i..`, requantized
-/// once per four channels (a requantization per channel left 12 of its 16 lanes unused), each
-/// channel's bytes stored at its own place (one store for four channels whose pooled planes
-/// are the block's and adjacent).
+/// 2, 4 or 8 positions has at most four per channel): four channels to a vector, channel
+/// `c0 + 4 s + i` in lanes `4 i..`, requantized once per four channels (a requantization per
+/// channel left 12 of its 16 lanes unused), each channel's bytes stored at its own place (one
+/// store for four channels whose pooled planes are the block's and adjacent).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 #[inline]
 fn pooled_slots<const G: usize>(
@@ -422,8 +422,7 @@ fn pooled_slots<const G: usize>(
             let from = _mm512_sub_epi32(iota, _mm512_set1_epi32(4 * i as i32));
             v = _mm512_mask_permutexvar_epi32(v, 0xF << (4 * i), from, pool.pool(acc));
         }
-        // SAFETY: channels `c..c + group.len()` exist (the caller's `c0 + G <= channels`).
-        let params = unsafe { rq_slots(rq, c, group.len()) };
+        let params = rq_slots(rq, c, group.len());
         let r = _mm512_cvtepi32_epi8(requant16(v, &params, zp, lo, hi));
         let dst = y.as_mut_ptr().wrapping_add(c * pool.plane + pool.at);
         if pool.plane == 4 && pool.count == 4 {
