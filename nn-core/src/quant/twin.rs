@@ -607,21 +607,8 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         plan: &simd::ConvPlan,
         rounding: Rounding,
     ) {
-        if rounding.for_conv() == Rounding::Onnx {
-            return self.forward_with(x, y, plan.g, rounding);
-        }
-        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
-        simd::conv2d_planned(
-            Isa8::detect(),
-            x.as_slice(),
-            self.input.zero_point,
-            plan,
-            (&self.w, Self::STRIDE),
-            &self.bias,
-            &self.kernel.offset,
-            &rq,
-            y.as_mut_slice(),
-        );
+        let (xs, ys) = (core::slice::from_ref(x), core::slice::from_mut(y));
+        self.forward_planned_many(xs, ys, plan, rounding);
     }
 
     /// [`ConvI8::forward_planned`] on several samples, `ys[i]` from `xs[i]` (the same bytes):
@@ -668,20 +655,8 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         plan: &simd::PoolPlan,
         rounding: Rounding,
     ) -> bool {
-        if rounding.for_conv() != Rounding::FixedPoint {
-            return false;
-        }
-        let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
-        simd::conv2d_pooled(
-            Isa8::detect(),
-            x.as_slice(),
-            self.input.zero_point,
-            plan,
-            (&self.w, Self::STRIDE),
-            &self.kernel.offset,
-            &rq,
-            y.as_mut_slice(),
-        )
+        let (xs, ys) = (core::slice::from_ref(x), core::slice::from_mut(y));
+        self.forward_pooled_many(xs, ys, plan, rounding)
     }
 
     /// [`ConvI8::forward_pooled`] on several samples, `ys[i]` from `xs[i]` (the same bytes):
