@@ -180,15 +180,11 @@ fn conv_parts(
         act(output),
         paths::shape_of(net.tensors[output]),
     );
-    let g = window2(&c.win, l.input, l.output);
-    let plan = quote!(::nn::quant::simd::ConvPlan);
+    // The kernel's layout, computed at compile time (`quant_fuse::plan_statics`).
+    let plan = super::quant_fuse::plan_ident(net, layer, false);
     p.forward.push(quote! {
         let mut #b = #tensor_i8::<#sb>::zeros();
-        {
-            // The kernel's layout, computed at compile time.
-            static PLAN: #plan = #plan::new(#g);
-            self.#field.forward_planned(&#a, &mut #b, &PLAN, self.rounding);
-        }
+        self.#field.forward_planned(&#a, &mut #b, &#plan, self.rounding);
     });
     let bias = if c.bias {
         quote! {{
@@ -443,6 +439,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
     let copies = forward_copies(net, (&in_ty, &out_ty));
     let isa8 = paths::isa8();
     let groups = super::quant_fuse::fuse(net, steps, &forward);
+    let plans = super::quant_fuse::plan_statics(net, steps, &groups);
     let extras = twin_extras(net, steps, &twin, &groups);
     let forward: Vec<&TokenStream> = groups.iter().map(|(stmts, _)| stmts).collect();
     quote! {
@@ -501,6 +498,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
             #copies
         }
 
+        #plans
         #quantize
         #extras
     }

@@ -45,19 +45,71 @@ pub(super) fn fuse(
             }),
         ) = (&steps[k], steps.get(k + 1))
         {
-            if pin == *output && readers[*output] == 1 {
-                if let Some(window) = pooling_window(net, pool) {
-                    let stmts = fused(net, (*layer, *input), (pout, window), &forward[k..k + 2]);
-                    out.push((stmts, k..k + 2));
-                    k += 2;
-                    continue;
-                }
+            if pin == *output && readers[*output] == 1 && pooling_window(net, pool).is_some() {
+                let stmts = fused(net, (*layer, *input), pout, &forward[k..k + 2]);
+                out.push((stmts, k..k + 2));
+                k += 2;
+                continue;
             }
         }
         out.push((forward[k].clone(), k..k + 1));
         k += 1;
     }
     out
+}
+
+/// The static holding convolution `layer`'s compile-time plan: its `ConvPlan`, or with
+/// `pooled` the `PoolPlan` of its fusion with the pooling after it. One per layer at the
+/// network's module level ([`plan_statics`]), shared by `forward_int8` and `forward_batch`.
+pub(super) fn plan_ident(net: &Network, layer: usize, pooled: bool) -> proc_macro2::Ident {
+    // The identifiers themselves (a raw identifier's `r#` dropped), not case-changed text: any
+    // name the network accepts stays a valid identifier.
+    let what = if pooled { "POOL_PLAN" } else { "PLAN" };
+    quote::format_ident!("__NN_{}_{}_{}", net.name, net.layers[layer].name, what)
+}
+
+/// The statics of [`plan_ident`]: a `ConvPlan` per convolution, a `PoolPlan` per convolution
+/// fused with its pooling (the groups of [`fuse`]).
+pub(super) fn plan_statics(
+    net: &Network,
+    steps: &[Step],
+    groups: &[(TokenStream, Range<usize>)],
+) -> TokenStream {
+    let simd = paths::quant_simd();
+    let mut out = Vec::new();
+    for (_, range) in groups {
+        for k in range.clone() {
+            let Step::Conv { layer, .. } = steps[k] else {
+                continue;
+            };
+            let l = &net.layers[layer];
+            let LayerKind::Conv(c) = &l.kind else {
+                continue;
+            };
+            let g = window2(&c.win, l.input, l.output);
+            let plan = plan_ident(net, layer, false);
+            out.push(quote! {
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                static #plan: #simd::ConvPlan = #simd::ConvPlan::new(#g);
+            });
+            let pool = match steps.get(k + 1) {
+                Some(&Step::Pool { layer: pool, .. }) if range.len() == 2 => {
+                    pooling_window(net, pool)
+                }
+                _ => None,
+            };
+            if let Some((ph, pw)) = pool {
+                let pooled = plan_ident(net, layer, true);
+                out.push(quote! {
+                    #[doc(hidden)]
+                    #[allow(non_upper_case_globals)]
+                    static #pooled: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
+                });
+            }
+        }
+    }
+    quote!(#(#out)*)
 }
 
 /// `forward_batch`'s statement for a group of convolution steps (`range`, as [`fuse`] made it)
@@ -76,24 +128,22 @@ pub(super) fn conv_many(
         return None;
     };
     let l = &net.layers[layer];
-    let LayerKind::Conv(c) = &l.kind else {
+    if !matches!(l.kind, LayerKind::Conv(_)) {
         return None;
-    };
-    let (field, g, simd) = (
-        &l.name,
-        window2(&c.win, l.input, l.output),
-        paths::quant_simd(),
-    );
+    }
+    let field = &l.name;
     match (range.len(), steps.get(range.start + 1)) {
-        (1, _) => Some(quote! {
-            static PLAN: #simd::ConvPlan = #simd::ConvPlan::new(#g);
-            self.#field.forward_planned_many(&#ci, &mut #co, &PLAN, self.rounding);
-        }),
-        (2, Some(&Step::Pool { layer: pool, .. })) => {
-            let (ph, pw) = pooling_window(net, pool)?;
+        (1, _) => {
+            let plan = plan_ident(net, layer, false);
             Some(quote! {
-                static PLAN: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
-                if !self.#field.forward_pooled_many(&#ci, &mut #co, &PLAN, self.rounding) {
+                self.#field.forward_planned_many(&#ci, &mut #co, &#plan, self.rounding);
+            })
+        }
+        (2, Some(&Step::Pool { layer: pool, .. })) => {
+            pooling_window(net, pool)?;
+            let plan = plan_ident(net, layer, true);
+            Some(quote! {
+                if !self.#field.forward_pooled_many(&#ci, &mut #co, &#plan, self.rounding) {
                     #per_sample
                 }
             })
@@ -120,29 +170,28 @@ fn pooling_window(net: &Network, pool: usize) -> Option<(usize, usize)> {
     (plain && kh > 0 && kw > 0 && oh == ih / kh && ow == iw / kw).then_some((kh, kw))
 }
 
-/// Convolution `layer` reading tensor `input`, pooled into tensor `pooled` by `window`, with
-/// the two steps' statements as the fallback.
+/// Convolution `layer` reading tensor `input`, pooled into tensor `pooled` (its plan
+/// `plan_statics` made), with the two steps' statements as the fallback.
 fn fused(
     net: &Network,
     (layer, input): (usize, usize),
-    (pooled, (ph, pw)): (usize, (usize, usize)),
+    pooled: usize,
     fallback: &[TokenStream],
 ) -> TokenStream {
     let l = &net.layers[layer];
-    let LayerKind::Conv(c) = &l.kind else {
+    if !matches!(l.kind, LayerKind::Conv(_)) {
         return quote!(#(#fallback)*);
-    };
+    }
     let field = &l.name;
-    let g = window2(&c.win, l.input, l.output);
     let (a, b) = (act(input), act(pooled));
     let sb = paths::shape_of(net.tensors[pooled]);
-    let (simd, tensor_i8) = (paths::quant_simd(), paths::tensor_i8());
+    let tensor_i8 = paths::tensor_i8();
+    // The fused kernel's layout, computed at compile time ([`plan_statics`]).
+    let plan = plan_ident(net, layer, true);
     quote! {
         let #b = {
-            // The fused kernel's layout, computed at compile time.
-            static PLAN: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
             let mut pooled = #tensor_i8::<#sb>::zeros();
-            if !self.#field.forward_pooled(&#a, &mut pooled, &PLAN, self.rounding) {
+            if !self.#field.forward_pooled(&#a, &mut pooled, &#plan, self.rounding) {
                 #(#fallback)*
                 pooled = #b;
             }
