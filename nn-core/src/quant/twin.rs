@@ -435,6 +435,41 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         );
     }
 
+    /// The probabilities of a classifier whose last layer this is: `softmax` of this layer's
+    /// int8 outputs dequantized with `logits` (the quantization of its output), in one kernel
+    /// where `isa` has one ([`simd::dense_softmax_sized`]), else as [`DenseI8::forward_known`],
+    /// [`TensorI8::dequantize`] and [`crate::Softmax`]: the same bits either way.
+    ///
+    /// # Safety
+    /// The CPU must have `isa` ([`Isa8::available`]).
+    #[inline(always)]
+    pub unsafe fn forward_softmax_known<SI: Shape<Len = I>, SO: Shape<Len = O>>(
+        &self,
+        isa: Isa8,
+        x: &TensorI8<SI>,
+        logits: QuantParams,
+        rounding: Rounding,
+    ) -> Tensor<SO> {
+        let rq = self.kernel.requant(&self.requant, rounding);
+        let mut out = Tensor::<SO>::zeros();
+        let fused = simd::dense_softmax_sized::<I, O>(
+            isa,
+            x.as_slice(),
+            self.packed(),
+            &self.kernel.offset,
+            &rq,
+            logits.scale,
+            out.as_mut_slice(),
+        );
+        if !fused {
+            let mut y = TensorI8::<SO>::zeros();
+            // SAFETY: as this function's.
+            unsafe { self.forward_known(isa, x, &mut y, rounding) };
+            crate::Softmax::apply(y.dequantize(logits).as_slice(), out.as_mut_slice());
+        }
+        out
+    }
+
     /// The int8 weight from input `i` to output `o`.
     pub fn weight(&self, o: usize, i: usize) -> i8 {
         self.packed()[simd::packed_index(I::USIZE, O::USIZE, o, i)]

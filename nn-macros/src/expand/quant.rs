@@ -13,6 +13,7 @@ use quote::{format_ident, quote};
 
 use super::quant_plan::{act, activation, head, plan, window2, Step};
 use crate::layers::LayerKind;
+use crate::model::Head;
 use crate::model::Network;
 use crate::paths;
 
@@ -436,11 +437,41 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
          twin's `save_onnx` export). No allocation."
     );
     let quantize = quantize_methods(net, &twin, &build, &source);
-    let copies = forward_copies(net, (&in_ty, &out_ty));
     let isa8 = paths::isa8();
     let groups = super::quant_fuse::fuse(net, steps, &forward);
     let plans = super::quant_fuse::plan_statics(net, steps, &groups);
     let extras = twin_extras(net, steps, &twin, &groups);
+    let softmax_head = softmax_head(net, steps, &groups);
+    let copies = forward_copies(net, (&in_ty, &out_ty), softmax_head.is_some());
+    let softmax_head = softmax_head.map(|(field, input, before)| {
+        let a = act(input);
+        quote! {
+            /// `forward` from an int8 input with the last dense layer and the `Softmax` in one
+            /// kernel where `__isa` has one (`DenseI8::forward_softmax_known`): the same bits.
+            ///
+            /// # Safety
+            /// The CPU must have `__isa`.
+            #[doc(hidden)]
+            #[inline(always)]
+            unsafe fn __forward_softmax_on(
+                &self,
+                x: &#tensor_i8<#in_ty>,
+                __isa: #isa8,
+            ) -> #tensor<#out_ty> {
+                let a0 = ::core::clone::Clone::clone(x);
+                #(#before)*
+                // SAFETY: as this function's.
+                unsafe {
+                    self.#field.forward_softmax_known(
+                        __isa,
+                        &#a,
+                        self.tensors[#logits],
+                        self.rounding,
+                    )
+                }
+            }
+        }
+    });
     let forward: Vec<&TokenStream> = groups.iter().map(|(stmts, _)| stmts).collect();
     quote! {
         #[doc = #doc]
@@ -496,6 +527,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
             }
 
             #copies
+            #softmax_head
         }
 
         #plans
@@ -504,9 +536,45 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
     }
 }
 
+/// Where the twin ends in a dense layer of at most 16 outputs and a `Softmax`, that layer's
+/// field, its input tensor and the statements of the groups before it: `forward`'s copy for
+/// AVX-512 VNNI runs the three in one kernel (`__forward_softmax_on`).
+fn softmax_head<'a>(
+    net: &'a Network,
+    steps: &[Step],
+    groups: &'a [(TokenStream, core::ops::Range<usize>)],
+) -> Option<(&'a proc_macro2::Ident, usize, Vec<&'a TokenStream>)> {
+    let (last, rest) = groups.split_last()?;
+    let &Step::Dense {
+        layer,
+        input,
+        output,
+        ..
+    } = steps.get(last.1.start)?
+    else {
+        return None;
+    };
+    let l = &net.layers[layer];
+    let alone = last.1.len() == 1 && last.1.end == steps.len();
+    (alone && output == net.logits && net.head == Head::Softmax && l.output.len() <= 16).then(
+        || {
+            (
+                &l.name,
+                input,
+                rest.iter().map(|(stmts, _)| stmts).collect(),
+            )
+        },
+    )
+}
+
 /// The twin's `forward` and its copies: the baseline, AVX2 (with FMA, for the head) and AVX-512
-/// VNNI (the dense layers' instruction set a constant), chosen at run time.
-fn forward_copies(net: &Network, (in_ty, out_ty): (&TokenStream, &TokenStream)) -> TokenStream {
+/// VNNI (the dense layers' instruction set a constant), chosen at run time; with
+/// `softmax_head`, the VNNI copy ends in `__forward_softmax_on`.
+fn forward_copies(
+    net: &Network,
+    (in_ty, out_ty): (&TokenStream, &TokenStream),
+    softmax_head: bool,
+) -> TokenStream {
     let tensor = paths::tensor();
     let logits = net.logits;
     let head = head(net);
@@ -516,6 +584,21 @@ fn forward_copies(net: &Network, (in_ty, out_ty): (&TokenStream, &TokenStream)) 
         quote!(x),
     );
     let (isa8, use_avx2) = (paths::isa8(), paths::use_avx2());
+    let vnni_body = if softmax_head {
+        quote! {
+            // SAFETY: as this function's.
+            unsafe { self.__forward_softmax_on(&self.quantize_input(x), #isa8::Vnni) }
+        }
+    } else {
+        quote! {
+            // SAFETY: as this function's.
+            let logits = unsafe {
+                self.__forward_int8_on(&self.quantize_input(x), #isa8::Vnni)
+            }
+            .dequantize(self.tensors[#logits]);
+            #head
+        }
+    };
     quote! {
         /// Inference: quantize, int8 layers, dequantize, and the final `Softmax` or
         /// `Sigmoid` in `f32`.
@@ -541,12 +624,7 @@ fn forward_copies(net: &Network, (in_ty, out_ty): (&TokenStream, &TokenStream)) 
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx,avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
         pub unsafe fn __nn_forward_vnni(&self, x: &#tensor<#in_ty>) -> #tensor<#out_ty> {
-            // SAFETY: as this function's.
-            let logits = unsafe {
-                self.__forward_int8_on(&self.quantize_input(x), #isa8::Vnni)
-            }
-            .dequantize(self.tensors[#logits]);
-            #head
+            #vnni_body
         }
 
         /// `forward` compiled for the baseline target.

@@ -25,6 +25,8 @@ mod tests;
 mod vnni;
 #[cfg(target_arch = "x86_64")]
 mod vnni_conv;
+#[cfg(target_arch = "x86_64")]
+mod vnni_head;
 
 pub use conv::conv2d;
 pub use plan::{conv2d_planned, conv2d_pooled, ConvPlan, PoolPlan};
@@ -268,6 +270,36 @@ pub fn dense_sized<I: Unsigned, O: Unsigned>(
         "dense_sized: shapes"
     );
     dense_with(isa, Typed::<I, O>::NEW, x, w, offset, rq, y)
+}
+
+/// `softmax(dequantize(dense_sized::<I, O>(..)))` in one kernel where it has one (AVX-512
+/// VNNI, the fixed-point requantization, at most 16 outputs): the probabilities to `y` and
+/// `true`, the same bits as the three steps (`scale` is the logits' scale, their zero point
+/// `rq`'s output zero point); else `false` and `y` untouched. Panics unless `x` has `I` values
+/// and `y` `O`.
+#[inline]
+pub fn dense_softmax_sized<I: Unsigned, O: Unsigned>(
+    isa: Isa8,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    scale: f32,
+    y: &mut [f32],
+) -> bool {
+    assert!(
+        x.len() == I::USIZE && y.len() == O::USIZE,
+        "dense_softmax_sized: shapes"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if vnni_dense_one(isa, Typed::<I, O>::NEW, rq) && O::USIZE <= 16 {
+        // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the shapes are checked.
+        unsafe { vnni_head::dense_softmax(Typed::<I, O>::NEW, x, w, offset, rq, scale, y) };
+        return true;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (isa, w, offset, rq, scale);
+    false
 }
 
 /// [`dense`] with sizes `sz` (`x.len() == sz.n_in()`, `y.len() == sz.n_out()`).

@@ -804,3 +804,106 @@ impl ConvCase {
         y
     }
 }
+
+/// [`dense_softmax_sized`] (the fused head: dense layer, dequantization and softmax in
+/// registers) against [`dense_sized`], `QuantParams::dequantize` and `Softmax::apply`, bit for
+/// bit, on the shapes it takes and on one it hands back (17 outputs); logit scales from 0.001
+/// to 2, so that some exponentials underflow to 0.
+#[test]
+fn fused_softmax_head_has_the_bits_of_its_three_steps() {
+    use crate::quant::QuantParams;
+    use generic_array::typenum::{Unsigned, U1, U10, U120, U16, U17, U3, U30, U32, U5, U64};
+    fn check<I: Unsigned, O: Unsigned>(rng: &mut Lcg) -> (usize, usize) {
+        let (mut fused, mut handed_back) = (0, 0);
+        for _ in 0..6 {
+            let case = DenseCase::random(rng, I::USIZE, O::USIZE);
+            let scale = 1e-3 * 2000f32.powf(rng.range(0, 1000) as f32 / 1000.0);
+            let logits = QuantParams {
+                scale,
+                zero_point: case.out.zero_point,
+            };
+            for rounding in [Rounding::FixedPoint, Rounding::Double] {
+                let rq = case.rq(rounding);
+                let prepared = Prepared::of(&case.shift);
+                for (isa, rq) in variants(&rq, &prepared) {
+                    let mut q = vec![0i8; O::USIZE];
+                    dense_sized::<I, O>(isa, &case.x, &case.packed, &case.offset, &rq, &mut q);
+                    let x: Vec<f32> = q.iter().map(|&v| logits.dequantize(v)).collect();
+                    let mut want = vec![0f32; O::USIZE];
+                    crate::Softmax::apply(&x, &mut want);
+                    let mut got = vec![-1f32; O::USIZE];
+                    let (packed, offset) = (&case.packed, &case.offset);
+                    if dense_softmax_sized::<I, O>(
+                        isa, &case.x, packed, offset, &rq, scale, &mut got,
+                    ) {
+                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                        assert_eq!(bits(&got), bits(&want), "{isa:?} {rounding:?} {q:?}");
+                        fused += 1;
+                    } else {
+                        assert!(got.iter().all(|&v| v == -1.0), "untouched when handed back");
+                        handed_back += 1;
+                    }
+                }
+            }
+        }
+        (fused, handed_back)
+    }
+    let mut rng = Lcg(31);
+    let results = [
+        check::<U32, U5>(&mut rng),
+        check::<U64, U10>(&mut rng),
+        check::<U17, U16>(&mut rng),
+        check::<U3, U1>(&mut rng),
+        check::<U30, U16>(&mut rng),
+        check::<U120, U10>(&mut rng),
+    ];
+    let fused: usize = results.iter().map(|r| r.0).sum();
+    let (_, too_wide) = check::<U16, U17>(&mut rng);
+    assert!(too_wide > 0);
+    if Isa8::Vnni.available() {
+        assert!(fused >= 6 * 6 * 2, "{fused}");
+    }
+}
+
+/// The 16-lane exponential of the fused head against `math::exp_neg` on a sweep of `f32` bit
+/// patterns over [-100, 0] and the special values.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn vector_exponential_has_the_bits_of_the_scalar_one() {
+    use core::arch::x86_64::*;
+    if !std::is_x86_feature_detected!("avx512f") {
+        return;
+    }
+    let mut xs: Vec<f32> = vec![
+        0.0,
+        -0.0,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -87.336_54,
+        -87.336_55,
+        -87.336_53,
+        f32::MIN,
+        -f32::MIN_POSITIVE,
+    ];
+    let (lo, hi) = ((-100f32).to_bits(), (0f32).to_bits());
+    // Negative floats: bit patterns from -0 (0x8000_0000) up to -100.
+    xs.extend((0x8000_0000u32..=lo).step_by(997).map(f32::from_bits));
+    assert!(hi == 0 && xs.len() > 1_000_000);
+    for chunk in xs.chunks(16) {
+        let mut lanes = [0f32; 16];
+        lanes[..chunk.len()].copy_from_slice(chunk);
+        let mut got = [0f32; 16];
+        // SAFETY: the CPU has AVX-512F (checked above); 16 lanes each.
+        unsafe {
+            let v = super::vnni_head::exp_neg(_mm512_loadu_ps(lanes.as_ptr()));
+            _mm512_storeu_ps(got.as_mut_ptr(), v);
+        }
+        for (g, &x) in got.iter().zip(&lanes) {
+            let want = crate::math::exp_neg(x);
+            assert!(
+                g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                "{x}: {g} {want}"
+            );
+        }
+    }
+}

@@ -167,7 +167,7 @@ fn rq16(m: __m512i, s: __m512i) -> Rq16 {
 /// Lanes `k` of outputs `o..` exist in the requantization's slices.
 #[target_feature(enable = "avx512f")]
 #[inline]
-unsafe fn rq_lanes(rq: &Requant<'_>, o: usize, k: __mmask16) -> Rq16 {
+pub(super) unsafe fn rq_lanes(rq: &Requant<'_>, o: usize, k: __mmask16) -> Rq16 {
     // SAFETY: masked to lanes `k`, which exist (this function's contract).
     rq_loaded(rq, |v| unsafe {
         _mm512_maskz_loadu_epi32(k, v.as_ptr().add(o))
@@ -332,52 +332,91 @@ fn dense_layer_g<const G: usize, S: Sizes>(
     y: &mut [i8],
 ) {
     let n_out = sz.n_out();
-    assert!(x.len() == sz.n_in() && y.len() == n_out);
-    let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out.saturating_sub(16 * g)));
+    assert!(y.len() == n_out);
+    let acc = dense_vectors::<G, S>(sz, x, w, offset);
     let (zp, lo, hi) = bounds(rq);
+    for (g, &acc) in acc.iter().enumerate() {
+        let k = mask16(n_out.saturating_sub(16 * g));
+        // SAFETY: lanes `k` are outputs of the layer, which exist in `y` and `rq`'s slices.
+        unsafe {
+            let r = requant16(acc, &rq_lanes(rq, 16 * g, k), zp, lo, hi);
+            store_bytes(y.as_mut_ptr().add(16 * g), k, r);
+        }
+    }
+}
+
+/// The accumulators of a dense layer of at most `16 G` outputs (`offset` plus the products,
+/// output `16 g + l` in lane `l` of vector `g`; lanes beyond `sz.n_out()` 0): independent
+/// chains per vector (quad `q` of inputs feeds chain `q % C`: four for at most two vectors,
+/// whose one sample is a latency chain, else two) added at the end.
+///
+/// Panics unless `x.len() == sz.n_in()` and `sz.n_out() <= 16 G`.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+pub(super) fn dense_vectors<const G: usize, S: Sizes>(
+    sz: S,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+) -> [__m512i; G] {
+    if G <= 2 {
+        dense_chains::<G, 4, S>(sz, x, w, offset)
+    } else {
+        dense_chains::<G, 2, S>(sz, x, w, offset)
+    }
+}
+
+/// [`dense_vectors`] with `C` chains per vector (`C` a power of two).
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+fn dense_chains<const G: usize, const C: usize, S: Sizes>(
+    sz: S,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+) -> [__m512i; G] {
+    let n_out = sz.n_out();
+    assert!(x.len() == sz.n_in() && n_out <= 16 * G);
+    let quads = sz.n_in() / 4;
+    let r = sz.n_in() % 4;
+    assert!(offset.len() >= n_out && w.len() >= (4 * quads + r) * n_out);
+    let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out.saturating_sub(16 * g)));
     let quad = |q: usize| {
         let xq = &x[4 * q..4 * q + 4];
         let word = i32::from_le_bytes([xq[0] as u8, xq[1] as u8, xq[2] as u8, xq[3] as u8]);
         _mm512_set1_epi32(word ^ FLIP)
     };
-    let quads = sz.n_in() / 4;
     let wp = w.as_ptr() as *const i32;
-    // SAFETY: every load and store is masked to the `n_out` outputs, which exist in `offset`,
-    // the multipliers and shifts, `y` and, for each quad, `w` (`(q + 1) * n_out * 4 <= len`).
+    // SAFETY: every load is masked to the `n_out` outputs, which exist in `offset` and, for
+    // each quad, in `w` (`(q + 1) * n_out * 4 <= len`, the tail's `r * n_out` bytes after them:
+    // checked above).
     unsafe {
-        let mut a: [__m512i; G] = core::array::from_fn(|g| {
-            _mm512_maskz_loadu_epi32(masks[g], offset.as_ptr().add(16 * g))
-        });
-        let mut b: [__m512i; G] = [_mm512_setzero_si512(); G];
+        let mut a = [[_mm512_setzero_si512(); G]; C];
+        for g in 0..G {
+            a[0][g] = _mm512_maskz_loadu_epi32(masks[g], offset.as_ptr().add(16 * g));
+        }
+        let step = |a: &mut [__m512i; G], q: usize| {
+            let (xq, wq) = (quad(q), wp.add(q * n_out));
+            for g in 0..G {
+                a[g] = _mm512_dpbusd_epi32(
+                    a[g],
+                    xq,
+                    _mm512_maskz_loadu_epi32(masks[g], wq.add(16 * g)),
+                );
+            }
+        };
         let mut q = 0;
-        while q + 2 <= quads {
-            let (x0, x1) = (quad(q), quad(q + 1));
-            let (w0, w1) = (wp.add(q * n_out), wp.add((q + 1) * n_out));
-            for g in 0..G {
-                a[g] = _mm512_dpbusd_epi32(
-                    a[g],
-                    x0,
-                    _mm512_maskz_loadu_epi32(masks[g], w0.add(16 * g)),
-                );
-                b[g] = _mm512_dpbusd_epi32(
-                    b[g],
-                    x1,
-                    _mm512_maskz_loadu_epi32(masks[g], w1.add(16 * g)),
-                );
+        while q + C <= quads {
+            for (c, a) in a.iter_mut().enumerate() {
+                step(a, q + c);
             }
-            q += 2;
+            q += C;
         }
-        if q < quads {
-            let (x0, w0) = (quad(q), wp.add(q * n_out));
-            for g in 0..G {
-                a[g] = _mm512_dpbusd_epi32(
-                    a[g],
-                    x0,
-                    _mm512_maskz_loadu_epi32(masks[g], w0.add(16 * g)),
-                );
+        for (c, a) in a.iter_mut().enumerate() {
+            if q + c < quads {
+                step(a, q + c);
             }
         }
-        let r = sz.n_in() % 4;
         if r != 0 {
             // The `r` last inputs as one more quad (the missing bytes' weights are 0), their
             // weights `[out][r]` after the quads spread to one word per output.
@@ -389,7 +428,7 @@ fn dense_layer_g<const G: usize, S: Sizes>(
             let xt = _mm512_set1_epi32(word as i32 ^ FLIP);
             let (dwords, bytes) = tail_spread(r);
             let tail = w.as_ptr().add(full * n_out);
-            for (g, b) in b.iter_mut().enumerate() {
+            for (g, b) in a[C - 1].iter_mut().enumerate() {
                 // Masked to the `r` bytes of each of the group's outputs, inside `w`.
                 let n = n_out.saturating_sub(16 * g).min(16) * r;
                 let raw = _mm512_maskz_loadu_epi8(mask64(n), tail.add(16 * g * r));
@@ -397,11 +436,17 @@ fn dense_layer_g<const G: usize, S: Sizes>(
                 *b = _mm512_dpbusd_epi32(*b, xt, wt);
             }
         }
-        for g in 0..G {
-            let acc = _mm512_add_epi32(a[g], b[g]);
-            let r = requant16(acc, &rq_lanes(rq, 16 * g, masks[g]), zp, lo, hi);
-            store_bytes(y.as_mut_ptr().add(16 * g), masks[g], r);
+        // Pairwise: C -> C / 2 -> ... -> 1 (integer sums: any order gives the same bits).
+        let mut width = C;
+        while width > 1 {
+            width /= 2;
+            for c in 0..width {
+                for g in 0..G {
+                    a[c][g] = _mm512_add_epi32(a[c][g], a[c + width][g]);
+                }
+            }
         }
+        a[0]
     }
 }
 
