@@ -81,14 +81,21 @@ impl<S: Shape> TensorI8<S> {
     /// ([`super::fixed::quantize_onnx`], half to even) for [`Rounding::Onnx`], else
     /// [`TensorI8::quantize`] (TFLite's, half away from zero).
     pub fn quantize_with(x: &Tensor<S>, q: QuantParams, rounding: Rounding) -> Self {
-        if rounding != Rounding::Onnx {
-            return Self::quantize(x, q);
-        }
         let mut out = Self::zeros();
-        for (o, &v) in out.data.iter_mut().zip(x.as_slice()) {
+        out.quantize_from(x, q, rounding);
+        out
+    }
+
+    /// [`TensorI8::quantize_with`] into `self` (no copy of a returned tensor).
+    #[inline]
+    pub fn quantize_from(&mut self, x: &Tensor<S>, q: QuantParams, rounding: Rounding) {
+        if rounding != Rounding::Onnx {
+            let isa = Isa8::detect();
+            return simd::quantize(isa, x.as_slice(), q.scale, q.zero_point, &mut self.data);
+        }
+        for (o, &v) in self.data.iter_mut().zip(x.as_slice()) {
             *o = super::fixed::quantize_onnx(v, q.scale, q.zero_point);
         }
-        out
     }
 
     /// [`TensorI8::quantize_many`], rounded as `rounding` says ([`TensorI8::quantize_with`]).

@@ -446,8 +446,9 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
     let softmax_head = softmax_head.map(|(field, input, before)| {
         let a = act(input);
         quote! {
-            /// `forward` from an int8 input with the last dense layer and the `Softmax` in one
-            /// kernel where `__isa` has one (`DenseI8::forward_softmax_known`): the same bits.
+            /// `forward` with the input quantized in place (no copy of a returned tensor) and
+            /// the last dense layer and the `Softmax` in one kernel where `__isa` has one
+            /// (`DenseI8::forward_softmax_known`): the same bits.
             ///
             /// # Safety
             /// The CPU must have `__isa`.
@@ -455,10 +456,11 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
             #[inline(always)]
             unsafe fn __forward_softmax_on(
                 &self,
-                x: &#tensor_i8<#in_ty>,
+                x: &#tensor<#in_ty>,
                 __isa: #isa8,
             ) -> #tensor<#out_ty> {
-                let a0 = ::core::clone::Clone::clone(x);
+                let mut a0 = #tensor_i8::<#in_ty>::zeros();
+                a0.quantize_from(x, self.tensors[0], self.rounding);
                 #(#before)*
                 // SAFETY: as this function's.
                 unsafe {
@@ -537,8 +539,9 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
 }
 
 /// Where the twin ends in a dense layer of at most 16 outputs and a `Softmax`, that layer's
-/// field, its input tensor and the statements of the groups before it: `forward`'s copy for
-/// AVX-512 VNNI runs the three in one kernel (`__forward_softmax_on`).
+/// field, its input tensor and the statements of the groups before it (without a `Flatten`
+/// right before it, whose input it reads instead): `forward`'s copy for AVX-512 VNNI runs the
+/// three in one kernel (`__forward_softmax_on`).
 fn softmax_head<'a>(
     net: &'a Network,
     steps: &[Step],
@@ -556,15 +559,25 @@ fn softmax_head<'a>(
     };
     let l = &net.layers[layer];
     let alone = last.1.len() == 1 && last.1.end == steps.len();
-    (alone && output == net.logits && net.head == Head::Softmax && l.output.len() <= 16).then(
-        || {
-            (
-                &l.name,
-                input,
-                rest.iter().map(|(stmts, _)| stmts).collect(),
-            )
-        },
-    )
+    if !(alone && output == net.logits && net.head == Head::Softmax && l.output.len() <= 16) {
+        return None;
+    }
+    // A `Flatten` (or other alias) right before it is read by it alone: the dense layer reads
+    // the flattened tensor itself (as many values), instead of a moved copy of it.
+    let mut rest: Vec<&TokenStream> = rest.iter().map(|(stmts, _)| stmts).collect();
+    let before = groups.len().checked_sub(2).map(|g| &groups[g].1);
+    let mut input = input;
+    if let Some(&Step::Alias {
+        input: a,
+        output: o,
+    }) = before.and_then(|r| steps.get(r.start))
+    {
+        if o == input && before.is_some_and(|r| r.len() == 1) {
+            rest.pop();
+            input = a;
+        }
+    }
+    Some((&l.name, input, rest))
 }
 
 /// The twin's `forward` and its copies: the baseline, AVX2 (with FMA, for the head) and AVX-512
@@ -587,7 +600,7 @@ fn forward_copies(
     let vnni_body = if softmax_head {
         quote! {
             // SAFETY: as this function's.
-            unsafe { self.__forward_softmax_on(&self.quantize_input(x), #isa8::Vnni) }
+            unsafe { self.__forward_softmax_on(x, #isa8::Vnni) }
         }
     } else {
         quote! {

@@ -188,14 +188,15 @@ fn fused(
     let tensor_i8 = paths::tensor_i8();
     // The fused kernel's layout, computed at compile time ([`plan_statics`]).
     let plan = plan_ident(net, layer, true);
+    // The output written in place (a block returning it was a 64-byte-or-more copy, loaded
+    // right after the kernel's narrower stores: a wait for them to reach the cache).
     quote! {
-        let #b = {
-            let mut pooled = #tensor_i8::<#sb>::zeros();
-            if !self.#field.forward_pooled(&#a, &mut pooled, &#plan, self.rounding) {
+        let mut #b = #tensor_i8::<#sb>::zeros();
+        if !self.#field.forward_pooled(&#a, &mut #b, &#plan, self.rounding) {
+            #b = {
                 #(#fallback)*
-                pooled = #b;
-            }
-            pooled
-        };
+                #b
+            };
+        }
     }
 }

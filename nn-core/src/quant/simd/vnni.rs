@@ -441,8 +441,9 @@ fn dense_chains<const G: usize, const C: usize, S: Sizes>(
         while width > 1 {
             width /= 2;
             for c in 0..width {
-                for g in 0..G {
-                    a[c][g] = _mm512_add_epi32(a[c][g], a[c + width][g]);
+                let high = a[c + width];
+                for (v, h) in a[c].iter_mut().zip(high) {
+                    *v = _mm512_add_epi32(*v, h);
                 }
             }
         }
@@ -636,10 +637,8 @@ pub(super) unsafe fn quantize<const SCALAR: bool>(
     let zp = _mm512_set1_epi32(zero_point);
     let half = _mm512_set1_ps(0.5);
     let big = _mm512_set1_ps(1024.0);
-    let mut j = 0;
-    while j < n {
-        let k = mask16(n - j);
-        // SAFETY: masked to the `n - j` values left in `x` and `y`.
+    let quantized = |j: usize| {
+        // SAFETY: masked to the `n - j` values left in `x`.
         unsafe {
             let v = if SCALAR {
                 // Sixteen 4-byte loads, each served by whichever store wrote its value: the
@@ -648,7 +647,7 @@ pub(super) unsafe fn quantize<const SCALAR: bool>(
                 // cache (M1's int8 forward: 141 -> 118 ns with the input built in every call).
                 load_lanes(x.as_ptr().add(j), n - j)
             } else {
-                _mm512_maskz_loadu_ps(k, x.as_ptr().add(j))
+                _mm512_maskz_loadu_ps(mask16(n - j), x.as_ptr().add(j))
             };
             let v = _mm512_div_ps(v, sv);
             let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
@@ -667,12 +666,26 @@ pub(super) unsafe fn quantize<const SCALAR: bool>(
                 big,
             );
             let q = _mm512_add_epi32(_mm512_cvttps_epi32(r), zp);
-            let q = _mm512_min_epi32(
+            _mm512_min_epi32(
                 _mm512_max_epi32(q, _mm512_set1_epi32(-128)),
                 _mm512_set1_epi32(127),
-            );
-            store_bytes(y.as_mut_ptr().add(j), k, q);
+            )
         }
+    };
+    let mut j = 0;
+    // Whole blocks of 64 values as one 64-byte store: the kernel after reads its input in
+    // vectors of up to 64 bytes, which a store forwards only when it holds them all.
+    while j + 64 <= n {
+        let b = |i: usize| _mm512_cvtepi32_epi8(quantized(j + 16 * i));
+        let v = _mm512_inserti32x4::<1>(_mm512_castsi128_si512(b(0)), b(1));
+        let v = _mm512_inserti32x4::<3>(_mm512_inserti32x4::<2>(v, b(2)), b(3));
+        // SAFETY: `j + 64 <= n <= y.len()`.
+        unsafe { _mm512_storeu_si512(y.as_mut_ptr().add(j) as *mut __m512i, v) };
+        j += 64;
+    }
+    while j < n {
+        // SAFETY: masked to the `n - j` values left in `y`.
+        unsafe { store_bytes(y.as_mut_ptr().add(j), mask16(n - j), quantized(j)) };
         j += 16;
     }
 }

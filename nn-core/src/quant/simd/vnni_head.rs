@@ -47,7 +47,20 @@ pub(super) unsafe fn dense_softmax<S: Sizes>(
     let m = scale * _mm512_mask_reduce_max_epi32(k, centered) as f32;
     let e = _mm512_maskz_mov_ps(k, exp_neg(_mm512_sub_ps(logits, _mm512_set1_ps(m))));
     let sum = tree_sum(e);
-    let p = _mm512_div_ps(e, _mm512_set1_ps(sum));
+    // Two 256-bit divisions rather than one of 512 bits: about 11 cycles of latency instead of
+    // 18 on Ice Lake, and this is the end of the chain.
+    let sums = _mm256_set1_ps(sum);
+    let half = |h: __m256| _mm256_div_ps(h, sums);
+    let low = half(_mm512_castps512_ps256(e));
+    let p = if n > 8 {
+        let high = _mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(e)));
+        _mm512_castpd_ps(_mm512_insertf64x4::<1>(
+            _mm512_castps_pd(_mm512_castps256_ps512(low)),
+            _mm256_castps_pd(half(high)),
+        ))
+    } else {
+        _mm512_castps256_ps512(low)
+    };
     // One whole store and plain copies: a masked store cannot forward to the loads of the
     // caller's copies (they would wait for it to reach the cache).
     let mut all = [0f32; 16];
