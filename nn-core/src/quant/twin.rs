@@ -66,15 +66,7 @@ impl<S: Shape> TensorI8<S> {
 
     /// `x` quantized with `q` (round half away from zero, saturated).
     pub fn quantize(x: &Tensor<S>, q: QuantParams) -> Self {
-        let mut out = Self::zeros();
-        simd::quantize(
-            Isa8::detect(),
-            x.as_slice(),
-            q.scale,
-            q.zero_point,
-            &mut out.data,
-        );
-        out
+        Self::quantize_with(x, q, Rounding::FixedPoint)
     }
 
     /// `x` quantized with `q`, rounded as `rounding` says: onnxruntime's `QuantizeLinear`

@@ -13,8 +13,7 @@ use quote::{format_ident, quote};
 
 use super::quant_plan::{act, activation, head, plan, window2, Step};
 use crate::layers::LayerKind;
-use crate::model::Head;
-use crate::model::Network;
+use crate::model::{Head, Network};
 use crate::paths;
 
 /// The twin and `quantize_int8`, or the `quantize_int8` that explains what is missing.
@@ -453,6 +452,7 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
             /// # Safety
             /// The CPU must have `__isa`.
             #[doc(hidden)]
+            #[cfg(target_arch = "x86_64")]
             #[inline(always)]
             unsafe fn __forward_softmax_on(
                 &self,
