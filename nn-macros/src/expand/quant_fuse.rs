@@ -88,25 +88,31 @@ pub(super) fn plan_statics(
             };
             let g = window2(&c.win, l.input, l.output);
             let plan = plan_ident(net, layer, false);
-            out.push(quote! {
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                static #plan: #simd::ConvPlan = #simd::ConvPlan::new(#g);
-            });
             let pool = match steps.get(k + 1) {
                 Some(&Step::Pool { layer: pool, .. }) if range.len() == 2 => {
                     pooling_window(net, pool)
                 }
                 _ => None,
             };
-            if let Some((ph, pw)) = pool {
-                let pooled = plan_ident(net, layer, true);
+            let Some((ph, pw)) = pool else {
                 out.push(quote! {
                     #[doc(hidden)]
                     #[allow(non_upper_case_globals)]
-                    static #pooled: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
+                    static #plan: #simd::ConvPlan = #simd::ConvPlan::new(#g);
                 });
-            }
+                continue;
+            };
+            // Fused with its pooling: the convolution's own plan (for the fallback statements)
+            // is the one inside the `PoolPlan`, not a second copy of it (1.8 KB each).
+            let pooled = plan_ident(net, layer, true);
+            out.push(quote! {
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                static #pooled: #simd::PoolPlan = #simd::PoolPlan::new(#g, (#ph, #pw));
+                #[doc(hidden)]
+                #[allow(non_upper_case_globals)]
+                static #plan: &#simd::ConvPlan = &#pooled.conv;
+            });
         }
     }
     quote!(#(#out)*)
