@@ -297,3 +297,84 @@ fn convolutional_and_residual_twins_follow_their_f32_networks() {
         }
     }
 }
+
+nn::network! {
+    /// Two 1-D convolutions (the second strided) whose int8 twins keep their output channels
+    /// in the vector lanes.
+    struct Signals { input: [4, 24], conv1: Conv1d(20, kernel = 5, padding = 2), ReLU,
+        conv2: Conv1d(8, kernel = 3, stride = 2, padding = 1), ReLU, Flatten, fc: Dense(3), Softmax }
+}
+
+/// A 1-D convolution's twin packs its weights for the output channels in the lanes
+/// (`ConvI8::in_lanes`): the weights it reads back are those of the same layer in PyTorch's
+/// layout, and every instruction set gives the bytes of the plain loops (the layer in
+/// PyTorch's layout on the portable path).
+#[test]
+fn a_convolution_in_the_lanes_layout_keeps_its_weights_and_bytes() {
+    use nn::quant::ops::Window2;
+    use nn::quant::simd::ConvPlan;
+    use nn::quant::simd::Isa8;
+    use nn::quant::ConvI8;
+    use nn::typenum::{U20, U24, U4, U400};
+    let net = Signals::new(5);
+    let calibration: Vec<Input<Signals>> = (0..32)
+        .map(|s| {
+            let v: Vec<f32> = (0..96)
+                .map(|i| ((i * 7 + s * 13) % 23) as f32 / 11.0 - 1.0)
+                .collect();
+            Input::<Signals>::try_from(&v[..]).unwrap()
+        })
+        .collect();
+    let q = net.quantize_int8(&calibration).unwrap();
+    let c = &q.conv1;
+    let g = Window2 {
+        input: (4, 1, 24),
+        kernel: (1, 5),
+        stride: (1, 1),
+        pad: (0, 2),
+        output: (1, 24),
+    };
+    let weights: Vec<i8> = (0..400).map(|k| c.weight(k)).collect();
+    let plain: ConvI8<U400, U20> = ConvI8::from_parts(
+        weights.iter().copied().collect(),
+        c.bias.clone(),
+        c.weight_scale.clone(),
+        c.input,
+        c.output,
+        c.activation,
+    );
+    let lanes: ConvI8<U400, U20> = ConvI8::from_parts(
+        weights.iter().copied().collect(),
+        c.bias.clone(),
+        c.weight_scale.clone(),
+        c.input,
+        c.output,
+        c.activation,
+    )
+    .in_lanes(&ConvPlan::new(g));
+    assert!((0..400).all(|k| lanes.weight(k) == weights[k]));
+    let mut x = TensorI8::<nn::Shape2<U4, U24>>::zeros();
+    for (i, v) in x.as_mut_slice().iter_mut().enumerate() {
+        *v = ((i * 37) % 256) as u8 as i8;
+    }
+    let mut want = TensorI8::<nn::Shape2<U20, U24>>::zeros();
+    plain.forward_on(Isa8::Portable, &x, &mut want, g);
+    assert!(want.as_slice().iter().any(|&v| v != want.as_slice()[0]));
+    for isa in [Isa8::Portable, Isa8::Avx2, Isa8::Vnni] {
+        let mut got = TensorI8::<nn::Shape2<U20, U24>>::zeros();
+        lanes.forward_on(isa, &x, &mut got, g);
+        assert_eq!(got, want, "{isa:?}");
+        let mut got = TensorI8::<nn::Shape2<U20, U24>>::zeros();
+        q.conv1.forward_on(isa, &x, &mut got, g);
+        assert_eq!(got, want, "the twin's own layer, {isa:?}");
+    }
+    // The network through: `forward_batch` (the lanes kernel per chunk) agrees with `forward`.
+    let ys = {
+        let mut ys = vec![nn::Output::<Signals>::zeros(); calibration.len()];
+        q.forward_batch(&calibration, &mut ys).unwrap();
+        ys
+    };
+    for (x, y) in calibration.iter().zip(&ys) {
+        assert_eq!(q.forward(x).as_slice(), y.as_slice());
+    }
+}

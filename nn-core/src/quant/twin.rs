@@ -509,6 +509,9 @@ pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
     pub activation: FusedActivation,
     /// What the kernels derive from the fields above.
     kernel: Kernel<C>,
+    /// Where the weights are packed for the output channels in the lanes (a 1-D
+    /// convolution, [`ConvI8::in_lanes`]), its layout; `None` for PyTorch's layout.
+    lanes: Option<simd::Lanes>,
 }
 
 impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> fmt::Debug for ConvI8<W, C, P> {
@@ -585,13 +588,64 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
             output,
             activation,
             kernel,
+            lanes: None,
         }
+    }
+
+    /// This layer with its weights packed for the kernel that keeps the output channels in
+    /// the vector lanes, where `plan` has one ([`simd::ConvPlan::lanes`]: a 1-D convolution not
+    /// fused with a pooling) and the storage `P` has the room; else unchanged. The bytes of
+    /// every forward method stay the same; `network!` calls this for each convolution.
+    pub fn in_lanes(mut self, plan: &simd::ConvPlan) -> Self {
+        let Some(l) = plan.lanes else { return self };
+        let (c, k) = (l.c, l.k);
+        if self.lanes.is_some() || c * k != Self::PER || l.packed_len(C::USIZE) > P::USIZE {
+            return self;
+        }
+        let mut packed: GenericArray<i8, P> = GenericArray::default();
+        for o in 0..C::USIZE {
+            for ch in 0..c {
+                for t in 0..k {
+                    packed[l.index(C::USIZE, o, ch, t)] = self.weight((o * c + ch) * k + t);
+                }
+            }
+        }
+        self.w = packed;
+        self.lanes = Some(l);
+        self
     }
 
     /// The int8 weight at index `k` of PyTorch's layout `[out][in][kh][kw]`.
     pub fn weight(&self, k: usize) -> i8 {
         let per = Self::PER.max(1);
+        if let Some(l) = &self.lanes {
+            let (o, r) = (k / per, k % per);
+            return self.w[l.index(C::USIZE, o, r / l.k, r % l.k)];
+        }
         self.w[k / per * Self::STRIDE + k % per]
+    }
+
+    /// The convolution in the lanes' layout ([`ConvI8::in_lanes`]) with the requantization
+    /// `rounding` (made the convolution's by [`Rounding::for_conv`]).
+    fn forward_lanes(
+        &self,
+        isa: Isa8,
+        l: &simd::Lanes,
+        x: &[i8],
+        y: &mut [i8],
+        rounding: Rounding,
+    ) {
+        let rq = self.kernel.requant(&self.requant, rounding.for_conv());
+        simd::conv1d_lanes(
+            isa,
+            l,
+            x,
+            self.input.zero_point,
+            &self.w,
+            &self.kernel.offset,
+            &rq,
+            y,
+        );
     }
 
     /// The convolution of `x` (`[C_in][H][W]`, a signal with `H = 1`) with geometry `g`,
@@ -616,6 +670,9 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         g: Window2,
         rounding: Rounding,
     ) {
+        if let Some(l) = &self.lanes {
+            return self.forward_lanes(Isa8::detect(), l, x.as_slice(), y.as_mut_slice(), rounding);
+        }
         match rounding.for_conv() {
             Rounding::Onnx => super::ops::conv2d_strided_with(
                 x.as_slice(),
@@ -654,6 +711,13 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         plan: &simd::ConvPlan,
         rounding: Rounding,
     ) {
+        if let Some(l) = &self.lanes {
+            let isa = Isa8::detect();
+            for (x, y) in xs.iter().zip(ys.iter_mut()) {
+                self.forward_lanes(isa, l, x.as_slice(), y.as_mut_slice(), rounding);
+            }
+            return;
+        }
         if rounding.for_conv() == Rounding::Onnx {
             for (x, y) in xs.iter().zip(ys.iter_mut()) {
                 self.forward_with(x, y, plan.g, rounding);
@@ -703,7 +767,7 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         plan: &simd::PoolPlan,
         rounding: Rounding,
     ) -> bool {
-        if rounding.for_conv() != Rounding::FixedPoint {
+        if rounding.for_conv() != Rounding::FixedPoint || self.lanes.is_some() {
             return false;
         }
         let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
@@ -737,6 +801,15 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         g: Window2,
     ) {
         let isa = if isa.available() { isa } else { Isa8::Portable };
+        if let Some(l) = &self.lanes {
+            return self.forward_lanes(
+                isa,
+                l,
+                x.as_slice(),
+                y.as_mut_slice(),
+                Rounding::FixedPoint,
+            );
+        }
         let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
         simd::conv2d(
             isa,

@@ -222,6 +222,7 @@ fn conv_parts(
             let b = #bias;
             #fold
             #conv_i8::from_weights(&w, b.as_deref(), tensors[#input], tensors[#output], #act)
+                .in_lanes(&#plan)
         }
     });
 }

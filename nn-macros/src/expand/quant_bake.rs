@@ -134,8 +134,16 @@ pub(super) fn from_parts_fn(net: &Network, steps: &[Step], twin: &Ident) -> Toke
                     (paths::conv_i8(), quote!(#to_array(#p.0)))
                 };
                 let act = activation(l.relu);
+                // A convolution's weights packed as its plan's kernel reads them.
+                let lanes = match *step {
+                    Step::Conv { layer, .. } if !l.dense => {
+                        let plan = super::quant_fuse::plan_ident(net, layer, false);
+                        quote!(.in_lanes(&#plan))
+                    }
+                    _ => quote!(),
+                };
                 fields.push(quote! {
-                    #field: #ty::from_parts(#weights, #to_array(#p.1), #to_array(#p.2), tensors[#input], tensors[#output], #act)
+                    #field: #ty::from_parts(#weights, #to_array(#p.1), #to_array(#p.2), tensors[#input], tensors[#output], #act)#lanes
                 });
             }
             Step::Lut {

@@ -18,6 +18,7 @@
 #[cfg(target_arch = "x86_64")]
 mod avx2;
 mod conv;
+mod lanes;
 mod plan;
 #[cfg(test)]
 mod tests;
@@ -27,8 +28,11 @@ mod vnni;
 mod vnni_conv;
 #[cfg(target_arch = "x86_64")]
 mod vnni_head;
+#[cfg(target_arch = "x86_64")]
+mod vnni_lanes;
 
 pub use conv::conv2d;
+pub use lanes::{conv1d_lanes, Lanes};
 pub use plan::{conv2d_planned, conv2d_pooled, ConvPlan, PoolPlan};
 
 use super::fixed::Rounding;
@@ -325,35 +329,51 @@ fn dense_with(
 
 /// [`dense`] by chunks of [`CHUNK`] outputs: any shape and instruction set.
 fn dense_chunks(isa: Isa8, x: &[i8], w: &[i8], offset: &[i32], rq: &Requant<'_>, y: &mut [i8]) {
-    let (n_in, n_out) = (x.len(), y.len());
-    let full = n_in / 4 * 4;
+    let n_out = y.len();
     let mut o0 = 0;
     while o0 < n_out {
         let cnt = CHUNK.min(n_out - o0);
-        let mut acc = [0i32; CHUNK];
-        acc[..cnt].copy_from_slice(&offset[o0..o0 + cnt]);
-        match isa {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it (`detect`/`available`).
-            Isa8::Vnni => unsafe { vnni::dense_acc(x, w, n_out, o0, &mut acc[..cnt]) },
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: as above, for AVX2.
-            Isa8::Avx2 => unsafe { avx2::dense_acc(x, w, n_out, o0, &mut acc[..cnt]) },
-            _ => dense_acc(x, w, n_out, o0, &mut acc[..cnt]),
-        }
-        if full < n_in {
-            let r = n_in - full;
-            let tail = &x[full..];
-            for (j, a) in acc[..cnt].iter_mut().enumerate() {
-                let row = &w[full * n_out + (o0 + j) * r..][..r];
-                for (&xi, &wi) in tail.iter().zip(row) {
-                    *a += (xi as i32 + 128) * wi as i32;
-                }
-            }
-        }
-        requantize(isa, &acc[..cnt], rq, o0, &mut y[o0..o0 + cnt]);
+        dense_chunk(isa, (x, n_out), w, offset, rq, o0, &mut y[o0..o0 + cnt]);
         o0 += cnt;
     }
+}
+
+/// Outputs `o0..o0 + y.len()` (at most [`CHUNK`]) of the dense layer of `x` with `n_out`
+/// outputs (as [`dense`]).
+fn dense_chunk(
+    isa: Isa8,
+    (x, n_out): (&[i8], usize),
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    o0: usize,
+    y: &mut [i8],
+) {
+    let n_in = x.len();
+    let full = n_in / 4 * 4;
+    let cnt = y.len();
+    let mut acc = [0i32; CHUNK];
+    acc[..cnt].copy_from_slice(&offset[o0..o0 + cnt]);
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it (`detect`/`available`).
+        Isa8::Vnni => unsafe { vnni::dense_acc(x, w, n_out, o0, &mut acc[..cnt]) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above, for AVX2.
+        Isa8::Avx2 => unsafe { avx2::dense_acc(x, w, n_out, o0, &mut acc[..cnt]) },
+        _ => dense_acc(x, w, n_out, o0, &mut acc[..cnt]),
+    }
+    if full < n_in {
+        let r = n_in - full;
+        let tail = &x[full..];
+        for (j, a) in acc[..cnt].iter_mut().enumerate() {
+            let row = &w[full * n_out + (o0 + j) * r..][..r];
+            for (&xi, &wi) in tail.iter().zip(row) {
+                *a += (xi as i32 + 128) * wi as i32;
+            }
+        }
+    }
+    requantize(isa, &acc[..cnt], rq, o0, y);
 }
 
 /// [`dense`] on `n` samples at once: `x` holds `n` inputs of `n_in` bytes one after the

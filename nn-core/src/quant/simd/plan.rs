@@ -8,7 +8,9 @@ use super::super::ops::Window2;
 use super::conv::{conv2d, Unfold};
 #[cfg(target_arch = "x86_64")]
 use super::{vnni_conv, ConvBlock, InBlockPool, Perm, PooledBlock};
-use super::{Isa8, PadTable, Requant, MAX_QUADS, POOL_PATCHES, REACH, SCRATCH, SMALL_SCRATCH};
+use super::{
+    Isa8, Lanes, PadTable, Requant, MAX_QUADS, POOL_PATCHES, REACH, SCRATCH, SMALL_SCRATCH,
+};
 
 /// Whether the CPU has AVX-512 VBMI (`vpermi2b`), with `std` detected at run time, else from
 /// the compile-time target (never elsewhere than on x86-64).
@@ -49,6 +51,10 @@ pub struct ConvPlan {
     pub(super) word: [u32; MAX_QUADS],
     /// The padded input as byte permutations of the input, where it fits ([`PadTable`]).
     pub(super) pad: PadTable,
+    /// A 1-D convolution's layout as a dense layer per position ([`Lanes`]), where it
+    /// applies: the layer's weights are then packed for it (`ConvI8::in_lanes`). `None` in a
+    /// [`PoolPlan`] (the fused kernel reads filters in PyTorch's layout).
+    pub lanes: Option<Lanes>,
 }
 
 impl ConvPlan {
@@ -73,6 +79,7 @@ impl ConvPlan {
             start: [0; MAX_QUADS],
             word: [0; MAX_QUADS],
             pad: PadTable::new(g.input, (hp, wp), g.pad),
+            lanes: Lanes::of(g),
         };
         let plane = c * hp * wp + 16;
         if quads == 0 || quads > MAX_QUADS || plane + REACH > SCRATCH || oh == 0 || ow == 0 {
@@ -276,7 +283,8 @@ pub struct PoolPlan {
 impl PoolPlan {
     /// The plan of convolution `g` followed by max pooling `window` (stride `window`).
     pub const fn new(g: Window2, window: (usize, usize)) -> PoolPlan {
-        let conv = ConvPlan::new(g);
+        let mut conv = ConvPlan::new(g);
+        conv.lanes = None;
         let (ph, pw) = window;
         let mut plan = PoolPlan {
             conv,

@@ -907,3 +907,5 @@ fn vector_exponential_has_the_bits_of_the_scalar_one() {
         }
     }
 }
+
+mod lanes;

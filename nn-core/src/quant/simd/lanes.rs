@@ -1,0 +1,211 @@
+//! 1-D convolutions with the output channels in the vector lanes: each output position is a
+//! dense layer over its window of the padded input, the weights packed as a dense layer's
+//! (`[quad][out][4]`), so a weight vector serves 16 channels and several positions, and the
+//! requantization's parameters are whole vectors loaded once per layer (the convolution kernels
+//! of [`super::vnni_conv`] keep positions in the lanes: a signal of 20 or 10 positions left
+//! most of its second vector empty, and each channel took its own requantization).
+//!
+//! The input is laid out once per call in rows of words, each word four bytes a quad of
+//! weights multiplies:
+//! - four channels at one tap where the channels are a multiple of 4 ([`Lanes::by_channels`]):
+//!   row `r` holds channels `4 r..4 r + 4` of every padded position, a word per position;
+//! - else four taps of one channel: row `c` is channel `c`'s padded signal, and quad `t` of a
+//!   window reads taps `4 t..4 t + 4` (the taps past the kernel have zero weights).
+
+use super::super::ops::Window2;
+use super::{Isa8, Requant, SCRATCH};
+
+/// A 1-D convolution's layout as a dense layer per output position ([`Lanes::of`]), a `const`
+/// of its geometry kept in the layer's [`super::ConvPlan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lanes {
+    /// Input channels and length.
+    pub(crate) c: usize,
+    pub(super) len: usize,
+    /// Kernel, stride, left padding, output length.
+    pub(crate) k: usize,
+    pub(super) stride: usize,
+    pub(super) pad: usize,
+    pub(super) out: usize,
+    /// Positions of the padded input: `max(len + pad, (out - 1) stride + k)`.
+    pub(super) lp: usize,
+    /// Quads of four channels at one tap (`c % 4 == 0`), else of four taps of one channel.
+    pub(super) by_channels: bool,
+    /// Rows of the laid-out input, quads of a window per row, bytes from one row to the next
+    /// and from one position to the next.
+    pub(super) rows: usize,
+    pub(super) taps: usize,
+    pub(super) row_stride: usize,
+    pub(super) step: usize,
+}
+
+impl Lanes {
+    /// The layout of the 1-D convolution `g` (one input row, a kernel one row high), or `None`
+    /// for a 2-D one or where its laid-out input does not fit the scratch.
+    pub const fn of(g: Window2) -> Option<Lanes> {
+        let (c, h, len) = g.input;
+        let (k, stride, pad, out) = (g.kernel.1, g.stride.1, g.pad.1, g.output.1);
+        if h != 1 || g.kernel.0 != 1 || g.output.0 != 1 || g.pad.0 != 0 {
+            return None;
+        }
+        if c == 0 || len == 0 || k == 0 || stride == 0 || out == 0 {
+            return None;
+        }
+        let reach = (out - 1) * stride + k;
+        let lp = if len + pad > reach { len + pad } else { reach };
+        let by_channels = c.is_multiple_of(4);
+        let (rows, taps, row_stride, step) = if by_channels {
+            (c / 4, k, 4 * lp, 4 * stride)
+        } else {
+            // A quad of taps reads up to 3 bytes past the padded signal.
+            (c, k.div_ceil(4), (lp + 3).div_ceil(4) * 4, stride)
+        };
+        if rows * row_stride > SCRATCH {
+            return None;
+        }
+        Some(Lanes {
+            c,
+            len,
+            k,
+            stride,
+            pad,
+            out,
+            lp,
+            by_channels,
+            rows,
+            taps,
+            row_stride,
+            step,
+        })
+    }
+
+    /// Weight quads per output channel.
+    pub const fn quads(&self) -> usize {
+        self.rows * self.taps
+    }
+
+    /// Bytes of packed weights for `n_out` output channels.
+    pub const fn packed_len(&self, n_out: usize) -> usize {
+        self.quads() * 4 * n_out
+    }
+
+    /// Where weight `(o, ch, t)` (output channel, input channel, tap) of a layer with `n_out`
+    /// output channels is in the packed weights: quad `q`, `[q][o][4]`.
+    pub const fn index(&self, n_out: usize, o: usize, ch: usize, t: usize) -> usize {
+        let (q, b) = if self.by_channels {
+            ((ch / 4) * self.taps + t, ch % 4)
+        } else {
+            (ch * self.taps + t / 4, t % 4)
+        };
+        (q * n_out + o) * 4 + b
+    }
+
+    /// Bytes of the laid-out input.
+    pub(super) const fn bytes(&self) -> usize {
+        self.rows * self.row_stride
+    }
+}
+
+/// The convolution of `x` (`[c][len]`, input zero point `x_zero`) laid out by `l`, weights `w`
+/// packed by [`Lanes::index`] (zeros where a quad has no weight), into `y` (`[out channels]
+/// [out]`, the channels `offset.len()`): the bytes of [`super::super::ops::conv2d`] with the
+/// filters in PyTorch's layout. AVX-512 VNNI with the fixed-point requantization runs
+/// [`super::vnni_lanes`]; anything else one dense layer per position.
+#[allow(clippy::too_many_arguments)]
+pub fn conv1d_lanes(
+    isa: Isa8,
+    l: &Lanes,
+    x: &[i8],
+    x_zero: i32,
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let n_out = offset.len();
+    assert!(
+        x.len() == l.c * l.len && y.len() == n_out * l.out && w.len() >= l.packed_len(n_out),
+        "conv1d_lanes: shapes"
+    );
+    let zp = x_zero.clamp(-128, 127) as i8;
+    let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && rq.rounding == super::Rounding::FixedPoint {
+        // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the layout fits the
+        // scratch (`Lanes::of`), the shapes are checked above.
+        unsafe {
+            let rows = super::vnni_lanes::lay_out(l, x, zp, &mut scratch);
+            super::vnni_lanes::conv(l, rows, w, offset, rq, y);
+        }
+        return;
+    }
+    let rows = lay_out(l, x, zp, &mut scratch);
+    per_position(isa, l, rows, w, offset, rq, y);
+}
+
+/// `x` laid out by `l` into the front of `scratch` (module docs), the padding `zp`, bytes as
+/// they are (the dense kernels add 128 themselves).
+fn lay_out<'s>(
+    l: &Lanes,
+    x: &[i8],
+    zp: i8,
+    scratch: &'s mut [core::mem::MaybeUninit<i8>],
+) -> &'s [i8] {
+    let at = |ch: usize, j: usize| {
+        if j >= l.pad && j - l.pad < l.len {
+            x[ch * l.len + j - l.pad]
+        } else {
+            zp
+        }
+    };
+    let rows = &mut scratch[..l.bytes()];
+    for r in 0..l.rows {
+        let row = &mut rows[r * l.row_stride..(r + 1) * l.row_stride];
+        for (i, b) in row.iter_mut().enumerate() {
+            let v = if l.by_channels {
+                at(4 * r + i % 4, i / 4)
+            } else {
+                at(r, i)
+            };
+            b.write(v);
+        }
+    }
+    // SAFETY: every byte of `rows` was written just above.
+    unsafe { core::slice::from_raw_parts(rows.as_ptr() as *const i8, rows.len()) }
+}
+
+/// One dense layer per output position: its window's words gathered, then the dense kernels of
+/// `isa` by chunks of 64 channels, any rounding.
+fn per_position(
+    isa: Isa8,
+    l: &Lanes,
+    rows: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) {
+    let n_out = offset.len();
+    let n4 = 4 * l.quads();
+    let mut window = [0i8; SCRATCH];
+    let window = &mut window[..n4];
+    let mut bytes = [0i8; super::CHUNK];
+    for p in 0..l.out {
+        for r in 0..l.rows {
+            for t in 0..l.taps {
+                let from = r * l.row_stride + p * l.step + 4 * t;
+                let q = r * l.taps + t;
+                window[4 * q..4 * q + 4].copy_from_slice(&rows[from..from + 4]);
+            }
+        }
+        let mut o0 = 0;
+        while o0 < n_out {
+            let cnt = super::CHUNK.min(n_out - o0);
+            super::dense_chunk(isa, (&*window, n_out), w, offset, rq, o0, &mut bytes[..cnt]);
+            for (j, &b) in bytes[..cnt].iter().enumerate() {
+                y[(o0 + j) * l.out + p] = b;
+            }
+            o0 += cnt;
+        }
+    }
+}
