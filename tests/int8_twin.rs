@@ -337,16 +337,16 @@ fn a_convolution_in_the_lanes_layout_keeps_its_weights_and_bytes() {
     let weights: Vec<i8> = (0..400).map(|k| c.weight(k)).collect();
     let plain: ConvI8<U400, U20> = ConvI8::from_parts(
         weights.iter().copied().collect(),
-        c.bias.clone(),
-        c.weight_scale.clone(),
+        c.bias,
+        c.weight_scale,
         c.input,
         c.output,
         c.activation,
     );
     let lanes: ConvI8<U400, U20> = ConvI8::from_parts(
         weights.iter().copied().collect(),
-        c.bias.clone(),
-        c.weight_scale.clone(),
+        c.bias,
+        c.weight_scale,
         c.input,
         c.output,
         c.activation,
