@@ -187,21 +187,29 @@ fn per_position(
 ) {
     let n_out = offset.len();
     let n4 = 4 * l.quads();
-    let mut window = [0i8; SCRATCH];
-    let window = &mut window[..n4];
+    // Not zeroed (16 KB on every call): each position writes all `n4` bytes before they are
+    // read.
+    let mut window = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
     let mut bytes = [0i8; super::CHUNK];
     for p in 0..l.out {
         for r in 0..l.rows {
             for t in 0..l.taps {
                 let from = r * l.row_stride + p * l.step + 4 * t;
                 let q = r * l.taps + t;
-                window[4 * q..4 * q + 4].copy_from_slice(&rows[from..from + 4]);
+                for (d, &v) in window[4 * q..4 * q + 4]
+                    .iter_mut()
+                    .zip(&rows[from..from + 4])
+                {
+                    d.write(v);
+                }
             }
         }
+        // SAFETY: the `n4 = 4 quads` bytes were all written just above.
+        let window = unsafe { core::slice::from_raw_parts(window.as_ptr() as *const i8, n4) };
         let mut o0 = 0;
         while o0 < n_out {
             let cnt = super::CHUNK.min(n_out - o0);
-            super::dense_chunk(isa, (&*window, n_out), w, offset, rq, o0, &mut bytes[..cnt]);
+            super::dense_chunk(isa, (window, n_out), w, offset, rq, o0, &mut bytes[..cnt]);
             for (j, &b) in bytes[..cnt].iter().enumerate() {
                 y[(o0 + j) * l.out + p] = b;
             }

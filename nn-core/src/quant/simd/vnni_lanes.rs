@@ -289,16 +289,11 @@ unsafe fn store_columns<const N: usize>(
                 let s = out as i64;
                 let ie = _mm512_setr_epi64(0, s, 4 * s, 5 * s, 8 * s, 9 * s, 12 * s, 13 * s);
                 let i_f = _mm512_add_epi64(ie, _mm512_set1_epi64(2 * s));
-                let bits = mask as u32;
+                // Double word `i` holds channel `4 (i / 2) + i % 2` (+ 2 for `f`): the mask's
+                // bits 0, 1, 4, 5, 8, 9, 12, 13 (of the mask shifted by 2 for `f`) side by side.
                 let pick = |first: u32| {
-                    let mut k = 0u8;
-                    for i in 0..8 {
-                        let ch = 4 * (i / 2) + i % 2 + first;
-                        if bits >> ch & 1 == 1 {
-                            k |= 1 << i;
-                        }
-                    }
-                    k
+                    let m = (mask as u32 >> first) & 0x3333;
+                    (m & 0x3 | (m >> 2) & 0xC | (m >> 4) & 0x30 | (m >> 6) & 0xC0) as u8
                 };
                 _mm512_mask_i64scatter_epi64::<1>(base as *mut i64, pick(0), ie, e);
                 _mm512_mask_i64scatter_epi64::<1>(base as *mut i64, pick(2), i_f, f);
