@@ -487,7 +487,9 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
 ///
 /// `P` is the storage of the weights: `W` (each filter's weights one after the other), or
 /// `C * round_up(W / C, 4)` (each filter padded with zeros to a multiple of 4, so that the
-/// vector kernels read whole words; what `network!` generates).
+/// vector kernels read whole words; what `network!` generates). A 1-D convolution built by
+/// `network!` has its weights repacked in the same bytes for the kernel that keeps the output
+/// channels in the lanes ([`ConvI8::in_lanes`]); [`ConvI8::weight`] reads either layout.
 #[derive(Clone)]
 pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
     /// Weights, `[out][in][kh][kw]`, each filter padded to `stride()` (read them with

@@ -110,7 +110,7 @@ impl Lanes {
 /// packed by [`Lanes::index`] (zeros where a quad has no weight), into `y` (`[out channels]
 /// [out]`, the channels `offset.len()`): the bytes of [`super::super::ops::conv2d`] with the
 /// filters in PyTorch's layout. AVX-512 VNNI with the fixed-point requantization runs
-/// [`super::vnni_lanes`]; anything else one dense layer per position.
+/// the kernel of `vnni_lanes`; anything else one dense layer per position.
 #[allow(clippy::too_many_arguments)]
 pub fn conv1d_lanes(
     isa: Isa8,

@@ -12,8 +12,10 @@
 //!
 //! Layouts: dense weights are packed as `[in / 4][out][4]` (four consecutive inputs of one
 //! output side by side, so a vector holds 16 or 8 outputs), with the `in % 4` last inputs as
-//! `[out][in % 4]`; a convolution keeps PyTorch's `[out][in][kh][kw]` and its input is
-//! unfolded per block of output positions (positions are the vector lanes).
+//! `[out][in % 4]`; a 2-D convolution keeps PyTorch's `[out][in][kh][kw]` and its input is
+//! unfolded per block of output positions (positions are the vector lanes); a 1-D one is a
+//! dense layer per output position, weights packed as a dense layer's ([`Lanes`]: the output
+//! channels are the lanes).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
