@@ -21,6 +21,7 @@
 mod avx2;
 mod conv;
 mod lanes;
+mod layout;
 mod plan;
 #[cfg(test)]
 mod tests;
@@ -34,7 +35,8 @@ mod vnni_head;
 mod vnni_lanes;
 
 pub use conv::conv2d;
-pub use lanes::{conv1d_lanes, Lanes};
+pub use lanes::conv1d_lanes;
+pub use layout::Lanes;
 pub use plan::{conv2d_planned, conv2d_pooled, ConvPlan, PoolPlan};
 
 use super::fixed::Rounding;

@@ -1,4 +1,4 @@
-//! AVX-512 VNNI 1-D convolutions with the output channels in the lanes ([`super::lanes`]): the
+//! AVX-512 VNNI 1-D convolutions with the output channels in the lanes (`conv1d_lanes`): the
 //! input laid out once (flipped, padded, four channels to a word by byte interleaves), then
 //! blocks of 8 or 4 positions x up to 64 channels, each weight vector loaded once per block and
 //! each input word broadcast from memory, the requantization on whole vectors, and the bytes
@@ -8,7 +8,7 @@
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
-use super::lanes::Lanes;
+use super::layout::Lanes;
 use super::vnni::{bounds, mask16, mask64, requant16, rq_lanes, Rq16};
 use super::Requant;
 
