@@ -343,15 +343,7 @@ fn a_convolution_in_the_lanes_layout_keeps_its_weights_and_bytes() {
         c.output,
         c.activation,
     );
-    let lanes: ConvI8<U400, U20> = ConvI8::from_parts(
-        weights.iter().copied().collect(),
-        c.bias,
-        c.weight_scale,
-        c.input,
-        c.output,
-        c.activation,
-    )
-    .in_lanes(&ConvPlan::new(g));
+    let lanes = plain.clone().in_lanes(&ConvPlan::new(g));
     assert!((0..400).all(|k| lanes.weight(k) == weights[k]));
     let mut x = TensorI8::<nn::Shape2<U4, U24>>::zeros();
     for (i, v) in x.as_mut_slice().iter_mut().enumerate() {

@@ -393,8 +393,8 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
 /// channels in the lanes ([`ConvI8::in_lanes`]); [`ConvI8::weight`] reads either layout.
 #[derive(Clone)]
 pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
-    /// Weights, `[out][in][kh][kw]`, each filter padded to `stride()` (read them with
-    /// [`ConvI8::weight`]).
+    /// Weights, `[out][in][kh][kw]`, each filter padded to `STRIDE`, or packed for the lanes
+    /// kernel (`lanes`); read them with [`ConvI8::weight`].
     w: GenericArray<i8, P>,
     /// Weights per filter (`W / C`); kept to read `W` back.
     _unpadded: core::marker::PhantomData<W>,

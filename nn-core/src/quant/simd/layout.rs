@@ -12,9 +12,8 @@ pub struct Lanes {
     /// Input channels and length.
     pub(crate) c: usize,
     pub(super) len: usize,
-    /// Kernel, stride, left padding, output length.
+    /// Kernel, left padding, output length (the stride is in `step`).
     pub(crate) k: usize,
-    pub(super) stride: usize,
     pub(super) pad: usize,
     pub(super) out: usize,
     /// Positions of the padded input: `max(len + pad, (out - 1) stride + k)`.
@@ -57,7 +56,6 @@ impl Lanes {
             c,
             len,
             k,
-            stride,
             pad,
             out,
             lp,

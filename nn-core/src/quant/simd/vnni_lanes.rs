@@ -163,25 +163,26 @@ fn chunk<const G: usize>(
             _mm512_maskz_loadu_epi32(masks[g], offset.as_ptr().add(o0 + 16 * g))
         }),
         n_out,
+        bounds: bounds(rq),
     };
     let out = l.out;
     let mut p = 0;
     if G <= 2 {
         while p + 8 <= out {
-            block::<8, G>(&at, rq, y, p);
+            block::<8, G>(&at, y, p);
             p += 8;
         }
     }
     while p + 4 <= out {
-        block::<4, G>(&at, rq, y, p);
+        block::<4, G>(&at, y, p);
         p += 4;
     }
     if p < out {
         if out >= 4 {
-            block::<4, G>(&at, rq, y, out - 4);
+            block::<4, G>(&at, y, out - 4);
         } else {
             while p < out {
-                block::<1, G>(&at, rq, y, p);
+                block::<1, G>(&at, y, p);
                 p += 1;
             }
         }
@@ -198,6 +199,8 @@ struct Chunk<'a, const G: usize> {
     masks: [__mmask16; G],
     params: [Rq16; G],
     offsets: [__m512i; G],
+    /// The output's zero point and clamp ([`bounds`]).
+    bounds: (__m512i, __m512i, __m512i),
 }
 
 /// Positions `p..p + N` (`p + N <= out`) of a chunk's channels: accumulators, requantization,
@@ -206,12 +209,7 @@ struct Chunk<'a, const G: usize> {
 #[inline]
 // Constant indices over the groups keep the accumulators in registers.
 #[allow(clippy::needless_range_loop)]
-fn block<const N: usize, const G: usize>(
-    c: &Chunk<'_, G>,
-    rq: &Requant<'_>,
-    y: &mut [i8],
-    p: usize,
-) {
+fn block<const N: usize, const G: usize>(c: &Chunk<'_, G>, y: &mut [i8], p: usize) {
     let l = c.l;
     let mut a = [c.offsets; N];
     let wp = c.w.as_ptr() as *const i32;
@@ -239,7 +237,7 @@ fn block<const N: usize, const G: usize>(
             }
         }
     }
-    let (zp, lo, hi) = bounds(rq);
+    let (zp, lo, hi) = c.bounds;
     for g in 0..G {
         let mut r = [_mm512_setzero_si512(); N];
         for n in 0..N {
