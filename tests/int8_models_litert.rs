@@ -670,10 +670,10 @@ fn forward_copies_agree() {
     assert!(checked >= 48, "{checked}");
 }
 
-/// The batch path takes chunks of samples through the layers together (chunks of 16, then one
-/// of 8 where the activations fit; dense layers eight or four samples at a time): the same bytes
-/// as `forward`, for an MLP, a 1-D CNN and a residual network, at batch sizes around the chunk
-/// sizes (27 = 16 + 8 + 3, 40 = 16 + 16 + 8).
+/// The batch path takes chunks of samples through the layers together (chunks of 16 where their
+/// activations fit 32 KB, as M1's, then of 8; dense layers eight or four samples at a time): the
+/// same bytes as `forward`, for an MLP, a 1-D CNN and a residual network, at batch sizes around
+/// the chunk sizes (27 = 16 + 8 + 3, 40 = 16 + 16 + 8).
 #[test]
 fn forward_batch_in_chunks_equals_forward() {
     fn check<S: nn::Shape, O: nn::Shape>(

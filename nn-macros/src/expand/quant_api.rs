@@ -14,12 +14,17 @@ use crate::paths;
 
 /// Samples per chunk of the twin's `forward_batch` (when their activations fit
 /// [`CHUNK_BYTES`]): dense layers take them together, sharing each weight load. Chunks of
-/// [`BIG_CHUNK`] first where they fit (M1's int8 batch 80 -> 78, M2's 550 -> 540 ns/sample:
-/// the per-call work of every layer halved), then one of `CHUNK`.
+/// [`BIG_CHUNK`] first where they fit [`BIG_CHUNK_BYTES`] (M1's int8 batch 80 -> 77, M2's 550
+/// -> 542 ns/sample: the per-call work of every layer halved), then one of `CHUNK`.
 const CHUNK: usize = 8;
 
 /// The larger chunk.
 const BIG_CHUNK: usize = 16;
+
+/// Stack bytes a chunk of [`BIG_CHUNK`] samples may take: with the weights, the level-1 data
+/// cache's 48 KB (M4's 42 KB chunk of 16 ran at 0.7 of its chunk of 8 in most full nn-bench
+/// runs).
+const BIG_CHUNK_BYTES: u64 = 32 * 1024;
 
 /// Stack bytes a chunk's int8 activations may take.
 const CHUNK_BYTES: u64 = 64 * 1024;
@@ -104,7 +109,8 @@ pub fn items(
 }
 
 /// The body of `forward_batch`'s work on a slice of samples (`xs`, `ys`) and the method it
-/// calls, `__nn_chunk::<N>`: chunks of [`BIG_CHUNK`] samples, then one of [`CHUNK`], through
+/// calls, `__nn_chunk::<N>`: chunks of [`BIG_CHUNK`] samples (where they fit
+/// [`BIG_CHUNK_BYTES`]), then of [`CHUNK`], through
 /// every step (dense layers on the whole chunk, the others sample by sample), the rest one at a
 /// time; one sample at a time for networks whose chunk would not fit [`CHUNK_BYTES`].
 fn batch_body(
@@ -203,7 +209,7 @@ fn batch_body(
             #head
         }
     };
-    let big = (bytes * BIG_CHUNK as u64 <= CHUNK_BYTES).then(|| {
+    let big = (bytes * BIG_CHUNK as u64 <= BIG_CHUNK_BYTES).then(|| {
         quote! {
             while i + #BIG_CHUNK <= xs.len() {
                 self.__nn_chunk::<#BIG_CHUNK>(&xs[i..i + #BIG_CHUNK], &mut ys[i..i + #BIG_CHUNK]);
