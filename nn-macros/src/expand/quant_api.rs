@@ -15,7 +15,7 @@ use crate::paths;
 /// Samples per chunk of the twin's `forward_batch` (when their activations fit
 /// [`CHUNK_BYTES`]): dense layers take them together, sharing each weight load. Chunks of
 /// [`BIG_CHUNK`] first where they fit [`BIG_CHUNK_BYTES`] (M1's int8 batch 80 -> 77, M2's 550
-/// -> 542 ns/sample: the per-call work of every layer halved), then one of `CHUNK`.
+/// -> 542 ns/sample: the per-call work of every layer halved), then chunks of `CHUNK`.
 const CHUNK: usize = 8;
 
 /// The larger chunk.
@@ -110,9 +110,9 @@ pub fn items(
 
 /// The body of `forward_batch`'s work on a slice of samples (`xs`, `ys`) and the method it
 /// calls, `__nn_chunk::<N>`: chunks of [`BIG_CHUNK`] samples (where they fit
-/// [`BIG_CHUNK_BYTES`]), then of [`CHUNK`], through
-/// every step (dense layers on the whole chunk, the others sample by sample), the rest one at a
-/// time; one sample at a time for networks whose chunk would not fit [`CHUNK_BYTES`].
+/// [`BIG_CHUNK_BYTES`]), then of [`CHUNK`], through every step (dense layers on the whole
+/// chunk, the others sample by sample), the rest one at a time; one sample at a time for
+/// networks whose chunk of [`CHUNK`] would not fit [`CHUNK_BYTES`].
 fn batch_body(
     net: &Network,
     steps: &[Step],
