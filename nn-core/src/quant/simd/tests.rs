@@ -481,14 +481,28 @@ fn vector_quantization_rounds_as_the_scalar_one() {
         -0.0,
         0.0,
     ]);
-    for &(scale, zero_point) in &[(1.0f32, 0), (0.05, -7), (0.3, 100), (1e-3, -128)] {
+    for &(scale, zero_point) in &[
+        (1.0f32, 0),
+        (0.05, -7),
+        (0.3, 100),
+        (1e-3, -128),
+        (0.013_7, 3),
+        (3.1, -20),
+    ] {
         let q = crate::quant::QuantParams { scale, zero_point };
+        // Around every half of the quotients that do not saturate, a float on each side too
+        // (a multiplication by `1 / scale` instead of the division fails here).
+        let mut x = x.clone();
+        for k in -300..300 {
+            let tie = (k as f32 + 0.5) * scale;
+            x.extend([tie.next_down(), tie, tie.next_up()]);
+        }
         let want: Vec<i8> = x.iter().map(|&v| q.quantize(v)).collect();
         for isa in ISAS.into_iter().filter(|i| i.available()) {
             let mut got = vec![0i8; x.len()];
             quantize(isa, &x, scale, zero_point, &mut got);
             assert_eq!(got, want, "{isa:?} scale {scale}");
-            // Reading 16 values a load (and the masked tail of 2014 % 16 values) gives the same.
+            // Reading 16 values a load (and the masked tail) gives the same.
             let mut stored = vec![0i8; x.len()];
             quantize_stored(isa, &x, scale, zero_point, &mut stored);
             assert_eq!(stored, want, "{isa:?} scale {scale}, vector loads");
