@@ -185,11 +185,11 @@ fn batch_body(
         (Head::Softmax | Head::Sigmoid, Some(l)) => {
             let value = l.value();
             quote! {
-                #layer_tr::<#logits_ty, #out_ty>::forward_batch(&#value, &logits, &mut ys[i..i + N]);
+                #layer_tr::<#logits_ty, #out_ty>::forward_batch(&#value, &logits, &mut ys[..N]);
             }
         }
         _ => quote! {
-            for (y, l) in ys[i..i + N].iter_mut().zip(logits) {
+            for (y, l) in ys[..N].iter_mut().zip(logits) {
                 *y = l;
             }
         },
@@ -199,10 +199,9 @@ fn batch_body(
         #[doc(hidden)]
         #[inline(always)]
         fn __nn_chunk<const N: usize>(&self, xs: &[#tensor<#in_ty>], ys: &mut [#tensor<#out_ty>]) {
-            let i = 0;
             let mut #c0: [#tensor_i8<#in_ty>; N] =
                 ::core::array::from_fn(|_| #tensor_i8::<#in_ty>::zeros());
-            #tensor_i8::quantize_many_with(&xs[i..i + N], self.tensors[0], &mut #c0, self.rounding);
+            #tensor_i8::quantize_many_with(&xs[..N], self.tensors[0], &mut #c0, self.rounding);
             #(#body)*
             let logits: [#tensor<#logits_ty>; N] =
                 ::core::array::from_fn(|s| #cl[s].dequantize(self.tensors[#logits]));

@@ -12,13 +12,12 @@ use core::arch::x86_64::*;
 use super::super::Requant;
 use super::Rq16;
 
-/// [`Rq16`]'s multiplier and left shift, and the single rounding's constants.
+/// [`Rq16`]'s multipliers and the single rounding's constants (no left shift: every lane
+/// shifts right).
 #[derive(Clone, Copy)]
 pub(in super::super) struct Once {
     m: __m512i,
     m_odd: __m512i,
-    shifts_left: bool,
-    left: __m512i,
     /// `2^30 + 2^(30 + right)` for the even and the odd lanes, as 64-bit lanes.
     k_even: __m512i,
     k_odd: __m512i,
@@ -44,8 +43,6 @@ pub(in super::super) fn once(p: &Rq16, rq: &Requant<'_>, k: __mmask16) -> Option
     Some(Once {
         m: p.m,
         m_odd: p.m_odd,
-        shifts_left: p.shifts_left,
-        left: p.left,
         k_even: _mm512_add_epi64(even, nudge),
         k_odd: _mm512_add_epi64(odd, nudge),
         r_minus_1,
@@ -54,7 +51,8 @@ pub(in super::super) fn once(p: &Rq16, rq: &Requant<'_>, k: __mmask16) -> Option
 
 /// [`super::requant16`] with one rounding (the same bytes where [`once`] gave `p`).
 ///
-/// With h = floor((x m + 2^30) / 2^31) (the doubling high multiply) and right >= 1, a
+/// With x the accumulator (a right shift leaves it as it is), h = floor((x m + 2^30) / 2^31)
+/// (the doubling high multiply) and right >= 1, a
 /// non-negative h divided by 2^right rounding halves up is floor((h + 2^(right - 1)) / 2^right),
 /// which is floor(v / 2^(31 + right)) for v = x m + 2^30 + 2^(30 + right): the high half of v
 /// (floor(v / 2^32); |x m| < 2^62, so v < 2^63) shifted right by `right - 1`. A negative h
@@ -69,14 +67,9 @@ pub(in super::super) fn requant16_once(
     lo: __m512i,
     hi: __m512i,
 ) -> __m512i {
-    let x = if p.shifts_left {
-        _mm512_sllv_epi32(acc, p.left)
-    } else {
-        acc
-    };
-    let even = _mm512_add_epi64(_mm512_mul_epi32(x, p.m), p.k_even);
+    let even = _mm512_add_epi64(_mm512_mul_epi32(acc, p.m), p.k_even);
     let odd = _mm512_add_epi64(
-        _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(x), p.m_odd),
+        _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(acc), p.m_odd),
         p.k_odd,
     );
     let high = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
