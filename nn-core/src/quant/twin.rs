@@ -370,6 +370,31 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         out
     }
 
+    /// [`DenseI8::forward_softmax_known`] on several samples (`ys[i]` from `xs[i]`) with the
+    /// widest int8 instruction set of this CPU, where a kernel takes the samples in its vector
+    /// lanes ([`simd::dense_softmax_many_sized`]): `true` and the same bits as per sample; else
+    /// `false` and `ys` untouched (the caller runs [`DenseI8::forward_many`], dequantizes and
+    /// applies [`crate::Softmax`]).
+    pub fn forward_softmax_many<SI: Shape<Len = I>, SO: Shape<Len = O>>(
+        &self,
+        xs: &[TensorI8<SI>],
+        logits: QuantParams,
+        rounding: Rounding,
+        ys: &mut [Tensor<SO>],
+    ) -> bool {
+        let n = xs.len().min(ys.len());
+        let rq = self.kernel.requant(&self.requant, rounding);
+        simd::dense_softmax_many_sized::<I, O>(
+            Isa8::detect(),
+            TensorI8::flat(&xs[..n]),
+            self.packed(),
+            &self.kernel.offset,
+            &rq,
+            logits.scale,
+            Tensor::flatten_batch_mut(&mut ys[..n]),
+        )
+    }
+
     /// The int8 weight from input `i` to output `o`.
     pub fn weight(&self, o: usize, i: usize) -> i8 {
         self.packed()[simd::packed_index(I::USIZE, O::USIZE, o, i)]

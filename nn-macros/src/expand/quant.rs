@@ -13,7 +13,7 @@ use quote::{format_ident, quote};
 
 use super::quant_plan::{act, activation, head, plan, window2, Step};
 use crate::layers::LayerKind;
-use crate::model::{Head, Network};
+use crate::model::Network;
 use crate::paths;
 
 /// The twin and `quantize_int8`, or the `quantize_int8` that explains what is missing.
@@ -539,46 +539,16 @@ fn twin(net: &Network, steps: &[Step]) -> TokenStream {
     }
 }
 
-/// Where the twin ends in a dense layer of at most 16 outputs and a `Softmax`, that layer's
-/// field, its input tensor and the statements of the groups before it (without a `Flatten`
-/// right before it, whose input it reads instead): `forward`'s copy for AVX-512 VNNI runs the
-/// three in one kernel (`__forward_softmax_on`).
+/// The last dense layer that `__forward_softmax_on` ends in
+/// ([`super::quant_api::softmax_head`]), the tensor it reads and the statements before it.
 fn softmax_head<'a>(
     net: &'a Network,
     steps: &[Step],
     groups: &'a [(TokenStream, core::ops::Range<usize>)],
 ) -> Option<(&'a proc_macro2::Ident, usize, Vec<&'a TokenStream>)> {
-    let (last, rest) = groups.split_last()?;
-    let &Step::Dense {
-        layer,
-        input,
-        output,
-        ..
-    } = steps.get(last.1.start)?
-    else {
-        return None;
-    };
-    let l = &net.layers[layer];
-    let alone = last.1.len() == 1 && last.1.end == steps.len();
-    if !(alone && output == net.logits && net.head == Head::Softmax && l.output.len() <= 16) {
-        return None;
-    }
-    // A `Flatten` (or other alias) right before it is read by it alone: the dense layer reads
-    // the flattened tensor itself (as many values), instead of a moved copy of it.
-    let mut rest: Vec<&TokenStream> = rest.iter().map(|(stmts, _)| stmts).collect();
-    let before = groups.len().checked_sub(2).map(|g| &groups[g].1);
-    let mut input = input;
-    if let Some(&Step::Alias {
-        input: a,
-        output: o,
-    }) = before.and_then(|r| steps.get(r.start))
-    {
-        if o == input && before.is_some_and(|r| r.len() == 1) {
-            rest.pop();
-            input = a;
-        }
-    }
-    Some((&l.name, input, rest))
+    let (field, input, skip) = super::quant_api::softmax_head(net, steps, groups)?;
+    let rest = groups[..groups.len() - skip].iter().map(|(stmts, _)| stmts);
+    Some((field, input, rest.collect()))
 }
 
 /// The twin's `forward` and its copies: the baseline, AVX2 (with FMA, for the head) and AVX-512

@@ -194,6 +194,24 @@ fn batch_body(
             }
         },
     };
+    let mut end = quote! {
+        let logits: [#tensor<#logits_ty>; N] =
+            ::core::array::from_fn(|s| #cl[s].dequantize(self.tensors[#logits]));
+        #head
+    };
+    if let Some((field, input, skip)) = softmax_head(net, steps, groups) {
+        // The last dense layer (and a `Flatten` before it) and the softmax with the samples in
+        // the lanes where a kernel takes them (`DenseI8::forward_softmax_many`), else the
+        // steps as they are.
+        let rest = body.split_off(body.len() - skip);
+        let ci = chunk_var(input);
+        end = quote! {
+            if !self.#field.forward_softmax_many(&#ci, self.tensors[#logits], self.rounding, &mut ys[..N]) {
+                #(#rest)*
+                #end
+            }
+        };
+    }
     let chunk = quote! {
         /// `forward_batch`'s work on `N` samples at once (`xs` and `ys` hold `N`).
         #[doc(hidden)]
@@ -203,9 +221,7 @@ fn batch_body(
                 ::core::array::from_fn(|_| #tensor_i8::<#in_ty>::zeros());
             #tensor_i8::quantize_many_with(&xs[..N], self.tensors[0], &mut #c0, self.rounding);
             #(#body)*
-            let logits: [#tensor<#logits_ty>; N] =
-                ::core::array::from_fn(|s| #cl[s].dequantize(self.tensors[#logits]));
-            #head
+            #end
         }
     };
     let big = (bytes * BIG_CHUNK as u64 <= BIG_CHUNK_BYTES).then(|| {
@@ -228,6 +244,44 @@ fn batch_body(
         }
     };
     (base, chunk)
+}
+
+/// Where the twin can end in one kernel for its last dense layer and the softmax
+/// (`DenseI8::forward_softmax_known`, `forward_softmax_many`): the name of the last dense layer
+/// (alone in the last group, at most 16 outputs, the logits of a `Softmax` head), the tensor it
+/// reads (the one before a `Flatten` alone in the group before it: the same bytes, read
+/// directly instead of a moved copy) and how many groups, from the end, that kernel replaces.
+pub(super) fn softmax_head<'a>(
+    net: &'a Network,
+    steps: &[Step],
+    groups: &[(TokenStream, Range<usize>)],
+) -> Option<(&'a Ident, usize, usize)> {
+    let (last, _) = groups.split_last()?;
+    let &Step::Dense {
+        layer,
+        input,
+        output,
+        ..
+    } = steps.get(last.1.start)?
+    else {
+        return None;
+    };
+    let l = &net.layers[layer];
+    let alone = last.1.len() == 1 && last.1.end == steps.len();
+    if !(alone && output == net.logits && net.head == Head::Softmax && l.output.len() <= 16) {
+        return None;
+    }
+    let before = groups.len().checked_sub(2).map(|g| &groups[g].1);
+    match before.and_then(|r| steps.get(r.start).map(|s| (s, r.len()))) {
+        Some((
+            &Step::Alias {
+                input: a,
+                output: o,
+            },
+            1,
+        )) if o == input => Some((&l.name, a, 2)),
+        _ => Some((&l.name, input, 1)),
+    }
 }
 
 /// The input and output tensors of a step.

@@ -87,17 +87,16 @@ fn requants(rng: &mut Lcg, n: usize) -> Vec<Requantize> {
         .collect()
 }
 
+/// An output quantization: no clamp, a folded ReLU, or a folded ReLU with an upper clamp
+/// (`ReLU6`'s).
 fn output(rng: &mut Lcg) -> Output {
     let zero_point = rng.range(-128, 127);
-    let lo = if rng.range(0, 1) == 1 {
-        zero_point
-    } else {
-        -128
+    let range = match rng.range(0, 2) {
+        0 => (-128, 127),
+        1 => (zero_point, 127),
+        _ => (zero_point, rng.range(zero_point, 127)),
     };
-    Output {
-        zero_point,
-        range: (lo, 127),
-    }
+    Output { zero_point, range }
 }
 
 /// A random dense layer: input, weights (`[out][in]` and packed), biases, requantizations and
@@ -876,6 +875,75 @@ fn fused_softmax_head_has_the_bits_of_its_three_steps() {
     assert!(too_wide > 0);
     if Isa8::Vnni.available() {
         assert!(fused >= 6 * 6 * 2, "{fused}");
+    }
+}
+
+/// The batch head with the samples in the lanes ([`dense_softmax_many_sized`]) against the
+/// one-sample steps (dense layer, dequantization, `Softmax`), bit for bit: 1 to 40 samples
+/// (blocks of 16 and a rest), outputs up to 8 (two chains) and up to 16, inputs of up to 8
+/// quads (two samples a vector before the transposition), of 9 to 16 and of more (several
+/// blocks of quads, an odd count).
+#[test]
+fn lanes_head_has_the_bits_of_one_sample_heads() {
+    use crate::quant::QuantParams;
+    use generic_array::typenum::{Unsigned, U1, U10, U16, U17, U32, U4, U5, U64, U84, U9};
+    fn check<I: Unsigned, O: Unsigned>(rng: &mut Lcg) -> (usize, usize) {
+        let (mut lanes, mut handed_back) = (0, 0);
+        for n in [1usize, 5, 6, 8, 9, 15, 16, 17, 23, 40] {
+            let case = DenseCase::random(rng, I::USIZE, O::USIZE);
+            let scale = 1e-3 * 2000f32.powf(rng.range(0, 1000) as f32 / 1000.0);
+            let logits = QuantParams {
+                scale,
+                zero_point: case.out.zero_point,
+            };
+            let xs = rng.bytes(n * I::USIZE, -128, 127);
+            for rounding in [Rounding::FixedPoint, Rounding::Double] {
+                let rq = case.rq(rounding);
+                let prepared = Prepared::of(&case.shift);
+                for (isa, rq) in variants(&rq, &prepared) {
+                    let (packed, offset) = (&case.packed, &case.offset);
+                    let mut got = vec![-1f32; n * O::USIZE];
+                    if !dense_softmax_many_sized::<I, O>(
+                        isa, &xs, packed, offset, &rq, scale, &mut got,
+                    ) {
+                        assert!(got.iter().all(|&v| v == -1.0), "untouched when handed back");
+                        handed_back += 1;
+                        continue;
+                    }
+                    for s in 0..n {
+                        let mut q = vec![0i8; O::USIZE];
+                        let x = &xs[s * I::USIZE..(s + 1) * I::USIZE];
+                        dense_sized::<I, O>(isa, x, packed, offset, &rq, &mut q);
+                        let x: Vec<f32> = q.iter().map(|&v| logits.dequantize(v)).collect();
+                        let mut want = vec![0f32; O::USIZE];
+                        crate::Softmax::apply(&x, &mut want);
+                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                        let row = &got[s * O::USIZE..(s + 1) * O::USIZE];
+                        assert_eq!(bits(row), bits(&want), "{isa:?} {rounding:?} {n} {s} {q:?}");
+                        lanes += 1;
+                    }
+                }
+            }
+        }
+        (lanes, handed_back)
+    }
+    let mut rng = Lcg(37);
+    let results = [
+        check::<U32, U5>(&mut rng),
+        check::<U64, U10>(&mut rng),
+        check::<U16, U9>(&mut rng),
+        check::<U84, U10>(&mut rng),
+        check::<U4, U1>(&mut rng),
+        check::<U32, U16>(&mut rng),
+    ];
+    let lanes: usize = results.iter().map(|r| r.0).sum();
+    let handed_back: usize = results.iter().map(|r| r.1).sum();
+    // Too many outputs, and inputs not a multiple of 4: always handed back.
+    assert_eq!(check::<U16, U17>(&mut rng).0, 0);
+    assert_eq!(check::<U17, U5>(&mut rng).0, 0);
+    assert!(handed_back > 0);
+    if Isa8::Vnni.available() {
+        assert!(lanes > 1_000, "{lanes}");
     }
 }
 

@@ -12,7 +12,7 @@ mod once;
 /// after the broadcast, LLVM rewrites the pair into a `<64 x i8>` byte shuffle, and with
 /// AVX-512 VBMI enabled at compile time (`-C target-cpu=native` on Sapphire Rapids) its x86
 /// backend (LLVM 22, rustc 1.95) then loops forever legalizing that shuffle.
-const FLIP: i32 = 0x8080_8080u32 as i32;
+pub(super) const FLIP: i32 = 0x8080_8080u32 as i32;
 
 /// The first `n` of 16 lanes.
 #[inline(always)]
@@ -222,11 +222,15 @@ fn rq_loaded(rq: &Requant<'_>, load: impl Fn(&[i32]) -> __m512i) -> Rq16 {
     }
 }
 
-/// [`Rq16`] of channel `c` in every lane (a convolution's positions): broadcast from the
-/// prepared shifts where the layer has them.
-#[target_feature(enable = "avx512f")]
-#[inline]
-pub(super) fn rq_channel(rq: &Requant<'_>, c: usize) -> Rq16 {
+/// [`Rq16`] of channel `c` in every lane (a convolution's positions, a head's samples):
+/// broadcast from the prepared shifts where the layer has them. Always inlined (a
+/// `target_feature` function cannot be), so that a kernel's loop over its channels keeps the
+/// parameters as broadcast loads instead of a call per channel.
+///
+/// # Safety
+/// The CPU must have AVX-512F (the caller's `target_feature`, into which this inlines).
+#[inline(always)]
+pub(super) unsafe fn rq_channel(rq: &Requant<'_>, c: usize) -> Rq16 {
     let m = _mm512_set1_epi32(rq.multiplier[c]);
     match rq.prep {
         // The odd lanes' copy of a broadcast multiplier is the multiplier itself.
@@ -497,6 +501,7 @@ pub(super) unsafe fn dense_block<const N: usize, S: Sizes>(
     rq: &Requant<'_>,
     y: &mut [i8],
 ) {
+    const { assert!(N >= 1 && N <= 8, "dense_block: 1 to 8 samples") };
     let groups = sz.n_out().div_ceil(16);
     if const { N > 4 } {
         // More than four samples: at most two groups (only those are compiled).
@@ -557,7 +562,7 @@ fn dense_block_g<const N: usize, const G: usize, S: Sizes>(
         while q0 < quads {
             let nq = (quads - q0).min(16);
             for (s, f) in flipped.iter_mut().enumerate() {
-                let v = _mm512_maskz_loadu_epi32(mask16(nq), xp.add(s * quads + q0));
+                let v = load_words(xp.add(s * quads + q0), nq);
                 _mm512_storeu_si512(f.as_mut_ptr() as *mut __m512i, _mm512_xor_si512(v, flip));
             }
             // Opaque to the optimizer, so that the words are loaded (broadcast from memory)
@@ -578,18 +583,90 @@ fn dense_block_g<const N: usize, const G: usize, S: Sizes>(
             }
             q0 += 16;
         }
+        // One rounding where a folded ReLU allows it (M1's int8 batch 87 -> 80 ns/sample: the
+        // requantization is most of these layers' work), group by group (one group's
+        // parameters live at a time: with all of them, the accumulators spilled).
+        let (lo_abs, hi_abs) = (rq.out.range.0, rq.out.range.1);
+        if n_out == 16 * G && (N * G).is_multiple_of(4) {
+            // Whole vectors: requantized in place (the single rounding leaves them unclamped,
+            // plus the zero point; the two roundings clamped: both are clamped again below),
+            // then four at a time in the output's order (sample by sample, group by group)
+            // saturated to bytes by two rounds of packs, put back in order by one
+            // permutation, clamped as bytes and stored as 64: four instructions per 64 bytes
+            // where a narrowing store per 16 takes two and a clamp per 16 two.
+            // Into a second array, every index a constant (the accumulators then stay in
+            // registers; written in place, or in loops, they went to the stack in the
+            // multiply-add loop).
+            let mut r = [[_mm512_setzero_si512(); G]; N];
+            macro_rules! requantized {
+                ($g:literal) => {
+                    if $g < G {
+                        let p = rq_lanes(rq, 16 * $g, masks[$g]);
+                        let one = once::once(&p, rq, masks[$g]);
+                        macro_rules! sample {
+                            ($s:literal) => {
+                                if $s < N {
+                                    r[$s][$g] = match &one {
+                                        Some(o) => once::requant16_once(a[$s][$g], o),
+                                        None => requant16(a[$s][$g], &p, zp, lo, hi),
+                                    };
+                                }
+                            };
+                        }
+                        sample!(0);
+                        sample!(1);
+                        sample!(2);
+                        sample!(3);
+                        sample!(4);
+                        sample!(5);
+                        sample!(6);
+                        sample!(7);
+                    }
+                };
+            }
+            requantized!(0);
+            requantized!(1);
+            requantized!(2);
+            requantized!(3);
+            let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+            let (lo8, hi8) = (
+                _mm512_set1_epi8(lo_abs as i8),
+                _mm512_set1_epi8(hi_abs as i8),
+            );
+            // By constant indices, as below.
+            macro_rules! pack {
+                ($i:literal) => {
+                    if $i < N * G / 4 {
+                        let v = |j: usize| r[(4 * $i + j) / G][(4 * $i + j) % G];
+                        let words = (
+                            _mm512_packs_epi32(v(0), v(1)),
+                            _mm512_packs_epi32(v(2), v(3)),
+                        );
+                        let bytes =
+                            _mm512_permutexvar_epi32(order, _mm512_packs_epi16(words.0, words.1));
+                        let clamped = _mm512_min_epi8(_mm512_max_epi8(bytes, lo8), hi8);
+                        _mm512_storeu_si512(y.as_mut_ptr().add(64 * $i) as *mut __m512i, clamped);
+                    }
+                };
+            }
+            pack!(0);
+            pack!(1);
+            pack!(2);
+            pack!(3);
+            return;
+        }
+        let (lo_abs, hi_abs) = (_mm512_set1_epi32(lo_abs), _mm512_set1_epi32(hi_abs));
         // Each group of 16 outputs by a constant index (the accumulators stay in registers; a
         // loop over the groups left them on the stack).
         macro_rules! finish {
             ($g:literal) => {
                 if $g < G {
                     let p = rq_lanes(rq, 16 * $g, masks[$g]);
-                    // One rounding where a folded ReLU allows it (M1's int8 batch 87 -> 80
-                    // ns/sample: the requantization is most of these layers' work).
                     match once::once(&p, rq, masks[$g]) {
                         Some(p) => {
                             for (s, acc) in a.iter().enumerate() {
-                                let r = once::requant16_once(acc[$g], &p, zp, lo, hi);
+                                let r = once::requant16_once(acc[$g], &p);
+                                let r = _mm512_min_epi32(_mm512_max_epi32(r, lo_abs), hi_abs);
                                 store_bytes(y.as_mut_ptr().add(s * n_out + 16 * $g), masks[$g], r);
                             }
                         }
@@ -607,6 +684,38 @@ fn dense_block_g<const N: usize, const G: usize, S: Sizes>(
         finish!(1);
         finish!(2);
         finish!(3);
+    }
+}
+
+/// Words `p[..n]` (`n <= 16`) in the first lanes of a vector, the others 0: by 16-byte loads
+/// where `n` is a multiple of 4, each of which the 16-byte store of a requantized vector
+/// that wrote it can forward (a wider load spanning several such stores waits for them to
+/// reach the cache), else by one masked load.
+///
+/// # Safety
+/// `p[..n]` must be readable.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) unsafe fn load_words(p: *const i32, n: usize) -> __m512i {
+    // SAFETY: `p[..n]` is readable (this function's contract), each piece within it.
+    unsafe {
+        if !n.is_multiple_of(4) {
+            return _mm512_maskz_loadu_epi32(mask16(n), p);
+        }
+        let piece = |i: usize| _mm_loadu_si128(p.add(4 * i) as *const __m128i);
+        let mut v = _mm512_castsi128_si512(piece(0));
+        if n <= 4 {
+            return _mm512_maskz_mov_epi32(0x000f, v);
+        }
+        v = _mm512_inserti32x4::<1>(v, piece(1));
+        if n <= 8 {
+            return _mm512_maskz_mov_epi32(0x00ff, v);
+        }
+        v = _mm512_inserti32x4::<2>(v, piece(2));
+        if n <= 12 {
+            return _mm512_maskz_mov_epi32(0x0fff, v);
+        }
+        _mm512_inserti32x4::<3>(v, piece(3))
     }
 }
 

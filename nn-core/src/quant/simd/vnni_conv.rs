@@ -271,7 +271,8 @@ fn pool_g<const G: usize>(
     let mask = mask16(lanes);
     for (j, m) in m.iter().enumerate() {
         let c = c0 + j;
-        let params = rq_channel(rq, c);
+        // SAFETY: this function's `target_feature` includes AVX-512F.
+        let params = unsafe { rq_channel(rq, c) };
         let r = _mm512_cvtepi32_epi8(requant16(*m, &params, zp, lo, hi));
         let dst = y.as_mut_ptr().wrapping_add(c * b.pooled.0 * b.pooled.1 + p);
         // SAFETY: masked to the `lanes` pooled outputs from `p` of channel `c`.
@@ -378,7 +379,8 @@ fn conv_g<const G: usize>(
         return;
     }
     for (j, a) in a.iter().enumerate() {
-        let params = rq_channel(rq, c0 + j);
+        // SAFETY: this function's `target_feature` includes AVX-512F.
+        let params = unsafe { rq_channel(rq, c0 + j) };
         let r = _mm512_cvtepi32_epi8(requant16(*a, &params, zp, lo, hi));
         for &(to, mask) in at.segs {
             let dst = y

@@ -7,7 +7,9 @@
 
 use core::arch::x86_64::*;
 
-use super::vnni::{bounds, dense_vectors, mask16, requant16, rq_lanes};
+use super::vnni::{
+    bounds, dense_vectors, load_words, mask16, requant16, rq_channel, rq_lanes, FLIP,
+};
 use super::{Requant, Sizes};
 
 /// `softmax(dequantize(dense(x)))` for a dense layer of at most 16 outputs with the
@@ -67,6 +69,207 @@ pub(super) unsafe fn dense_softmax<S: Sizes>(
     // SAFETY: `all` has 16 lanes.
     unsafe { _mm512_storeu_ps(all.as_mut_ptr(), p) };
     y.copy_from_slice(&all[..n]);
+}
+
+/// [`dense_softmax`] on `x.len() / sz.n_in()` samples (at most 16) at once, sample `s` in lane
+/// `s` of every vector (a batch's head): each quad of inputs is gathered from the samples,
+/// each output is one accumulator vector (two chains where there are at most 8 outputs), its
+/// requantization's parameters broadcast, and the softmax runs across the output vectors, so
+/// that the maximum and the sum are vertical operations in the pairs of `Softmax`'s tree. The
+/// probabilities are scattered to `y` (`n` samples of `sz.n_out()` values). The same bits as
+/// [`dense_softmax`] per sample.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 16`, `sz.n_in() % 4 == 0`,
+/// `x.len() == n * sz.n_in()` and `y.len() == n * sz.n_out()` with `n <= 16`, `w` packed as
+/// [`super::vnni::dense_layer`] reads it, `rq` with `sz.n_out()` outputs.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub(super) unsafe fn dense_softmax_lanes<S: Sizes>(
+    sz: S,
+    x: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    scale: f32,
+    y: &mut [f32],
+) {
+    let (n_in, n_out) = (sz.n_in(), sz.n_out());
+    let n = x.len() / n_in;
+    assert!(n_out <= 16 && n_in % 4 == 0 && n <= 16 && x.len() == n * n_in);
+    assert!(y.len() == n * n_out && offset.len() >= n_out && w.len() >= n_in * n_out);
+    let flip = _mm512_set1_epi32(FLIP);
+    let wp = w.as_ptr() as *const i32;
+    // Two chains per output where there are at most 8 (the quads alternate between them).
+    // Two chains per output where there are at most 8: even quads into `a`, odd into `b`.
+    let two = n_out <= 8;
+    let mut a = [_mm512_setzero_si512(); 16];
+    let mut b = [_mm512_setzero_si512(); 16];
+    for o in 0..n_out {
+        a[o] = _mm512_set1_epi32(offset[o]);
+    }
+    let quads = n_in / 4;
+    // Blocks of 8 or 16 quads of the samples, transposed in registers (the samples in a
+    // vector's lanes, in the order `lane_sample` gives); quads past the input are 0, and so
+    // are their weights' products (`q < quads` below).
+    let wide = quads > 8;
+    let block = if wide { 16 } else { 8 };
+    let mut c0 = 0;
+    while c0 < quads {
+        let cols = if wide {
+            transposed::<16>(x, n_in, n, c0)
+        } else {
+            let t = transposed::<8>(x, n_in, n, c0);
+            core::array::from_fn(|q| if q < 8 { t[q] } else { _mm512_setzero_si512() })
+        };
+        let mut j = 0;
+        while j < block && c0 + j < quads {
+            // Two quads a step, the second only where it exists (an odd count of quads:
+            // its column is 0 and its weights are not read).
+            let (q0, q1) = (c0 + j, c0 + j + 1);
+            let (x0, x1) = (
+                _mm512_xor_si512(cols[j], flip),
+                _mm512_xor_si512(cols[j + 1], flip),
+            );
+            for o in 0..n_out {
+                // SAFETY: the weights of quad `q < quads` are words `q n_out + o`, inside
+                // `w` (checked above).
+                unsafe {
+                    let w0 = _mm512_set1_epi32(*wp.add(q0 * n_out + o));
+                    a[o] = _mm512_dpbusd_epi32(a[o], x0, w0);
+                    if q1 < quads {
+                        let w1 = _mm512_set1_epi32(*wp.add(q1 * n_out + o));
+                        if two {
+                            b[o] = _mm512_dpbusd_epi32(b[o], x1, w1);
+                        } else {
+                            a[o] = _mm512_dpbusd_epi32(a[o], x1, w1);
+                        }
+                    }
+                }
+            }
+            j += 2;
+        }
+        c0 += block;
+    }
+    let (_, lo, hi) = bounds(rq);
+    let zero = _mm512_setzero_si512();
+    let sv = _mm512_set1_ps(scale);
+    let mut centered = [zero; 16];
+    let mut top = _mm512_set1_epi32(i32::MIN);
+    for o in 0..n_out {
+        let acc = if two {
+            _mm512_add_epi32(a[o], b[o])
+        } else {
+            a[o]
+        };
+        // SAFETY: this function's `target_feature` includes AVX-512F.
+        let params = unsafe { rq_channel(rq, o) };
+        centered[o] = requant16(acc, &params, zero, lo, hi);
+        top = _mm512_max_epi32(top, centered[o]);
+    }
+    // As `dense_softmax`: the maximum on the integers, the exponentials of the differences.
+    let m = _mm512_mul_ps(sv, _mm512_cvtepi32_ps(top));
+    let mut e = [_mm512_setzero_ps(); 16];
+    for o in 0..n_out {
+        let logits = _mm512_mul_ps(sv, _mm512_cvtepi32_ps(centered[o]));
+        e[o] = exp_neg(_mm512_sub_ps(logits, m));
+    }
+    // `Softmax`'s tree: partial sums `p_j = e_j + e_(j+8)`, then `((p0 + p4) + (p1 + p5)) +
+    // ((p2 + p6) + (p3 + p7))`; a missing value is `-0` there, which leaves a sum unchanged,
+    // so its addition is skipped.
+    let add = |a: Option<__m512>, b: Option<__m512>| match (a, b) {
+        (Some(a), Some(b)) => Some(_mm512_add_ps(a, b)),
+        (a, None) => a,
+        (None, b) => b,
+    };
+    let value = |j: usize| (j < n_out).then(|| e[j]);
+    let p: [Option<__m512>; 8] = core::array::from_fn(|j| add(value(j), value(j + 8)));
+    let sum = add(
+        add(add(p[0], p[4]), add(p[1], p[5])),
+        add(add(p[2], p[6]), add(p[3], p[7])),
+    )
+    .unwrap_or(_mm512_setzero_ps());
+    // Lane `l` holds sample `lane_sample(l)`: scattered to its row, lanes of samples `>= n`
+    // left out.
+    let (mut rows, mut k) = ([0i32; 16], 0u16);
+    for (l, r) in rows.iter_mut().enumerate() {
+        let s = lane_sample(l, if wide { 16 } else { 8 });
+        *r = (s * n_out) as i32;
+        k |= u16::from(s < n) << l;
+    }
+    // SAFETY: 16 readable words.
+    let rows = unsafe { _mm512_loadu_si512(rows.as_ptr() as *const __m512i) };
+    for (o, &eo) in e.iter().enumerate().take(n_out) {
+        let prob = _mm512_div_ps(eo, sum);
+        // SAFETY: lanes `k` write value `o` of a sample `s < n`, inside `y` (checked above).
+        unsafe {
+            _mm512_mask_i32scatter_ps::<4>(y.as_mut_ptr().add(o), k, rows, prob);
+        }
+    }
+}
+
+/// The sample in lane `l` of the vectors [`transposed`] returns for blocks of `q` (8 or 16)
+/// quads: the lane's low `log2 q` bits are the sample's high bits, its other bits the
+/// sample's low bits.
+#[inline(always)]
+fn lane_sample(l: usize, q: usize) -> usize {
+    let k = q.trailing_zeros();
+    ((l & (q - 1)) << (4 - k)) | (l >> k)
+}
+
+/// Quads `c0..c0 + Q` (`Q` 8 or 16) of the first `n` (at most 16) samples of `x` (`n_in` bytes
+/// each), one vector per quad with the samples in its lanes ([`lane_sample`]'s order; quads
+/// past the input and samples past `n` are 0). Loaded `16 / Q` samples a vector (quad `q` of
+/// sample `s` in lane `(s mod 16 / Q) Q + q` of vector `s / (16 / Q)`), then transposed by
+/// `log2 Q` rounds of two-source permutations: round `t` pairs the vectors that differ in bit
+/// `t` of their index and swaps that bit (a sample's bit) with bit `t` of the lane (a quad's
+/// bit), after which vector `q` holds quad `q`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn transposed<const Q: usize>(x: &[i8], n_in: usize, n: usize, c0: usize) -> [__m512i; Q] {
+    let quads = n_in / 4;
+    assert!(n <= 16 && x.len() >= n * n_in && (Q == 8 || Q == 16));
+    let cols = quads.saturating_sub(c0).min(Q);
+    // Sample `s`'s words, or 0 past the `n` samples (no closure: left out of line, it was a
+    // call per sample).
+    let mut rows = [_mm512_setzero_si512(); 16];
+    for (s, row) in rows.iter_mut().enumerate().take(n) {
+        // SAFETY: words `c0..c0 + cols` of sample `s < n`, inside `x` (checked above).
+        *row = unsafe { load_words(x.as_ptr().add(s * n_in + 4 * c0) as *const i32, cols) };
+    }
+    let mut v: [__m512i; Q] = [_mm512_setzero_si512(); Q];
+    for (r, v) in v.iter_mut().enumerate() {
+        *v = if Q == 16 {
+            rows[r]
+        } else {
+            _mm512_inserti64x4::<1>(rows[2 * r], _mm512_castsi512_si256(rows[2 * r + 1]))
+        };
+    }
+    let mut t = 0;
+    while 1 << t < Q {
+        let bit = 1 << t;
+        let (mut lo, mut hi) = ([0i32; 16], [0i32; 16]);
+        for l in 0..16 {
+            let from_b = if l & bit != 0 { 16 } else { 0 };
+            lo[l] = ((l & !bit) | from_b) as i32;
+            hi[l] = (l | bit | from_b) as i32;
+        }
+        // SAFETY: 16 readable words each.
+        let (lo, hi) = unsafe {
+            (
+                _mm512_loadu_si512(lo.as_ptr() as *const __m512i),
+                _mm512_loadu_si512(hi.as_ptr() as *const __m512i),
+            )
+        };
+        for r in 0..Q {
+            if r & bit == 0 {
+                let (a, b) = (v[r], v[r | bit]);
+                v[r] = _mm512_permutex2var_epi32(a, lo, b);
+                v[r | bit] = _mm512_permutex2var_epi32(a, hi, b);
+            }
+        }
+        t += 1;
+    }
+    v
 }
 
 /// The sum of 16 lanes as `Softmax`'s tree adds at most 16 values: lane `j` plus lane `j + 8`

@@ -13,43 +13,59 @@ use super::super::Requant;
 use super::Rq16;
 
 /// [`Rq16`]'s multipliers and the single rounding's constants (no left shift: every lane
-/// shifts right).
+/// shifts right), the output's zero point folded in.
 #[derive(Clone, Copy)]
 pub(in super::super) struct Once {
     m: __m512i,
     m_odd: __m512i,
-    /// `2^30 + 2^(30 + right)` for the even and the odd lanes, as 64-bit lanes.
+    /// `2^30 + 2^(30 + right) + zero_point 2^(31 + right)` for the even and the odd lanes, as
+    /// 64-bit lanes.
     k_even: __m512i,
     k_odd: __m512i,
     /// `right - 1` per lane.
     r_minus_1: __m512i,
 }
 
+/// The largest right shift [`once`] takes: with it, `|x m| < 2^62` plus the constants
+/// (`|zero_point| 2^(31 + right) <= 2^61`) stays below `2^63`.
+const MAX_RIGHT: i32 = 23;
+
 /// The single rounding for requantization `p` of the output of `rq`, lanes `k`: `None` unless
-/// the output is clamped at or above its zero point and every lane of `k` shifts right.
+/// the output is clamped at or above its zero point and every lane of `k` shifts right, by
+/// at most [`MAX_RIGHT`].
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub(in super::super) fn once(p: &Rq16, rq: &Requant<'_>, k: __mmask16) -> Option<Once> {
     let one = _mm512_set1_epi32(1);
-    if rq.out.range.0 < rq.out.zero_point || _mm512_mask_cmplt_epi32_mask(k, p.right, one) != 0 {
+    let out_of_range = _mm512_mask_cmplt_epi32_mask(k, p.right, one)
+        | _mm512_mask_cmpgt_epi32_mask(k, p.right, _mm512_set1_epi32(MAX_RIGHT));
+    if rq.out.range.0 < rq.out.zero_point || out_of_range != 0 {
         return None;
     }
     let r_minus_1 = _mm512_sub_epi32(p.right, one);
-    // 2^(right - 1) per lane; 2^30 + 2^31 2^(right - 1) per 64-bit lane.
-    let c = _mm512_sllv_epi32(one, r_minus_1);
-    let (low, nudge) = (_mm512_set1_epi64(0xFFFF_FFFF), _mm512_set1_epi64(1 << 30));
-    let even = _mm512_slli_epi64::<31>(_mm512_and_si512(c, low));
-    let odd = _mm512_srli_epi64::<1>(_mm512_andnot_si512(low, c));
+    // Per 64-bit lane, from the right shift `r` of its low (even) or high (odd) half:
+    // 2^30 + 2^(30 + r) + zero_point 2^(31 + r).
+    let low = _mm512_set1_epi64(0xFFFF_FFFF);
+    let constants = |r: __m512i| {
+        let (nudge, one64) = (_mm512_set1_epi64(1 << 30), _mm512_set1_epi64(1));
+        let half = _mm512_sllv_epi64(one64, _mm512_add_epi64(r, _mm512_set1_epi64(30)));
+        let zero_point = _mm512_sllv_epi64(
+            _mm512_set1_epi64(rq.out.zero_point as i64),
+            _mm512_add_epi64(r, _mm512_set1_epi64(31)),
+        );
+        _mm512_add_epi64(_mm512_add_epi64(nudge, half), zero_point)
+    };
     Some(Once {
         m: p.m,
         m_odd: p.m_odd,
-        k_even: _mm512_add_epi64(even, nudge),
-        k_odd: _mm512_add_epi64(odd, nudge),
+        k_even: constants(_mm512_and_si512(p.right, low)),
+        k_odd: constants(_mm512_srli_epi64::<32>(p.right)),
         r_minus_1,
     })
 }
 
-/// [`super::requant16`] with one rounding (the same bytes where [`once`] gave `p`).
+/// [`super::requant16`] with one rounding, before the clamp: the requantized value plus the
+/// zero point (the same bytes, clamped to the output's range, where [`once`] gave `p`).
 ///
 /// With x the accumulator (a right shift leaves it as it is), h = floor((x m + 2^30) / 2^31)
 /// (the doubling high multiply) and right >= 1, a
@@ -57,16 +73,11 @@ pub(in super::super) fn once(p: &Rq16, rq: &Requant<'_>, k: __mmask16) -> Option
 /// which is floor(v / 2^(31 + right)) for v = x m + 2^30 + 2^(30 + right): the high half of v
 /// (floor(v / 2^32); |x m| < 2^62, so v < 2^63) shifted right by `right - 1`. A negative h
 /// gives a negative v, kept negative by the shift: clamped to `lo >= 0`, as the two roundings'
-/// result is (h + 2^(right - 1) < 2^right, so it is at most 0).
+/// result is (h + 2^(right - 1) < 2^right, so it is at most 0). The zero point `z` joins as
+/// `z 2^(31 + right)` in v (an integer multiple of the divisor: floor(v / d) + z exactly).
 #[target_feature(enable = "avx512f")]
 #[inline]
-pub(in super::super) fn requant16_once(
-    acc: __m512i,
-    p: &Once,
-    zp: __m512i,
-    lo: __m512i,
-    hi: __m512i,
-) -> __m512i {
+pub(in super::super) fn requant16_once(acc: __m512i, p: &Once) -> __m512i {
     let even = _mm512_add_epi64(_mm512_mul_epi32(acc, p.m), p.k_even);
     let odd = _mm512_add_epi64(
         _mm512_mul_epi32(_mm512_shuffle_epi32::<0xF5>(acc), p.m_odd),
@@ -74,8 +85,7 @@ pub(in super::super) fn requant16_once(
     );
     let high = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
     let v = _mm512_permutex2var_epi32(even, high, odd);
-    let r = _mm512_srav_epi32(v, p.r_minus_1);
-    _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(r, lo), hi), zp)
+    _mm512_srav_epi32(v, p.r_minus_1)
 }
 
 #[cfg(test)]
@@ -113,7 +123,8 @@ mod tests {
             _mm512_storeu_si512(twice.as_mut_ptr() as *mut __m512i, r);
             let once_ = once(&p, &rq, 0xFFFF).map(|o| {
                 let mut y = [0i32; 16];
-                let r = requant16_once(v, &o, zpv, lo_v, hi_v);
+                let (lo_abs, hi_abs) = (_mm512_set1_epi32(lo), _mm512_set1_epi32(127));
+                let r = _mm512_min_epi32(_mm512_max_epi32(requant16_once(v, &o), lo_abs), hi_abs);
                 _mm512_storeu_si512(y.as_mut_ptr() as *mut __m512i, r);
                 y
             });
@@ -134,8 +145,9 @@ mod tests {
                 );
             }
         }
-        // Where it applies: an output clamped at or above its zero point, right shifts only.
-        let applies = lo >= zp && shift.iter().all(|&s| s < 0);
+        // Where it applies: an output clamped at or above its zero point, right shifts of at
+        // most `MAX_RIGHT` only.
+        let applies = lo >= zp && shift.iter().all(|&s| s < 0 && -s <= MAX_RIGHT);
         assert_eq!(once_.is_some(), applies, "{shift:?} {zp} {lo}");
         if applies {
             16
@@ -166,6 +178,8 @@ mod tests {
                 (-128, -128),
                 (-7, -3),
                 (40, 40),
+                (127, 127),
+                (-128, -100),
                 (-20, -128),
                 (90, -128),
             ] {
@@ -180,6 +194,9 @@ mod tests {
                         core::array::from_fn(|l| -(1 + (right - 1 + l as i32) % 31));
                     once_lanes += check(acc, [1 << 30; 16], same, zp, lo);
                     once_lanes += check(acc, [1 << 30; 16], mixed, zp, lo);
+                    let within: [i32; 16] =
+                        core::array::from_fn(|l| -(1 + (right - 1 + l as i32) % MAX_RIGHT));
+                    once_lanes += check(acc, [1 << 30; 16], within, zp, lo);
                 }
                 for _ in 0..200 {
                     let acc: [i32; 16] = core::array::from_fn(|l| match l {
