@@ -337,9 +337,7 @@ pub fn dense_softmax_many_sized<I: Unsigned, O: Unsigned>(
         for (xs, ys) in x.chunks(16 * I::USIZE).zip(y.chunks_mut(16 * O::USIZE)) {
             // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; at most 16 samples a
             // block, the shapes checked above.
-            unsafe {
-                vnni_head::dense_softmax_lanes(Typed::<I, O>::NEW, xs, w, offset, rq, scale, ys)
-            };
+            unsafe { vnni_head::dense_softmax_lanes::<I, O>(xs, w, offset, rq, scale, ys) };
         }
         return true;
     }

@@ -11,6 +11,7 @@ use super::vnni::{
     bounds, dense_vectors, load_words, mask16, requant16, rq_channel, rq_lanes, FLIP,
 };
 use super::{Requant, Sizes};
+use generic_array::typenum::Unsigned;
 
 /// `softmax(dequantize(dense(x)))` for a dense layer of at most 16 outputs with the
 /// fixed-point requantization: `scale` is the logits' scale (their zero point is the
@@ -84,8 +85,7 @@ pub(super) unsafe fn dense_softmax<S: Sizes>(
 /// `x.len() == n * sz.n_in()` and `y.len() == n * sz.n_out()` with `n <= 16`, `w` packed as
 /// [`super::vnni::dense_layer`] reads it, `rq` with `sz.n_out()` outputs.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-pub(super) unsafe fn dense_softmax_lanes<S: Sizes>(
-    sz: S,
+pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
     x: &[i8],
     w: &[i8],
     offset: &[i32],
@@ -93,13 +93,12 @@ pub(super) unsafe fn dense_softmax_lanes<S: Sizes>(
     scale: f32,
     y: &mut [f32],
 ) {
-    let (n_in, n_out) = (sz.n_in(), sz.n_out());
+    let (n_in, n_out) = (I::USIZE, O::USIZE);
     let n = x.len() / n_in;
     assert!(n_out <= 16 && n_in % 4 == 0 && n <= 16 && x.len() == n * n_in);
     assert!(y.len() == n * n_out && offset.len() >= n_out && w.len() >= n_in * n_out);
     let flip = _mm512_set1_epi32(FLIP);
     let wp = w.as_ptr() as *const i32;
-    // Two chains per output where there are at most 8 (the quads alternate between them).
     // Two chains per output where there are at most 8: even quads into `a`, odd into `b`.
     let two = n_out <= 8;
     let mut a = [_mm512_setzero_si512(); 16];
@@ -188,22 +187,73 @@ pub(super) unsafe fn dense_softmax_lanes<S: Sizes>(
         add(add(p[2], p[6]), add(p[3], p[7])),
     )
     .unwrap_or(_mm512_setzero_ps());
-    // Lane `l` holds sample `lane_sample(l)`: scattered to its row, lanes of samples `>= n`
-    // left out.
-    let (mut rows, mut k) = ([0i32; 16], 0u16);
-    for (l, r) in rows.iter_mut().enumerate() {
-        let s = lane_sample(l, if wide { 16 } else { 8 });
-        *r = (s * n_out) as i32;
-        k |= u16::from(s < n) << l;
+    // The probabilities in the order of `y` (sample by sample), 16 floats a vector: element
+    // `i` of vector `k` is output `o = (16 k + i) % n_out` of sample `(16 k + i) / n_out`, taken
+    // from its lane of vector `o` by one masked permutation per output.
+    let mut p = [_mm512_setzero_ps(); 16];
+    for o in 0..n_out {
+        p[o] = _mm512_div_ps(e[o], sum);
     }
-    // SAFETY: 16 readable words.
-    let rows = unsafe { _mm512_loadu_si512(rows.as_ptr() as *const __m512i) };
-    for (o, &eo) in e.iter().enumerate().take(n_out) {
-        let prob = _mm512_div_ps(eo, sum);
-        // SAFETY: lanes `k` write value `o` of a sample `s < n`, inside `y` (checked above).
-        unsafe {
-            _mm512_mask_i32scatter_ps::<4>(y.as_mut_ptr().add(o), k, rows, prob);
+    let order = const { &OutOrder::of(O::USIZE, if I::USIZE / 4 > 8 { 16 } else { 8 }) };
+    let total = n * n_out;
+    for k in 0..n_out {
+        if 16 * k < total {
+            // SAFETY: 16 readable words.
+            let idx = unsafe { _mm512_loadu_si512(order.lane[k].as_ptr() as *const __m512i) };
+            let mut v = _mm512_setzero_ps();
+            for o in 0..n_out {
+                v = _mm512_mask_permutexvar_ps(v, order.mask[k][o], idx, p[o]);
+            }
+            // SAFETY: lanes below `total - 16 k` of `y` from `16 k`, inside `y` (checked
+            // above).
+            unsafe {
+                if 16 * k + 16 <= total {
+                    _mm512_storeu_ps(y.as_mut_ptr().add(16 * k), v);
+                } else {
+                    _mm512_mask_storeu_ps(y.as_mut_ptr().add(16 * k), mask16(total - 16 * k), v);
+                }
+            }
         }
+    }
+}
+
+/// Where [`dense_softmax_lanes`] takes each float of its output, for `n_out` (1 to 16) outputs and
+/// blocks of `q` quads: vector `k` of 16 floats (of `n_out`) takes element `i` from lane
+/// `lane[k][i]` (its sample's) of output `o`'s vector, for the bits `i` of `mask[k][o]`.
+struct OutOrder {
+    lane: [[i32; 16]; 16],
+    mask: [[__mmask16; 16]; 16],
+}
+
+impl OutOrder {
+    const fn of(n_out: usize, q: usize) -> OutOrder {
+        let mut order = OutOrder {
+            lane: [[0; 16]; 16],
+            mask: [[0; 16]; 16],
+        };
+        // Evaluated for every dense layer type the head function is instantiated for, also
+        // those it never runs (more than 16 outputs): empty there.
+        if n_out == 0 || n_out > 16 {
+            return order;
+        }
+        let mut k = 0;
+        while k < n_out {
+            let mut i = 0;
+            while i < 16 {
+                let (s, o) = ((16 * k + i) / n_out, (16 * k + i) % n_out);
+                let mut l = 0;
+                while l < 16 {
+                    if lane_sample(l, q) == s {
+                        order.lane[k][i] = l as i32;
+                    }
+                    l += 1;
+                }
+                order.mask[k][o] |= 1 << i;
+                i += 1;
+            }
+            k += 1;
+        }
+        order
     }
 }
 
@@ -211,7 +261,7 @@ pub(super) unsafe fn dense_softmax_lanes<S: Sizes>(
 /// quads: the lane's low `log2 q` bits are the sample's high bits, its other bits the
 /// sample's low bits.
 #[inline(always)]
-fn lane_sample(l: usize, q: usize) -> usize {
+const fn lane_sample(l: usize, q: usize) -> usize {
     let k = q.trailing_zeros();
     ((l & (q - 1)) << (4 - k)) | (l >> k)
 }
