@@ -201,8 +201,8 @@ pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
             // SAFETY: 16 readable words.
             let idx = unsafe { _mm512_loadu_si512(order.lane[k].as_ptr() as *const __m512i) };
             let mut v = _mm512_setzero_ps();
-            for o in 0..n_out {
-                v = _mm512_mask_permutexvar_ps(v, order.mask[k][o], idx, p[o]);
+            for (&m, &po) in order.mask[k].iter().zip(&p).take(n_out) {
+                v = _mm512_mask_permutexvar_ps(v, m, idx, po);
             }
             // SAFETY: lanes below `total - 16 k` of `y` from `16 k`, inside `y` (checked
             // above).
