@@ -57,6 +57,15 @@ impl<S: Shape> TensorI8<S> {
         }
     }
 
+    /// `N` tensors of zeros, written in place (`array::from_fn` of [`TensorI8::zeros`] built
+    /// them aside and copied them over: a `memcpy` per layer and chunk in `forward_batch`).
+    #[inline(always)]
+    pub fn zeros_array<const N: usize>() -> [Self; N] {
+        // SAFETY: `TensorI8` is `repr(transparent)` over an array of `i8`, for which all-zero
+        // bytes are a valid value (zero).
+        unsafe { core::mem::zeroed() }
+    }
+
     /// The values, in the layout of `Tensor<S>` (channels first).
     pub fn as_slice(&self) -> &[i8] {
         &self.data
