@@ -3,6 +3,7 @@
 use super::plan::vbmi;
 use super::*;
 use crate::quant::ops;
+use generic_array::typenum::Unsigned;
 use std::vec;
 use std::vec::Vec;
 
@@ -818,39 +819,55 @@ impl ConvCase {
     }
 }
 
+/// A random classifier head: a dense layer of `n_in` inputs and `n_out` outputs and its logits
+/// quantization (scales from 0.001 to 2, so that some exponentials underflow to 0).
+fn head_case(rng: &mut Lcg, n_in: usize, n_out: usize) -> (DenseCase, crate::quant::QuantParams) {
+    let case = DenseCase::random(rng, n_in, n_out);
+    let scale = 1e-3 * 2000f32.powf(rng.range(0, 1000) as f32 / 1000.0);
+    let zero_point = case.out.zero_point;
+    (case, crate::quant::QuantParams { scale, zero_point })
+}
+
+/// The head's three steps on one input: [`dense_sized`], `QuantParams::dequantize` and
+/// `Softmax::apply`, as bits (and the int8 logits, for messages).
+fn head_steps<I: Unsigned, O: Unsigned>(
+    isa: Isa8,
+    case: &DenseCase,
+    x: &[i8],
+    rq: &Requant<'_>,
+    logits: crate::quant::QuantParams,
+) -> (Vec<u32>, Vec<i8>) {
+    let mut q = vec![0i8; O::USIZE];
+    dense_sized::<I, O>(isa, x, &case.packed, &case.offset, rq, &mut q);
+    let x: Vec<f32> = q.iter().map(|&v| logits.dequantize(v)).collect();
+    let mut want = vec![0f32; O::USIZE];
+    crate::Softmax::apply(&x, &mut want);
+    (want.iter().map(|f| f.to_bits()).collect(), q)
+}
+
 /// [`dense_softmax_sized`] (the fused head: dense layer, dequantization and softmax in
 /// registers) against [`dense_sized`], `QuantParams::dequantize` and `Softmax::apply`, bit for
 /// bit, on the shapes it takes and on one it hands back (17 outputs); logit scales from 0.001
 /// to 2, so that some exponentials underflow to 0.
 #[test]
 fn fused_softmax_head_has_the_bits_of_its_three_steps() {
-    use crate::quant::QuantParams;
-    use generic_array::typenum::{Unsigned, U1, U10, U120, U16, U17, U3, U30, U32, U5, U64};
+    use generic_array::typenum::{U1, U10, U120, U16, U17, U3, U30, U32, U5, U64};
     fn check<I: Unsigned, O: Unsigned>(rng: &mut Lcg) -> (usize, usize) {
         let (mut fused, mut handed_back) = (0, 0);
         for _ in 0..6 {
-            let case = DenseCase::random(rng, I::USIZE, O::USIZE);
-            let scale = 1e-3 * 2000f32.powf(rng.range(0, 1000) as f32 / 1000.0);
-            let logits = QuantParams {
-                scale,
-                zero_point: case.out.zero_point,
-            };
+            let (case, logits) = head_case(rng, I::USIZE, O::USIZE);
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
                 let rq = case.rq(rounding);
                 let prepared = Prepared::of(&case.shift);
                 for (isa, rq) in variants(&rq, &prepared) {
-                    let mut q = vec![0i8; O::USIZE];
-                    dense_sized::<I, O>(isa, &case.x, &case.packed, &case.offset, &rq, &mut q);
-                    let x: Vec<f32> = q.iter().map(|&v| logits.dequantize(v)).collect();
-                    let mut want = vec![0f32; O::USIZE];
-                    crate::Softmax::apply(&x, &mut want);
+                    let (want, q) = head_steps::<I, O>(isa, &case, &case.x, &rq, logits);
                     let mut got = vec![-1f32; O::USIZE];
-                    let (packed, offset) = (&case.packed, &case.offset);
+                    let (packed, offset, scale) = (&case.packed, &case.offset, logits.scale);
                     if dense_softmax_sized::<I, O>(
                         isa, &case.x, packed, offset, &rq, scale, &mut got,
                     ) {
-                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                        assert_eq!(bits(&got), bits(&want), "{isa:?} {rounding:?} {q:?}");
+                        let bits: Vec<u32> = got.iter().map(|f| f.to_bits()).collect();
+                        assert_eq!(bits, want, "{isa:?} {rounding:?} {q:?}");
                         fused += 1;
                     } else {
                         assert!(got.iter().all(|&v| v == -1.0), "untouched when handed back");
@@ -885,23 +902,17 @@ fn fused_softmax_head_has_the_bits_of_its_three_steps() {
 /// blocks of quads, an odd count).
 #[test]
 fn lanes_head_has_the_bits_of_one_sample_heads() {
-    use crate::quant::QuantParams;
-    use generic_array::typenum::{Unsigned, U1, U10, U16, U17, U32, U4, U5, U64, U84, U9};
+    use generic_array::typenum::{U1, U10, U16, U17, U32, U4, U5, U64, U84, U9};
     fn check<I: Unsigned, O: Unsigned>(rng: &mut Lcg) -> (usize, usize) {
         let (mut lanes, mut handed_back) = (0, 0);
         for n in [1usize, 5, 6, 8, 9, 15, 16, 17, 23, 40] {
-            let case = DenseCase::random(rng, I::USIZE, O::USIZE);
-            let scale = 1e-3 * 2000f32.powf(rng.range(0, 1000) as f32 / 1000.0);
-            let logits = QuantParams {
-                scale,
-                zero_point: case.out.zero_point,
-            };
+            let (case, logits) = head_case(rng, I::USIZE, O::USIZE);
             let xs = rng.bytes(n * I::USIZE, -128, 127);
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
                 let rq = case.rq(rounding);
                 let prepared = Prepared::of(&case.shift);
                 for (isa, rq) in variants(&rq, &prepared) {
-                    let (packed, offset) = (&case.packed, &case.offset);
+                    let (packed, offset, scale) = (&case.packed, &case.offset, logits.scale);
                     let mut got = vec![-1f32; n * O::USIZE];
                     if !dense_softmax_many_sized::<I, O>(
                         isa, &xs, packed, offset, &rq, scale, &mut got,
@@ -911,15 +922,11 @@ fn lanes_head_has_the_bits_of_one_sample_heads() {
                         continue;
                     }
                     for s in 0..n {
-                        let mut q = vec![0i8; O::USIZE];
                         let x = &xs[s * I::USIZE..(s + 1) * I::USIZE];
-                        dense_sized::<I, O>(isa, x, packed, offset, &rq, &mut q);
-                        let x: Vec<f32> = q.iter().map(|&v| logits.dequantize(v)).collect();
-                        let mut want = vec![0f32; O::USIZE];
-                        crate::Softmax::apply(&x, &mut want);
-                        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                        let (want, q) = head_steps::<I, O>(isa, &case, x, &rq, logits);
                         let row = &got[s * O::USIZE..(s + 1) * O::USIZE];
-                        assert_eq!(bits(row), bits(&want), "{isa:?} {rounding:?} {n} {s} {q:?}");
+                        let bits: Vec<u32> = row.iter().map(|f| f.to_bits()).collect();
+                        assert_eq!(bits, want, "{isa:?} {rounding:?} {n} {s} {q:?}");
                         lanes += 1;
                     }
                 }
