@@ -146,7 +146,7 @@ fn batch_body(
             let (field, ci) = (&net.layers[layer].name, chunk_var(input));
             // Zeroed in place: built by `from_fn`, the array was copied over (M1's int8 batch
             // 59.3 -> 57.6 ns/sample). The other steps' arrays keep `from_fn`: zeroed in place,
-            // M2's convolution outputs made its batch slower (529 -> 545 ns/sample).
+            // M2's convolution outputs made its batch about 2% slower.
             body.push(quote! {
                 let mut #co: [#tensor_i8<#so>; N] = #tensor_i8::<#so>::zeros_array::<N>();
                 self.#field.forward_many(&#ci, &mut #co, self.rounding);

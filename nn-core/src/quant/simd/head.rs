@@ -41,8 +41,9 @@ pub fn dense_softmax_sized<I: Unsigned, O: Unsigned>(
 /// [`dense_softmax_sized`] on `n` samples at once (`x` holds `n` inputs of `I` values, `y`
 /// their `n` outputs of `O` probabilities): blocks of at most 16 samples with the samples in
 /// the vector lanes (`vnni_head::dense_softmax_lanes`), where the CPU has AVX-512 VNNI, the
-/// requantization is the fixed-point one, `I` is a multiple of 4 and the block's samples
-/// outnumber the outputs (else the lanes of the one-output-per-lane layout are better used):
+/// requantization is the fixed-point one, `I` is a multiple of 4 and the samples (16 where
+/// there are more) outnumber the outputs (else the one-sample kernels' lanes, outputs, are the
+/// better used):
 /// `true`, the same bits as `dense_softmax_sized` on each sample; else `false` and `y`
 /// untouched. Panics unless `x` and `y` hold the same number of samples.
 #[inline]

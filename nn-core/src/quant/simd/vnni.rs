@@ -179,6 +179,37 @@ pub(super) unsafe fn rq_lanes(rq: &Requant<'_>, o: usize, k: __mmask16) -> Rq16 
     })
 }
 
+/// [`rq_lanes`] of `G` groups of 16 outputs from `o` (group `g` with lanes `masks[g]`), built
+/// in place: `array::from_fn` of them was a call and a `memmove` of half a kilobyte per group
+/// on every use.
+///
+/// # Safety
+/// The CPU must have AVX-512F; lanes `masks[g]` of outputs `o + 16 g..` must exist.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) unsafe fn rq_groups<const G: usize>(
+    rq: &Requant<'_>,
+    o: usize,
+    masks: &[__mmask16; G],
+) -> [Rq16; G] {
+    let zero = _mm512_setzero_si512();
+    let unset = Rq16 {
+        m: zero,
+        m_odd: zero,
+        shifts_left: false,
+        left: zero,
+        right: zero,
+        mask: zero,
+        half: zero,
+    };
+    let mut groups = [unset; G];
+    for (g, p) in groups.iter_mut().enumerate() {
+        // SAFETY: as this function's.
+        *p = unsafe { rq_lanes(rq, o + 16 * g, masks[g]) };
+    }
+    groups
+}
+
 /// [`Rq16`] of channels `c..c + n` (`n <= 4`) in slots of four lanes, channel `c + i` in lanes
 /// `4 i..4 i + 4` (the pooled outputs of four channels in one vector). Panics if a channel is
 /// missing from one of the requantization's slices.

@@ -72,18 +72,19 @@ pub(super) unsafe fn dense_softmax<S: Sizes>(
     y.copy_from_slice(&all[..n]);
 }
 
-/// [`dense_softmax`] on `x.len() / sz.n_in()` samples (at most 16) at once, sample `s` in lane
-/// `s` of every vector (a batch's head): each quad of inputs is gathered from the samples,
-/// each output is one accumulator vector (two chains where there are at most 8 outputs), its
-/// requantization's parameters broadcast, and the softmax runs across the output vectors, so
-/// that the maximum and the sum are vertical operations in the pairs of `Softmax`'s tree. The
-/// probabilities are scattered to `y` (`n` samples of `sz.n_out()` values). The same bits as
+/// [`dense_softmax`] on `x.len() / I` samples (at most 16) at once, the samples in the lanes
+/// of every vector (a batch's head): the samples' quads of inputs are transposed in registers
+/// ([`transposed`]), each output is one accumulator vector (two chains where there are at most
+/// 8 outputs) with its requantization's parameters broadcast, and the softmax runs across the
+/// output vectors, so that the maximum and the sums are vertical operations in the pairs of
+/// `Softmax`'s tree. The probabilities go to `y` (`n` samples of `O` values) in its order, by
+/// one masked permutation per output and 16 floats ([`OutOrder`]). The same bits as
 /// [`dense_softmax`] per sample.
 ///
 /// # Safety
-/// The CPU must have AVX-512F, BW and VNNI; `sz.n_out() <= 16`, `sz.n_in() % 4 == 0`,
-/// `x.len() == n * sz.n_in()` and `y.len() == n * sz.n_out()` with `n <= 16`, `w` packed as
-/// [`super::vnni::dense_layer`] reads it, `rq` with `sz.n_out()` outputs.
+/// The CPU must have AVX-512F, BW and VNNI; `O <= 16`, `I % 4 == 0`, `x.len() == n I` and
+/// `y.len() == n O` with `n <= 16` (else a panic), `w` packed as [`super::vnni::dense_layer`]
+/// reads it, `rq` with `O` outputs.
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
     x: &[i8],

@@ -9,7 +9,7 @@ use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
 
 use super::layout::Lanes;
-use super::vnni::{bounds, mask16, mask64, requant16, rq_lanes, Rq16};
+use super::vnni::{bounds, mask16, mask64, requant16, rq_groups, Rq16};
 use super::Requant;
 
 /// `x` (`[c][len]`) laid out by `l` into the front of `scratch`, every byte's sign bit flipped
@@ -149,8 +149,7 @@ fn chunk<const G: usize>(
     let n_out = offset.len();
     let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out - o0 - 16 * g));
     // SAFETY: masked to the channels that exist.
-    let params: [Rq16; G] =
-        core::array::from_fn(|g| unsafe { rq_lanes(rq, o0 + 16 * g, masks[g]) });
+    let params = unsafe { rq_groups(rq, o0, &masks) };
     let at = Chunk {
         l,
         rows,

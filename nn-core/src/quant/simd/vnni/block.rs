@@ -7,7 +7,7 @@ use core::arch::x86_64::*;
 use super::super::{Requant, Sizes};
 use super::{bounds, load_words, mask16, once, requant16, rq_lanes, store_bytes, FLIP};
 
-/// [`dense_layer`] for `N` samples at once (`x` is `N` inputs of `sz.n_in()` bytes, `y` `N`
+/// [`super::dense_layer`] for `N` samples at once (`x` is `N` inputs of `sz.n_in()` bytes, `y` `N`
 /// outputs of `sz.n_out()`): each weight vector is loaded once for the `N`, whose accumulator
 /// chains run side by side. `N * ceil(n_out / 16)` accumulators: at most 16 are useful.
 ///

@@ -1,7 +1,9 @@
 //! The requantization of a folded ReLU's outputs with one rounding instead of two: where an
-//! output's clamp starts at or above its zero point and every lane shifts right, TFLite's
-//! two roundings (the doubling high multiply, then the division by `2^right`) give the bytes
-//! of a single floor division, five vector operations fewer than [`super::requant16`].
+//! output's clamp starts at or above its zero point and every lane shifts right (by at most
+//! 23), TFLite's two roundings (the doubling high multiply, then the division by `2^right`)
+//! give the bytes of a single floor division, with the zero point in its constants: seven
+//! vector operations before the clamp, where [`super::requant16`] takes fourteen and adds the
+//! zero point after it.
 //! Used where the requantization dominates, the dense layers of a batch (M1's: 16 to 64 inputs
 //! per output). Tried in every kernel (its constants then kept beside [`Rq16`]'s), the
 //! convolutions and M4's lanes kernel ran slower (M2's batch 550 -> 570, M4's 1,860 -> 1,960
