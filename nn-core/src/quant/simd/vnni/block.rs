@@ -110,15 +110,14 @@ fn dense_block_g<const N: usize, const G: usize, S: Sizes>(
         // parameters live at a time: with all of them, the accumulators spilled).
         let (lo_abs, hi_abs) = (rq.out.range.0, rq.out.range.1);
         if n_out == 16 * G && (N * G).is_multiple_of(4) {
-            // Whole vectors: requantized in place (the single rounding leaves them unclamped,
-            // plus the zero point; the two roundings clamped: both are clamped again below),
-            // then four at a time in the output's order (sample by sample, group by group)
-            // saturated to bytes by two rounds of packs, put back in order by one
-            // permutation, clamped as bytes and stored as 64: four instructions per 64 bytes
-            // where a narrowing store per 16 takes two and a clamp per 16 two.
-            // Into a second array, every index a constant (the accumulators then stay in
-            // registers; written in place, or in loops, they went to the stack in the
-            // multiply-add loop).
+            // Whole vectors: requantized into a second array `r` (the single rounding leaves
+            // them unclamped, plus the zero point; the two roundings clamped: both are clamped
+            // again below), then four at a time in the output's order (sample by sample, group
+            // by group) saturated to bytes by two rounds of packs, put back in order by one
+            // permutation, clamped as bytes and stored as 64: six instructions per 64 bytes
+            // where four narrowing stores and clamps took sixteen. Every index of `r` and `a`
+            // is a constant (the accumulators then stay in registers; written in place, or in
+            // loops, they went to the stack in the multiply-add loop).
             let mut r = [[_mm512_setzero_si512(); G]; N];
             macro_rules! requantized {
                 ($g:literal) => {
