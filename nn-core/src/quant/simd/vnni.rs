@@ -192,18 +192,9 @@ pub(super) unsafe fn rq_groups<const G: usize>(
     o: usize,
     masks: &[__mmask16; G],
 ) -> [Rq16; G] {
-    let zero = _mm512_setzero_si512();
-    let unset = Rq16 {
-        m: zero,
-        m_odd: zero,
-        shifts_left: false,
-        left: zero,
-        right: zero,
-        mask: zero,
-        half: zero,
-    };
-    let mut groups = [unset; G];
-    for (g, p) in groups.iter_mut().enumerate() {
+    // SAFETY: as this function's (group 0 seeds the array, the others overwrite it).
+    let mut groups = [unsafe { rq_lanes(rq, o, masks[0]) }; G];
+    for (g, p) in groups.iter_mut().enumerate().skip(1) {
         // SAFETY: as this function's.
         *p = unsafe { rq_lanes(rq, o + 16 * g, masks[g]) };
     }

@@ -118,8 +118,7 @@ pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
         let cols = if wide {
             transposed::<16>(x, n_in, n, c0)
         } else {
-            let t = transposed::<8>(x, n_in, n, c0);
-            core::array::from_fn(|q| if q < 8 { t[q] } else { _mm512_setzero_si512() })
+            transposed::<8>(x, n_in, n, c0)
         };
         let mut j = 0;
         while j < block && c0 + j < quads {
@@ -269,14 +268,14 @@ const fn lane_sample(l: usize, q: usize) -> usize {
 
 /// Quads `c0..c0 + Q` (`Q` 8 or 16) of the first `n` (at most 16) samples of `x` (`n_in` bytes
 /// each), one vector per quad with the samples in its lanes ([`lane_sample`]'s order; quads
-/// past the input and samples past `n` are 0). Loaded `16 / Q` samples a vector (quad `q` of
+/// past the input, samples past `n` and vectors past `Q` are 0). Loaded `16 / Q` samples a vector (quad `q` of
 /// sample `s` in lane `(s mod 16 / Q) Q + q` of vector `s / (16 / Q)`), then transposed by
 /// `log2 Q` rounds of two-source permutations: round `t` pairs the vectors that differ in bit
 /// `t` of their index and swaps that bit (a sample's bit) with bit `t` of the lane (a quad's
 /// bit), after which vector `q` holds quad `q`.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn transposed<const Q: usize>(x: &[i8], n_in: usize, n: usize, c0: usize) -> [__m512i; Q] {
+fn transposed<const Q: usize>(x: &[i8], n_in: usize, n: usize, c0: usize) -> [__m512i; 16] {
     let quads = n_in / 4;
     assert!(n <= 16 && x.len() >= n * n_in && (Q == 8 || Q == 16));
     let cols = quads.saturating_sub(c0).min(Q);
@@ -287,8 +286,8 @@ fn transposed<const Q: usize>(x: &[i8], n_in: usize, n: usize, c0: usize) -> [__
         // SAFETY: words `c0..c0 + cols` of sample `s < n`, inside `x` (checked above).
         *row = unsafe { load_words(x.as_ptr().add(s * n_in + 4 * c0) as *const i32, cols) };
     }
-    let mut v: [__m512i; Q] = [_mm512_setzero_si512(); Q];
-    for (r, v) in v.iter_mut().enumerate() {
+    let mut v = [_mm512_setzero_si512(); 16];
+    for (r, v) in v.iter_mut().enumerate().take(Q) {
         *v = if Q == 16 {
             rows[r]
         } else {
