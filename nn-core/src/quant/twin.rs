@@ -423,8 +423,9 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
 /// `P` is the storage of the weights: `W` (each filter's weights one after the other), or
 /// `C * round_up(W / C, 4)` (each filter padded with zeros to a multiple of 4, so that the
 /// vector kernels read whole words; what `network!` generates). A 1-D convolution built by
-/// `network!` has its weights repacked in the same bytes for the kernel that keeps the output
-/// channels in the lanes ([`ConvI8::in_lanes`]); [`ConvI8::weight`] reads either layout.
+/// `network!`, and a small 2-D one followed by a 2 x 2 max pooling, have their weights
+/// repacked in the same bytes for the kernels that keep the output channels in the lanes
+/// ([`ConvI8::in_lanes`]); [`ConvI8::weight`] reads either layout.
 #[derive(Clone)]
 pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
     /// Weights, `[out][in][kh][kw]`, each filter padded to `STRIDE`, or packed for the lanes
@@ -447,7 +448,8 @@ pub struct ConvI8<W: ArrayLength, C: ArrayLength, P: ArrayLength = W> {
     /// What the kernels derive from the fields above.
     kernel: Kernel<C>,
     /// Where the weights are packed for the output channels in the lanes (a 1-D
-    /// convolution, [`ConvI8::in_lanes`]), its layout; `None` for PyTorch's layout.
+    /// convolution, or a small 2-D one pooled 2 x 2: [`ConvI8::in_lanes`]), its layout; `None`
+    /// for PyTorch's layout.
     lanes: Option<simd::Lanes>,
 }
 
@@ -529,9 +531,10 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         }
     }
 
-    /// This layer with its weights packed for the kernel that keeps the output channels in
-    /// the vector lanes, where `plan` has one ([`simd::ConvPlan::lanes`]: a 1-D convolution not
-    /// fused with a pooling) and the storage `P` has the room; else unchanged. The bytes of
+    /// This layer with its weights packed for the kernels that keep the output channels in
+    /// the vector lanes, where `plan` has a layout for them ([`simd::ConvPlan::lanes`]: a 1-D
+    /// convolution not fused with a pooling, or a small 2-D one fused with a 2 x 2 max pooling,
+    /// [`simd::Lanes::pooled`]) and the storage `P` has the room; else unchanged. The bytes of
     /// every forward method stay the same; `network!` calls this for each convolution.
     pub fn in_lanes(mut self, plan: &simd::ConvPlan) -> Self {
         let Some(l) = plan.lanes else { return self };
@@ -695,8 +698,10 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
     }
 
     /// [`ConvI8::forward_pooled`] on several samples, `ys[i]` from `xs[i]` (the same bytes):
-    /// the requantization's parameters taken once for all of them. `false`, writing nothing,
-    /// where the fused kernel does not apply.
+    /// the requantization's parameters taken once for all of them. Weights packed for the
+    /// lanes ([`ConvI8::in_lanes`] with a pooled plan) take [`simd::conv2d_pooled_lanes`], the
+    /// others [`simd::conv2d_pooled`]. `false`, writing nothing, where the fused kernel does
+    /// not apply.
     pub fn forward_pooled_many<SI: Shape, SO: Shape>(
         &self,
         xs: &[TensorI8<SI>],
@@ -704,11 +709,24 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         plan: &simd::PoolPlan,
         rounding: Rounding,
     ) -> bool {
-        if rounding.for_conv() != Rounding::FixedPoint || self.lanes.is_some() {
+        if rounding.for_conv() != Rounding::FixedPoint {
             return false;
         }
         let rq = self.kernel.requant(&self.requant, Rounding::FixedPoint);
         let isa = Isa8::detect();
+        if let Some(l) = &self.lanes {
+            // Weights packed for the channels in the lanes (`plan.conv.lanes`, a small 2-D
+            // convolution): the kernel that pools the channels' vectors, or none.
+            for (x, y) in xs.iter().zip(ys.iter_mut()) {
+                let (x, y) = (x.as_slice(), y.as_mut_slice());
+                let zero = self.input.zero_point;
+                let w = (&self.w[..], &self.kernel.offset[..]);
+                if !simd::conv2d_pooled_lanes(isa, x, zero, plan, l, w.0, w.1, &rq, y) {
+                    return false;
+                }
+            }
+            return true;
+        }
         for (x, y) in xs.iter().zip(ys.iter_mut()) {
             let done = simd::conv2d_pooled(
                 isa,

@@ -1,4 +1,5 @@
-//! 1-D convolutions with the output channels in the vector lanes: each output position is a
+//! Convolutions with the output channels in the vector lanes (1-D ones, and small 2-D ones
+//! fused with a 2 x 2 max pooling, [`Lanes::pooled`]): each output position is a
 //! dense layer over its window of the padded input, the weights packed as a dense layer's
 //! (`[quad][out][4]`), so a weight vector serves 16 channels and several positions, and the
 //! requantization's parameters are whole vectors loaded once per layer (the convolution kernels
@@ -15,11 +16,12 @@
 use super::layout::Lanes;
 use super::{Isa8, Requant, SCRATCH};
 
-/// The convolution of `x` (`[c][len]`, input zero point `x_zero`) laid out by `l`, weights `w`
+/// The convolution of `x` (`[c][h][w]`, input zero point `x_zero`) laid out by `l`, weights `w`
 /// packed by [`Lanes::index`] (zeros where a quad has no weight), into `y` (`[out channels]
 /// [out]`, the channels `offset.len()`): the bytes of [`super::super::ops::conv2d`] with the
 /// filters in PyTorch's layout. AVX-512 VNNI with the fixed-point requantization runs
-/// the kernel of `vnni_lanes`; anything else one dense layer per position.
+/// the kernel of `vnni_lanes` on a signal; anything else one dense layer per position (a 2-D
+/// layout's fast kernel is the pooled one, [`super::conv2d_pooled_lanes`]).
 #[allow(clippy::too_many_arguments)]
 pub fn conv1d_lanes(
     isa: Isa8,
@@ -39,7 +41,7 @@ pub fn conv1d_lanes(
     let zp = x_zero.clamp(-128, 127) as i8;
     let mut scratch = [core::mem::MaybeUninit::<i8>::uninit(); SCRATCH];
     #[cfg(target_arch = "x86_64")]
-    if isa == Isa8::Vnni && rq.rounding == super::Rounding::FixedPoint {
+    if isa == Isa8::Vnni && rq.rounding == super::Rounding::FixedPoint && l.is_signal() {
         // SAFETY: `Isa8::Vnni` is only chosen where the CPU has it; the layout fits the
         // scratch (`Lanes::of`), the shapes are checked above.
         unsafe {
@@ -60,9 +62,12 @@ fn lay_out<'s>(
     zp: i8,
     scratch: &'s mut [core::mem::MaybeUninit<i8>],
 ) -> &'s [i8] {
+    // Channel `ch` at padded position `j` (row `j / wp`; a row of a signal's quads of taps
+    // reads past its `lp` positions, into the zero point).
     let at = |ch: usize, j: usize| {
-        if j >= l.pad && j - l.pad < l.len {
-            x[ch * l.len + j - l.pad]
+        let (y, x0) = (j / l.wp, j % l.wp);
+        if y >= l.pt && y - l.pt < l.h && x0 >= l.pad && x0 - l.pad < l.w {
+            x[ch * l.len + (y - l.pt) * l.w + x0 - l.pad]
         } else {
             zp
         }
@@ -103,7 +108,7 @@ fn per_position(
     for p in 0..l.out {
         for r in 0..l.rows {
             for t in 0..l.taps {
-                let from = r * l.row_stride + p * l.step + 4 * t;
+                let from = r * l.row_stride + l.word(p, t);
                 let q = r * l.taps + t;
                 for (d, &v) in window[4 * q..4 * q + 4]
                     .iter_mut()

@@ -1,23 +1,46 @@
-//! The layout of a 1-D convolution run as a dense layer per output position ([`Lanes`]):
-//! where its input's words and its packed weights are (the kernels are in `lanes` and
-//! `vnni_lanes`).
+//! The layout of a convolution run as a dense layer per output position ([`Lanes`]): where its
+//! input's words and its packed weights are (the kernels are in `lanes` and `vnni_lanes`). A
+//! 1-D convolution ([`Lanes::of`]), or a small 2-D one fused with a 2 x 2 max pooling
+//! ([`Lanes::pooled`]).
 
 use super::super::ops::Window2;
 use super::SCRATCH;
 
-/// A 1-D convolution's layout as a dense layer per output position ([`Lanes::of`]), a `const`
-/// of its geometry kept in the layer's [`super::ConvPlan`].
+const fn cmax(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// A convolution's layout as a dense layer per output position ([`Lanes::of`],
+/// [`Lanes::pooled`]), a `const` of its geometry kept in the layer's [`super::ConvPlan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lanes {
-    /// Input channels and length.
+    /// Input channels and values per channel (`h w`).
     pub(crate) c: usize,
     pub(super) len: usize,
-    /// Kernel, left padding, output length (the stride is in `step`).
+    /// Weights per channel of a filter (`kh kw`), left padding, output positions (`oh ow`; the
+    /// stride is in `step` and `row_step`).
     pub(crate) k: usize,
     pub(super) pad: usize,
     pub(super) out: usize,
-    /// Positions of the padded input: `max(len + pad, (out - 1) stride + k)`.
+    /// Positions of the padded input (`hp wp`; a signal's: `max(len + pad, (out - 1) stride +
+    /// k)`).
     pub(super) lp: usize,
+    /// Input rows and width, the top padding (a signal: 1, `len`, 0).
+    pub(super) h: usize,
+    pub(super) w: usize,
+    pub(super) pt: usize,
+    /// Positions per padded row (a signal: `lp`), output positions per row (`out`), and bytes
+    /// from one output row's first word to the next's (0).
+    pub(super) wp: usize,
+    pub(super) ow: usize,
+    pub(super) row_step: usize,
+    /// Kernel width (a signal: `k`): tap `t` of a quad of channels is at row `t / kw`, column
+    /// `t % kw` of the window.
+    pub(super) kw: usize,
     /// Quads of four channels at one tap (`c % 4 == 0`), else of four taps of one channel.
     pub(super) by_channels: bool,
     /// Rows of the laid-out input, quads of a window per row, bytes from one row to the next
@@ -59,12 +82,82 @@ impl Lanes {
             pad,
             out,
             lp,
+            h: 1,
+            w: len,
+            pt: 0,
+            wp: lp,
+            ow: out,
+            row_step: 0,
+            kw: k,
             by_channels,
             rows,
             taps,
             row_stride,
             step,
         })
+    }
+
+    /// The layout of the 2-D convolution `g` followed by a 2 x 2 max pooling of stride 2, for
+    /// the kernel that pools the channels' vectors before requantizing them: input channels a
+    /// multiple of 4 (quads of four channels at one tap), an input of at most 128 bytes and a
+    /// laid-out input of at most 512 bytes (laid out by one byte permutation
+    /// per 64 bytes), an output of whole windows. `None` elsewhere (and for a signal).
+    pub const fn pooled(g: Window2, window: (usize, usize)) -> Option<Lanes> {
+        let (c, h, w) = g.input;
+        let (kh, kw) = g.kernel;
+        let (oh, ow) = g.output;
+        let (sh, sw) = g.stride;
+        let (pt, pl) = g.pad;
+        if window.0 != 2 || window.1 != 2 || h < 2 || oh < 2 || ow < 2 || oh % 2 != 0 {
+            return None;
+        }
+        if ow % 2 != 0 || c == 0 || c % 4 != 0 || kh == 0 || kw == 0 || sh == 0 || sw == 0 {
+            return None;
+        }
+        let hp = cmax(h + pt, (oh - 1) * sh + kh);
+        let wp = cmax(w + pl, (ow - 1) * sw + kw);
+        if c * h * w > 128 || c * hp * wp > super::PAD_TABLE {
+            return None;
+        }
+        Some(Lanes {
+            c,
+            len: h * w,
+            k: kh * kw,
+            pad: pl,
+            out: oh * ow,
+            lp: hp * wp,
+            h,
+            w,
+            pt,
+            wp,
+            ow,
+            row_step: 4 * sh * wp,
+            kw,
+            by_channels: true,
+            rows: c / 4,
+            taps: kh * kw,
+            row_stride: 4 * hp * wp,
+            step: 4 * sw,
+        })
+    }
+
+    /// Where the word of quad `(r, t)` for output position `p` is: `r row_stride +
+    /// word(p, t)` bytes into the laid-out input.
+    #[inline]
+    pub(super) const fn word(&self, p: usize, t: usize) -> usize {
+        (p / self.ow) * self.row_step + (p % self.ow) * self.step + self.tap(t)
+    }
+
+    /// Bytes from a position's first word to its tap `t`'s (of a quad of channels; of a quad
+    /// of taps, `4 t`).
+    #[inline]
+    pub(super) const fn tap(&self, t: usize) -> usize {
+        4 * ((t / self.kw) * self.wp + t % self.kw)
+    }
+
+    /// Whether this is a signal's layout (one row).
+    pub(super) const fn is_signal(&self) -> bool {
+        self.lp == self.wp
     }
 
     /// Weight quads per output channel.

@@ -39,7 +39,7 @@ pub use conv::conv2d;
 pub use head::{dense_softmax_many_sized, dense_softmax_sized};
 pub use lanes::conv1d_lanes;
 pub use layout::Lanes;
-pub use plan::{conv2d_planned, conv2d_pooled, ConvPlan, PoolPlan};
+pub use plan::{conv2d_planned, conv2d_pooled, conv2d_pooled_lanes, ConvPlan, PoolPlan};
 
 use super::fixed::Rounding;
 use super::ops::{Output, Window2};
@@ -555,6 +555,40 @@ impl PadTable {
             let bit = 1u64 << (o % 64);
             if r >= pt && r < pt + h && col >= pl && col < pl + w {
                 t.index[o] = (((o / (hp * wp) * h + r - pt) * w) + col - pl) as u8;
+                t.from[o / 64] |= bit;
+            } else {
+                t.zero[o / 64] |= bit;
+            }
+            o += 1;
+        }
+        t.chunks = plane.div_ceil(64);
+        t
+    }
+
+    /// No table (`chunks` 0).
+    pub(super) const NONE: PadTable = PadTable {
+        index: [0; PAD_TABLE],
+        from: [0; PAD_TABLE / 64],
+        zero: [0; PAD_TABLE / 64],
+        chunks: 0,
+    };
+
+    /// The table of [`Lanes::pooled`]'s layout of an input `(c, h, w)`: four channels to a
+    /// word, `c / 4` planes of `hp wp` words, the input placed at `(pt, pl)` in each.
+    pub(super) const fn interleaved(l: &Lanes) -> PadTable {
+        let mut t = PadTable::NONE;
+        let plane = l.c * l.lp;
+        if l.c * l.len > 128 || plane > PAD_TABLE || plane == 0 || l.is_signal() {
+            return t;
+        }
+        let mut o = 0;
+        while o < plane {
+            let (group, j) = (o / (4 * l.lp), o % (4 * l.lp) / 4);
+            let ch = 4 * group + o % 4;
+            let (y, x) = (j / l.wp, j % l.wp);
+            let bit = 1u64 << (o % 64);
+            if y >= l.pt && y < l.pt + l.h && x >= l.pad && x < l.pad + l.w {
+                t.index[o] = (ch * l.len + (y - l.pt) * l.w + x - l.pad) as u8;
                 t.from[o / 64] |= bit;
             } else {
                 t.zero[o / 64] |= bit;

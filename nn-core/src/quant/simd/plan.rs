@@ -51,9 +51,11 @@ pub struct ConvPlan {
     pub(super) word: [u32; MAX_QUADS],
     /// The padded input as byte permutations of the input, where it fits ([`PadTable`]).
     pub(super) pad: PadTable,
-    /// A 1-D convolution's layout as a dense layer per position ([`Lanes`]), where it
-    /// applies: the layer's weights are then packed for it (`ConvI8::in_lanes`). `None` in a
-    /// [`PoolPlan`] (the fused kernel reads filters in PyTorch's layout).
+    /// A convolution's layout as a dense layer per position ([`Lanes`]), where it applies: the
+    /// layer's weights are then packed for it (`ConvI8::in_lanes`). A 1-D convolution's
+    /// ([`Lanes::of`]); in a [`PoolPlan`], a small 2-D convolution's ([`Lanes::pooled`], for
+    /// [`conv2d_pooled_lanes`]), else `None` (the other fused kernels read filters in
+    /// PyTorch's layout).
     pub lanes: Option<Lanes>,
 }
 
@@ -278,13 +280,22 @@ pub struct PoolPlan {
     /// Where the window elements' kernel does not fit: whether the convolution's own blocks can
     /// pool (2 x 2 windows, each block of 16 outputs whole pairs of rows).
     pub(super) in_block: bool,
+    /// Where the convolution has the channels-in-lanes layout ([`Lanes::pooled`], in
+    /// `conv.lanes`): its input laid out by byte permutations ([`conv2d_pooled_lanes`]).
+    pub(super) lanes_pad: PadTable,
 }
 
 impl PoolPlan {
     /// The plan of convolution `g` followed by max pooling `window` (stride `window`).
     pub const fn new(g: Window2, window: (usize, usize)) -> PoolPlan {
         let mut conv = ConvPlan::new(g);
-        conv.lanes = None;
+        // A small 2-D convolution with four channels to a quad pools its channels' vectors
+        // ([`conv2d_pooled_lanes`]); the others read the filters in PyTorch's layout.
+        conv.lanes = Lanes::pooled(g, window);
+        let lanes_pad = match &conv.lanes {
+            Some(l) => PadTable::interleaved(l),
+            None => PadTable::NONE,
+        };
         let (ph, pw) = window;
         let mut plan = PoolPlan {
             conv,
@@ -293,6 +304,7 @@ impl PoolPlan {
             fits: false,
             wide: false,
             in_block: false,
+            lanes_pad,
         };
         if ph == 0 || pw == 0 {
             return plan;
@@ -387,6 +399,60 @@ pub fn conv2d_pooled(
         return true;
     }
     let _ = (isa, x, x_zero, fits, in_block);
+    false
+}
+
+/// [`conv2d_pooled`] for weights packed in the channels-in-lanes layout `l` of the plan
+/// ([`Lanes::pooled`], `plan.conv.lanes`; packed by [`Lanes::index`]): the input laid out four
+/// channels to a word by one byte permutation per 64 bytes, then each output position a dense
+/// layer over its window's words with the channels in the lanes, the four positions of each
+/// window pooled as vectors before one requantization (`vnni_lanes::conv_pool`). The same
+/// bytes as [`super::conv1d_lanes`] then [`super::max_pool2d`]. `false`, writing nothing,
+/// unless the CPU has AVX-512 VNNI and VBMI, the rounding is the fixed-point one and `l` is the
+/// plan's.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_pooled_lanes(
+    isa: Isa8,
+    x: &[i8],
+    x_zero: i32,
+    plan: &PoolPlan,
+    l: &Lanes,
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+) -> bool {
+    let shapes = rq.rounding == Rounding::FixedPoint
+        && plan.conv.lanes == Some(*l)
+        && plan.lanes_pad.chunks > 0
+        && w.len() >= l.packed_len(offset.len())
+        && rq.multiplier.len() >= offset.len()
+        && rq.shift.len() >= offset.len()
+        && y.len() == offset.len() * plan.pooled.0 * plan.pooled.1
+        && plan.pooled == (l.out / l.ow / 2, l.ow / 2)
+        && x.len() == l.c * l.len;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa8::Vnni && shapes && vbmi() {
+        let t = &plan.lanes_pad;
+        let len = l.bytes();
+        let mut scratch = Scratch::<SMALL_SCRATCH>::new();
+        assert!(
+            len.next_multiple_of(64) <= SMALL_SCRATCH && 64 * t.chunks <= len.next_multiple_of(64)
+        );
+        let z = (x_zero.clamp(-128, 127) as i8 as u8 ^ 0x80) as i8;
+        // SAFETY: the CPU has AVX-512 VNNI and VBMI (checked); `pad_permuted` writes the
+        // `len` bytes rounded up to 64 (checked to fit the scratch) from the input the table
+        // was built for (`x.len() == c h w <= 128`, `Lanes::pooled`), before they are read;
+        // the weights hold `l.packed_len(n_out)` bytes (checked).
+        unsafe {
+            let dst = scratch.0.as_mut_ptr() as *mut i8;
+            vnni_conv::pad_permuted(dst, len, t, z, x);
+            let rows = core::slice::from_raw_parts(dst, len);
+            super::vnni_lanes::conv_pool(l, rows, w, offset, rq, plan.pooled, y);
+        }
+        return true;
+    }
+    let _ = (isa, x, x_zero, shapes);
     false
 }
 

@@ -4,6 +4,12 @@
 //! each input word broadcast from memory, the requantization on whole vectors, and the bytes
 //! turned from `[position][channel]` to `[channel][position]` in registers (packs and a byte
 //! shuffle) and scattered as one word or double word per channel.
+//!
+//! `conv_pool` is the 2-D form fused with a 2 x 2 max pooling ([`Lanes::pooled`]: an input of
+//! at most 128 bytes, laid out by byte permutations): each window's four positions are
+//! accumulated side by side and pooled as vectors (a maximum of the channels' accumulators,
+//! where positions in the lanes took permutations and a compression), then requantized once
+//! per pooled position.
 
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -135,22 +141,166 @@ pub(super) unsafe fn conv(
     }
 }
 
-/// Channels `o0..o0 + 16 G` (those that exist) at every position.
+/// The 2-D convolution of the laid-out, flipped input `rows` ([`Lanes::pooled`]) followed by
+/// its 2 x 2 max pooling into `y` (`[channel][pooled position]`, `pooled` rows and columns):
+/// for blocks of pooled positions, the four positions of each window accumulated with the
+/// channels in the lanes (each weight vector loaded once per block, each input word broadcast
+/// from memory), their lane-wise maximum requantized once (the requantization never decreases:
+/// the same bytes as pooling the requantized outputs).
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW, VL and VNNI; `rows` laid out by `l` (a [`Lanes::pooled`]
+/// layout); `w` packed by [`Lanes::index`] for `offset.len()` channels; `pooled` is
+/// `(oh / 2, ow / 2)`; `y.len() == offset.len() * pooled.0 * pooled.1`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-fn chunk<const G: usize>(
+pub(super) unsafe fn conv_pool(
     l: &Lanes,
     rows: &[i8],
     w: &[i8],
     offset: &[i32],
     rq: &Requant<'_>,
+    pooled: (usize, usize),
     y: &mut [i8],
-    o0: usize,
 ) {
+    let n_out = offset.len();
+    let plane = pooled.0 * pooled.1;
+    assert!(
+        rows.len() >= l.bytes()
+            && w.len() >= l.packed_len(n_out)
+            && y.len() == n_out * plane
+            && 2 * pooled.0 * l.ow <= l.out
+            && 2 * pooled.1 <= l.ow
+    );
+    let mut o0 = 0;
+    while o0 < n_out {
+        let (at, p) = ((l, rows, w, offset, rq, o0), pooled);
+        // SAFETY: this function's `target_feature`s are `chunk_of`'s requirement.
+        unsafe {
+            match (n_out - o0).div_ceil(16) {
+                1 => pool_chunk(&chunk_of::<1>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
+                2 => pool_chunk(&chunk_of::<2>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
+                3 => pool_chunk(&chunk_of::<3>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
+                _ => pool_chunk(&chunk_of::<4>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
+            }
+        }
+        o0 += 64;
+    }
+}
+
+/// The pooled positions of a chunk's channels: for one group of 16 channels, four at a time
+/// in two blocks of two (the accumulators, 4 per pooled position, leave registers for the
+/// broadcast words), stored together; else one at a time.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn pool_chunk<const G: usize>(c: &Chunk<'_, G>, pooled: (usize, usize), y: &mut [i8]) {
+    let plane = pooled.0 * pooled.1;
+    let mut q = 0;
+    if G == 1 {
+        while q + 4 <= plane {
+            let (a, b) = (
+                pool_block::<2, G>(c, pooled, q),
+                pool_block::<2, G>(c, pooled, q + 2),
+            );
+            let r = [a[0][0], a[0][1], b[0][0], b[0][1]];
+            // SAFETY: channels `o0 + j` for lanes `j` in the mask exist, pooled positions
+            // `q..q + 4` too.
+            unsafe { store_columns::<4>(&r, y, (c.o0, c.masks[0]), (q, plane)) };
+            q += 4;
+        }
+    }
+    while q < plane {
+        let r = pool_block::<1, G>(c, pooled, q);
+        for (g, (r, &mask)) in r.iter().zip(&c.masks).enumerate() {
+            // SAFETY: channels `o0 + 16 g + j` for lanes `j` in the mask exist, pooled
+            // position `q` too.
+            unsafe { store_columns::<1>(r, y, (c.o0 + 16 * g, mask), (q, plane)) };
+        }
+        q += 1;
+    }
+}
+
+/// Pooled positions `q..q + N` of a chunk's channels: the four positions of each window
+/// accumulated, their maximum requantized (per group, a vector per pooled position).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+// Constant indices over positions and groups keep the accumulators in registers.
+#[allow(clippy::needless_range_loop)]
+fn pool_block<const N: usize, const G: usize>(
+    c: &Chunk<'_, G>,
+    pooled: (usize, usize),
+    q: usize,
+) -> [[__m512i; N]; G] {
+    let l = c.l;
+    // Each window's four positions: their first words' offsets in a row of the layout.
+    let mut first = [[0usize; 4]; N];
+    for (n, f) in first.iter_mut().enumerate() {
+        let (qy, qx) = ((q + n) / pooled.1, (q + n) % pooled.1);
+        for (e, f) in f.iter_mut().enumerate() {
+            *f = (2 * qy + e / 2) * l.row_step + (2 * qx + e % 2) * l.step;
+        }
+    }
+    let mut a = [[c.offsets; 4]; N];
+    // SAFETY: word `(qd n_out + o0 + 16 g + j)` for lanes `j` in the chunk's masks is inside
+    // the packed weights (`w.len() >= quads * 4 * n_out`, checked by `conv_pool`); every input
+    // word read is `r row_stride + first + tap(t)` of an output position inside the output
+    // (`2 pooled <= (oh, ow)`, checked), inside the laid-out rows (`Lanes::pooled`).
+    unsafe {
+        for r in 0..l.rows {
+            let rp = c.rows.as_ptr().add(r * l.row_stride);
+            // Tap `t`'s offset `4 ((t / kw) wp + t % kw)`, advanced without a division.
+            let (mut tap, mut kx) = (0, 0);
+            for t in 0..l.taps {
+                let wv = c.weights(r * l.taps + t);
+                for n in 0..N {
+                    for e in 0..4 {
+                        let word = (rp.add(first[n][e] + tap) as *const i32).read_unaligned();
+                        let xv = _mm512_set1_epi32(word);
+                        for g in 0..G {
+                            a[n][e][g] = _mm512_dpbusd_epi32(a[n][e][g], xv, wv[g]);
+                        }
+                    }
+                }
+                kx += 1;
+                tap += 4;
+                if kx == l.kw {
+                    kx = 0;
+                    tap += 4 * (l.wp - l.kw);
+                }
+            }
+        }
+    }
+    let (zp, lo, hi) = c.bounds;
+    let mut r = [[_mm512_setzero_si512(); N]; G];
+    for g in 0..G {
+        for n in 0..N {
+            let m = _mm512_max_epi32(
+                _mm512_max_epi32(a[n][0][g], a[n][1][g]),
+                _mm512_max_epi32(a[n][2][g], a[n][3][g]),
+            );
+            r[g][n] = requant16(m, &c.params[g], zp, lo, hi);
+        }
+    }
+    r
+}
+
+/// What the blocks of channels `o0..o0 + 16 G` share. Always inlined (a `target_feature`
+/// function cannot be): built in its caller's frame, not returned through a copy.
+///
+/// # Safety
+/// The CPU must have AVX-512F, BW, VL and VNNI (the callers' features).
+#[inline(always)]
+unsafe fn chunk_of<'a, const G: usize>(
+    l: &'a Lanes,
+    rows: &'a [i8],
+    w: &'a [i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    o0: usize,
+) -> Chunk<'a, G> {
     let n_out = offset.len();
     let masks: [__mmask16; G] = core::array::from_fn(|g| mask16(n_out - o0 - 16 * g));
     // SAFETY: masked to the channels that exist.
     let params = unsafe { rq_groups(rq, o0, &masks) };
-    let at = Chunk {
+    Chunk {
         l,
         rows,
         w,
@@ -163,7 +313,22 @@ fn chunk<const G: usize>(
         }),
         n_out,
         bounds: bounds(rq),
-    };
+    }
+}
+
+/// Channels `o0..o0 + 16 G` (those that exist) at every position.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+fn chunk<const G: usize>(
+    l: &Lanes,
+    rows: &[i8],
+    w: &[i8],
+    offset: &[i32],
+    rq: &Requant<'_>,
+    y: &mut [i8],
+    o0: usize,
+) {
+    // SAFETY: this function's `target_feature`s are `chunk_of`'s requirement.
+    let at = unsafe { chunk_of::<G>(l, rows, w, offset, rq, o0) };
     let out = l.out;
     let mut p = 0;
     if G <= 2 {
@@ -202,6 +367,28 @@ struct Chunk<'a, const G: usize> {
     bounds: (__m512i, __m512i, __m512i),
 }
 
+impl<const G: usize> Chunk<'_, G> {
+    /// The chunk's `G` vectors of quad `q`'s weights (lanes past the channels 0).
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; quad `q` is one of the packed weights' (`conv` checked
+    /// that they hold every quad of `n_out` channels).
+    #[inline(always)]
+    // Constant indices, as the kernels' loops over the groups.
+    #[allow(clippy::needless_range_loop)]
+    unsafe fn weights(&self, q: usize) -> [__m512i; G] {
+        let wp = self.w.as_ptr() as *const i32;
+        let mut wv = [_mm512_setzero_si512(); G];
+        for g in 0..G {
+            let at = q * self.n_out + self.o0 + 16 * g;
+            // SAFETY: words `at + j` for lanes `j` in the mask are inside the packed weights
+            // (this function's contract).
+            wv[g] = unsafe { _mm512_maskz_loadu_epi32(self.masks[g], wp.add(at)) };
+        }
+        wv
+    }
+}
+
 /// Positions `p..p + N` (`p + N <= out`) of a chunk's channels: accumulators, requantization,
 /// stores.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -211,7 +398,6 @@ struct Chunk<'a, const G: usize> {
 fn block<const N: usize, const G: usize>(c: &Chunk<'_, G>, y: &mut [i8], p: usize) {
     let l = c.l;
     let mut a = [c.offsets; N];
-    let wp = c.w.as_ptr() as *const i32;
     // SAFETY: word `(q n_out + o0 + 16 g + j)` for lanes `j` in the chunk's masks is inside
     // the packed weights (`w.len() >= quads * 4 * n_out`, checked by `conv`); every input word
     // read is `r row_stride + (p + n) step + 4 t` with `p + n < out`, inside the laid-out rows
@@ -220,12 +406,7 @@ fn block<const N: usize, const G: usize>(c: &Chunk<'_, G>, y: &mut [i8], p: usiz
         for r in 0..l.rows {
             let rp = c.rows.as_ptr().add(r * l.row_stride + p * l.step);
             for t in 0..l.taps {
-                let q = r * l.taps + t;
-                let mut wv = [_mm512_setzero_si512(); G];
-                for g in 0..G {
-                    wv[g] =
-                        _mm512_maskz_loadu_epi32(c.masks[g], wp.add(q * c.n_out + c.o0 + 16 * g));
-                }
+                let wv = c.weights(r * l.taps + t);
                 for (n, acc) in a.iter_mut().enumerate() {
                     let word = (rp.add(n * l.step + 4 * t) as *const i32).read_unaligned();
                     let xv = _mm512_set1_epi32(word);
@@ -294,6 +475,17 @@ unsafe fn store_columns<const N: usize>(
                 };
                 _mm512_mask_i64scatter_epi64::<1>(base as *mut i64, pick(0), ie, e);
                 _mm512_mask_i64scatter_epi64::<1>(base as *mut i64, pick(2), i_f, f);
+            }
+            4 if out == 4 => {
+                // Channel `j`'s four bytes are double word `j`: the channels' outputs side by
+                // side (one whole store where all 16 exist, which the next layer's loads can
+                // be served from).
+                let v = words(r[0], r[1], r[2], r[3]);
+                if mask == 0xFFFF {
+                    _mm512_storeu_si512(base as *mut __m512i, v);
+                } else {
+                    _mm512_mask_storeu_epi32(base as *mut i32, mask, v);
+                }
             }
             4 => {
                 let v = words(r[0], r[1], r[2], r[3]);
