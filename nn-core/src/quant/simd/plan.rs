@@ -434,19 +434,19 @@ pub fn conv2d_pooled_lanes(
     #[cfg(target_arch = "x86_64")]
     if isa == Isa8::Vnni && shapes && vbmi() {
         let t = &plan.lanes_pad;
-        let len = l.bytes();
+        // Whole vectors of 64: the table's last one ends in zeros past the layout.
+        let (len, whole) = (l.bytes(), l.bytes().next_multiple_of(64));
         let mut scratch = Scratch::<SMALL_SCRATCH>::new();
-        assert!(
-            len.next_multiple_of(64) <= SMALL_SCRATCH && 64 * t.chunks <= len.next_multiple_of(64)
-        );
+        assert!(whole <= SMALL_SCRATCH && 64 * t.chunks <= whole);
         let z = (x_zero.clamp(-128, 127) as i8 as u8 ^ 0x80) as i8;
-        // SAFETY: the CPU has AVX-512 VNNI and VBMI (checked); `pad_permuted` writes the
-        // `len` bytes rounded up to 64 (checked to fit the scratch) from the input the table
-        // was built for (`x.len() == c h w <= 128`, `Lanes::pooled`), before they are read;
-        // the weights hold `l.packed_len(n_out)` bytes (checked).
+        // SAFETY: the CPU has AVX-512 VNNI and VBMI (checked); `pad_permuted` writes `whole`
+        // bytes (checked to fit the scratch, at least the table's vectors) from the input the
+        // table was built for (`x.len() == c h w <= 128`, `Lanes::pooled`), before the `len`
+        // of them in the layout are read; the weights hold `l.packed_len(n_out)` bytes
+        // (checked).
         unsafe {
             let dst = scratch.0.as_mut_ptr() as *mut i8;
-            vnni_conv::pad_permuted(dst, len, t, z, x);
+            vnni_conv::pad_permuted(dst, whole, t, z, x);
             let rows = core::slice::from_raw_parts(dst, len);
             super::vnni_lanes::conv_pool(l, rows, w, offset, rq, plan.pooled, y);
         }
