@@ -173,14 +173,13 @@ pub(super) unsafe fn conv_pool(
     );
     let mut o0 = 0;
     while o0 < n_out {
-        let (at, p) = ((l, rows, w, offset, rq, o0), pooled);
         // SAFETY: this function's `target_feature`s are `chunk_of`'s requirement.
         unsafe {
             match (n_out - o0).div_ceil(16) {
-                1 => pool_chunk(&chunk_of::<1>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
-                2 => pool_chunk(&chunk_of::<2>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
-                3 => pool_chunk(&chunk_of::<3>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
-                _ => pool_chunk(&chunk_of::<4>(at.0, at.1, at.2, at.3, at.4, at.5), p, y),
+                1 => pool_chunk(&chunk_of::<1>(l, rows, w, offset, rq, o0), pooled, y),
+                2 => pool_chunk(&chunk_of::<2>(l, rows, w, offset, rq, o0), pooled, y),
+                3 => pool_chunk(&chunk_of::<3>(l, rows, w, offset, rq, o0), pooled, y),
+                _ => pool_chunk(&chunk_of::<4>(l, rows, w, offset, rq, o0), pooled, y),
             }
         }
         o0 += 64;
@@ -371,8 +370,8 @@ impl<const G: usize> Chunk<'_, G> {
     /// The chunk's `G` vectors of quad `q`'s weights (lanes past the channels 0).
     ///
     /// # Safety
-    /// The CPU must have AVX-512F; quad `q` is one of the packed weights' (`conv` checked
-    /// that they hold every quad of `n_out` channels).
+    /// The CPU must have AVX-512F; quad `q` is one of the packed weights' (`conv` and
+    /// `conv_pool` checked that they hold every quad of `n_out` channels).
     #[inline(always)]
     // Constant indices, as the kernels' loops over the groups.
     #[allow(clippy::needless_range_loop)]
