@@ -534,10 +534,13 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
     /// This layer with its weights packed for the kernels that keep the output channels in
     /// the vector lanes, where `plan` has a layout for them ([`simd::ConvPlan::lanes`]: a 1-D
     /// convolution not fused with a pooling, or a small 2-D one fused with a 2 x 2 max pooling,
-    /// [`simd::Lanes::pooled`]) and the storage `P` has the room; else unchanged. The bytes of
+    /// [`simd::Lanes::pooled`], where this CPU runs its kernel) and the storage `P` has the
+    /// room; else unchanged. The bytes of
     /// every forward method stay the same; `network!` calls this for each convolution.
     pub fn in_lanes(mut self, plan: &simd::ConvPlan) -> Self {
-        let Some(l) = plan.lanes else { return self };
+        let Some(l) = plan.lanes.filter(|l| l.runs_here()) else {
+            return self;
+        };
         let (c, k) = (l.c, l.k);
         if self.lanes.is_some() || c * k != Self::PER || l.packed_len(C::USIZE) > P::USIZE {
             return self;
@@ -717,11 +720,10 @@ impl<W: ArrayLength, C: ArrayLength, P: ArrayLength> ConvI8<W, C, P> {
         if let Some(l) = &self.lanes {
             // Weights packed for the channels in the lanes (`plan.conv.lanes`, a small 2-D
             // convolution): the kernel that pools the channels' vectors, or none.
+            let (zero, offset) = (self.input.zero_point, &self.kernel.offset);
             for (x, y) in xs.iter().zip(ys.iter_mut()) {
                 let (x, y) = (x.as_slice(), y.as_mut_slice());
-                let zero = self.input.zero_point;
-                let w = (&self.w[..], &self.kernel.offset[..]);
-                if !simd::conv2d_pooled_lanes(isa, x, zero, plan, l, w.0, w.1, &rq, y) {
+                if !simd::conv2d_pooled_lanes(isa, x, zero, plan, l, &self.w, offset, &rq, y) {
                     return false;
                 }
             }

@@ -111,8 +111,8 @@ pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
     // Blocks of 8 or 16 quads of the samples, transposed in registers (the samples in a
     // vector's lanes, in the order `lane_sample` gives); quads past the input are 0, and so
     // are their weights' products (`q < quads` below).
-    let wide = quads > 8;
-    let block = if wide { 16 } else { 8 };
+    let block = const { block_quads(I::USIZE) };
+    let wide = block == 16;
     let mut c0 = 0;
     while c0 < quads {
         let cols = if wide {
@@ -190,18 +190,18 @@ pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
     // The probabilities in the order of `y` (sample by sample), 16 floats a vector: element
     // `i` of vector `k` is output `o = (16 k + i) % n_out` of sample `(16 k + i) / n_out`, taken
     // from its lane of vector `o` by one masked permutation per output.
-    let mut p = [_mm512_setzero_ps(); 16];
+    let mut probs = [_mm512_setzero_ps(); 16];
     for o in 0..n_out {
-        p[o] = _mm512_div_ps(e[o], sum);
+        probs[o] = _mm512_div_ps(e[o], sum);
     }
-    let order = const { &OutOrder::of(O::USIZE, if I::USIZE / 4 > 8 { 16 } else { 8 }) };
+    let order = const { &OutOrder::of(O::USIZE, block_quads(I::USIZE)) };
     let total = n * n_out;
     for k in 0..n_out {
         if 16 * k < total {
             // SAFETY: 16 readable words.
             let idx = unsafe { _mm512_loadu_si512(order.lane[k].as_ptr() as *const __m512i) };
             let mut v = _mm512_setzero_ps();
-            for (&m, &po) in order.mask[k].iter().zip(&p).take(n_out) {
+            for (&m, &po) in order.mask[k].iter().zip(&probs).take(n_out) {
                 v = _mm512_mask_permutexvar_ps(v, m, idx, po);
             }
             // SAFETY: lanes below `total - 16 k` of `y` from `16 k`, inside `y` (checked
@@ -214,6 +214,16 @@ pub(super) unsafe fn dense_softmax_lanes<I: Unsigned, O: Unsigned>(
                 }
             }
         }
+    }
+}
+
+/// The quads of inputs [`dense_softmax_lanes`] transposes at a time for `n_in` inputs: 16 where
+/// there are more than 8, else 8.
+const fn block_quads(n_in: usize) -> usize {
+    if n_in / 4 > 8 {
+        16
+    } else {
+        8
     }
 }
 

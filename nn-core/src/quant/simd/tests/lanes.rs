@@ -254,4 +254,9 @@ fn pooled_lanes_layout_is_for_small_planes_of_channel_quads() {
     assert!(Lanes::pooled(signal, (1, 2)).is_none());
     assert!(Lanes::pooled(g, (2, 2)).is_some_and(|l| !l.is_signal()));
     assert!(Lanes::of(signal).is_some_and(|l| l.is_signal()));
+    // A twin's weights take the 2-D layout only where its kernel runs (elsewhere the
+    // per-position loops are slower than PyTorch's layout's kernels); a signal's, everywhere.
+    let here = Isa8::detect() == Isa8::Vnni && vbmi();
+    assert_eq!(Lanes::pooled(g, (2, 2)).unwrap().runs_here(), here);
+    assert!(Lanes::of(signal).unwrap().runs_here());
 }
