@@ -370,3 +370,99 @@ fn a_convolution_in_the_lanes_layout_keeps_its_weights_and_bytes() {
         assert_eq!(q.forward(x).as_slice(), y.as_slice());
     }
 }
+
+/// The one-sample AVX-512 VNNI dense kernel requantizes a folded ReLU's outputs with one
+/// rounding, from constants the layer derives when it is built (`simd::Prep::once`): on M1's
+/// shapes, with zero points and multipliers drawn at random, every instruction set gives the
+/// portable loops' bytes, also for layers that keep TFLite's two roundings (no ReLU, a
+/// multiplier above one).
+#[test]
+fn one_sample_dense_layers_round_once_with_the_bytes_of_two() {
+    use nn::generic_array::GenericArray;
+    use nn::quant::simd::Isa8;
+    use nn::typenum::Unsigned;
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> i32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (self.0 >> 33) as i32
+        }
+        fn range(&mut self, lo: i32, hi: i32) -> i32 {
+            lo + self.next().rem_euclid(hi - lo + 1)
+        }
+    }
+    // A macro, not a generic function: `Shape1<N>` needs bounds of `N` spelled out.
+    macro_rules! check {
+        ($rng:expr, $i:ty, $o:ty) => {{
+            type I = $i;
+            type O = $o;
+            let rng: &mut Lcg = $rng;
+            let mut checked = 0;
+            for case in 0..12 {
+                let mut w: GenericArray<GenericArray<i8, I>, O> = GenericArray::default();
+                for row in w.iter_mut() {
+                    for v in row.iter_mut() {
+                        *v = rng.range(-127, 127) as i8;
+                    }
+                }
+                let bias: GenericArray<i32, O> =
+                    GenericArray::from_iter((0..O::USIZE).map(|_| rng.range(-20_000, 20_000)));
+                let scales: GenericArray<f32, O> = GenericArray::from_iter(
+                    (0..O::USIZE).map(|_| 1e-3 * (1 + rng.range(0, 40)) as f32),
+                );
+                let input = QuantParams {
+                    scale: 0.02,
+                    zero_point: rng.range(-128, 127),
+                };
+                // Case 5: an output scale small enough for multipliers above one (a left shift).
+                let output = QuantParams {
+                    scale: if case == 5 {
+                        1e-6
+                    } else {
+                        0.05 * (1 + rng.range(0, 20)) as f32
+                    },
+                    zero_point: rng.range(-128, 0),
+                };
+                let act = if case % 3 == 2 {
+                    FusedActivation::None
+                } else {
+                    FusedActivation::Relu
+                };
+                let layer = DenseI8::from_parts(w, bias, scales, input, output, act);
+                for _ in 0..20 {
+                    let mut x = TensorI8::<nn::Shape1<I>>::zeros();
+                    for v in x.as_mut_slice() {
+                        *v = rng.range(-128, 127) as i8;
+                    }
+                    let mut want = TensorI8::<nn::Shape1<O>>::zeros();
+                    layer.forward_on(Isa8::Portable, &x, &mut want, Rounding::FixedPoint);
+                    for isa in [Isa8::Avx2, Isa8::Vnni]
+                        .into_iter()
+                        .filter(|i| i.available())
+                    {
+                        let mut y = TensorI8::<nn::Shape1<O>>::zeros();
+                        layer.forward_on(isa, &x, &mut y, Rounding::FixedPoint);
+                        assert_eq!(y.as_slice(), want.as_slice(), "{isa:?}, case {case}");
+                        checked += 1;
+                    }
+                }
+            }
+            checked
+        }};
+    }
+    let mut rng = Lcg(17);
+    let n = check!(&mut rng, U16, U64)
+        + check!(&mut rng, U64, U32)
+        + check!(&mut rng, U32, U32)
+        + check!(&mut rng, U32, U5);
+    // Each shape's 12 layers on 20 inputs, on every instruction set beside the portable one
+    // that this CPU has (none on a CPU without AVX2).
+    let others = [Isa8::Avx2, Isa8::Vnni]
+        .iter()
+        .filter(|i| i.available())
+        .count();
+    assert_eq!(n, 4 * 12 * 20 * others);
+}

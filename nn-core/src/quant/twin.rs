@@ -5,7 +5,7 @@
 use core::fmt;
 
 mod kernel;
-use kernel::{quantize_channel, Kernel};
+use kernel::{once_constants, quantize_channel, Kernel};
 
 use generic_array::typenum::Unsigned;
 use generic_array::{ArrayLength, GenericArray};
@@ -193,6 +193,8 @@ pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
     pub activation: FusedActivation,
     /// What the kernels derive from the fields above.
     kernel: Kernel<O>,
+    /// The single rounding's constants (`kernel::once_constants`), for the one-sample kernel.
+    once: Option<GenericArray<i64, O>>,
 }
 
 impl<I: ArrayLength, O: ArrayLength> fmt::Debug for DenseI8<I, O> {
@@ -240,6 +242,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         let requant = Kernel::requantizations(&weight_scale, input, output);
         let sums = w.iter().map(|row| row.iter().map(|&v| v as i32).sum());
         let kernel = Kernel::new(&bias, &requant, sums, (input, output, activation));
+        let once = once_constants(&kernel);
         let mut layer = DenseI8 {
             w: GenericArray::default(),
             bias,
@@ -249,6 +252,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
             output,
             activation,
             kernel,
+            once,
         };
         let packed = layer.packed_mut();
         for (o, row) in w.iter().enumerate() {
@@ -333,7 +337,12 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         y: &mut TensorI8<SO>,
         rounding: Rounding,
     ) {
-        let rq = self.kernel.requant(&self.requant, rounding);
+        let mut rq = self.kernel.requant(&self.requant, rounding);
+        // The one-sample kernel requantizes with one rounding where the layer has its
+        // constants (the same bytes).
+        if let (Some(p), Some(once)) = (rq.prep.as_mut(), self.once.as_ref()) {
+            p.once = once;
+        }
         simd::dense_sized::<I, O>(
             isa,
             x.as_slice(),

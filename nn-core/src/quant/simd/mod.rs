@@ -174,15 +174,50 @@ pub struct Prep<'a> {
     pub mask: &'a [i32],
     /// `(2^right - 1) / 2`.
     pub half: &'a [i32],
+    /// The constants of the requantization with one rounding ([`Prep::once`]), one per
+    /// output in the order of [`Prep::once_index`], where the layer's output is clamped at or
+    /// above its zero point (a folded ReLU) and every output has one (every shift a right
+    /// shift of 1 to [`Prep::ONCE_MAX_RIGHT`]); else empty. The one-sample AVX-512 dense
+    /// kernel then requantizes with one 64-bit addition and one shift instead of TFLite's two
+    /// roundings: the same bytes.
+    pub once: &'a [i64],
 }
 
 impl Prep<'_> {
+    /// The largest right shift [`Prep::once`] takes (the constants then stay below `2^62`).
+    pub const ONCE_MAX_RIGHT: i32 = 23;
+
     /// `(left, right, mask, half)` of shift `shift`.
     pub const fn of(shift: i32) -> (i32, i32, i32, i32) {
         let left = if shift > 0 { shift } else { 0 };
         let right = if shift < 0 { -shift } else { 0 };
         let mask = ((1i64 << right) - 1) as i32;
         (left, right, mask, mask >> 1)
+    }
+
+    /// Where the constant of output `c` of `n` goes in [`Prep::once`]: in each group of 16
+    /// outputs (the last one `m <= 16`), those of the even outputs first, then the odd ones
+    /// (the 64-bit lanes of a vector of 16 products: `ceil(m / 2)` even, `m / 2` odd).
+    pub const fn once_index(n: usize, c: usize) -> usize {
+        let (g, l) = (c / 16 * 16, c % 16);
+        let m = if n - g < 16 { n - g } else { 16 };
+        g + if l % 2 == 0 {
+            l / 2
+        } else {
+            m.div_ceil(2) + l / 2
+        }
+    }
+
+    /// The single rounding's constant `2^30 + 2^(30 + right) + zero_point 2^(31 + right)` of an
+    /// output with shift `shift` and zero point `zero_point`, or `None` unless `shift` is a right
+    /// shift of 1 to [`Prep::ONCE_MAX_RIGHT`] (see `vnni/once.rs` for why the requantized value
+    /// is then the high half of `x m` plus it, shifted right by `right - 1`).
+    pub const fn once(shift: i32, zero_point: i32) -> Option<i64> {
+        if shift > -1 || shift < -Self::ONCE_MAX_RIGHT {
+            return None;
+        }
+        let right = -shift;
+        Some((1i64 << 30) + (1i64 << (30 + right)) + ((zero_point as i64) << (31 + right)))
     }
 }
 

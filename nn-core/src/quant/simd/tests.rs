@@ -28,21 +28,24 @@ impl Lcg {
 
 const ISAS: [Isa8; 3] = [Isa8::Portable, Isa8::Avx2, Isa8::Vnni];
 
-/// The prepared shifts of `shift`, as the twins keep them ([`Prep`]).
+/// The prepared shifts of `shift`, as the twins keep them ([`Prep`]), with the single
+/// rounding's constants for output `out` where it has them (as `Kernel::new` derives them).
 struct Prepared {
     left: Vec<i32>,
     right: Vec<i32>,
     mask: Vec<i32>,
     half: Vec<i32>,
+    once: Vec<i64>,
 }
 
 impl Prepared {
-    fn of(shift: &[i32]) -> Prepared {
+    fn of(shift: &[i32], out: Output) -> Prepared {
         let mut p = Prepared {
             left: vec![],
             right: vec![],
             mask: vec![],
             half: vec![],
+            once: vec![0; shift.len()],
         };
         for &s in shift {
             let (l, r, m, h) = Prep::of(s);
@@ -51,18 +54,27 @@ impl Prepared {
             p.mask.push(m);
             p.half.push(h);
         }
+        let all = shift.iter().enumerate().all(|(c, &s)| {
+            Prep::once(s, out.zero_point)
+                .map(|k| p.once[Prep::once_index(shift.len(), c)] = k)
+                .is_some()
+        });
+        if !all || out.range.0 < out.zero_point {
+            p.once.clear();
+        }
         p
     }
 }
 
-/// Every instruction set of this CPU, each with the shifts derived on every call and with
-/// them prepared.
+/// Every instruction set of this CPU, each with the shifts derived on every call, with them
+/// prepared, and with the single rounding's constants where the output has them.
 fn variants<'a>(rq: &Requant<'a>, p: &'a Prepared) -> Vec<(Isa8, Requant<'a>)> {
     let prep = Prep {
         left: &p.left,
         right: &p.right,
         mask: &p.mask,
         half: &p.half,
+        once: &[],
     };
     let mut out = vec![];
     for isa in ISAS.into_iter().filter(|i| i.available()) {
@@ -74,6 +86,18 @@ fn variants<'a>(rq: &Requant<'a>, p: &'a Prepared) -> Vec<(Isa8, Requant<'a>)> {
                 ..*rq
             },
         ));
+        if !p.once.is_empty() {
+            out.push((
+                isa,
+                Requant {
+                    prep: Some(Prep {
+                        once: &p.once,
+                        ..prep
+                    }),
+                    ..*rq
+                },
+            ));
+        }
     }
     out
 }
@@ -188,7 +212,7 @@ fn dense_paths_match_the_plain_loop() {
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
                 let want = case.plain(x, rounding);
                 let rq = case.rq(rounding);
-                let prepared = Prepared::of(&case.shift);
+                let prepared = Prepared::of(&case.shift, rq.out);
                 for (isa, rq) in variants(&rq, &prepared) {
                     let mut got = vec![0i8; n_out];
                     dense(isa, x, packed, offset, &rq, &mut got);
@@ -232,7 +256,7 @@ fn dense_with_sizes_as_types_matches_the_plain_loop() {
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
                 let want = case.plain(&case.x, rounding);
                 let rq = case.rq(rounding);
-                let prepared = Prepared::of(&case.shift);
+                let prepared = Prepared::of(&case.shift, rq.out);
                 for (isa, rq) in variants(&rq, &prepared) {
                     let mut got = vec![0i8; O::USIZE];
                     dense_sized::<I, O>(isa, &case.x, &case.packed, &case.offset, &rq, &mut got);
@@ -333,7 +357,7 @@ fn convolution_paths_match_the_plain_loop() {
         planned += plan.fits as usize;
         permuted_pads += (plan.fits && plan.pad.chunks > 0) as usize;
         wide += (plan.fits && plan.wide) as usize;
-        let prepared = Prepared::of(&shift);
+        let prepared = Prepared::of(&shift, rq.out);
         for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; c_out * oh * ow];
             conv2d(isa, &x, x_zero, g, (&wt, k), &bias, &offset, &rq, &mut got);
@@ -449,7 +473,7 @@ fn a_convolution_larger_than_the_scratch_is_unfolded_in_chunks() {
             out,
             prep: None,
         };
-        let prepared = Prepared::of(&shift);
+        let prepared = Prepared::of(&shift, rq.out);
         for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; n];
             conv2d(isa, &x, -7, g, (&wt, k), &bias, &offset, &rq, &mut got);
@@ -587,7 +611,7 @@ fn pooled_convolution_matches_conv_then_pool() {
         let t = ConvCase::random(&mut rng, g, c_out);
         let want = t.plain_pooled(window);
         let (rq, plan) = (t.rq(), PoolPlan::new(g, window));
-        let prepared = Prepared::of(&t.shift);
+        let prepared = Prepared::of(&t.shift, rq.out);
         for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; want.len()];
             let (wp, k4) = (&t.padded, t.k4);
@@ -663,7 +687,7 @@ fn convolutions_pooled_in_their_blocks_match_conv_then_pool() {
             let t = ConvCase::random(&mut rng, g, c_out);
             let want = t.plain_pooled((2, 2));
             let rq = t.rq();
-            let prepared = Prepared::of(&t.shift);
+            let prepared = Prepared::of(&t.shift, rq.out);
             for (isa, rq) in variants(&rq, &prepared) {
                 let mut got = vec![0i8; want.len()];
                 let w = (&t.padded[..], t.k4);
@@ -706,7 +730,8 @@ fn wide_signals_take_the_planned_kernels() {
         // Two channels 304 bytes apart are beyond two permutations' reach (256 bytes).
         assert_eq!(plan.fits, fits, "{g:?}");
         let pool_plan = PoolPlan::new(g, (1, 2));
-        let (rq, prepared) = (t.rq(), Prepared::of(&t.shift));
+        let rq = t.rq();
+        let prepared = Prepared::of(&t.shift, rq.out);
         let (x, z, w) = (&t.x, t.x_zero, (&t.padded[..], t.k4));
         for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; want.len()];
@@ -858,7 +883,7 @@ fn fused_softmax_head_has_the_bits_of_its_three_steps() {
             let (case, logits) = head_case(rng, I::USIZE, O::USIZE);
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
                 let rq = case.rq(rounding);
-                let prepared = Prepared::of(&case.shift);
+                let prepared = Prepared::of(&case.shift, rq.out);
                 for (isa, rq) in variants(&rq, &prepared) {
                     let (want, q) = head_steps::<I, O>(isa, &case, &case.x, &rq, logits);
                     let mut got = vec![-1f32; O::USIZE];
@@ -910,7 +935,7 @@ fn lanes_head_has_the_bits_of_one_sample_heads() {
             let xs = rng.bytes(n * I::USIZE, -128, 127);
             for rounding in [Rounding::FixedPoint, Rounding::Double] {
                 let rq = case.rq(rounding);
-                let prepared = Prepared::of(&case.shift);
+                let prepared = Prepared::of(&case.shift, rq.out);
                 for (isa, rq) in variants(&rq, &prepared) {
                     let (packed, offset, scale) = (&case.packed, &case.offset, logits.scale);
                     let mut got = vec![-1f32; n * O::USIZE];

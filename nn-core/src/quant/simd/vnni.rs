@@ -364,6 +364,26 @@ fn dense_layer_g<const G: usize, S: Sizes>(
 ) {
     let n_out = sz.n_out();
     assert!(y.len() == n_out);
+    let once = rq.prep.map_or(&[][..], |p| p.once);
+    if once.len() == n_out && rq.out.range.0 >= rq.out.zero_point {
+        let acc = dense_vectors::<G, S>(sz, x, w, offset);
+        let (lo_abs, hi_abs) = (
+            _mm512_set1_epi32(rq.out.range.0),
+            _mm512_set1_epi32(rq.out.range.1),
+        );
+        for (g, &acc) in acc.iter().enumerate() {
+            let k = mask16(n_out.saturating_sub(16 * g));
+            // SAFETY: lanes `k` are outputs of the layer, which exist in `y`, `rq`'s slices
+            // and `once` (one constant per output).
+            unsafe {
+                let p = rq_lanes(rq, 16 * g, k);
+                let r = once::requant16_once(acc, &once::prepared(&p, once, 16 * g, k));
+                let r = _mm512_min_epi32(_mm512_max_epi32(r, lo_abs), hi_abs);
+                store_bytes(y.as_mut_ptr().add(16 * g), k, r);
+            }
+        }
+        return;
+    }
     let acc = dense_vectors::<G, S>(sz, x, w, offset);
     let (zp, lo, hi) = bounds(rq);
     for (g, &acc) in acc.iter().enumerate() {

@@ -47,6 +47,23 @@ pub(super) struct Kernel<C: ArrayLength> {
     pub(super) out: Output,
 }
 
+/// The single rounding's constants of a dense layer's outputs (`simd::Prep::once`, in the
+/// order of `simd::Prep::once_index`), where its output is clamped at or above its zero point
+/// and every output has one; else `None`. Kept by [`super::DenseI8`] beside its [`Kernel`],
+/// which the convolutions share and have no use for them.
+pub(super) fn once_constants<C: ArrayLength>(k: &Kernel<C>) -> Option<GenericArray<i64, C>> {
+    if k.out.range.0 < k.out.zero_point {
+        return None;
+    }
+    let mut once = GenericArray::<i64, C>::default();
+    let all = (0..C::USIZE).all(|c| {
+        simd::Prep::once(k.shift[c], k.out.zero_point)
+            .map(|v| once[simd::Prep::once_index(C::USIZE, c)] = v)
+            .is_some()
+    });
+    all.then_some(once)
+}
+
 impl<C: ArrayLength> Kernel<C> {
     /// The requantization of each channel (`input.scale * weight_scale[c] / output.scale`).
     pub(super) fn requantizations(
@@ -108,6 +125,7 @@ impl<C: ArrayLength> Kernel<C> {
                 right: &self.right,
                 mask: &self.mask,
                 half: &self.half,
+                once: &[],
             }),
         }
     }

@@ -38,7 +38,8 @@ fn lanes_convolution_has_the_bytes_of_the_plain_loops() {
         let l = Lanes::of(g).expect("a 1-D convolution");
         let t = ConvCase::random(&mut rng, g, c_out);
         let packed = packed(&l, &t);
-        let (rq, prepared) = (t.rq(), Prepared::of(&t.shift));
+        let rq = t.rq();
+        let prepared = Prepared::of(&t.shift, rq.out);
         let want = t.plain();
         for (isa, rq) in variants(&rq, &prepared) {
             let mut got = vec![0i8; want.len()];
@@ -144,7 +145,8 @@ fn pooled_lanes_convolution_has_the_bytes_of_the_plain_loops() {
         assert_eq!(plan.conv.lanes, Some(l), "the pooled plan keeps the layout");
         let t = ConvCase::random(&mut rng, g, c_out);
         let w_lanes = packed(&l, &t);
-        let (rq, prepared) = (t.rq(), Prepared::of(&t.shift));
+        let rq = t.rq();
+        let prepared = Prepared::of(&t.shift, rq.out);
         let want = t.plain();
         let want_pooled = t.plain_pooled((2, 2));
         for (isa, rq) in variants(&rq, &prepared) {

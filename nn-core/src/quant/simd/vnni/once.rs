@@ -5,9 +5,15 @@
 //! vector operations before the clamp, where [`super::requant16`] takes fourteen and adds the
 //! zero point after it.
 //! Used where the requantization dominates, the dense layers of a batch (M1's: 16 to 64 inputs
-//! per output). Tried in every kernel (its constants then kept beside [`Rq16`]'s), the
-//! convolutions and M4's lanes kernel ran slower (M2's batch 550 -> 570, M4's 1,860 -> 1,960
-//! ns/sample), and so did the one-sample dense layer (M1 (a) 145 -> 156 ns).
+//! per output), with the constants derived on each call ([`once`]), and the one-sample dense
+//! layer, with the constants the twin derived when it was built ([`prepared`],
+//! `simd::Prep::once`; M1 (a) on a Zen 4: 143 -> 137 ns; derived on each call it had been
+//! slower, 145 -> 156 ns on an Ice Lake and 143 -> 151 on the Zen 4, and so was a choice between
+//! the two requantizations after the accumulation, whose registers then spilled). Tried in
+//! every kernel (its constants then kept beside [`Rq16`]'s), the convolutions and M4's lanes
+//! kernel ran slower (M2's batch 550 -> 570, M4's 1,860 -> 1,960 ns/sample); in the fused head,
+//! with a correction for negative values (the logits are not clamped at their zero point), M1
+//! (a) went from 137 to 140 ns.
 
 use core::arch::x86_64::*;
 
@@ -64,6 +70,42 @@ pub(in super::super) fn once(p: &Rq16, rq: &Requant<'_>, k: __mmask16) -> Option
         k_odd: constants(_mm512_srli_epi64::<32>(p.right)),
         r_minus_1,
     })
+}
+
+/// [`once`] from the prepared constants of the group of outputs `o..o + m` (`k` the mask of
+/// its `m <= 16` first lanes, `p` their [`Rq16`]; `constants` as `simd::Prep::once` keeps them,
+/// the even outputs' first): two loads instead of the arithmetic.
+///
+/// # Safety
+/// The group's `m` constants exist in `constants` from `o`; every output shifts right (the
+/// constants' contract).
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(in super::super) unsafe fn prepared(
+    p: &Rq16,
+    constants: &[i64],
+    o: usize,
+    k: __mmask16,
+) -> Once {
+    let n = k.count_ones();
+    let even = n.div_ceil(2);
+    // SAFETY: masked to the group's `n` constants, which exist (this function's contract).
+    let (k_even, k_odd) = unsafe {
+        (
+            _mm512_maskz_loadu_epi64(((1u32 << even) - 1) as __mmask8, constants.as_ptr().add(o)),
+            _mm512_maskz_loadu_epi64(
+                ((1u32 << (n / 2)) - 1) as __mmask8,
+                constants.as_ptr().add(o + even as usize),
+            ),
+        )
+    };
+    Once {
+        m: p.m,
+        m_odd: p.m_odd,
+        k_even,
+        k_odd,
+        r_minus_1: _mm512_sub_epi32(p.right, _mm512_set1_epi32(1)),
+    }
 }
 
 /// [`super::requant16`] with one rounding, before the clamp: the requantized value plus the
