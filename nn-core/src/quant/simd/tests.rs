@@ -2,7 +2,8 @@
 
 use super::plan::vbmi;
 use super::*;
-use crate::quant::ops;
+use crate::quant::ops::{self, Output};
+use crate::quant::Requantize;
 use generic_array::typenum::Unsigned;
 use std::vec;
 use std::vec::Vec;
