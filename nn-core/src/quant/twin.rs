@@ -5,7 +5,9 @@
 use core::fmt;
 
 mod kernel;
-use kernel::{once_constants, quantize_channel, Kernel};
+#[cfg(target_arch = "x86_64")]
+use kernel::once_constants;
+use kernel::{quantize_channel, Kernel};
 
 use generic_array::typenum::Unsigned;
 use generic_array::{ArrayLength, GenericArray};
@@ -193,7 +195,9 @@ pub struct DenseI8<I: ArrayLength, O: ArrayLength> {
     pub activation: FusedActivation,
     /// What the kernels derive from the fields above.
     kernel: Kernel<O>,
-    /// The single rounding's constants (`kernel::once_constants`), for the one-sample kernel.
+    /// The single rounding's constants (`kernel::once_constants`), for the one-sample AVX-512
+    /// kernel (only on x86-64: elsewhere they would be RAM no kernel reads).
+    #[cfg(target_arch = "x86_64")]
     once: Option<GenericArray<i64, O>>,
 }
 
@@ -242,7 +246,6 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         let requant = Kernel::requantizations(&weight_scale, input, output);
         let sums = w.iter().map(|row| row.iter().map(|&v| v as i32).sum());
         let kernel = Kernel::new(&bias, &requant, sums, (input, output, activation));
-        let once = once_constants(&kernel);
         let mut layer = DenseI8 {
             w: GenericArray::default(),
             bias,
@@ -251,8 +254,9 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
             input,
             output,
             activation,
+            #[cfg(target_arch = "x86_64")]
+            once: once_constants(&kernel),
             kernel,
-            once,
         };
         let packed = layer.packed_mut();
         for (o, row) in w.iter().enumerate() {
@@ -337,9 +341,11 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         y: &mut TensorI8<SO>,
         rounding: Rounding,
     ) {
+        #[allow(unused_mut)]
         let mut rq = self.kernel.requant(&self.requant, rounding);
         // The one-sample kernel requantizes with one rounding where the layer has its
         // constants (the same bytes).
+        #[cfg(target_arch = "x86_64")]
         if let (Some(p), Some(once)) = (rq.prep.as_mut(), self.once.as_ref()) {
             p.once = once;
         }

@@ -49,8 +49,9 @@ pub(super) struct Kernel<C: ArrayLength> {
 
 /// The single rounding's constants of a dense layer's outputs (`simd::Prep::once`, in the
 /// order of `simd::Prep::once_index`), where its output is clamped at or above its zero point
-/// and every output has one; else `None`. Kept by [`super::DenseI8`] beside its [`Kernel`],
-/// which the convolutions share and have no use for them.
+/// and every output has one; else `None`. Kept by [`super::DenseI8`] beside its [`Kernel`]
+/// (which the convolutions share: they have no use for the constants).
+#[cfg(target_arch = "x86_64")]
 pub(super) fn once_constants<C: ArrayLength>(k: &Kernel<C>) -> Option<GenericArray<i64, C>> {
     if k.out.range.0 < k.out.zero_point {
         return None;
