@@ -6,12 +6,24 @@
 use super::super::ops::Window2;
 use super::SCRATCH;
 
-const fn cmax(a: usize, b: usize) -> usize {
+/// The larger of `a` and `b` (`Ord::max` is not `const`).
+pub(super) const fn cmax(a: usize, b: usize) -> usize {
     if a > b {
         a
     } else {
         b
     }
+}
+
+/// Rows and columns of `g`'s padded input: the input with its top and left padding, or as far
+/// as the last window reaches, whichever is more.
+pub(super) const fn padded_size(g: Window2) -> (usize, usize) {
+    let (_, h, w) = g.input;
+    let (oh, ow) = g.output;
+    (
+        cmax(h + g.pad.0, oh.saturating_sub(1) * g.stride.0 + g.kernel.0),
+        cmax(w + g.pad.1, ow.saturating_sub(1) * g.stride.1 + g.kernel.1),
+    )
 }
 
 /// A convolution's layout as a dense layer per output position ([`Lanes::of`],
@@ -114,8 +126,7 @@ impl Lanes {
         if ow % 2 != 0 || c == 0 || c % 4 != 0 || kh == 0 || kw == 0 || sh == 0 || sw == 0 {
             return None;
         }
-        let hp = cmax(h + pt, (oh - 1) * sh + kh);
-        let wp = cmax(w + pl, (ow - 1) * sw + kw);
+        let (hp, wp) = padded_size(g);
         if c * h * w > 128 || c * hp * wp > super::PAD_TABLE {
             return None;
         }

@@ -6,6 +6,7 @@ use super::super::fixed::Rounding;
 use super::super::ops::Window2;
 #[cfg(target_arch = "x86_64")]
 use super::conv::{conv2d, Unfold};
+use super::layout::{cmax, padded_size};
 #[cfg(target_arch = "x86_64")]
 use super::{vnni_conv, ConvBlock, InBlockPool, Perm, PooledBlock};
 use super::{
@@ -62,12 +63,11 @@ pub struct ConvPlan {
 impl ConvPlan {
     /// The plan of geometry `g`.
     pub const fn new(g: Window2) -> ConvPlan {
-        let (c, h, w) = g.input;
+        let c = g.input.0;
         let (kh, kw) = g.kernel;
         let (oh, ow) = g.output;
         let (sh, sw) = g.stride;
-        let hp = cmax(h + g.pad.0, (oh.saturating_sub(1)) * sh + kh);
-        let wp = cmax(w + g.pad.1, (ow.saturating_sub(1)) * sw + kw);
+        let (hp, wp) = padded_size(g);
         let k = c * kh * kw;
         let quads = k.div_ceil(4);
         let mut plan = ConvPlan {
@@ -194,14 +194,6 @@ const fn blocks_reach(
 const fn tap(t: usize, kh: usize, kw: usize, hp: usize, wp: usize) -> usize {
     let (c, r) = (t / (kh * kw), t % (kh * kw));
     (c * hp + r / kw) * wp + r % kw
-}
-
-const fn cmax(a: usize, b: usize) -> usize {
-    if a > b {
-        a
-    } else {
-        b
-    }
 }
 
 const fn cmin(a: usize, b: usize) -> usize {
