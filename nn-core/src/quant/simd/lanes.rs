@@ -62,16 +62,7 @@ fn lay_out<'s>(
     zp: i8,
     scratch: &'s mut [core::mem::MaybeUninit<i8>],
 ) -> &'s [i8] {
-    // Channel `ch` at padded position `j` (row `j / wp`; a row of a signal's quads of taps
-    // reads past its `lp` positions, into the zero point).
-    let at = |ch: usize, j: usize| {
-        let (y, x0) = (j / l.wp, j % l.wp);
-        if y >= l.pt && y - l.pt < l.h && x0 >= l.pad && x0 - l.pad < l.w {
-            x[ch * l.len + (y - l.pt) * l.w + x0 - l.pad]
-        } else {
-            zp
-        }
-    };
+    let at = |ch: usize, j: usize| l.source(ch, j).map_or(zp, |i| x[i]);
     let rows = &mut scratch[..l.bytes()];
     for r in 0..l.rows {
         let row = &mut rows[r * l.row_stride..(r + 1) * l.row_stride];

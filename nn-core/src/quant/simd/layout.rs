@@ -166,6 +166,18 @@ impl Lanes {
         4 * ((t / self.kw) * self.wp + t % self.kw)
     }
 
+    /// Where channel `ch`'s value at padded position `j` is in the input (`[c][h][w]`), or
+    /// `None` in the padding (row `j / wp`; a row of a signal's quads of taps reads past its
+    /// `lp` positions, into the padding).
+    pub(super) const fn source(&self, ch: usize, j: usize) -> Option<usize> {
+        let (y, x) = (j / self.wp, j % self.wp);
+        if y >= self.pt && y - self.pt < self.h && x >= self.pad && x - self.pad < self.w {
+            Some(ch * self.len + (y - self.pt) * self.w + x - self.pad)
+        } else {
+            None
+        }
+    }
+
     /// Whether this is a signal's layout (one row).
     pub(super) const fn is_signal(&self) -> bool {
         self.lp == self.wp

@@ -532,14 +532,13 @@ impl PadTable {
         let mut o = 0;
         while o < plane {
             let (group, j) = (o / (4 * l.lp), o % (4 * l.lp) / 4);
-            let ch = 4 * group + o % 4;
-            let (y, x) = (j / l.wp, j % l.wp);
             let bit = 1u64 << (o % 64);
-            if y >= l.pt && y < l.pt + l.h && x >= l.pad && x < l.pad + l.w {
-                t.index[o] = (ch * l.len + (y - l.pt) * l.w + x - l.pad) as u8;
-                t.from[o / 64] |= bit;
-            } else {
-                t.zero[o / 64] |= bit;
+            match l.source(4 * group + o % 4, j) {
+                Some(i) => {
+                    t.index[o] = i as u8;
+                    t.from[o / 64] |= bit;
+                }
+                None => t.zero[o / 64] |= bit,
             }
             o += 1;
         }
