@@ -160,7 +160,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         rounding: Rounding,
     ) {
         let n = xs.len().min(ys.len());
-        let rq = self.kernel.requant(&self.requant, rounding);
+        let rq = self.requant_view(rounding);
         simd::dense_many_sized::<I, O>(
             Isa8::detect(),
             TensorI8::flat(&xs[..n]),
@@ -199,14 +199,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         y: &mut TensorI8<SO>,
         rounding: Rounding,
     ) {
-        #[allow(unused_mut)]
-        let mut rq = self.kernel.requant(&self.requant, rounding);
-        // The one-sample kernel requantizes with one rounding where the layer has its
-        // constants (the same bytes).
-        #[cfg(target_arch = "x86_64")]
-        if let (Some(p), Some(once)) = (rq.prep.as_mut(), self.once.as_ref()) {
-            p.once = once;
-        }
+        let rq = self.requant_view(rounding);
         simd::dense_sized::<I, O>(
             isa,
             x.as_slice(),
@@ -232,7 +225,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         logits: QuantParams,
         rounding: Rounding,
     ) -> Tensor<SO> {
-        let rq = self.kernel.requant(&self.requant, rounding);
+        let rq = self.requant_view(rounding);
         let mut out = Tensor::<SO>::zeros();
         let fused = simd::dense_softmax_sized::<I, O>(
             isa,
@@ -265,7 +258,7 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
         ys: &mut [Tensor<SO>],
     ) -> bool {
         let n = xs.len().min(ys.len());
-        let rq = self.kernel.requant(&self.requant, rounding);
+        let rq = self.requant_view(rounding);
         simd::dense_softmax_many_sized::<I, O>(
             Isa8::detect(),
             TensorI8::flat(&xs[..n]),
@@ -275,6 +268,21 @@ impl<I: ArrayLength, O: ArrayLength> DenseI8<I, O> {
             logits.scale,
             Tensor::flatten_batch_mut(&mut ys[..n]),
         )
+    }
+
+    /// The kernels' view of the requantization ([`Kernel::requant`]), with the single
+    /// rounding's constants where the layer has them (the one-sample AVX-512 kernel then
+    /// requantizes with one rounding: the same bytes).
+    fn requant_view(&self, rounding: Rounding) -> simd::Requant<'_> {
+        let rq = self.kernel.requant(&self.requant, rounding);
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(p), Some(once)) = (rq.prep, self.once.as_ref()) {
+            return simd::Requant {
+                prep: Some(simd::Prep { once, ..p }),
+                ..rq
+            };
+        }
+        rq
     }
 
     /// The int8 weight from input `i` to output `o`.
